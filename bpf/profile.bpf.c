@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Samples every CPU from a cpu-clock perf event and aggregates stacks in the
+ * kernel. Two identical map sets let the agent drain one while this program
+ * writes the other: the agent flips active_set, waits for an RCU grace period
+ * (every run of this program that saw the old value has then finished), and
+ * only then reads and clears the old set.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "profile.h"
+
+#define EFAULT 14
+#define EEXIST 17
+#define ENOSPC 28
+
+const volatile bool include_idle = false;
+const volatile bool collect_kernel = true;
+const volatile bool collect_user = true;
+const volatile bool filter_pids = false;
+
+/* Written by the agent through the mmapped .bss. */
+__u32 active_set = 0;
+
+/* Sizes are placeholders: the agent sizes every map before load. */
+#define COUNTS_MAP(name)                               \
+	struct {                                       \
+		__uint(type, BPF_MAP_TYPE_HASH);       \
+		__uint(max_entries, 1024);             \
+		__type(key, struct fornax_sample_key); \
+		__type(value, __u64);                  \
+	} name SEC(".maps")
+
+#define STACKS_MAP(name)                          \
+	struct {                                  \
+		__uint(type, BPF_MAP_TYPE_HASH);  \
+		__uint(max_entries, 1024);        \
+		__type(key, __u64);               \
+		__type(value, struct fornax_stack); \
+	} name SEC(".maps")
+
+COUNTS_MAP(counts_0);
+COUNTS_MAP(counts_1);
+STACKS_MAP(stacks_0);
+STACKS_MAP(stacks_1);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FORNAX_NR_SETS);
+	__type(key, __u32);
+	__type(value, struct fornax_set_stats);
+} set_stats SEC(".maps");
+
+/* A stack is too big for the BPF stack: build it here, one per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fornax_stack);
+} scratch SEC(".maps");
+
+/* tgids to sample when filter_pids is set; the value is unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+/* 64-bit mix of the frames (splitmix64 finalizer per word); 0 is reserved for "no stack". */
+static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
+{
+	__u64 h = 0x9e3779b97f4a7c15ULL ^ stack->len;
+
+	for (int i = 0; i < FORNAX_MAX_STACK_DEPTH; i++) {
+		__u64 x;
+
+		if (i >= stack->len)
+			break;
+		x = h ^ stack->ips[i];
+		x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+		h = x ^ (x >> 31);
+	}
+	return h ? h : 1;
+}
+
+/* Returns the stack's id, or 0 with *err set. */
+static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *stacks,
+					 struct fornax_set_stats *st, bool user, __s32 *err)
+{
+	__u32 zero = 0;
+	struct fornax_stack *stack = bpf_map_lookup_elem(&scratch, &zero);
+	long ret;
+	__u64 id;
+
+	if (!stack) {
+		*err = -ENOSPC;
+		return 0;
+	}
+	ret = bpf_get_stack(ctx, stack->ips, sizeof(stack->ips), user ? BPF_F_USER_STACK : 0);
+	if (ret <= 0) {
+		if (ret == -EFAULT || ret == 0) {
+			if (user)
+				st->user_stack_efault++;
+			else
+				st->kernel_stack_efault++;
+			*err = -EFAULT;
+		} else {
+			st->stack_other_error++;
+			*err = ret;
+		}
+		return 0;
+	}
+	stack->len = ret / sizeof(__u64);
+	stack->pad = 0;
+	if (user && stack->len >= FORNAX_MAX_STACK_DEPTH)
+		st->user_stack_truncated++;
+
+	id = hash_stack(stack);
+	ret = bpf_map_update_elem(stacks, &id, stack, BPF_NOEXIST);
+	if (ret && ret != -EEXIST) {
+		st->stack_map_full++;
+		*err = -ENOSPC;
+		return 0;
+	}
+	*err = 0;
+	return id;
+}
+
+static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
+				   struct fornax_set_stats *st, __u32 tgid, __u32 tid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct fornax_sample_key key = {};
+	__u64 one = 1, *count;
+
+	key.tgid = tgid;
+	key.tid = tid;
+	key.process_start_ns = BPF_CORE_READ(leader, start_boottime);
+	bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), &leader->comm);
+	bpf_get_current_comm(key.thread_comm, sizeof(key.thread_comm));
+
+	key.user_stack_err = FORNAX_STACK_NOT_COLLECTED;
+	if (collect_user)
+		key.user_stack_id = store_stack(ctx, stacks, st, true, &key.user_stack_err);
+	key.kernel_stack_err = FORNAX_STACK_NOT_COLLECTED;
+	if (collect_kernel)
+		key.kernel_stack_id = store_stack(ctx, stacks, st, false, &key.kernel_stack_err);
+
+	count = bpf_map_lookup_elem(counts, &key);
+	if (!count) {
+		if (bpf_map_update_elem(counts, &key, &one, BPF_NOEXIST) == 0) {
+			st->recorded++;
+			return;
+		}
+		/* Another CPU may have inserted the same key in between. */
+		count = bpf_map_lookup_elem(counts, &key);
+		if (!count) {
+			st->counts_map_full++;
+			return;
+		}
+	}
+	__sync_fetch_and_add(count, 1);
+	st->recorded++;
+}
+
+SEC("perf_event")
+int fornax_sample(struct bpf_perf_event_data *ctx)
+{
+	__u32 set = *(volatile __u32 *)&active_set & 1;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct fornax_set_stats *st;
+
+	st = bpf_map_lookup_elem(&set_stats, &set);
+	if (!st)
+		return 0;
+	st->samples++;
+
+	if (tid == 0 && !include_idle) {
+		st->idle++;
+		return 0;
+	}
+	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid)) {
+		st->filtered++;
+		return 0;
+	}
+
+	if (set)
+		record(ctx, &counts_1, &stacks_1, st, tgid, tid);
+	else
+		record(ctx, &counts_0, &stacks_0, st, tgid, tid);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

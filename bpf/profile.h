@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ABI shared by profile.bpf.c and the agent. Only fixed-width types, explicit
+ * padding, and a size check on every struct: both compilers must agree on
+ * every byte, because the agent reads these straight out of BPF maps.
+ */
+#ifndef FORNAX_BPF_PROFILE_H
+#define FORNAX_BPF_PROFILE_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define FORNAX_COMM_LEN 16
+/* The kernel's default perf_event_max_stack (PERF_MAX_STACK_DEPTH). */
+#define FORNAX_MAX_STACK_DEPTH 127
+/* Two map sets: the program writes one while the agent drains the other. */
+#define FORNAX_NR_SETS 2
+
+/*
+ * Stacks are stored by a 64-bit hash of their frames rather than in a
+ * BPF_MAP_TYPE_STACK_TRACE map: a stack-trace map's id is a bucket index, so
+ * two distinct stacks that land in one bucket collide (-EEXIST) long before
+ * the map is full, at a rate that grows with the number of distinct stacks.
+ * A hash map keyed by the frame hash holds as many stacks as it has entries.
+ */
+struct fornax_stack {
+	__u32 len; /* frames used in ips, leaf first */
+	__u32 pad;
+	__u64 ips[FORNAX_MAX_STACK_DEPTH];
+};
+_Static_assert(sizeof(struct fornax_stack) == 1024, "stack ABI");
+
+struct fornax_sample_key {
+	__u32 tgid;
+	__u32 tid;
+	/*
+	 * Group leader's start time (ns since boot, CLOCK_BOOTTIME, as in
+	 * /proc/PID/stat field 22): with tgid, it names a process uniquely even
+	 * when the pid is reused.
+	 */
+	__u64 process_start_ns;
+	/* Keys into the set's stacks map; 0 when there is no stack (see *_stack_err). */
+	__u64 user_stack_id;
+	__u64 kernel_stack_id;
+	/* 0, or -errno saying why the stack is missing (-EFAULT: nothing to walk, -ENOSPC: stacks map full). */
+	__s32 user_stack_err;
+	__s32 kernel_stack_err;
+	char comm[FORNAX_COMM_LEN];        /* process (group leader) name */
+	char thread_comm[FORNAX_COMM_LEN]; /* thread name */
+};
+_Static_assert(sizeof(struct fornax_sample_key) == 72, "sample key ABI");
+
+/* Stack not requested (--no-kernel), as opposed to requested and missing. */
+#define FORNAX_STACK_NOT_COLLECTED (-1000)
+
+/*
+ * Per-CPU, per-set counters. For a drained (quiescent) set the books balance
+ * exactly: samples == recorded + filtered + idle + counts_map_full.
+ */
+struct fornax_set_stats {
+	__u64 samples;             /* program runs that chose this set */
+	__u64 recorded;            /* samples counted in the set's counts map */
+	__u64 filtered;            /* rejected by the pid filter */
+	__u64 idle;                /* idle task, skipped without --include-idle */
+	__u64 counts_map_full;     /* lost: no room for a new key */
+	__u64 user_stack_efault;   /* no user stack to walk (kernel threads) */
+	__u64 kernel_stack_efault; /* no kernel stack (sample hit user mode) */
+	__u64 stack_map_full;      /* stack dropped, sample kept without it */
+	__u64 stack_other_error;
+	__u64 user_stack_truncated; /* reached FORNAX_MAX_STACK_DEPTH */
+};
+_Static_assert(sizeof(struct fornax_set_stats) == 80, "set stats ABI");
+
+#endif /* FORNAX_BPF_PROFILE_H */

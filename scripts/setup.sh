@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything fornax needs to build, run and test on Debian 12.
+# Idempotent: packages already present are left alone.
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential cmake pkg-config clang llvm bpftool
+	libbpf-dev libelf-dev libdw-dev libiberty-dev zlib1g-dev uthash-dev
+	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
+	# tests: independent readers and peers
+	golang-go protobuf-compiler golang-github-google-pprof-dev
+	python3 python3-grpcio python3-protobuf linux-perf binutils elfutils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	echo "setup: installing ${missing[*]}" >&2
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
