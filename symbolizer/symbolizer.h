@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Address → frames for sampled stacks: user addresses through the process's
+ * /proc/PID/maps and the mapped ELF file (libelf/libdw, debug files found by
+ * build-id and .gnu_debuglink), kernel addresses through /proc/kallsyms.
+ *
+ * Everything is cached: processes by (pid, start time), files by (dev, inode)
+ * and build-id, symbolized addresses per file. Entries not used for
+ * idle_cycles cycles are evicted by symbolizer__end_cycle(). Library code:
+ * returns -errno, never logs, counts what it skips in symbolizer_stats.
+ */
+#ifndef FORNAX_SYMBOLIZER_H
+#define FORNAX_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+struct symbolizer;
+
+struct symbolizer_opts {
+	const char *proc_root;     /* default "/proc" */
+	const char *kallsyms_path; /* default "<proc_root>/kallsyms" */
+	const char *modules_path;  /* default "<proc_root>/modules" */
+	const char *kernel_notes_path; /* default "/sys/kernel/notes" (kernel build-id) */
+	const char *debug_dirs;    /* ':'-separated roots for .build-id/ and debuglink; default "/usr/lib/debug" */
+	size_t max_processes;      /* 0: default 8192 */
+	size_t max_files;          /* open ELF/DWARF handles; 0: default 256 */
+	size_t max_cached_addresses; /* symbolized addresses kept; 0: default 65536 */
+	unsigned idle_cycles;      /* evict what was not used for this many cycles; 0: default 60 */
+	bool no_kernel;            /* never load kallsyms */
+	/*
+	 * Estimated heap the open ELF/DWARF handles may hold (libdw keeps
+	 * decompressed debug sections and per-CU line tables); least recently
+	 * used handles are closed beyond it, and a file whose compressed DWARF
+	 * alone exceeds it is symbolized from its symbol table only (no lines,
+	 * no inline frames). 0: default 8 MiB.
+	 */
+	size_t max_dwarf_bytes;
+};
+
+/* A memory mapping as the sampled process saw it; pprof Mapping fields. */
+struct symbolizer_mapping {
+	__u64 start;
+	__u64 limit;  /* exclusive */
+	__u64 offset; /* file offset of start */
+	const char *path;     /* path in the process's view, "[kernel.kallsyms]", "[module]", "[vdso]" */
+	const char *build_id; /* lower-case hex, NULL if the file has none or was unreadable */
+	bool has_functions;   /* symbols were found for this file */
+	bool has_line_numbers;
+	bool has_inline_frames;
+	bool kernel;
+};
+
+struct symbolizer_frame {
+	const char *function;    /* demangled */
+	const char *system_name; /* as in the symbol table (mangled); equals function if not mangled */
+	const char *file;        /* source file, NULL if unknown */
+	__u32 line;              /* 0 if unknown */
+	__u32 start_line;        /* function's declaration line, 0 if unknown */
+};
+
+struct symbolizer_location {
+	__u64 address; /* the sampled runtime address, unchanged */
+	const struct symbolizer_mapping *mapping; /* NULL: address in no known mapping */
+	const struct symbolizer_frame *frames;    /* innermost (inlined) first, outer caller last */
+	__u32 n_frames;                           /* 0: unsymbolized, shown as [unknown] */
+};
+
+struct symbolizer_stats {
+	__u64 processes;          /* tracked now */
+	__u64 files;              /* open ELF handles now */
+	__u64 cached_addresses;   /* now */
+	__u64 maps_reads;         /* /proc/PID/maps parsed */
+	__u64 process_gone;       /* lookups for exited or reused pids */
+	__u64 file_open_errors;   /* mapped files that could not be opened or parsed */
+	__u64 unknown_addresses;  /* addresses returned with n_frames == 0 */
+	__u64 evicted_processes;
+	__u64 evicted_files;
+	__u64 evicted_addresses;
+	__u64 cache_hits;
+	__u64 cache_misses;
+};
+
+/* NULL with errno set on failure. */
+struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);
+void symbolizer__free(struct symbolizer *sym);
+
+/*
+ * Symbolize one user stack of process (pid, process_start_ns), leaf first.
+ * addrs[0] is the sampled pc; addrs[1..] are return addresses, looked up at
+ * addr - 1 so the call site's line and inline chain are the ones reported.
+ * process_start_ns is the start time in ns since boot (CLOCK_BOOTTIME, as
+ * /proc/PID/stat field 22 gives in clock ticks); 0 skips the check. If the
+ * pid now names a different process, or is gone, addresses come back
+ * unsymbolized (n_frames == 0, mapping NULL) and 0 is returned.
+ *
+ * out[i] stays valid until the next symbolizer__end_cycle().
+ * Returns 0 or -errno (only -ENOMEM and -EINVAL).
+ */
+int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_start_ns,
+			    const __u64 *addrs, size_t n, struct symbolizer_location *out);
+
+/*
+ * Loads /proc/kallsyms now instead of at the first kernel lookup, so the
+ * caller can report why kernel frames will stay unsymbolized: 0, -EPERM
+ * (addresses hidden by kptr_restrict), -ENOENT, -ENODATA, -ENOMEM,
+ * -EOPNOTSUPP (opts.no_kernel). A failure other than -ENOMEM is kept:
+ * kernel addresses then come back unsymbolized.
+ */
+int symbolizer__load_kernel(struct symbolizer *sym);
+
+/* Same for a kernel stack, leaf first. */
+int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t n,
+			      struct symbolizer_location *out);
+
+/*
+ * Ends a cycle (one drain): evicts what was not used for idle_cycles cycles.
+ * An exited process stays cached until then, so samples drained after its
+ * exit still symbolize. Invalidates every location returned before.
+ */
+void symbolizer__end_cycle(struct symbolizer *sym);
+
+void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out);
+
+#endif /* FORNAX_SYMBOLIZER_H */
