@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * fornax: samples every CPU with a BPF program, drains the kernel's
+ * aggregated stacks every drain interval, symbolizes them here, and writes a
+ * profile per window (continuous mode) or one at the end (--duration).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "output.h"
+#include "sampler.h"
+#include "symbolizer.h"
+#include "window.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+#define MIN_MAP_ENTRIES 1024
+/* Cached symbols and processes not used for this long are evicted. */
+#define SYMBOL_IDLE_NS (120 * NSEC_PER_SEC)
+
+struct agent {
+	struct config cfg;
+	struct sampler *sampler;
+	struct symbolizer *symbolizer;
+	struct window *window;
+	__u64 window_start_mono;
+	__s64 window_start_real;
+	int signal_fd;
+	int timer_fd;
+	/* Whole-run books, reported at exit. */
+	__u64 total_samples;
+	__u64 total_lost;
+	__u64 windows_written;
+	__u64 write_errors;
+};
+
+static __u64 now_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (__u64)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static size_t round_up_pow2(size_t n)
+{
+	size_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static int online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+/*
+ * One drain holds at most cpus × frequency × drain interval samples; each
+ * may bring a new key and two new stacks. Twice that leaves headroom for
+ * jitter without sizing for the impossible.
+ */
+static void size_maps(const struct config *cfg, size_t *max_keys, size_t *max_stacks)
+{
+	double per_drain = (double)online_cpus() * cfg->frequency *
+			   ((double)cfg->drain_interval_ns / NSEC_PER_SEC);
+	size_t want = round_up_pow2((size_t)(2 * per_drain) + 1);
+
+	if (want < MIN_MAP_ENTRIES)
+		want = MIN_MAP_ENTRIES;
+	*max_keys = want;
+	*max_stacks = cfg->max_stacks ? cfg->max_stacks : want;
+}
+
+static int setup_signals(struct agent *a)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	a->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (a->signal_fd < 0)
+		return -errno;
+	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	return a->timer_fd < 0 ? -errno : 0;
+}
+
+static int arm_timer(struct agent *a, __u64 deadline_mono)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = deadline_mono / NSEC_PER_SEC,
+			      .tv_nsec = deadline_mono % NSEC_PER_SEC },
+	};
+
+	return timerfd_settime(a->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
+}
+
+/* Returns 1 when SIGINT/SIGTERM arrived, 0 when the deadline passed, or -errno. */
+static int wait_until(struct agent *a, __u64 deadline_mono)
+{
+	struct pollfd fds[2] = {
+		{ .fd = a->signal_fd, .events = POLLIN },
+		{ .fd = a->timer_fd, .events = POLLIN },
+	};
+	int err = arm_timer(a, deadline_mono);
+
+	if (err)
+		return err;
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(a->signal_fd, &si, sizeof(si)) == sizeof(si))
+				log_info("%s: stopping after the current window",
+					 strsignal(si.ssi_signo));
+			return 1;
+		}
+		if (fds[1].revents & POLLIN) {
+			__u64 expirations;
+
+			if (read(a->timer_fd, &expirations, sizeof(expirations)) < 0 &&
+			    errno != EAGAIN)
+				return -errno;
+			return 0;
+		}
+	}
+}
+
+static int new_window(struct agent *a)
+{
+	a->window_start_mono = now_ns(CLOCK_MONOTONIC);
+	a->window_start_real = now_ns(CLOCK_REALTIME);
+	a->window = window__new(&(struct window_opts){
+		.symbolizer = a->symbolizer,
+		.frequency = a->cfg.frequency,
+		.start_realtime_ns = a->window_start_real,
+	});
+	return a->window ? 0 : -errno;
+}
+
+static void check_books(const struct sampler_drain_stats *st)
+{
+	const struct fornax_set_stats *k = &st->set;
+
+	/* Both sides count every sample; a mismatch would mean the drain lost some. */
+	if (k->samples != k->recorded + k->filtered + k->idle + k->counts_map_full ||
+	    st->drained_samples != k->recorded)
+		log_warn("drain books do not balance: kernel saw %llu samples (%llu recorded), "
+			 "drain read %llu",
+			 (unsigned long long)k->samples, (unsigned long long)k->recorded,
+			 (unsigned long long)st->drained_samples);
+	if (k->counts_map_full)
+		log_warn_ratelimited("%llu samples lost: counts map full (raise --max-stacks or "
+				     "lower --drain-interval)",
+				     (unsigned long long)k->counts_map_full);
+	if (k->stack_map_full)
+		log_warn_ratelimited("%llu stacks dropped: stacks map full (raise --max-stacks)",
+				     (unsigned long long)k->stack_map_full);
+}
+
+static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
+{
+	check_books(st);
+	window__add_drain_stats(a->window, st);
+	a->total_samples += st->drained_samples;
+	a->total_lost += st->set.counts_map_full;
+	log_debug("drain: %llu samples, %llu keys, %llu stacks (kernel: %llu samples, %llu idle, "
+		  "%llu filtered)",
+		  (unsigned long long)st->drained_samples, (unsigned long long)st->keys,
+		  (unsigned long long)st->stacks, (unsigned long long)st->set.samples,
+		  (unsigned long long)st->set.idle, (unsigned long long)st->set.filtered);
+}
+
+static int drain(struct agent *a, bool final)
+{
+	struct sampler_drain_stats st;
+	int err;
+
+	if (final)
+		err = sampler__stop(a->sampler, window__add_sample, a->window, &st);
+	else
+		err = sampler__drain(a->sampler, window__add_sample, a->window, &st);
+	/* The set was cleared even if a sample could not be added: account what was read. */
+	account_drain(a, &st);
+	symbolizer__end_cycle(a->symbolizer);
+	if (err)
+		log_error("drain: %s", strerror(-err));
+	return err;
+}
+
+static int write_window(struct agent *a, const char *path)
+{
+	__u64 duration = now_ns(CLOCK_MONOTONIC) - a->window_start_mono;
+	const struct pprof *p = window__finish(a->window, duration);
+	struct window_stats ws;
+	int err;
+
+	window__stats(a->window, &ws);
+	err = output__write(p, a->cfg.format, path);
+	if (err) {
+		a->write_errors++;
+		log_error("writing %s: %s", path, strerror(-err));
+		return err;
+	}
+	a->windows_written++;
+	log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s", path,
+		 (unsigned long long)ws.samples, pprof__num_samples(p), (double)duration / NSEC_PER_SEC,
+		 ws.lost_counts_map_full ? " (some samples lost, see the profile's comments)" : "");
+	return 0;
+}
+
+static int rotate_window(struct agent *a)
+{
+	char *path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format);
+	int err, pruned;
+
+	if (!path)
+		return -ENOMEM;
+	/* A full disk must not stop profiling: the error is logged and counted, the next window tries again. */
+	write_window(a, path);
+	free(path);
+	pruned = output__prune(a->cfg.output, a->cfg.max_files);
+	if (pruned < 0)
+		log_warn("pruning %s: %s, ignoring", a->cfg.output, strerror(-pruned));
+	window__free(a->window);
+	a->window = NULL;
+	err = new_window(a);
+	if (err)
+		log_error("starting a window: %s", strerror(-err));
+	return err;
+}
+
+static int run(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	__u64 start = now_ns(CLOCK_MONOTONIC);
+	__u64 next_drain = start + cfg->drain_interval_ns;
+	__u64 capture_end = cfg->duration_ns ? start + cfg->duration_ns : UINT64_MAX;
+	__u64 window_end = cfg->duration_ns ? UINT64_MAX : start + cfg->interval_ns;
+	int err = 0;
+
+	for (;;) {
+		__u64 deadline = next_drain, now;
+		int stop;
+
+		if (capture_end < deadline)
+			deadline = capture_end;
+		if (window_end < deadline)
+			deadline = window_end;
+		stop = wait_until(a, deadline);
+		if (stop < 0)
+			return stop;
+		now = now_ns(CLOCK_MONOTONIC);
+		if (stop || now >= capture_end)
+			break;
+		err = drain(a, false);
+		if (err == -ENOMEM)
+			return err;
+		while (next_drain <= now)
+			next_drain += cfg->drain_interval_ns;
+		if (now >= window_end) {
+			err = rotate_window(a);
+			if (err)
+				return err;
+			while (window_end <= now)
+				window_end += cfg->interval_ns;
+		}
+	}
+
+	err = drain(a, true);
+	if (cfg->duration_ns)
+		return write_window(a, cfg->output) ?: err;
+	return rotate_window(a) ?: err;
+}
+
+static int setup(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	size_t max_keys, max_stacks;
+	int err;
+
+	if (!cfg->duration_ns && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
+		err = -errno;
+		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
+		return err;
+	}
+
+	a->symbolizer = symbolizer__new(&(struct symbolizer_opts){
+		.idle_cycles = SYMBOL_IDLE_NS / cfg->drain_interval_ns + 1,
+		.no_kernel = !cfg->kernel_stacks,
+	});
+	if (!a->symbolizer) {
+		err = -errno;
+		log_error("starting the symbolizer: %s", strerror(-err));
+		return err;
+	}
+
+	size_maps(cfg, &max_keys, &max_stacks);
+	a->sampler = sampler__new(&(struct sampler_opts){
+		.frequency = cfg->frequency,
+		.pids = cfg->pids,
+		.n_pids = cfg->n_pids,
+		.kernel_stacks = cfg->kernel_stacks,
+		.user_stacks = true,
+		.include_idle = cfg->include_idle,
+		.max_keys = max_keys,
+		.max_stacks = max_stacks,
+	});
+	if (!a->sampler)
+		return -errno;
+
+	err = setup_signals(a);
+	if (err) {
+		log_error("setting up signals and timers: %s", strerror(-err));
+		return err;
+	}
+	err = new_window(a);
+	if (err)
+		return err;
+
+	if (cfg->duration_ns)
+		log_info("profiling %d CPUs at %u Hz for %.1fs into %s", sampler__nr_cpus(a->sampler),
+			 cfg->frequency, (double)cfg->duration_ns / NSEC_PER_SEC, cfg->output);
+	else
+		log_info("profiling %d CPUs at %u Hz: a profile every %.1fs into %s/ until stopped",
+			 sampler__nr_cpus(a->sampler), cfg->frequency,
+			 (double)cfg->interval_ns / NSEC_PER_SEC, cfg->output);
+	log_debug("maps per set: %zu keys, %zu stacks; drain every %.3fs", max_keys, max_stacks,
+		  (double)cfg->drain_interval_ns / NSEC_PER_SEC);
+	return 0;
+}
+
+static void teardown(struct agent *a)
+{
+	window__free(a->window);
+	sampler__free(a->sampler);
+	symbolizer__free(a->symbolizer);
+	if (a->signal_fd >= 0)
+		close(a->signal_fd);
+	if (a->timer_fd >= 0)
+		close(a->timer_fd);
+	config__free(&a->cfg);
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	struct agent a = { .signal_fd = -1, .timer_fd = -1 };
+	int err;
+
+	if (config__parse(&a.cfg, argc, argv, envp))
+		return 2;
+	if (a.cfg.show_help) {
+		config__print_help(argv[0]);
+		config__free(&a.cfg);
+		return 0;
+	}
+	if (a.cfg.show_version) {
+		printf("fornax %s\n", FORNAX_VERSION);
+		config__free(&a.cfg);
+		return 0;
+	}
+	log_set_level(a.cfg.verbosity < 0 ? LOG_WARN : LOG_INFO + a.cfg.verbosity);
+	log_setup_libbpf();
+
+	err = setup(&a);
+	if (!err)
+		err = run(&a);
+	if (a.sampler)
+		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
+			 (unsigned long long)a.total_samples, (unsigned long long)a.windows_written,
+			 (unsigned long long)a.total_lost, (unsigned long long)a.write_errors);
+	teardown(&a);
+	return err ? 1 : 0;
+}

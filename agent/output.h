@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Local profile files. Every file is written to a temporary name in the same
+ * directory and renamed into place, so a reader never sees half a profile.
+ */
+#ifndef FORNAX_OUTPUT_H
+#define FORNAX_OUTPUT_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "pprof.h"
+
+/* Writes p to path in the given format (not AUTO). Returns 0 or -errno. */
+int output__write(const struct pprof *p, enum output_format format, const char *path);
+
+/* Brendan Gregg's collapsed stacks: "comm;root;...;leaf count\n", kernel frames suffixed _[k]. */
+int output__folded(const struct pprof *p, char **text, size_t *len);
+
+/*
+ * Continuous mode: the file name for a window starting at realtime_ns,
+ * "<dir>/fornax-YYYYmmddTHHMMSS.mmmZ.<ext>". Returns a malloc'ed path or NULL.
+ */
+char *output__window_path(const char *dir, long long realtime_ns, enum output_format format);
+
+/* Deletes the oldest fornax-* profiles in dir beyond keep (0 keeps all). Returns how many went. */
+int output__prune(const char *dir, unsigned keep);
+
+#endif /* FORNAX_OUTPUT_H */

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * A CPU workload with a known shape, for profiling tests:
+ *
+ *   workload split SECONDS NPROCS   main → run_split → dispatch → leaf_{a,b,c},
+ *                                    work split 50/30/20 by instruction count
+ *   workload syscalls SECONDS NPROCS main → run_syscalls → do_reads: read(2) of
+ *                                    /dev/zero in a loop, so time is in the kernel
+ *
+ * NPROCS processes (forked) run the same loop so every CPU can be kept busy
+ * while each stack still ends at main. The leaves share one always_inline
+ * helper, so the profile must show an inlined frame with its file:line.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+#define CHUNK 20000L
+
+volatile uint64_t sink;
+
+/*
+ * gcc omits the frame pointer of a leaf function even with
+ * -fno-omit-frame-pointer; calling this keeps the leaves from being leaves,
+ * so a frame-pointer walk sees each leaf's caller.
+ */
+NOINLINE uint64_t checkpoint(uint64_t x)
+{
+	sink = x;
+	return x;
+}
+
+static inline __attribute__((always_inline)) uint64_t mix_step(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 29;
+	return x;
+}
+
+NOINLINE uint64_t leaf_a(uint64_t x, long n)
+{
+	for (long i = 0; i < n; i++)
+		x = mix_step(x + i);
+	return checkpoint(x);
+}
+
+NOINLINE uint64_t leaf_b(uint64_t x, long n)
+{
+	for (long i = 0; i < n; i++)
+		x = mix_step(x + i);
+	return checkpoint(x);
+}
+
+NOINLINE uint64_t leaf_c(uint64_t x, long n)
+{
+	for (long i = 0; i < n; i++)
+		x = mix_step(x + i);
+	return checkpoint(x);
+}
+
+/* Identical loops, so CPU time splits as the iteration counts: 5:3:2. */
+NOINLINE uint64_t dispatch(uint64_t x)
+{
+	x = leaf_a(x, 5 * CHUNK);
+	x = leaf_b(x, 3 * CHUNK);
+	x = leaf_c(x, 2 * CHUNK);
+	return x;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+NOINLINE void run_split(double seconds)
+{
+	double end = now() + seconds;
+	uint64_t x = 1;
+
+	while (now() < end) {
+		for (int i = 0; i < 20; i++)
+			x = dispatch(x);
+	}
+	sink = x;
+}
+
+NOINLINE void do_reads(int fd, char *buf, size_t len)
+{
+	for (int i = 0; i < 64; i++)
+		if (read(fd, buf, len) < 0)
+			_exit(1);
+}
+
+NOINLINE void run_syscalls(double seconds)
+{
+	static char buf[1 << 16];
+	double end = now() + seconds;
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		perror("open /dev/zero");
+		exit(1);
+	}
+	while (now() < end)
+		do_reads(fd, buf, sizeof(buf));
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	double seconds;
+	int nprocs, status, failed = 0;
+	void (*fn)(double);
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s split|syscalls SECONDS NPROCS\n", argv[0]);
+		return 2;
+	}
+	if (strcmp(argv[1], "split") == 0)
+		fn = run_split;
+	else if (strcmp(argv[1], "syscalls") == 0)
+		fn = run_syscalls;
+	else
+		return 2;
+	seconds = strtod(argv[2], NULL);
+	nprocs = atoi(argv[3]);
+
+	for (int i = 1; i < nprocs; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			fn(seconds);
+			return 0;
+		}
+		if (pid < 0) {
+			perror("fork");
+			return 1;
+		}
+	}
+	fn(seconds);
+	while (wait(&status) > 0)
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	return failed;
+}
