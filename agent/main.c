@@ -317,6 +317,16 @@ static int setup(struct agent *a)
 		return err;
 	}
 
+	if (cfg->kernel_stacks) {
+		err = symbolizer__load_kernel(a->symbolizer);
+		if (err == -EPERM)
+			log_warn("kernel addresses are hidden (kernel.kptr_restrict): kernel frames "
+				 "will show as [unknown]");
+		else if (err)
+			log_warn("reading kernel symbols: %s; kernel frames will show as [unknown]",
+				 strerror(-err));
+	}
+
 	size_maps(cfg, &max_keys, &max_stacks);
 	a->sampler = sampler__new(&(struct sampler_opts){
 		.frequency = cfg->frequency,
