@@ -1091,3 +1091,42 @@ __u64 pprof__period_ns(const struct pprof *p)
 {
 	return p ? p->period_ns : 0;
 }
+
+__s64 pprof__time_nanos(const struct pprof *p)
+{
+	return p ? p->time_nanos : 0;
+}
+
+__u64 pprof__duration_ns(const struct pprof *p)
+{
+	return p ? (__u64)p->duration_ns : 0;
+}
+
+size_t pprof__num_mappings(const struct pprof *p)
+{
+	return p ? p->n_maps : 0;
+}
+
+size_t pprof__num_functions(const struct pprof *p)
+{
+	return p ? p->n_fns : 0;
+}
+
+size_t pprof__num_locations(const struct pprof *p)
+{
+	return p ? p->n_locs : 0;
+}
+
+size_t pprof__num_comments(const struct pprof *p)
+{
+	return p ? p->n_comments : 0;
+}
+
+const char *pprof__comment(const struct pprof *p, size_t index)
+{
+	if (!p || index >= p->n_comments) {
+		errno = ENOENT;
+		return NULL;
+	}
+	return p->strs[p->comments[index]];
+}

@@ -117,4 +117,14 @@ const struct pprof_function *pprof__function(const struct pprof *p, __u64 id);
 __s64 pprof__total_count(const struct pprof *p);
 __u64 pprof__period_ns(const struct pprof *p);
 
+/* Profile-level fields and table sizes, for writers that rebuild a profile (e.g. split it). */
+__s64 pprof__time_nanos(const struct pprof *p);
+__u64 pprof__duration_ns(const struct pprof *p);
+size_t pprof__num_mappings(const struct pprof *p);
+size_t pprof__num_functions(const struct pprof *p);
+size_t pprof__num_locations(const struct pprof *p);
+size_t pprof__num_comments(const struct pprof *p);
+/* NULL with errno set if out of range. */
+const char *pprof__comment(const struct pprof *p, size_t index);
+
 #endif /* FORNAX_PPROF_H */
