@@ -22,12 +22,16 @@
 #include "output.h"
 #include "sampler.h"
 #include "symbolizer.h"
+#include "upload.h"
 #include "window.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 #define MIN_MAP_ENTRIES 1024
 /* Cached symbols and processes not used for this long are evicted. */
 #define SYMBOL_IDLE_NS (120 * NSEC_PER_SEC)
+/* Retries to a failing store come at least this often, and at most every interval. */
+#define MIN_STORE_BACKOFF_NS (1 * NSEC_PER_SEC)
+#define MAX_STORE_BACKOFF_NS (30 * NSEC_PER_SEC)
 
 struct agent {
 	struct config cfg;
@@ -43,6 +47,11 @@ struct agent {
 	__u64 total_lost;
 	__u64 windows_written;
 	__u64 write_errors;
+	struct uploader *uploader; /* NULL without --store */
+	/* How late the loop woke for its drains: it must not wait on anything but the timer. */
+	__u64 drain_wakeups;
+	__u64 drain_late_sum_ns;
+	__u64 drain_late_max_ns;
 };
 
 static __u64 now_ns(clockid_t clock)
@@ -218,6 +227,10 @@ static int write_window(struct agent *a, const char *path)
 	int err;
 
 	window__stats(a->window, &ws);
+	if (a->uploader)
+		uploader__submit(a->uploader, p);
+	if (!path)
+		return 0; /* store only */
 	err = output__write(p, a->cfg.format, path);
 	if (err) {
 		a->write_errors++;
@@ -233,15 +246,17 @@ static int write_window(struct agent *a, const char *path)
 
 static int rotate_window(struct agent *a)
 {
-	char *path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format);
-	int err, pruned;
+	char *path = NULL;
+	int err, pruned = 0;
 
-	if (!path)
+	if (a->cfg.output &&
+	    !(path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format)))
 		return -ENOMEM;
 	/* A full disk must not stop profiling: the error is logged and counted, the next window tries again. */
 	write_window(a, path);
 	free(path);
-	pruned = output__prune(a->cfg.output, a->cfg.max_files);
+	if (a->cfg.output)
+		pruned = output__prune(a->cfg.output, a->cfg.max_files);
 	if (pruned < 0)
 		log_warn("pruning %s: %s, ignoring", a->cfg.output, strerror(-pruned));
 	window__free(a->window);
@@ -250,6 +265,15 @@ static int rotate_window(struct agent *a)
 	if (err)
 		log_error("starting a window: %s", strerror(-err));
 	return err;
+}
+
+static void note_wakeup(struct agent *a, __u64 late_ns)
+{
+	a->drain_wakeups++;
+	a->drain_late_sum_ns += late_ns;
+	if (late_ns > a->drain_late_max_ns)
+		a->drain_late_max_ns = late_ns;
+	log_debug("drain schedule: woke %.3f ms after the deadline", (double)late_ns / 1e6);
 }
 
 static int run(struct agent *a)
@@ -273,6 +297,8 @@ static int run(struct agent *a)
 		if (stop < 0)
 			return stop;
 		now = now_ns(CLOCK_MONOTONIC);
+		if (!stop)
+			note_wakeup(a, now - deadline);
 		if (stop || now >= capture_end)
 			break;
 		err = drain(a, false);
@@ -295,13 +321,56 @@ static int run(struct agent *a)
 	return rotate_window(a) ?: err;
 }
 
+static int setup_store(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	struct series_label *labels = calloc(cfg->n_labels ?: 1, sizeof(*labels));
+	__u64 backoff = cfg->interval_ns;
+
+	if (!labels)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_labels; i++)
+		labels[i] = (struct series_label){ cfg->labels[i].name, cfg->labels[i].value };
+	if (backoff < MIN_STORE_BACKOFF_NS)
+		backoff = MIN_STORE_BACKOFF_NS;
+	if (backoff > MAX_STORE_BACKOFF_NS)
+		backoff = MAX_STORE_BACKOFF_NS;
+	a->uploader = uploader__new(&(struct uploader_opts){
+		.store = {
+			.url = cfg->store,
+			.tenant = cfg->tenant,
+			.bearer_token_file = cfg->bearer_token_file,
+			.ca_file = cfg->ca_file,
+			.insecure_skip_verify = cfg->insecure_skip_verify,
+			.timeout_ns = cfg->store_timeout_ns,
+			.connect_timeout_ns = cfg->store_connect_timeout_ns,
+			.user_agent = "fornax/" FORNAX_VERSION,
+		},
+		.labels = labels,
+		.n_labels = cfg->n_labels,
+		.service_name = cfg->service_name,
+		.spool_dir = cfg->spool_dir,
+		.spool_max_bytes = cfg->spool_max_bytes,
+		.queue_windows = cfg->store_queue,
+		.max_backoff_ns = backoff,
+	});
+	/* The uploader keeps its own copy of the label array, pointing into cfg. */
+	free(labels);
+	if (!a->uploader)
+		return -errno;
+	if (!cfg->spool_dir)
+		log_info("store: without --spool-dir, an outage longer than %u windows loses windows",
+			 cfg->store_queue);
+	return 0;
+}
+
 static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
 	size_t max_keys, max_stacks;
 	int err;
 
-	if (!cfg->duration_ns && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
+	if (!cfg->duration_ns && cfg->output && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
 		err = -errno;
 		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
 		return err;
@@ -349,14 +418,20 @@ static int setup(struct agent *a)
 	err = new_window(a);
 	if (err)
 		return err;
+	if (cfg->store) {
+		err = setup_store(a);
+		if (err)
+			return err;
+	}
 
 	if (cfg->duration_ns)
 		log_info("profiling %d CPUs at %u Hz for %.1fs into %s", sampler__nr_cpus(a->sampler),
-			 cfg->frequency, (double)cfg->duration_ns / NSEC_PER_SEC, cfg->output);
+			 cfg->frequency, (double)cfg->duration_ns / NSEC_PER_SEC,
+			 cfg->output ? cfg->output : cfg->store);
 	else
 		log_info("profiling %d CPUs at %u Hz: a profile every %.1fs into %s/ until stopped",
 			 sampler__nr_cpus(a->sampler), cfg->frequency,
-			 (double)cfg->interval_ns / NSEC_PER_SEC, cfg->output);
+			 (double)cfg->interval_ns / NSEC_PER_SEC, cfg->output ? cfg->output : cfg->store);
 	log_debug("maps per set: %zu keys, %zu stacks; drain every %.3fs", max_keys, max_stacks,
 		  (double)cfg->drain_interval_ns / NSEC_PER_SEC);
 	return 0;
@@ -364,6 +439,7 @@ static int setup(struct agent *a)
 
 static void teardown(struct agent *a)
 {
+	uploader__free(a->uploader);
 	window__free(a->window);
 	sampler__free(a->sampler);
 	symbolizer__free(a->symbolizer);
@@ -401,6 +477,16 @@ int main(int argc, char **argv, char **envp)
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
 			 (unsigned long long)a.total_samples, (unsigned long long)a.windows_written,
 			 (unsigned long long)a.total_lost, (unsigned long long)a.write_errors);
+	if (a.drain_wakeups)
+		log_info("drain schedule: %llu wake-ups, %.3f ms late on average, %.3f ms at most",
+			 (unsigned long long)a.drain_wakeups,
+			 (double)a.drain_late_sum_ns / a.drain_wakeups / 1e6,
+			 (double)a.drain_late_max_ns / 1e6);
+	if (a.uploader) {
+		/* Queued windows get one request timeout to go out; the rest waits in the spool. */
+		uploader__stop(a.uploader, a.cfg.store_timeout_ns);
+		uploader__log_stats(a.uploader);
+	}
 	teardown(&a);
 	return err ? 1 : 0;
 }
