@@ -28,7 +28,7 @@
 #define DEFAULT_STORE_CONNECT_TIMEOUT_NS (5 * NSEC_PER_SEC)
 #define MIN_STORE_TIMEOUT_NS (100 * NSEC_PER_MSEC)
 #define DEFAULT_SPOOL_MAX_BYTES (256ULL << 20)
-#define MIN_SPOOL_MAX_BYTES (16ULL << 10)
+#define MIN_SPOOL_MAX_BYTES (4ULL << 10)
 #define DEFAULT_STORE_QUEUE 4
 #define MAX_STORE_QUEUE 4096
 
@@ -52,7 +52,18 @@ struct option_spec {
 
 static int invalid(const char *origin, const char *value, const char *why)
 {
-	fprintf(stderr, "fornax: %s: %s%s%s%s\n", origin, value ? "'" : "", value ? value : "",
+	char shown[256];
+	size_t n = 0;
+
+	/* One line, whatever the value holds: control characters are shown escaped. */
+	for (const char *p = value ? value : ""; *p && n + 5 < sizeof(shown); p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			n += snprintf(shown + n, sizeof(shown) - n, "\\x%02x", (unsigned char)*p);
+		else
+			shown[n++] = *p;
+	}
+	shown[n] = '\0';
+	fprintf(stderr, "fornax: %s: %s%s%s%s\n", origin, value ? "'" : "", shown,
 		value ? "' " : "", why);
 	return -EINVAL;
 }
@@ -504,7 +515,7 @@ static int apply_spool_max_bytes(struct config *cfg, const char *value, const ch
 	if (parse_size(value, &v))
 		return invalid(origin, value, "is not a size (e.g. 64M, 1G)");
 	if (v < MIN_SPOOL_MAX_BYTES)
-		return invalid(origin, value, "is too small (minimum 16K)");
+		return invalid(origin, value, "is too small (minimum 4K)");
 	cfg->spool_max_bytes = v;
 	return 0;
 }
@@ -718,6 +729,8 @@ static int apply_command_line(struct config *cfg, int argc, char **argv)
 
 			if (c == ':')
 				fprintf(stderr, "fornax: %s: needs a value (see --help)\n", arg);
+			else if (optopt >= 256)
+				fprintf(stderr, "fornax: %s: takes no value (see --help)\n", arg);
 			else if (optopt)
 				fprintf(stderr, "fornax: -%c: unknown option (see --help)\n", optopt);
 			else
