@@ -405,6 +405,44 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* -vv: libcurl's account of each exchange, without bodies and without the token. */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ctx)
+{
+	static const char redacted[] = "authorization:";
+	const char *what;
+	size_t start = 0;
+
+	(void)h;
+	(void)ctx;
+	if (type == CURLINFO_TEXT)
+		what = "*";
+	else if (type == CURLINFO_HEADER_OUT)
+		what = ">";
+	else if (type == CURLINFO_HEADER_IN)
+		what = "<";
+	else
+		return 0;
+	/* Outgoing headers arrive as one block; log them line by line. */
+	while (start < size) {
+		size_t end = start;
+
+		size_t next;
+
+		while (end < size && data[end] != '\n')
+			end++;
+		next = end + 1;
+		while (end > start && data[end - 1] == '\r')
+			end--;
+		if (end - start >= sizeof(redacted) - 1 &&
+		    strncasecmp(data + start, redacted, sizeof(redacted) - 1) == 0)
+			log_msg(LOG_TRACE, "curl %s Authorization: (redacted)", what);
+		else if (end > start)
+			log_msg(LOG_TRACE, "curl %s %.*s", what, (int)(end - start), data + start);
+		start = next;
+	}
+	return 0;
+}
+
 #define SETOPT(h, opt, val)                                           \
 	do {                                                          \
 		CURLcode _c = curl_easy_setopt((h), (opt), (val));    \
@@ -442,6 +480,10 @@ static int setup_handle(struct store *s, const struct store_opts *opts)
 	/* Only the URL's own scheme, and no redirects: a POST body must not wander off. */
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, s->url.tls ? "https" : "http");
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+	if (log_enabled(LOG_TRACE)) {
+		SETOPT(h, CURLOPT_DEBUGFUNCTION, on_debug);
+		SETOPT(h, CURLOPT_VERBOSE, 1L);
+	}
 	/*
 	 * libcurl before 8.0 cannot reuse an HTTP/2 prior-knowledge (h2c)
 	 * connection: the second request on it fails with CURLE_HTTP2, and

@@ -22,10 +22,13 @@ class Pyroscope(st.StoreTestCase):
         w = self.workload()
         a = self.agent(self.store_args(f"pyroscope+http://127.0.0.1:{peer.port}/pyro", "-F", "49",
                                        "--label", "env=e2e", "--tenant", "team-a",
-                                       "--bearer-token-file", token))
+                                       "--bearer-token-file", token, "-v"))
         a.wait_windows("delivered", 3)
         self.assertEqual(a.stop(), 0)
         self.assertAccounted(a, peer.windows())
+        # -vv traces every exchange with the store, but never the token.
+        self.assertIn("curl > Authorization: (redacted)", a.text())
+        self.assertNotIn("py-token", a.text())
 
         ids = set()
         for s in peer.series():
