@@ -149,7 +149,8 @@ static int scan(struct spool *s, struct spool_open_stats *stats)
 	closedir(d);
 	if (err)
 		return err;
-	qsort(s->entries, s->n, sizeof(*s->entries), entry_cmp);
+	if (s->n)
+		qsort(s->entries, s->n, sizeof(*s->entries), entry_cmp);
 	stats->windows = s->n;
 	stats->bytes = s->bytes;
 	return 0;

@@ -611,6 +611,11 @@ const char *store__name(const struct store *s)
 	return s->ops->name;
 }
 
+const char *store__base_url(const struct store *s)
+{
+	return s->url.base;
+}
+
 /* Tokens are rotated in place (Kubernetes projected tokens): re-read when the file changes. */
 static void reload_token(struct store *s)
 {

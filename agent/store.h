@@ -83,8 +83,9 @@ struct store *store__new(const struct store_opts *opts);
 void store__free(struct store *s);
 
 enum store_kind store__kind(const struct store *s);
-/* "Parca" or "Pyroscope", for messages. */
+/* "Parca" or "Pyroscope", and "http[s]://host:port[/prefix]", for messages. */
 const char *store__name(const struct store *s);
+const char *store__base_url(const struct store *s);
 
 /*
  * Encodes window w into this store's request and arms the easy handle for

@@ -133,17 +133,23 @@ static struct uwin *queue_pop_head(struct uploader *u)
 	return w;
 }
 
-static void count_drop_locked(struct uploader *u, enum upload_drop why, __s64 time_nanos)
+/* Never logs: a slow stderr must not hold the lock the drain loop takes. */
+static void count_drop_locked(struct uploader *u, enum upload_drop why)
 {
 	u->stats.dropped[why]++;
+}
+
+static void log_drop(enum upload_drop why, __s64 time_nanos)
+{
 	log_debug("upload: window %" PRId64 " dropped (%s)", (int64_t)time_nanos, drop_names[why]);
 }
 
 static void count_drop(struct uploader *u, enum upload_drop why, __s64 time_nanos)
 {
 	pthread_mutex_lock(&u->lock);
-	count_drop_locked(u, why, time_nanos);
+	count_drop_locked(u, why);
 	pthread_mutex_unlock(&u->lock);
+	log_drop(why, time_nanos);
 }
 
 /* The spool calls this for every window it evicts to stay under its limit. */
@@ -259,14 +265,17 @@ static void settle_queue(struct uploader *u, bool stopping, bool hard_stop, __u6
 		}
 		if (queued <= u->queue_windows)
 			break;
-		pthread_mutex_lock(&u->lock);
 		{
-			struct uwin *w = queue_pop_head(u);
+			enum upload_drop why = u->spool ? DROP_SPOOL_ERROR : DROP_QUEUE_FULL;
+			struct uwin *w;
 
-			count_drop_locked(u, u->spool ? DROP_SPOOL_ERROR : DROP_QUEUE_FULL, w->time_nanos);
+			pthread_mutex_lock(&u->lock);
+			w = queue_pop_head(u);
+			count_drop_locked(u, why);
+			pthread_mutex_unlock(&u->lock);
+			log_drop(why, w->time_nanos);
 			uwin_free(w);
 		}
-		pthread_mutex_unlock(&u->lock);
 		log_ratelimited(&rl, LOG_WARN,
 				"upload queue full (%u windows): dropped the oldest window%s",
 				u->queue_windows,
@@ -305,16 +314,20 @@ static void handle_result(struct uploader *u, CURLcode code, __u64 now)
 	enum store_result r;
 	char why[600];
 	size_t bytes;
+	bool first;
 
 	r = store__finish(u->store, code, why, sizeof(why), &bytes);
 	switch (r) {
 	case STORE_OK:
 		pthread_mutex_lock(&u->lock);
-		u->stats.delivered++;
+		first = u->stats.delivered++ == 0;
 		u->stats.bytes_sent += bytes;
 		if (u->inflight_from_spool)
 			u->stats.replayed++;
 		pthread_mutex_unlock(&u->lock);
+		if (first)
+			log_info("store: first window delivered to %s at %s", store__name(u->store),
+				 store__base_url(u->store));
 		log_debug("upload: window %" PRId64 " delivered (%zu bytes%s)", (int64_t)w->time_nanos,
 			  bytes, u->inflight_from_spool ? ", from the spool" : "");
 		finish_inflight(u);
@@ -484,12 +497,15 @@ static void final_settle(struct uploader *u)
 	if (u->spool)
 		while (spool_one(u) == 0)
 			;
-	pthread_mutex_lock(&u->lock);
-	while ((w = queue_pop_head(u))) {
-		count_drop_locked(u, DROP_SHUTDOWN, w->time_nanos);
+	for (;;) {
+		pthread_mutex_lock(&u->lock);
+		w = queue_pop_head(u);
+		pthread_mutex_unlock(&u->lock);
+		if (!w)
+			break;
+		count_drop(u, DROP_SHUTDOWN, w->time_nanos);
 		uwin_free(w);
 	}
-	pthread_mutex_unlock(&u->lock);
 }
 
 static void *upload_thread(void *arg)
@@ -662,7 +678,7 @@ int uploader__submit(struct uploader *u, const struct pprof *window)
 {
 	unsigned char id[16];
 	struct series_stats ss;
-	struct uwin *w;
+	struct uwin *w, *overflow = NULL;
 	void *buf = NULL;
 	size_t len = 0;
 	__s64 t = pprof__time_nanos(window);
@@ -682,8 +698,9 @@ int uploader__submit(struct uploader *u, const struct pprof *window)
 		log_error("upload: packing window %" PRId64 ": %s, dropped", (int64_t)t, strerror(-err));
 		pthread_mutex_lock(&u->lock);
 		u->stats.produced++;
-		count_drop_locked(u, DROP_ENCODE, t);
+		count_drop_locked(u, DROP_ENCODE);
 		pthread_mutex_unlock(&u->lock);
+		log_drop(DROP_ENCODE, t);
 		return err;
 	}
 	if (!ss.series) {
@@ -708,13 +725,15 @@ int uploader__submit(struct uploader *u, const struct pprof *window)
 	 * The thread keeps the queue at queue_windows; this bound only holds
 	 * memory if the thread itself is stuck (a spool disk that hangs).
 	 */
-	while (u->queued > 2 * (size_t)u->queue_windows + 2) {
-		struct uwin *old = queue_pop_head(u);
-
-		count_drop_locked(u, DROP_QUEUE_FULL, old->time_nanos);
-		uwin_free(old);
+	if (u->queued > 2 * (size_t)u->queue_windows + 2) {
+		overflow = queue_pop_head(u);
+		count_drop_locked(u, DROP_QUEUE_FULL);
 	}
 	pthread_mutex_unlock(&u->lock);
+	if (overflow) {
+		log_drop(DROP_QUEUE_FULL, overflow->time_nanos);
+		uwin_free(overflow);
+	}
 	curl_multi_wakeup(u->multi);
 	return 0;
 }
