@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "curl_api.h"
 #include "log.h"
 
 #define NSEC_PER_MSEC 1000000ULL
@@ -43,9 +44,9 @@ static const struct {
 static bool url_part_present(CURLU *h, CURLUPart part)
 {
 	char *v = NULL;
-	bool present = curl_url_get(h, part, &v, 0) == CURLUE_OK && v && *v;
+	bool present = libcurl.url_get(h, part, &v, 0) == CURLUE_OK && v && *v;
 
-	curl_free(v);
+	libcurl.free(v);
 	return present;
 }
 
@@ -64,17 +65,19 @@ int store__parse_url(const char *url, struct store_url *out, const char **why)
 		*why = "is not a store URL (grpc://, grpcs://, pyroscope+http://, pyroscope+https://)";
 		return -EINVAL;
 	}
+	if (curl_api__load(why))
+		return -EINVAL;
 	if (asprintf(&http_url, "%s://%s", url_schemes[i].scheme,
 		     url + strlen(url_schemes[i].prefix)) < 0) {
 		http_url = NULL;
 		return -ENOMEM;
 	}
-	h = curl_url();
+	h = libcurl.url();
 	if (!h) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	if (curl_url_set(h, CURLUPART_URL, http_url, 0) != CURLUE_OK ||
+	if (libcurl.url_set(h, CURLUPART_URL, http_url, 0) != CURLUE_OK ||
 	    !url_part_present(h, CURLUPART_HOST)) {
 		*why = "is not a valid URL (e.g. grpc://parca.example:7070)";
 		goto cleanup;
@@ -87,7 +90,7 @@ int store__parse_url(const char *url, struct store_url *out, const char **why)
 		*why = "must not have a query or fragment";
 		goto cleanup;
 	}
-	if (curl_url_get(h, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+	if (libcurl.url_get(h, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -96,11 +99,11 @@ int store__parse_url(const char *url, struct store_url *out, const char **why)
 		goto cleanup;
 	}
 	if (!url_part_present(h, CURLUPART_PORT) &&
-	    curl_url_set(h, CURLUPART_PORT, url_schemes[i].default_port, 0) != CURLUE_OK) {
+	    libcurl.url_set(h, CURLUPART_PORT, url_schemes[i].default_port, 0) != CURLUE_OK) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	if (curl_url_get(h, CURLUPART_URL, &normalized, 0) != CURLUE_OK) {
+	if (libcurl.url_get(h, CURLUPART_URL, &normalized, 0) != CURLUE_OK) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -117,9 +120,9 @@ int store__parse_url(const char *url, struct store_url *out, const char **why)
 	out->tls = url_schemes[i].tls;
 	err = 0;
 cleanup:
-	curl_free(normalized);
-	curl_free(path);
-	curl_url_cleanup(h);
+	libcurl.free(normalized);
+	libcurl.free(path);
+	libcurl.url_cleanup(h);
 	free(http_url);
 	return err;
 }
@@ -293,7 +296,7 @@ cleanup:
 
 int store__append_header(struct curl_slist **list, const char *line)
 {
-	struct curl_slist *grown = curl_slist_append(*list, line);
+	struct curl_slist *grown = libcurl.slist_append(*list, line);
 
 	if (!grown)
 		return -ENOMEM;
@@ -445,10 +448,10 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 
 #define SETOPT(h, opt, val)                                           \
 	do {                                                          \
-		CURLcode _c = curl_easy_setopt((h), (opt), (val));    \
+		CURLcode _c = libcurl.easy_setopt((h), (opt), (val));    \
 		if (_c != CURLE_OK) {                                 \
 			log_error("store: setting %s: %s", #opt,      \
-				  curl_easy_strerror(_c));            \
+				  libcurl.easy_strerror(_c));            \
 			err = _c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL; \
 			goto cleanup;                                 \
 		}                                                     \
@@ -491,7 +494,7 @@ static int setup_handle(struct store *s, const struct store_opts *opts)
 	 * used for one request only.
 	 */
 	if (!s->url.tls && s->ops->http_version_plain == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE &&
-	    curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
+	    libcurl.version_info(CURLVERSION_NOW)->version_num < 0x080000) {
 		SETOPT(h, CURLOPT_FORBID_REUSE, 1L);
 		s->no_reuse = true;
 	}
@@ -554,7 +557,7 @@ struct store *store__new(const struct store_opts *opts)
 		if (stat(s->token_file, &s->token_stat) < 0)
 			memset(&s->token_stat, 0, sizeof(s->token_stat));
 	}
-	s->curl = curl_easy_init();
+	s->curl = libcurl.easy_init();
 	if (!s->curl) {
 		log_error("store: cannot create a curl handle");
 		err = -ENOMEM;
@@ -571,7 +574,7 @@ struct store *store__new(const struct store_opts *opts)
 			 s->url.base);
 	if (s->no_reuse)
 		log_debug("store: libcurl %s cannot reuse h2c connections: one connection per request",
-			  curl_version_info(CURLVERSION_NOW)->version);
+			  libcurl.version_info(CURLVERSION_NOW)->version);
 	if (!s->url.tls && s->token)
 		log_warn("store: the bearer token goes to %s in clear text", s->url.base);
 	return s;
@@ -586,8 +589,8 @@ void store__free(struct store *s)
 	if (!s)
 		return;
 	if (s->curl)
-		curl_easy_cleanup(s->curl);
-	curl_slist_free_all(s->headers);
+		libcurl.easy_cleanup(s->curl);
+	libcurl.slist_free_all(s->headers);
 	free(s->url.base);
 	free(s->endpoint);
 	free(s->tenant);
@@ -679,7 +682,7 @@ CURL *store__prepare(struct store *s, const Fornax__Upload__V1__Window *w)
 	err = build_headers(s, &headers);
 	if (err)
 		goto fail;
-	curl_slist_free_all(s->headers);
+	libcurl.slist_free_all(s->headers);
 	s->headers = headers;
 	headers = NULL;
 	s->errbuf[0] = '\0';
@@ -690,18 +693,18 @@ CURL *store__prepare(struct store *s, const Fornax__Upload__V1__Window *w)
 	s->resp.body_len = 0;
 	s->resp.body_total = 0;
 	/* After a transport error the kept connection may be the problem: start a new one. */
-	if ((c = curl_easy_setopt(s->curl, CURLOPT_FRESH_CONNECT, s->fresh_next ? 1L : 0L)) != CURLE_OK ||
-	    (c = curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers)) != CURLE_OK ||
-	    (c = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+	if ((c = libcurl.easy_setopt(s->curl, CURLOPT_FRESH_CONNECT, s->fresh_next ? 1L : 0L)) != CURLE_OK ||
+	    (c = libcurl.easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers)) != CURLE_OK ||
+	    (c = libcurl.easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE,
 				  (curl_off_t)s->body_len)) != CURLE_OK ||
-	    (c = curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, s->body)) != CURLE_OK) {
-		log_error("store: arming the request: %s", curl_easy_strerror(c));
+	    (c = libcurl.easy_setopt(s->curl, CURLOPT_POSTFIELDS, s->body)) != CURLE_OK) {
+		log_error("store: arming the request: %s", libcurl.easy_strerror(c));
 		err = -ENOMEM;
 		goto fail;
 	}
 	return s->curl;
 fail:
-	curl_slist_free_all(headers);
+	libcurl.slist_free_all(headers);
 	errno = -err;
 	return NULL;
 }
@@ -721,14 +724,14 @@ enum store_result store__finish(struct store *s, CURLcode code, char *why, size_
 		 */
 		char text[CURL_ERROR_SIZE + 64];
 
-		snprintf(text, sizeof(text), "%s%s%s", curl_easy_strerror(code),
+		snprintf(text, sizeof(text), "%s%s%s", libcurl.easy_strerror(code),
 			 s->errbuf[0] ? " - " : "", s->errbuf);
 		store__describe(why, why_len, "curl", text, strlen(text));
 		r = STORE_RETRY;
 		goto out;
 	}
-	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(s->curl, CURLINFO_HTTP_VERSION, &version);
+	libcurl.easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+	libcurl.easy_getinfo(s->curl, CURLINFO_HTTP_VERSION, &version);
 	r = s->ops->classify(s, status, version, why, why_len);
 out:
 	free(s->body);

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "profilestore.pb-c.h"
+#include "curl_api.h"
 #include "store_impl.h"
 
 #define PARCA_PROFILE_NAME "fornax_cpu"

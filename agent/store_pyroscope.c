@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "push.pb-c.h"
+#include "curl_api.h"
 #include "store_impl.h"
 
 #define PYROSCOPE_PROFILE_NAME "process_cpu"

@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "curl_api.h"
 #include "log.h"
 #include "spool.h"
 #include "upload.pb-c.h"
@@ -367,12 +368,12 @@ static void collect_done(struct uploader *u, __u64 now)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(u->multi, &left))) {
+	while ((m = libcurl.multi_info_read(u->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		CURLcode code = m->data.result;
 
-		curl_multi_remove_handle(u->multi, m->easy_handle);
+		libcurl.multi_remove_handle(u->multi, m->easy_handle);
 		u->inflight_handle = NULL;
 		if (u->inflight)
 			handle_result(u, code, now);
@@ -385,7 +386,7 @@ static void abort_inflight(struct uploader *u)
 	char why[64];
 	size_t bytes;
 
-	curl_multi_remove_handle(u->multi, u->inflight_handle);
+	libcurl.multi_remove_handle(u->multi, u->inflight_handle);
 	u->inflight_handle = NULL;
 	store__finish(u->store, CURLE_ABORTED_BY_CALLBACK, why, sizeof(why), &bytes);
 	log_debug("upload: window %" PRId64 " still in flight at the stop deadline",
@@ -464,10 +465,10 @@ static void start_attempt(struct uploader *u, bool stopping, __u64 now)
 		schedule_retry(u, now);
 		return;
 	}
-	mc = curl_multi_add_handle(u->multi, h);
+	mc = libcurl.multi_add_handle(u->multi, h);
 	if (mc != CURLM_OK) {
 		log_ratelimited(&rl, LOG_ERROR, "upload: starting a request: %s",
-				curl_multi_strerror(mc));
+				libcurl.multi_strerror(mc));
 		store__finish(u->store, CURLE_FAILED_INIT, NULL, 0, &(size_t){ 0 });
 		requeue_inflight(u);
 		schedule_retry(u, now);
@@ -524,7 +525,7 @@ static void *upload_thread(void *arg)
 		hard_stop = stopping && now >= deadline;
 
 		if (u->inflight) {
-			curl_multi_perform(u->multi, &running);
+			libcurl.multi_perform(u->multi, &running);
 			collect_done(u, now);
 		}
 		if (u->inflight && hard_stop)
@@ -545,7 +546,7 @@ static void *upload_thread(void *arg)
 			timeout = ms_until(u->next_attempt, now);
 		if (stopping && ms_until(deadline, now) < timeout)
 			timeout = ms_until(deadline, now);
-		curl_multi_poll(u->multi, NULL, 0, timeout, NULL);
+		libcurl.multi_poll(u->multi, NULL, 0, timeout, NULL);
 	}
 	final_settle(u);
 	return NULL;
@@ -563,6 +564,7 @@ static char *host_name(void)
 struct uploader *uploader__new(const struct uploader_opts *opts)
 {
 	struct spool_open_stats found;
+	const char *why = "";
 	sigset_t all, old;
 	struct uploader *u;
 	bool have_hostname = false;
@@ -607,7 +609,11 @@ struct uploader *uploader__new(const struct uploader_opts *opts)
 	};
 
 	/* Before any thread exists, as libcurl requires. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (curl_api__load(&why)) {
+		log_error("store: %s", why);
+		goto fail_no_curl;
+	}
+	if (libcurl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("store: initializing libcurl failed");
 		goto fail_no_curl;
 	}
@@ -644,7 +650,7 @@ struct uploader *uploader__new(const struct uploader_opts *opts)
 				 "them oldest first", spool__count(u->spool),
 				 (unsigned long long)spool__bytes(u->spool));
 	}
-	u->multi = curl_multi_init();
+	u->multi = libcurl.multi_init();
 	if (!u->multi) {
 		log_error("store: cannot create a curl multi handle");
 		goto fail;
@@ -661,10 +667,10 @@ struct uploader *uploader__new(const struct uploader_opts *opts)
 	u->thread_started = true;
 	return u;
 fail:
-	curl_multi_cleanup(u->multi);
+	libcurl.multi_cleanup(u->multi);
 	store__free(u->store);
 	spool__close(u->spool);
-	curl_global_cleanup();
+	libcurl.global_cleanup();
 fail_no_curl:
 	pthread_mutex_destroy(&u->lock);
 	free(u->labels);
@@ -734,7 +740,7 @@ int uploader__submit(struct uploader *u, const struct pprof *window)
 		log_drop(DROP_QUEUE_FULL, overflow->time_nanos);
 		uwin_free(overflow);
 	}
-	curl_multi_wakeup(u->multi);
+	libcurl.multi_wakeup(u->multi);
 	return 0;
 }
 
@@ -746,7 +752,7 @@ void uploader__stop(struct uploader *u, __u64 timeout_ns)
 	u->stopping = true;
 	u->stop_deadline = now_mono() + timeout_ns;
 	pthread_mutex_unlock(&u->lock);
-	curl_multi_wakeup(u->multi);
+	libcurl.multi_wakeup(u->multi);
 	pthread_join(u->thread, NULL);
 	u->thread_joined = true;
 }
@@ -796,10 +802,10 @@ void uploader__free(struct uploader *u)
 	while ((w = queue_pop_head(u)))
 		uwin_free(w);
 	uwin_free(u->inflight);
-	curl_multi_cleanup(u->multi);
+	libcurl.multi_cleanup(u->multi);
 	store__free(u->store);
 	spool__close(u->spool);
-	curl_global_cleanup();
+	libcurl.global_cleanup();
 	pthread_mutex_destroy(&u->lock);
 	free(u->labels);
 	free(u->hostname);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "curl_api.h"
 #include "profilestore.pb-c.h"
 #include "push.pb-c.h"
 #include "store_impl.h"
@@ -437,7 +438,13 @@ TEST(pyroscope_answers)
 
 int main(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	const char *why = "";
+
+	if (curl_api__load(&why)) {
+		fprintf(stderr, "%s\n", why);
+		return 1;
+	}
+	libcurl.global_init(CURL_GLOBAL_DEFAULT);
 	RUN(urls);
 	RUN(label_and_tenant_rules);
 	RUN(token_files);
@@ -445,6 +452,6 @@ int main(void)
 	RUN(pyroscope_request);
 	RUN(parca_answers);
 	RUN(pyroscope_answers);
-	curl_global_cleanup();
+	libcurl.global_cleanup();
 	return test_summary();
 }
