@@ -685,6 +685,7 @@ int uploader__submit(struct uploader *u, const struct pprof *window)
 	unsigned char id[16];
 	struct series_stats ss;
 	struct uwin *w, *overflow = NULL;
+	__u64 started;
 	void *buf = NULL;
 	size_t len = 0;
 	__s64 t = pprof__time_nanos(window);
@@ -696,6 +697,7 @@ int uploader__submit(struct uploader *u, const struct pprof *window)
 		memcpy(id, &a, 8);
 		memcpy(id + 8, &b, 8);
 	}
+	started = now_mono();
 	err = series__pack_window(window, &u->series, id, &buf, &len, &ss);
 	w = err ? NULL : calloc(1, sizeof(*w));
 	if (!w) {
@@ -722,8 +724,9 @@ int uploader__submit(struct uploader *u, const struct pprof *window)
 	w->time_nanos = t;
 	w->buf = buf;
 	w->len = len;
-	log_debug("upload: window %" PRId64 " produced (%zu series, %zu samples, %zu bytes)",
-		  (int64_t)t, ss.series, ss.samples, len);
+	log_debug("upload: window %" PRId64 " produced (%zu series, %zu samples, %zu bytes, "
+		  "packed in %.1f ms)", (int64_t)t, ss.series, ss.samples, len,
+		  (double)(now_mono() - started) / 1e6);
 	pthread_mutex_lock(&u->lock);
 	u->stats.produced++;
 	queue_push_tail(u, w);

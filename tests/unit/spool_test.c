@@ -17,7 +17,7 @@
 
 #define HEADER 24
 
-static char dir[PATH_MAX];
+static char base_dir[PATH_MAX], dir[PATH_MAX + 16];
 
 static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -29,15 +29,15 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 
 static int fresh_dir(void)
 {
-	const char *base = getenv("TMPDIR");
+	const char *tmp = getenv("TMPDIR");
 
-	if (dir[0])
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	snprintf(dir, sizeof(dir), "%s/fornax-spool-test-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(dir))
+	if (base_dir[0])
+		nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	snprintf(base_dir, sizeof(base_dir), "%s/fornax-spool-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(base_dir))
 		return -1;
 	/* The spool creates its directory itself: hand it a path below the temporary one. */
-	strncat(dir, "/spool", sizeof(dir) - strlen(dir) - 1);
+	snprintf(dir, sizeof(dir), "%s/spool", base_dir);
 	return 0;
 }
 
@@ -127,7 +127,7 @@ TEST(survives_reopen_and_cleans_temporaries)
 {
 	struct spool_open_stats st;
 	struct spool *s;
-	char path[PATH_MAX + 64];
+	char path[2 * PATH_MAX];
 	int fd;
 
 	ASSERT_EQ(fresh_dir(), 0);
@@ -320,7 +320,7 @@ int main(void)
 	RUN(damaged_files_are_detected);
 	RUN(one_agent_per_spool);
 	RUN(bad_arguments);
-	if (dir[0])
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (base_dir[0])
+		nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return test_summary();
 }
