@@ -138,8 +138,10 @@ class Parca(st.StoreTestCase):
         self.assertGreater(a.summary()["spooled"], 0)
         late = a.lateness_ms()
         self.assertGreaterEqual(len(late), 6)
-        # The target is 50 ms; the bound leaves room for a loaded CI machine and ASan.
-        self.assertLess(max(late), 250, f"drain loop woke late: {sorted(late)[-5:]}")
+        # A loop that waited on the store would wake a whole timeout (1 s) late. The target is
+        # 50 ms (bench/store_upload.py measures it); this bound leaves room for a loaded CI
+        # machine and ASan.
+        self.assertLess(max(late), 500, f"drain loop woke late: {sorted(late)[-5:]}")
 
     def test_garbage_answers_are_retried(self):
         """Something on the port that speaks neither HTTP/2 nor gRPC: retried, then delivered."""
