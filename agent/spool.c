@@ -166,8 +166,9 @@ static int evict_oldest_unpinned(struct spool *s)
 	size_t i = s->head + (s->pinned ? 1 : 0);
 	struct entry e;
 
+	/* Only the window being sent is left: the new one cannot fit beside it. */
 	if (i >= s->n)
-		return -ENOSPC;
+		return -EFBIG;
 	e = s->entries[i];
 	if (unlinkat(s->dir_fd, e.name, 0) < 0 && errno != ENOENT)
 		return -errno;

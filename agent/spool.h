@@ -53,8 +53,9 @@ __u64 spool__bytes(const struct spool *s);
 
 /*
  * Stores a window durably, evicting the oldest windows (never the pinned
- * one) until it fits. Returns 0, -EFBIG if the window alone exceeds
- * max_bytes, or -errno from the file system (the spool is unchanged then).
+ * one) until it fits. Returns 0, -EFBIG if it cannot fit (alone, or beside
+ * the pinned window), or -errno from the file system, e.g. -ENOSPC for a
+ * full disk; the window is not in the spool then.
  */
 int spool__put(struct spool *s, __s64 time_nanos, const void *buf, size_t len);
 

@@ -212,7 +212,7 @@ static int spool_one(struct uploader *u)
 	if (!w)
 		return 1;
 	err = spool__put(u->spool, w->time_nanos, w->buf, w->len);
-	if (err == -EFBIG || err == -ENOSPC) {
+	if (err == -EFBIG) {
 		log_warn("spool: window %" PRId64 " (%zu bytes) does not fit in --spool-max-bytes, "
 			 "dropped", (int64_t)w->time_nanos, w->len);
 		count_drop(u, DROP_SPOOL_FULL, w->time_nanos);
@@ -220,15 +220,15 @@ static int spool_one(struct uploader *u)
 		return 0;
 	}
 	pthread_mutex_lock(&u->lock);
-	if (err) {
+	if (err)
 		queue_push_head(u, w);
-	} else {
+	else
 		u->stats.spooled++;
-		log_debug("upload: window %" PRId64 " spooled", (int64_t)w->time_nanos);
-	}
 	pthread_mutex_unlock(&u->lock);
-	if (!err)
+	if (!err) {
+		log_debug("upload: window %" PRId64 " spooled", (int64_t)w->time_nanos);
 		uwin_free(w);
+	}
 	return err;
 }
 
