@@ -23,12 +23,21 @@ class Pyroscope(st.StoreTestCase):
         a = self.agent(self.store_args(f"pyroscope+http://127.0.0.1:{peer.port}/pyro", "-F", "49",
                                        "--label", "env=e2e", "--tenant", "team-a",
                                        "--bearer-token-file", token, "-v"))
-        a.wait_windows("delivered", 3)
+        a.wait_windows("delivered", 2)
+        # The token is rotated in place: the agent picks up the new one without a restart.
+        peer.token = {"py-token", "rotated-token"}
+        with open(token + ".new", "w") as f:
+            f.write("rotated-token\n")
+        os.rename(token + ".new", token)
+        a.wait_for(r"changed, using the new token")
+        peer.token = "rotated-token"
+        a.wait_windows("delivered", len(a.windows("delivered")) + 2)
         self.assertEqual(a.stop(), 0)
         self.assertAccounted(a, peer.windows())
         # -vv traces every exchange with the store, but never the token.
         self.assertIn("curl > Authorization: (redacted)", a.text())
         self.assertNotIn("py-token", a.text())
+        self.assertNotIn("rotated-token", a.text())
 
         ids = set()
         for s in peer.series():
@@ -53,12 +62,14 @@ class Pyroscope(st.StoreTestCase):
         p = st.go_pprof(max(mine, key=lambda s: s["samples"])["raw"], self.tmp, "pushed.pb.gz")
         self.assertIn("dispatch", {f for smp in p.samples for f in smp.frames()})
 
+        auths = [r["authorization"] for r in peer.requests]
+        self.assertEqual(auths[0], "Bearer py-token")
+        self.assertEqual(auths[-1], "Bearer rotated-token")
         for r in peer.requests:
             self.assertEqual(r["path"], "/pyro/push.v1.PusherService/Push")
             self.assertEqual(r["content_type"], "application/proto")
             self.assertEqual(r["connect_version"], "1")
             self.assertEqual(r["tenant"], "team-a")
-            self.assertEqual(r["authorization"], "Bearer py-token")
             self.assertIsNone(r["expect"])
 
     def test_faults(self):

@@ -44,6 +44,7 @@ class _Server(ThreadingHTTPServer):
 
 class PyroscopePeer:
     def __init__(self, port=None, token=None, tls=None, prefix=""):
+        # token: one accepted bearer token, or a set of them (a rotation in progress)
         self.port = port or free_port()
         self.token = token
         self.tls = tls
@@ -162,7 +163,8 @@ class PyroscopePeer:
             return self._error(h, 404, "not_found", f"no route {h.path}")
         if not (entry["content_type"] or "").startswith("application/proto"):
             return self._error(h, 415, "invalid_argument", "content type must be application/proto")
-        if self.token and entry["authorization"] != f"Bearer {self.token}":
+        tokens = self.token if isinstance(self.token, (set, frozenset)) else {self.token}
+        if self.token and entry["authorization"] not in {f"Bearer {t}" for t in tokens}:
             return self._error(h, 401, "unauthenticated", "bad or missing bearer token")
         if mode == "hang":
             self.release.wait(3600)
