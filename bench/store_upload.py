@@ -233,6 +233,9 @@ class Bench:
                 t_end = time.time() + secs
                 time.sleep(min(15, secs / 2))  # warm-up: symbol caches, first windows
                 while time.time() < t_end:
+                    if a.proc.poll() is not None:
+                        raise RuntimeError(f"fornax exited {a.proc.returncode} during the "
+                                           f"{scope}/{mode} run:\n{a.tail(40)}")
                     now = self.rss_kib(a.proc.pid)
                     for k in samples:
                         samples[k].append(now[k])

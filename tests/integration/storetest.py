@@ -172,6 +172,10 @@ class StoreTestCase(ft.TempDirTestCase):
         self.assertFalse(missing, f"windows never delivered: {sorted(missing)}\n{agent.tail()}")
         self.assertFalse(dropped & set(received), "a dropped window also arrived")
         self.assertEqual(summary["produced"] - summary["empty"], len(produced))
+        # The books balance: every window ends delivered, dropped or still in the spool.
+        self.assertEqual(summary["produced"] - summary["empty"] + summary["found_in_spool"],
+                         summary["delivered"] + summary["dropped"] + summary["in_spool"] +
+                         summary["queued"], summary)
         return produced, dropped
 
 
