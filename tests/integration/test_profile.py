@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The real fornax binary, real BPF, profiling helper programs of known shape."""
 import glob
+import math
 import os
 import signal
 import subprocess
@@ -63,15 +64,17 @@ class SplitWorkload(ft.TempDirTestCase):
 
     def test_leaf_shares_match_the_work_split(self):
         total = sum(s.count for s in self.samples)
-        # Enough samples that a 4-point band is over 3 standard deviations wide.
-        self.assertGreater(total, 1000)
+        # Alone on 2 CPUs the workload gets ~3000 samples; a loaded machine gives it fewer.
+        self.assertGreater(total, 300)
         shares = {}
         for s in self.samples:
             leaf = leaf_function(s)
             shares[leaf] = shares.get(leaf, 0) + s.count
         for leaf, truth in (("leaf_a", 50), ("leaf_b", 30), ("leaf_c", 20)):
             share = 100.0 * shares.get(leaf, 0) / total
-            self.assertAlmostEqual(share, truth, delta=4,
+            # 4 points, or 3.5 standard deviations of sampling noise if fewer samples came.
+            sigma = 100.0 * math.sqrt(truth / 100 * (1 - truth / 100) / total)
+            self.assertAlmostEqual(share, truth, delta=max(4, 3.5 * sigma),
                                    msg=f"{leaf}: {share:.1f}% of {total} samples, want {truth}%")
 
     def test_stacks_reach_main_through_the_call_chain(self):
