@@ -16,6 +16,13 @@ enum output_format {
 	OUTPUT_FORMAT_AUTO, /* from the file extension; pprof otherwise */
 	OUTPUT_FORMAT_PPROF,
 	OUTPUT_FORMAT_FOLDED,
+	OUTPUT_FORMAT_SVG,
+};
+
+/* One file an ad-hoc capture (or convert) writes. */
+struct config_output {
+	char *path;
+	enum output_format format;
 };
 
 struct config {
@@ -34,6 +41,22 @@ struct config {
 	int verbosity;           /* 0 info, 1 debug, 2 trace; -1 warnings only */
 	bool show_help;
 	bool show_version;
+	/*
+	 * Every -o of an ad-hoc capture or of convert, each with its format
+	 * (output and format above are the first one's). Continuous mode
+	 * takes exactly one: the directory.
+	 */
+	struct config_output *outputs;
+	size_t n_outputs;
+	bool outputs_from_env;   /* the first -o on the command line replaces them */
+	/* Flame graphs (--title, --width, --icicle); NULL/0: the renderer's defaults. */
+	char *title;
+	unsigned width;
+	bool icicle;
+	int top;                 /* functions in the summary after a capture; -1: default */
+	/* fornax convert IN: no BPF, just a profile file to render. */
+	bool convert;
+	char *input;
 };
 
 /*
@@ -42,6 +65,11 @@ struct config {
  * is wrong (the caller exits 2).
  */
 int config__parse(struct config *cfg, int argc, char **argv, char **envp);
+/* The same for "fornax convert IN -o OUT...": argv[0] is "convert"; only its options apply. */
+int config__parse_convert(struct config *cfg, int argc, char **argv, char **envp);
+void config__print_convert_help(const char *argv0);
+/* The format an extension names (.pb.gz, .folded, .svg...), AUTO for none. */
+enum output_format config__format_from_extension(const char *path);
 void config__free(struct config *cfg);
 void config__print_help(const char *argv0);
 
