@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config.h"
+#include "flamegraph.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -234,18 +235,63 @@ static int apply_include_idle(struct config *cfg, const char *value, const char 
 	return apply_bool(&cfg->include_idle, true, value, origin);
 }
 
-static int apply_output(struct config *cfg, const char *value, const char *origin)
+static void free_outputs(struct config *cfg)
 {
+	for (size_t i = 0; i < cfg->n_outputs; i++)
+		free(cfg->outputs[i].path);
+	free(cfg->outputs);
+	cfg->outputs = NULL;
+	cfg->n_outputs = 0;
+}
+
+static int add_output(struct config *cfg, const char *path, const char *origin)
+{
+	struct config_output *grown;
 	char *copy;
 
-	if (!*value)
+	if (!*path)
 		return invalid(origin, NULL, "needs a path");
+	for (size_t i = 0; i < cfg->n_outputs; i++)
+		if (strcmp(cfg->outputs[i].path, path) == 0)
+			return invalid(origin, path, "is given twice");
+	copy = strdup(path);
+	grown = copy ? reallocarray(cfg->outputs, cfg->n_outputs + 1, sizeof(*grown)) : NULL;
+	if (!grown) {
+		free(copy);
+		return -ENOMEM;
+	}
+	grown[cfg->n_outputs++] = (struct config_output){ .path = copy };
+	cfg->outputs = grown;
+	return 0;
+}
+
+/*
+ * Repeatable: each -o is one more file from the same capture. The
+ * environment takes a comma-separated list, which the first -o on the
+ * command line replaces (the command line wins).
+ */
+static int apply_output(struct config *cfg, const char *value, const char *origin)
+{
+	bool from_env = strncmp(origin, "FORNAX_", 7) == 0;
+	char *copy, *tok, *save = NULL;
+	int err = 0;
+
+	if (!from_env) {
+		if (cfg->outputs_from_env)
+			free_outputs(cfg);
+		cfg->outputs_from_env = false;
+		return add_output(cfg, value, origin);
+	}
 	copy = strdup(value);
 	if (!copy)
 		return -ENOMEM;
-	free(cfg->output);
-	cfg->output = copy;
-	return 0;
+	cfg->outputs_from_env = true;
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save))
+		err = add_output(cfg, tok, origin);
+	if (!err && !cfg->n_outputs)
+		err = invalid(origin, NULL, "needs a path");
+	free(copy);
+	return err;
 }
 
 static int apply_format(struct config *cfg, const char *value, const char *origin)
@@ -254,8 +300,53 @@ static int apply_format(struct config *cfg, const char *value, const char *origi
 		cfg->format = OUTPUT_FORMAT_PPROF;
 	else if (strcmp(value, "folded") == 0)
 		cfg->format = OUTPUT_FORMAT_FOLDED;
+	else if (strcmp(value, "svg") == 0)
+		cfg->format = OUTPUT_FORMAT_SVG;
 	else
-		return invalid(origin, value, "is not a format (pprof, folded)");
+		return invalid(origin, value, "is not a format (pprof, folded, svg)");
+	return 0;
+}
+
+static int apply_title(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy;
+
+	if (!*value)
+		return invalid(origin, NULL, "needs a title");
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(cfg->title);
+	cfg->title = copy;
+	return 0;
+}
+
+static int apply_width(struct config *cfg, const char *value, const char *origin)
+{
+	unsigned long long v;
+	char why[64];
+
+	if (parse_uint(value, FLAMEGRAPH_MIN_WIDTH, FLAMEGRAPH_MAX_WIDTH, &v) == 0) {
+		cfg->width = v;
+		return 0;
+	}
+	snprintf(why, sizeof(why), "is not a width in pixels (%d..%d)", FLAMEGRAPH_MIN_WIDTH,
+		 FLAMEGRAPH_MAX_WIDTH);
+	return invalid(origin, value, why);
+}
+
+static int apply_icicle(struct config *cfg, const char *value, const char *origin)
+{
+	return apply_bool(&cfg->icicle, true, value, origin);
+}
+
+static int apply_top(struct config *cfg, const char *value, const char *origin)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, 0, 100000, &v))
+		return invalid(origin, value, "is not a number of functions (0 hides the summary)");
+	cfg->top = (int)v;
 	return 0;
 }
 
@@ -327,11 +418,19 @@ static const struct option_spec option_specs[] = {
 	{ "duration", 'd', OPT_VALUE, apply_duration, "DURATION",
 	  "capture once for DURATION (500ms, 30s, 2m) and write one profile, then exit" },
 	{ "output", 'o', OPT_VALUE, apply_output, "PATH",
-	  "with --duration: the profile file (default fornax.pb.gz); otherwise: the directory "
-	  "that receives one profile per interval (default fornax-profiles)" },
+	  "with --duration: a file to write, repeatable: -o p.pb.gz -o flame.svg (default "
+	  "fornax.pb.gz); otherwise: the directory that receives one profile per interval "
+	  "(default fornax-profiles)" },
 	{ "format", 0, OPT_VALUE, apply_format, "FORMAT",
-	  "pprof (gzipped) or folded (collapsed stacks); default: from the file extension "
-	  "(.folded, .txt: folded), else pprof" },
+	  "pprof (gzipped), folded (collapsed stacks) or svg (flame graph); default: from the "
+	  "file extension (.folded, .txt: folded; .svg: svg), else pprof" },
+	{ "title", 0, OPT_VALUE, apply_title, "TEXT", "flame graph title" },
+	{ "width", 0, OPT_VALUE, apply_width, "PX", "flame graph width in pixels (default 1200)" },
+	{ "icicle", 0, OPT_BOOL, apply_icicle, NULL,
+	  "flame graph drawn top-down: callers above their callees" },
+	{ "top", 0, OPT_VALUE, apply_top, "N",
+	  "after a capture, print the N functions with the most samples on stderr; 0 hides it "
+	  "(default 10)" },
 	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 19)" },
 	{ "pid", 'p', OPT_VALUE, apply_pid, "PID",
 	  "profile only this process; repeatable (environment: comma-separated)" },
@@ -377,6 +476,20 @@ static const char *env_lookup(char **envp, const char *name)
 	return NULL;
 }
 
+/* What `fornax convert` takes: rendering options, no sampling ones. */
+static bool convert_option(const struct option_spec *spec)
+{
+	static const apply_fn convert_applies[] = {
+		apply_output, apply_format, apply_title, apply_width, apply_icicle, apply_top,
+		apply_verbose, apply_quiet, apply_help,
+	};
+
+	for (size_t i = 0; i < sizeof(convert_applies) / sizeof(convert_applies[0]); i++)
+		if (spec->apply == convert_applies[i])
+			return true;
+	return false;
+}
+
 static int apply_environment(struct config *cfg, char **envp)
 {
 	char name[64];
@@ -387,6 +500,8 @@ static int apply_environment(struct config *cfg, char **envp)
 		const char *value;
 
 		if (spec->apply == apply_help || spec->apply == apply_version)
+			continue;
+		if (cfg->convert && !convert_option(spec))
 			continue;
 		env_name(spec, name, sizeof(name));
 		value = env_lookup(envp, name);
@@ -438,6 +553,9 @@ static int apply_command_line(struct config *cfg, int argc, char **argv)
 
 			if (c == ':')
 				fprintf(stderr, "fornax: %s: needs a value (see --help)\n", arg);
+			else if (optopt >= 256 && optopt < 256 + (int)N_OPTIONS)
+				fprintf(stderr, "fornax: --%s: takes no value (see --help)\n",
+					option_specs[optopt - 256].name);
 			else if (optopt)
 				fprintf(stderr, "fornax: -%c: unknown option (see --help)\n", optopt);
 			else
@@ -450,25 +568,84 @@ static int apply_command_line(struct config *cfg, int argc, char **argv)
 		}
 		if (!spec)
 			return -EINVAL;
+		if (cfg->convert && !convert_option(spec)) {
+			fprintf(stderr, "fornax: convert: --%s: not an option of convert (see fornax "
+				"convert --help)\n", spec->name);
+			return -EINVAL;
+		}
 		snprintf(origin, sizeof(origin), "--%s", spec->name);
 		err = spec->apply(cfg, spec->kind == OPT_VALUE ? optarg : NULL, origin);
 		if (err)
 			return err;
 	}
+	/* convert takes its input file; the capture takes no operand. */
+	if (cfg->convert && optind < argc && !cfg->input) {
+		cfg->input = strdup(argv[optind++]);
+		if (!cfg->input)
+			return -ENOMEM;
+	}
 	if (optind < argc) {
-		fprintf(stderr, "fornax: '%s': unexpected argument (see --help)\n", argv[optind]);
+		fprintf(stderr, "fornax: %s'%s': unexpected argument (see%s --help)\n",
+			cfg->convert ? "convert: " : "", argv[optind],
+			cfg->convert ? " fornax convert" : "");
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static enum output_format format_from_extension(const char *path)
+static bool has_suffix(const char *s, const char *suffix)
 {
-	const char *dot = strrchr(path, '.');
+	size_t n = strlen(s), m = strlen(suffix);
 
-	if (dot && (strcmp(dot, ".folded") == 0 || strcmp(dot, ".txt") == 0))
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+enum output_format config__format_from_extension(const char *path)
+{
+	if (has_suffix(path, ".folded") || has_suffix(path, ".txt"))
 		return OUTPUT_FORMAT_FOLDED;
-	return OUTPUT_FORMAT_PPROF;
+	if (has_suffix(path, ".svg"))
+		return OUTPUT_FORMAT_SVG;
+	if (has_suffix(path, ".pb.gz") || has_suffix(path, ".pprof") || has_suffix(path, ".pb"))
+		return OUTPUT_FORMAT_PPROF;
+	return OUTPUT_FORMAT_AUTO;
+}
+
+static const char *format_name(enum output_format f)
+{
+	return f == OUTPUT_FORMAT_FOLDED ? "folded" : f == OUTPUT_FORMAT_SVG ? "svg" : "pprof";
+}
+
+/*
+ * Each file's format: its extension's, or --format for a name without a
+ * known extension, else pprof (svg for convert). A --format that
+ * contradicts an extension is an error rather than a surprise.
+ */
+static int resolve_output_formats(struct config *cfg)
+{
+	enum output_format fallback = cfg->convert ? OUTPUT_FORMAT_SVG : OUTPUT_FORMAT_PPROF;
+
+	for (size_t i = 0; i < cfg->n_outputs; i++) {
+		struct config_output *o = &cfg->outputs[i];
+		enum output_format ext = config__format_from_extension(o->path);
+
+		if (cfg->format != OUTPUT_FORMAT_AUTO && ext != OUTPUT_FORMAT_AUTO &&
+		    ext != cfg->format) {
+			fprintf(stderr, "fornax: --format %s: the extension of '%s' says %s; drop "
+				"--format or rename the file\n", format_name(cfg->format), o->path,
+				format_name(ext));
+			return -EINVAL;
+		}
+		o->format = ext != OUTPUT_FORMAT_AUTO ? ext
+			    : cfg->format != OUTPUT_FORMAT_AUTO ? cfg->format : fallback;
+	}
+	return 0;
+}
+
+static const char *default_file(enum output_format f)
+{
+	return f == OUTPUT_FORMAT_FOLDED ? "fornax.folded" : f == OUTPUT_FORMAT_SVG ? "fornax.svg"
+											: "fornax.pb.gz";
 }
 
 static int finish(struct config *cfg)
@@ -482,21 +659,55 @@ static int finish(struct config *cfg)
 	if (cfg->duration_ns && cfg->drain_interval_ns > cfg->duration_ns)
 		cfg->drain_interval_ns = cfg->duration_ns;
 
-	if (cfg->duration_ns)
-		default_output = cfg->format == OUTPUT_FORMAT_FOLDED ? "fornax.folded" : "fornax.pb.gz";
+	if (cfg->convert) {
+		if (!cfg->input) {
+			fprintf(stderr, "fornax: convert: needs a profile to read (see fornax convert "
+				"--help)\n");
+			return -EINVAL;
+		}
+		if (!cfg->n_outputs && cfg->top <= 0) {
+			fprintf(stderr, "fornax: convert: needs -o FILE (.svg, .folded, .pb.gz) or "
+				"--top N\n");
+			return -EINVAL;
+		}
+	}
+	if (cfg->duration_ns || cfg->convert)
+		default_output = default_file(cfg->format);
 	else
 		default_output = "fornax-profiles";
-	if (!cfg->output) {
-		cfg->output = strdup(default_output);
+	if (!cfg->duration_ns && !cfg->convert && cfg->n_outputs > 1) {
+		fprintf(stderr, "fornax: --output: several outputs need --duration (continuous mode "
+			"writes one directory)\n");
+		return -EINVAL;
+	}
+	if (!cfg->n_outputs && !cfg->convert) {
+		int err = add_output(cfg, default_output, "--output");
+
+		if (err)
+			return err;
+	}
+	if (cfg->duration_ns || cfg->convert) {
+		int err = resolve_output_formats(cfg);
+
+		if (err)
+			return err;
+	} else if (cfg->format == OUTPUT_FORMAT_AUTO) {
+		cfg->format = OUTPUT_FORMAT_PPROF;
+	}
+	if (cfg->n_outputs) {
+		free(cfg->output);
+		cfg->output = strdup(cfg->outputs[0].path);
 		if (!cfg->output)
 			return -ENOMEM;
+		if (cfg->duration_ns || cfg->convert)
+			cfg->format = cfg->outputs[0].format;
+		else
+			cfg->outputs[0].format = cfg->format;
 	}
-	if (cfg->format == OUTPUT_FORMAT_AUTO)
-		cfg->format = cfg->duration_ns ? format_from_extension(cfg->output) : OUTPUT_FORMAT_PPROF;
 	return 0;
 }
 
-int config__parse(struct config *cfg, int argc, char **argv, char **envp)
+static int parse(struct config *cfg, bool convert, int argc, char **argv, char **envp)
 {
 	int err;
 
@@ -506,6 +717,8 @@ int config__parse(struct config *cfg, int argc, char **argv, char **envp)
 		.frequency = DEFAULT_FREQUENCY,
 		.kernel_stacks = true,
 		.max_files = DEFAULT_MAX_FILES,
+		.top = -1,
+		.convert = convert,
 	};
 	err = apply_environment(cfg, envp);
 	if (!err)
@@ -519,38 +732,72 @@ int config__parse(struct config *cfg, int argc, char **argv, char **envp)
 	return err;
 }
 
+int config__parse(struct config *cfg, int argc, char **argv, char **envp)
+{
+	return parse(cfg, false, argc, argv, envp);
+}
+
+int config__parse_convert(struct config *cfg, int argc, char **argv, char **envp)
+{
+	return parse(cfg, true, argc, argv, envp);
+}
+
 void config__free(struct config *cfg)
 {
 	free(cfg->pids);
 	free(cfg->output);
+	free_outputs(cfg);
+	free(cfg->title);
+	free(cfg->input);
 	cfg->pids = NULL;
 	cfg->output = NULL;
+	cfg->title = NULL;
+	cfg->input = NULL;
 	cfg->n_pids = 0;
+}
+
+static void print_option(const struct option_spec *spec)
+{
+	char env[64], flag[64];
+	int n = 0;
+
+	if (spec->short_name)
+		n = snprintf(flag, sizeof(flag), "-%c, ", spec->short_name);
+	snprintf(flag + n, sizeof(flag) - n, "--%s%s%s", spec->name, spec->metavar ? " " : "",
+		 spec->metavar ? spec->metavar : "");
+	env_name(spec, env, sizeof(env));
+	printf("  %-28s %s", flag, spec->help);
+	if (spec->apply != apply_help && spec->apply != apply_version)
+		printf(" [%s]", env);
+	printf("\n");
+}
+
+void config__print_convert_help(const char *argv0)
+{
+	printf("Usage: %s convert PROFILE [-o FILE]... [OPTIONS]\n\n"
+	       "Renders a pprof profile (gzipped or not; from fornax, Go's runtime/pprof, Parca...)\n"
+	       "as a flame graph, folded stacks or pprof, by each file's extension. PROFILE '-'\n"
+	       "reads stdin. Needs no privileges.\n\n"
+	       "  %s convert cpu.pb.gz -o flame.svg -o stacks.folded\n"
+	       "  %s convert cpu.pb.gz --top 20\n\n"
+	       "Options (environment twin in brackets):\n",
+	       argv0, argv0, argv0);
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (convert_option(&option_specs[i]))
+			print_option(&option_specs[i]);
 }
 
 void config__print_help(const char *argv0)
 {
-	char env[64], flag[64];
-
-	printf("Usage: %s [OPTIONS]\n\n"
+	printf("Usage: %s [OPTIONS]\n"
+	       "       %s convert PROFILE -o FILE...   (see %s convert --help)\n\n"
 	       "Always-on eBPF CPU profiler: samples every CPU, symbolizes stacks on the host,\n"
-	       "and writes pprof or folded-stack profiles.\n\n"
+	       "and writes pprof, folded-stack or flame graph (SVG) profiles.\n\n"
 	       "  %s --duration 30s -o profile.pb.gz   one 30 s capture\n"
+	       "  %s -d 30s -o flame.svg -o p.pb.gz    a flame graph and a profile of it\n"
 	       "  %s -o /var/lib/fornax/profiles       one profile per 10 s until stopped\n\n"
 	       "Options (environment twin in brackets):\n",
-	       argv0, argv0, argv0);
-	for (size_t i = 0; i < N_OPTIONS; i++) {
-		const struct option_spec *spec = &option_specs[i];
-		int n = 0;
-
-		if (spec->short_name)
-			n = snprintf(flag, sizeof(flag), "-%c, ", spec->short_name);
-		snprintf(flag + n, sizeof(flag) - n, "--%s%s%s", spec->name,
-			 spec->metavar ? " " : "", spec->metavar ? spec->metavar : "");
-		env_name(spec, env, sizeof(env));
-		printf("  %-28s %s", flag, spec->help);
-		if (spec->apply != apply_help && spec->apply != apply_version)
-			printf(" [%s]", env);
-		printf("\n");
-	}
+	       argv0, argv0, argv0, argv0, argv0, argv0);
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		print_option(&option_specs[i]);
 }

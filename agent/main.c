@@ -18,10 +18,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "convert.h"
 #include "log.h"
 #include "output.h"
+#include "progress.h"
 #include "sampler.h"
 #include "symbolizer.h"
+#include "top.h"
 #include "window.h"
 
 #define NSEC_PER_SEC 1000000000ULL
@@ -38,6 +41,9 @@ struct agent {
 	__s64 window_start_real;
 	int signal_fd;
 	int timer_fd;
+	struct progress progress; /* ad-hoc captures on a terminal */
+	const struct pprof *finished; /* the window last written */
+	__u64 capture_start_mono;
 	/* Whole-run books, reported at exit. */
 	__u64 total_samples;
 	__u64 total_lost;
@@ -198,6 +204,8 @@ static int drain(struct agent *a, bool final)
 	struct sampler_drain_stats st;
 	int err;
 
+	/* Whatever the drain logs must not land in the middle of the progress line. */
+	progress__clear(&a->progress);
 	if (final)
 		err = sampler__stop(a->sampler, window__add_sample, a->window, &st);
 	else
@@ -207,40 +215,86 @@ static int drain(struct agent *a, bool final)
 	symbolizer__end_cycle(a->symbolizer);
 	if (err)
 		log_error("drain: %s", strerror(-err));
+	if (!final) {
+		struct window_stats ws;
+
+		window__stats(a->window, &ws);
+		progress__update(&a->progress, now_ns(CLOCK_MONOTONIC) - a->capture_start_mono,
+				 ws.samples, ws.processes);
+	}
 	return err;
 }
 
-static int write_window(struct agent *a, const char *path)
+/* Writes the window to every output; a failed one does not stop the others. */
+static int write_window(struct agent *a, const struct config_output *outputs, size_t n)
 {
 	__u64 duration = now_ns(CLOCK_MONOTONIC) - a->window_start_mono;
 	const struct pprof *p = window__finish(a->window, duration);
 	struct window_stats ws;
-	int err;
+	char title[128], host[64] = "";
+	int err = 0;
 
 	window__stats(a->window, &ws);
-	err = output__write(p, a->cfg.format, path);
-	if (err) {
-		a->write_errors++;
-		log_error("writing %s: %s", path, strerror(-err));
-		return err;
+	a->finished = p;
+	if (gethostname(host, sizeof(host) - 1) == 0 && host[0])
+		snprintf(title, sizeof(title), "CPU flame graph: %s", host);
+	else
+		snprintf(title, sizeof(title), "CPU flame graph");
+	for (size_t i = 0; i < n; i++) {
+		int e = output__write_opts(p, outputs[i].format, outputs[i].path, &(struct output_opts){
+			.title = a->cfg.title ? a->cfg.title : title,
+			.width = a->cfg.width,
+			.icicle = a->cfg.icicle,
+		});
+
+		if (e) {
+			a->write_errors++;
+			log_error("writing %s: %s", outputs[i].path, strerror(-e));
+			err = err ?: e;
+			continue;
+		}
+		log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s", outputs[i].path,
+			 (unsigned long long)ws.samples, pprof__num_samples(p),
+			 (double)duration / NSEC_PER_SEC,
+			 ws.lost_counts_map_full ? " (some samples lost, see the profile's comments)"
+						 : "");
 	}
-	a->windows_written++;
-	log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s", path,
-		 (unsigned long long)ws.samples, pprof__num_samples(p), (double)duration / NSEC_PER_SEC,
-		 ws.lost_counts_map_full ? " (some samples lost, see the profile's comments)" : "");
-	return 0;
+	if (!err)
+		a->windows_written++;
+	return err;
+}
+
+/* After an ad-hoc capture: the functions with the most samples, like `pprof -top`. */
+static void print_top(struct agent *a)
+{
+	int n = a->cfg.top < 0 ? 10 : a->cfg.top;
+	char *text;
+	int err;
+
+	if (n == 0 || a->cfg.verbosity < 0 || !a->finished)
+		return;
+	err = top__format(a->finished, (size_t)n, NULL, &text);
+	if (err) {
+		log_warn("top summary: %s, ignoring", strerror(-err));
+		return;
+	}
+	fputs(text, stderr);
+	free(text);
 }
 
 static int rotate_window(struct agent *a)
 {
-	char *path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format);
+	struct config_output out = {
+		.path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format),
+		.format = a->cfg.format,
+	};
 	int err, pruned;
 
-	if (!path)
+	if (!out.path)
 		return -ENOMEM;
 	/* A full disk must not stop profiling: the error is logged and counted, the next window tries again. */
-	write_window(a, path);
-	free(path);
+	write_window(a, &out, 1);
+	free(out.path);
 	pruned = output__prune(a->cfg.output, a->cfg.max_files);
 	if (pruned < 0)
 		log_warn("pruning %s: %s, ignoring", a->cfg.output, strerror(-pruned));
@@ -290,8 +344,11 @@ static int run(struct agent *a)
 	}
 
 	err = drain(a, true);
-	if (cfg->duration_ns)
-		return write_window(a, cfg->output) ?: err;
+	if (cfg->duration_ns) {
+		err = write_window(a, cfg->outputs, cfg->n_outputs) ?: err;
+		print_top(a);
+		return err;
+	}
 	return rotate_window(a) ?: err;
 }
 
@@ -349,6 +406,9 @@ static int setup(struct agent *a)
 	err = new_window(a);
 	if (err)
 		return err;
+	a->capture_start_mono = a->window_start_mono;
+	progress__init(&a->progress, STDERR_FILENO, cfg->duration_ns && cfg->verbosity >= 0,
+		       cfg->duration_ns);
 
 	if (cfg->duration_ns)
 		log_info("profiling %d CPUs at %u Hz for %.1fs into %s", sampler__nr_cpus(a->sampler),
@@ -379,6 +439,8 @@ int main(int argc, char **argv, char **envp)
 	struct agent a = { .signal_fd = -1, .timer_fd = -1 };
 	int err;
 
+	if (argc > 1 && strcmp(argv[1], "convert") == 0)
+		return convert__main(argc - 1, argv + 1, envp, argv[0]);
 	if (config__parse(&a.cfg, argc, argv, envp))
 		return 2;
 	if (a.cfg.show_help) {

@@ -36,6 +36,16 @@ struct addr_entry {
 	UT_hash_handle hh;
 };
 
+/* A process seen in this window, for the count shown while a capture runs. */
+struct process_entry {
+	struct {
+		__u32 pid;
+		__u32 pad;
+		__u64 start_ns;
+	} key;
+	UT_hash_handle hh;
+};
+
 /* Frames that stand for something other than code: a missing or cut stack. */
 enum pseudo_frame {
 	PSEUDO_TRUNCATED,
@@ -61,6 +71,7 @@ struct window {
 	__u64 *location_ids;
 	size_t location_ids_cap;
 	struct symbolizer_location *symbolized;
+	struct process_entry *processes;
 	struct window_stats stats;
 };
 
@@ -101,6 +112,14 @@ void window__free(struct window *w)
 	HASH_ITER(hh, w->addresses, e, tmp) {
 		HASH_DEL(w->addresses, e);
 		free(e);
+	}
+	{
+		struct process_entry *pe, *ptmp;
+
+		HASH_ITER(hh, w->processes, pe, ptmp) {
+			HASH_DEL(w->processes, pe);
+			free(pe);
+		}
 	}
 	pprof__free(w->pprof);
 	free(w->location_ids);
@@ -273,6 +292,29 @@ static int add_missing_stack(struct window *w, __u64 id, __s32 err, __u64 *out, 
 	return 0;
 }
 
+static int count_process(struct window *w, __u32 pid, __u64 start_ns)
+{
+	struct process_entry key = { 0 }, *e;
+
+	key.key.pid = pid;
+	key.key.start_ns = start_ns;
+	HASH_FIND(hh, w->processes, &key.key, sizeof(key.key), e);
+	if (e)
+		return 0;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->key = key.key;
+	window_oom = false;
+	HASH_ADD(hh, w->processes, key, sizeof(e->key), e);
+	if (window_oom) {
+		free(e);
+		return -ENOMEM;
+	}
+	w->stats.processes++;
+	return 0;
+}
+
 int window__add_sample(const struct sampler_sample *sample, void *ctx)
 {
 	struct window *w = ctx;
@@ -327,6 +369,9 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 	labels[3] = (struct pprof_label){ .key = "thread_name", .str = thread };
 
 	err = pprof__add_sample(w->pprof, ids, n, sample->count, labels, 4);
+	if (err)
+		return err;
+	err = count_process(w, key->tgid, key->process_start_ns);
 	if (err)
 		return err;
 	w->stats.samples += sample->count;

@@ -29,6 +29,7 @@ struct window_stats {
 	__u64 stacks_missing;    /* a key named a stack the drain did not find */
 	__u64 stacks_dropped;    /* stacks map full: samples kept without that stack */
 	__u64 drains;
+	__u64 processes;         /* distinct (pid, start time) seen */
 };
 
 /* NULL with errno set. */

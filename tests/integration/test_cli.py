@@ -48,6 +48,17 @@ class BadInput(unittest.TestCase):
             (["-Z"], "-Z"),
             (["--duration"], "--duration"),
             (["stray"], "stray"),
+            (["--width", "10"], "--width"),
+            (["--width", "wide"], "--width"),
+            (["--width", "100001"], "--width"),
+            (["--top", "-1"], "--top"),
+            (["--top", "ten"], "--top"),
+            (["--title", ""], "--title"),
+            (["--icicle=yes"], "--icicle"),
+            (["--format", "png"], "--format"),
+            (["-d", "1s", "--format", "svg", "-o", "p.pb.gz"], "--format svg"),
+            (["-d", "1s", "-o", "a.svg", "-o", "a.svg"], "a.svg"),
+            (["-o", "dir1", "-o", "dir2"], "several outputs need --duration"),
         ]
         for args, mention in cases:
             with self.subTest(args=args):
@@ -61,6 +72,11 @@ class BadInput(unittest.TestCase):
             ({"FORNAX_KERNEL": "maybe"}, "FORNAX_KERNEL"),
             ({"FORNAX_INCLUDE_IDLE": "2"}, "FORNAX_INCLUDE_IDLE"),
             ({"FORNAX_VERBOSE": "9"}, "FORNAX_VERBOSE"),
+            ({"FORNAX_WIDTH": "99999999999"}, "FORNAX_WIDTH"),
+            ({"FORNAX_ICICLE": "maybe"}, "FORNAX_ICICLE"),
+            ({"FORNAX_TOP": "x"}, "FORNAX_TOP"),
+            ({"FORNAX_FORMAT": "html"}, "FORNAX_FORMAT"),
+            ({"FORNAX_OUTPUT": ",,"}, "FORNAX_OUTPUT"),
         ]
         for env, mention in cases:
             with self.subTest(env=env):
@@ -71,13 +87,39 @@ class BadInput(unittest.TestCase):
         # silently ignoring a broken deploy setting would hide it.
         self.assertRejected(["--frequency", "19"], env={"FORNAX_FREQUENCY": "x"})
 
+    def test_convert_usage_errors(self):
+        cases = [
+            (["convert"], "needs a profile"),
+            (["convert", "in.pb.gz"], "needs -o"),
+            (["convert", "in.pb.gz", "out.svg"], "unexpected argument"),
+            (["convert", "in.pb.gz", "-o", "x.svg", "--frequency", "99"], "--frequency"),
+            (["convert", "in.pb.gz", "-o", "x.svg", "--duration", "1s"], "--duration"),
+            (["convert", "in.pb.gz", "-o", "x.svg", "--width", "5"], "--width"),
+            (["convert", "in.pb.gz", "-o", "x.folded", "--format", "svg"], "--format svg"),
+        ]
+        for args, mention in cases:
+            with self.subTest(args=args):
+                self.assertRejected(args, mentions=mention)
+        # Sampling options in the environment (set for the daemon) do not bother convert.
+        proc = fornax(["convert", "/nonexistent.pb.gz", "-o", "/nonexistent/x.svg"],
+                      env={"FORNAX_FREQUENCY": "99", "FORNAX_DURATION": "junk"})
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("/nonexistent.pb.gz", proc.stderr)
+
     def test_help_and_version(self):
         proc = fornax(["--help"])
         self.assertEqual(proc.returncode, 0)
         for flag in ("--duration", "--output", "--format", "--frequency", "--pid", "--kernel",
                      "--no-kernel", "--include-idle", "--interval", "--verbose",
-                     "FORNAX_FREQUENCY", "FORNAX_PID"):
+                     "--title", "--width", "--icicle", "--top", "convert",
+                     "FORNAX_FREQUENCY", "FORNAX_PID", "FORNAX_TITLE", "FORNAX_WIDTH",
+                     "FORNAX_ICICLE", "FORNAX_TOP"):
             self.assertIn(flag, proc.stdout)
+        proc = fornax(["convert", "--help"])
+        self.assertEqual(proc.returncode, 0)
+        for flag in ("--output", "--format", "--title", "--width", "--icicle", "--top"):
+            self.assertIn(flag, proc.stdout)
+        self.assertNotIn("--frequency", proc.stdout)
         proc = fornax(["--version"])
         self.assertEqual(proc.returncode, 0)
         self.assertRegex(proc.stdout, r"^fornax \d+\.\d+\.\d+\n$")

@@ -14,6 +14,7 @@
 #include "output.h"
 #include "pprof.h"
 #include "test.h"
+#include "top.h"
 
 struct fx {
 	struct pprof *p;
@@ -495,6 +496,56 @@ TEST(empty_profile)
 	return 0;
 }
 
+TEST(top)
+{
+	static const struct {
+		const char *name;
+		long long flat, cum;
+	} want[] = {
+		{ "a", 6, 14 }, { "x", 5, 5 }, { "sys_read", 4, 4 }, { "y", 3, 3 },
+		{ "b", 2, 6 }, { "inlined", 2, 2 }, { "[unknown]", 1, 1 }, { "jitted_fn", 1, 1 },
+		{ "main", 0, 24 }, { "read", 0, 4 }, { "outer", 0, 2 },
+	};
+	struct top_entry *e;
+	struct fx x;
+	char *text;
+	long n;
+
+	ASSERT_EQ(build_fixture(&x), 0);
+	n = top__compute(x.p, &e);
+	ASSERT_EQ(n, 11);
+	for (long i = 0; i < n; i++) {
+		ASSERT_STREQ(e[i].name, want[i].name);
+		ASSERT_EQ(e[i].flat, want[i].flat);
+		ASSERT_EQ(e[i].cum, want[i].cum);
+	}
+	free(e);
+	ASSERT_EQ(top__format(x.p, 3, NULL, &text), 0);
+	ASSERT_STREQ(text,
+		     "Top 3 of 11 functions, 24 samples:\n"
+		     "        flat   flat%    sum%          cum    cum%  function\n"
+		     "           6  25.00%  25.00%           14  58.33%  a\n"
+		     "           5  20.83%  45.83%            5  20.83%  x\n"
+		     "           4  16.67%  62.50%            4  16.67%  sys_read\n");
+	free(text);
+	pprof__free(x.p);
+
+	/* Recursion counts once in cum; control characters never reach the terminal. */
+	x.p = pprof__new(&(struct pprof_opts){ .period_ns = 1 });
+	ASSERT_TRUE(x.p);
+	{
+		__u64 r = loc(&x, 0, 1, "rec\x1b[2J", 1), r2 = loc(&x, 0, 2, "rec\x1b[2J", 2);
+
+		ASSERT_EQ(pprof__add_sample(x.p, (__u64[]){ r, r2, r }, 3, 1234567, NULL, 0), 0);
+	}
+	ASSERT_EQ(top__format(x.p, 10, "bytes", &text), 0);
+	ASSERT_TRUE(strstr(text, "Top 1 of 1 functions, 1,234,567 bytes:\n"));
+	ASSERT_TRUE(strstr(text, "   1,234,567 100.00% 100.00%    1,234,567 100.00%  rec?[2J\n"));
+	free(text);
+	pprof__free(x.p);
+	return 0;
+}
+
 int main(void)
 {
 	RUN(tree);
@@ -504,5 +555,6 @@ int main(void)
 	RUN(narrow_frames_merge);
 	RUN(depth_cap);
 	RUN(empty_profile);
+	RUN(top);
 	return test_summary();
 }
