@@ -1,0 +1,7 @@
+# Flame graphs and fornax convert. convert needs neither root nor BPF; the
+# browser test needs Debian's chromium (scripts/setup.sh installs it); the
+# capture test is a real-BPF one.
+add_test(NAME convert
+	COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_convert.py" -v)
+set_tests_properties(convert PROPERTIES LABELS cli TIMEOUT 300 SKIP_RETURN_CODE 77
+	ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;FORNAX_FIXTURES=${FORNAX_TEST_ROOT}/fixtures/pprof")
