@@ -11,6 +11,8 @@ packages=(
 	# tests: independent readers and peers
 	golang-go protobuf-compiler golang-github-google-pprof-dev
 	python3 python3-grpcio python3-protobuf linux-perf binutils elfutils
+	# tests: flame graphs opened in a real browser
+	chromium
 )
 
 missing=()
