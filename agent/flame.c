@@ -18,6 +18,7 @@ static const char deeper_name[] = "[deeper frames not shown]";
  */
 struct slot {
 	size_t node; /* FLAME_NONE: empty */
+	__u64 hash;  /* compared first, so a probe rarely touches a node */
 };
 
 struct flame {
@@ -53,13 +54,14 @@ static int grow_slots(struct flame *f)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		slots[i].node = FLAME_NONE;
-	for (size_t i = 1; i < f->n_nodes; i++) {
-		const struct flame_node *nd = &f->nodes[i];
-		size_t s = key_hash(nd->parent, nd->name, nd->file, nd->kind) & (n - 1);
+	for (size_t i = 0; i < f->n_slots; i++) {
+		size_t s;
 
-		while (slots[s].node != FLAME_NONE)
-			s = (s + 1) & (n - 1);
-		slots[s].node = i;
+		if (f->slots[i].node == FLAME_NONE)
+			continue;
+		for (s = f->slots[i].hash & (n - 1); slots[s].node != FLAME_NONE; s = (s + 1) & (n - 1))
+			;
+		slots[s] = f->slots[i];
 	}
 	free(f->slots);
 	f->slots = slots;
@@ -71,13 +73,15 @@ static int grow_slots(struct flame *f)
 static size_t child(struct flame *f, size_t parent, const char *name, const char *file,
 		    enum flame_kind kind)
 {
+	__u64 h = key_hash(parent, name, file, kind);
 	struct flame_node *nd;
 	size_t s;
 
 	if (2 * (f->n_nodes + 1) > f->n_slots && grow_slots(f))
 		return FLAME_NONE;
-	s = key_hash(parent, name, file, kind) & (f->n_slots - 1);
-	for (; f->slots[s].node != FLAME_NONE; s = (s + 1) & (f->n_slots - 1)) {
+	for (s = h & (f->n_slots - 1); f->slots[s].node != FLAME_NONE; s = (s + 1) & (f->n_slots - 1)) {
+		if (f->slots[s].hash != h)
+			continue;
 		nd = &f->nodes[f->slots[s].node];
 		if (nd->parent == parent && nd->name == name && nd->file == file && nd->kind == kind)
 			return f->slots[s].node;
@@ -103,7 +107,7 @@ static size_t child(struct flame *f, size_t parent, const char *name, const char
 	};
 	if (nd->depth > f->stats.depth)
 		f->stats.depth = nd->depth;
-	f->slots[s].node = f->n_nodes;
+	f->slots[s] = (struct slot){ .node = f->n_nodes, .hash = h };
 	return f->n_nodes++;
 }
 

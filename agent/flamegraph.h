@@ -32,7 +32,7 @@ struct flamegraph_opts {
 	unsigned width;        /* pixels, FLAMEGRAPH_MIN_WIDTH..MAX_WIDTH; 0: default */
 	bool icicle;           /* root at the top, stacks growing down */
 	double min_width;      /* pixels; 0: 0.1 */
-	size_t max_bytes;      /* budget for the frames; 0: 4 MiB */
+	size_t max_bytes;      /* budget for the frames; 0: 3 MB */
 	const char *unit;      /* what a count is; NULL: "samples" */
 	bool no_process;       /* no per-process level */
 };

@@ -25,16 +25,17 @@
 	function pct(n, of) { return (100 * n / of).toFixed(2) + "%"; }
 
 	// Document order is pre-order: a stack of open ancestors gives each frame
-	// its parent, and the parent's cursor gives its offset.
+	// its parent, and the parent's cursor gives its offset. Only what zoom
+	// needs is read here; names and details are read when first wanted.
 	(function load() {
-		var gs = frames.children, stack = [];
-		for (var i = 0; i < gs.length; i++) {
-			var g = gs[i], r = g.querySelector("rect"), t = g.querySelector("text");
-			var lines = g.querySelector("title").textContent.split("\n");
+		var stack = [];
+		for (var g = frames.firstElementChild; g; g = g.nextElementSibling) {
+			var title = g.firstElementChild, r = title.nextElementSibling;
 			var d = Math.round((+r.getAttribute("y") - Y0) / (DIR * FH));
-			var f = { g: g, r: r, t: t, n: +g.getAttribute("data-n"), d: d, o: 0,
-				  name: lines[0], info: lines.slice(1).join(" · "),
-				  fill: r.getAttribute("fill"), cur: 0 };
+			var f = { g: g, title: title, r: r, t: r.nextElementSibling,
+				  n: +g.getAttribute("data-n"), d: d, o: 0, cur: 0,
+				  fill: r.getAttribute("fill"), _name: null,
+				  cls: "", x: null, w: null };
 			while (stack.length && stack[stack.length - 1].d >= d)
 				stack.pop();
 			if (stack.length) {
@@ -48,12 +49,25 @@
 		}
 	})();
 
+	function nameOf(f) {
+		if (f._name === null) {
+			var s = f.title.textContent, nl = s.indexOf("\n");
+			f._name = nl < 0 ? s : s.slice(0, nl);
+		}
+		return f._name;
+	}
+
+	function infoOf(f) {
+		return f.title.textContent.split("\n").slice(1).join(" · ");
+	}
+
 	function label(f, x, w) {
-		var chars = Math.floor((w - 6) / CW), s = f.name;
+		var chars = Math.floor((w - 6) / CW), s;
 		if (chars < 3) {
 			if (f.t) f.t.textContent = "";
 			return;
 		}
+		s = nameOf(f);
 		if (s.length > chars) s = s.slice(0, chars - 2) + "..";
 		if (!f.t) {
 			f.t = document.createElementNS(NS, "text");
@@ -61,7 +75,21 @@
 			f.g.appendChild(f.t);
 		}
 		f.t.setAttribute("x", (x + 3).toFixed(2));
-		f.t.textContent = s;
+		if (f.t.textContent !== s) f.t.textContent = s;
+	}
+
+	// Attributes are written only when they change: a zoom into a small
+	// frame hides most of the others, and a write costs a style update.
+	function set(f, cls, x, w) {
+		if (f.cls !== cls) {
+			f.g.setAttribute("class", cls);
+			f.cls = cls;
+		}
+		if (cls === "hide" || (f.x === x && f.w === w)) return;
+		f.x = x; f.w = w;
+		f.r.setAttribute("x", x.toFixed(2));
+		f.r.setAttribute("width", w.toFixed(2));
+		label(f, x, w);
 	}
 
 	// Zoom to frame i: it and what is above it fill the width, its ancestors
@@ -69,20 +97,13 @@
 	function zoom(i) {
 		var z = F[i];
 		for (var j = 0; j < F.length; j++) {
-			var f = F[j], x, w;
-			if (f.d < z.d && f.o <= z.o && f.o + f.n >= z.o + z.n) {
-				x = X0; w = W;
-				f.g.setAttribute("class", i ? "dim" : "");
-			} else if (f.d >= z.d && f.o >= z.o && f.o + f.n <= z.o + z.n) {
-				x = X0 + (f.o - z.o) / z.n * W; w = f.n / z.n * W;
-				f.g.setAttribute("class", "");
-			} else {
-				f.g.setAttribute("class", "hide");
-				continue;
-			}
-			f.r.setAttribute("x", x.toFixed(2));
-			f.r.setAttribute("width", w.toFixed(2));
-			label(f, x, w);
+			var f = F[j];
+			if (f.d < z.d && f.o <= z.o && f.o + f.n >= z.o + z.n)
+				set(f, i ? "dim" : "", X0, W);
+			else if (f.d >= z.d && f.o >= z.o && f.o + f.n <= z.o + z.n)
+				set(f, "", X0 + (f.o - z.o) / z.n * W, f.n / z.n * W);
+			else
+				set(f, "hide", 0, 0);
 		}
 		zoomed = i;
 		resetBtn.setAttribute("class", i ? "btn" : "btn hide");
@@ -91,7 +112,7 @@
 	function search(re) {
 		var spans = [], n = 0, sum = 0, end = -1;
 		for (var i = 0; i < F.length; i++) {
-			var f = F[i], hit = re !== null && re.test(f.name);
+			var f = F[i], hit = re !== null && re.test(nameOf(f));
 			f.r.setAttribute("fill", hit ? "#e040fb" : f.fill);
 			if (hit) { spans.push([f.o, f.o + f.n]); n++; }
 		}
@@ -126,8 +147,8 @@
 	frames.addEventListener("mouseover", function (e) {
 		var g = e.target.closest("g");
 		if (!g || g._i === undefined) return;
-		var f = F[g._i];
-		details.textContent = f.name + (f.info ? " · " + f.info : "");
+		var f = F[g._i], info = infoOf(f);
+		details.textContent = nameOf(f) + (info ? " · " + info : "");
 	});
 	frames.addEventListener("mouseout", function () { details.textContent = " "; });
 	resetBtn.addEventListener("click", function () { zoom(0); });
@@ -142,7 +163,7 @@
 			search(null);
 		}
 	});
-	window.fornaxFlame = { frames: F, zoom: zoom, search: search,
+	window.fornaxFlame = { frames: F, zoom: zoom, search: search, name: nameOf,
 			       zoomed: function () { return zoomed; } };
 	svg.setAttribute("data-ready", "1");
 })();

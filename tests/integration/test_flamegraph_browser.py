@@ -26,7 +26,7 @@ PUSH = "std::vector<std::pair<int, char>>::push_back(std::pair<int, char> const&
 DROP = "<alloc::vec::Vec<T> as core::ops::Drop>::drop"
 
 FRAME_JS = """((name) => {
-    const f = fornaxFlame.frames.find(f => f.name === name);
+    const f = fornaxFlame.frames.find(f => fornaxFlame.name(f) === name);
     const b = f.r.getBoundingClientRect();
     return {x: +f.r.getAttribute('x'), w: +f.r.getAttribute('width'),
             cx: b.x + b.width / 2, cy: b.y + b.height / 2, shown: b.width > 0,
@@ -71,7 +71,7 @@ class Browser(unittest.TestCase):
         self.assertEqual(p.eval("document.getElementById('title').textContent"), "fixture <&>")
         self.assertEqual(p.eval("fornaxFlame.frames.length"), 11)
         # Names arrive intact through the escaping.
-        names = p.eval("fornaxFlame.frames.map(f => f.name)")
+        names = p.eval("fornaxFlame.frames.map(fornaxFlame.name)")
         self.assertIn(PUSH, names)
         self.assertIn(DROP, names)
         self.assertIn("operator&&<\"quoted\" & 'single'>", names)
@@ -94,7 +94,7 @@ class Browser(unittest.TestCase):
         self.assertIn("15 samples, 15.00%", details)
         # The native tooltip carries the same.
         title = self.page.eval(
-            "fornaxFlame.frames.find(f => f.name === %r).g.querySelector('title').textContent"
+            "fornaxFlame.frames.find(f => fornaxFlame.name(f) === %r).g.querySelector('title').textContent"
             % PUSH)
         self.assertEqual(title.split("\n"), [PUSH, "/usr/include/c++/12/bits/stl_vector.h:1290",
                                              "15 samples, 15.00%"])
