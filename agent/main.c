@@ -411,8 +411,9 @@ static int setup(struct agent *a)
 		       cfg->duration_ns);
 
 	if (cfg->duration_ns)
-		log_info("profiling %d CPUs at %u Hz for %.1fs into %s", sampler__nr_cpus(a->sampler),
-			 cfg->frequency, (double)cfg->duration_ns / NSEC_PER_SEC, cfg->output);
+		log_info("profiling %d CPUs at %u Hz for %.1fs into %s%s", sampler__nr_cpus(a->sampler),
+			 cfg->frequency, (double)cfg->duration_ns / NSEC_PER_SEC, cfg->output,
+			 cfg->n_outputs > 1 ? " and more" : "");
 	else
 		log_info("profiling %d CPUs at %u Hz: a profile every %.1fs into %s/ until stopped",
 			 sampler__nr_cpus(a->sampler), cfg->frequency,
