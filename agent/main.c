@@ -138,6 +138,7 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 		if (fds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
+			progress__clear(&a->progress);
 			if (read(a->signal_fd, &si, sizeof(si)) == sizeof(si))
 				log_info("%s: stopping after the current window",
 					 strsignal(si.ssi_signo));
