@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Without HASH_NONFATAL_OOM, uthash exits the process when an add cannot allocate. */
+#define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) window_oom = true
 static bool window_oom;
 #include <uthash.h>
