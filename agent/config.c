@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NSEC_PER_MSEC 1000000ULL
 #define NSEC_PER_SEC 1000000000ULL
@@ -282,6 +283,60 @@ static int apply_max_stacks(struct config *cfg, const char *value, const char *o
 	return invalid(origin, value, why);
 }
 
+/* Repeatable on the command line; a comma-separated list in the environment. */
+static int apply_cgroup(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL;
+	int err = 0;
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	if (!*copy)
+		err = invalid(origin, NULL, "needs a cgroup path");
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		const char *why;
+
+		err = cgroup_filter__add(&cfg->cgroups, tok, &why);
+		if (err && err != -ENOMEM)
+			err = invalid(origin, tok, why ? why : "is not a cgroup");
+	}
+	free(copy);
+	return err;
+}
+
+/* Repeatable on the command line; a ':'-separated list in the environment. */
+static int apply_debug_dir(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL, *joined;
+	int err = 0;
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	if (!*copy)
+		err = invalid(origin, NULL, "needs a directory");
+	for (tok = strtok_r(copy, ":", &save); tok && !err; tok = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		if (tok[0] != '/')
+			err = invalid(origin, tok, "is not an absolute path");
+		else if (stat(tok, &st) != 0 || !S_ISDIR(st.st_mode))
+			err = invalid(origin, tok, "is not a directory");
+		if (err)
+			break;
+		if (asprintf(&joined, "%s%s%s", cfg->debug_dirs ? cfg->debug_dirs : "",
+			     cfg->debug_dirs ? ":" : "", tok) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		free(cfg->debug_dirs);
+		cfg->debug_dirs = joined;
+	}
+	free(copy);
+	return err;
+}
+
 static int apply_verbose(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -348,6 +403,13 @@ static const struct option_spec option_specs[] = {
 	  "(default 360)" },
 	{ "max-stacks", 0, OPT_VALUE, apply_max_stacks, "N",
 	  "stack map entries per drain (default: sized from CPUs, frequency and drain interval)" },
+	{ "cgroup", 0, OPT_VALUE, apply_cgroup, "PATH",
+	  "profile only tasks in this cgroup v2 subtree (a path under the cgroup2 mount, or "
+	  "relative to its root), filtered in the kernel; repeatable (environment: "
+	  "comma-separated)" },
+	{ "debug-dir", 0, OPT_VALUE, apply_debug_dir, "DIR",
+	  "look for separate debug files (.build-id/xx/yyyy.debug, .gnu_debuglink names) under "
+	  "DIR instead of /usr/lib/debug; repeatable (environment: ':'-separated)" },
 	{ "verbose", 'v', OPT_COUNT, apply_verbose, NULL,
 	  "more logging; -vv adds libbpf's (environment: 0..2)" },
 	{ "quiet", 'q', OPT_BOOL, apply_quiet, NULL, "log errors and warnings only" },
@@ -523,8 +585,11 @@ void config__free(struct config *cfg)
 {
 	free(cfg->pids);
 	free(cfg->output);
+	free(cfg->debug_dirs);
+	cgroup_filter__free(&cfg->cgroups);
 	cfg->pids = NULL;
 	cfg->output = NULL;
+	cfg->debug_dirs = NULL;
 	cfg->n_pids = 0;
 }
 

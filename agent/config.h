@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "cgroups.h"
+
 enum output_format {
 	OUTPUT_FORMAT_AUTO, /* from the file extension; pprof otherwise */
 	OUTPUT_FORMAT_PPROF,
@@ -34,6 +36,8 @@ struct config {
 	int verbosity;           /* 0 info, 1 debug, 2 trace; -1 warnings only */
 	bool show_help;
 	bool show_version;
+	struct cgroup_filter cgroups; /* --cgroup: sample only under these */
+	char *debug_dirs;             /* --debug-dir: ':'-separated; NULL: /usr/lib/debug */
 };
 
 /*

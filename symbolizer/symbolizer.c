@@ -48,6 +48,7 @@
 #define DEFAULT_MAX_ADDRESSES 65536
 #define DEFAULT_IDLE_CYCLES 60
 #define DEFAULT_MAX_DWARF_BYTES (8u << 20)
+#define DEFAULT_EXIT_GRACE_CYCLES 2
 #define TRIM_THRESHOLD_BYTES (1u << 20) /* closed this much: give the heap back */
 #define KFRAME_CHUNK 256
 #define VDSO_MAX_SIZE (1u << 20)
@@ -81,6 +82,11 @@ static void list_add_front(struct list_node *h, struct list_node *n)
 	n->prev = h;
 	h->next->prev = n;
 	h->next = n;
+}
+
+static void list_add_tail(struct list_node *h, struct list_node *n)
+{
+	list_add_front(h->prev, n);
 }
 
 static void list_move_front(struct list_node *h, struct list_node *n)
@@ -151,6 +157,13 @@ struct sym_proc {
 	__u64 checked_cycle;       /* last maps read or liveness check */
 	bool gone;                 /* exited or pid reused: never re-read */
 	bool vdso_tried;
+	bool exited;               /* reported by symbolizer__process_exit() */
+	struct list_node exit_node; /* sym->exited, oldest exit first */
+	__u64 exit_cycle;
+	/* the image before the last exec, for samples taken before it */
+	struct proc_maps *prev_maps;
+	struct list_node prev_node; /* sym->prev_images, oldest first */
+	__u64 prev_cycle;
 };
 
 struct addr_entry {
@@ -198,6 +211,7 @@ struct symbolizer {
 	size_t max_addresses;
 	size_t max_dwarf_bytes;
 	unsigned idle_cycles;
+	unsigned exit_grace_cycles;
 	bool no_kernel;
 	__u64 ns_per_tick;
 	__u64 cycle;
@@ -205,6 +219,15 @@ struct symbolizer {
 	struct hmap procs_by_pid; /* pid → newest sym_proc */
 	struct list_node procs;
 	size_t n_procs;
+	struct list_node exited;  /* exited processes waiting for their last samples */
+	struct list_node prev_images; /* processes holding a pre-exec image */
+	/*
+	 * The vdso image is the same in every process of one ABI: the first
+	 * one read serves the others, so the vdso of a process that exited
+	 * before a drain still resolves.
+	 */
+	struct sym_file *vdso_file;
+	__u64 vdso_size;
 	struct hmap devinos;
 	struct list_node devino_list;
 	struct hmap files_by_bid;
@@ -625,12 +648,15 @@ static void proc_unlink(struct symbolizer *sym, struct sym_proc *p)
 	}
 	p->next_pid = NULL;
 	list_del(&p->node);
+	list_del(&p->exit_node);
+	list_del(&p->prev_node);
 	sym->n_procs--;
 }
 
 static void proc_free(struct sym_proc *p)
 {
 	maps_release(p->maps);
+	maps_release(p->prev_maps);
 	file_unref(p->vdso);
 	free(p);
 }
@@ -680,6 +706,8 @@ static struct sym_proc *proc_new(struct symbolizer *sym, __u32 pid, __u64 ticks,
 		return NULL;
 	}
 	list_init(&p->node);
+	list_init(&p->exit_node);
+	list_init(&p->prev_node);
 	p->pid = pid;
 	p->start_ticks = ticks;
 	p->last_used = sym->cycle;
@@ -973,7 +1001,14 @@ static struct sym_file *mapping_file(struct symbolizer *sym, struct sym_proc *p,
 	*err = 0;
 	if (m->kind == MAPPING_VDSO) {
 		if (!p->vdso_tried) {
+			__u64 size = m->pub.limit - m->pub.start;
+
 			p->vdso_tried = true;
+			if (sym->vdso_file && sym->vdso_size == size) {
+				p->vdso = sym->vdso_file;
+				p->vdso->refs++;
+				return p->vdso;
+			}
 			ef = open_mapping_elf(sym, p, m, err);
 			if (!ef) {
 				if (*err != -ENOMEM)
@@ -986,6 +1021,11 @@ static struct sym_file *mapping_file(struct symbolizer *sym, struct sym_proc *p,
 				return NULL;
 			}
 			p->vdso->refs++;
+			if (!sym->vdso_file) {
+				sym->vdso_file = p->vdso;
+				sym->vdso_size = size;
+				p->vdso->refs++;
+			}
 		}
 		return p->vdso;
 	}
@@ -1236,6 +1276,9 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 				return err;
 			m = maps_find(p->maps, a);
 		}
+		/* taken before the last exec */
+		if (!m && p->prev_maps)
+			m = maps_find(p->prev_maps, a);
 		if (!m) {
 			set_unknown(sym, loc);
 			continue;
@@ -1245,6 +1288,278 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 		if (err)
 			return err;
 	}
+	return 0;
+}
+
+/* ---- lifecycle events ---- */
+
+static struct sym_proc *proc_find(struct symbolizer *sym, __u32 pid, __u64 ticks)
+{
+	struct sym_proc *p = hmap__find(&sym->procs_by_pid, hash_u64(pid), pid_eq, &pid);
+
+	for (; p; p = p->next_pid) {
+		if (p->start_ticks && ticks_match(p->start_ticks, ticks))
+			return p;
+	}
+	return NULL;
+}
+
+/* An exec: p's current mappings become its previous image for a while. */
+static void proc_keep_prev_image(struct symbolizer *sym, struct sym_proc *p)
+{
+	if (!p->maps)
+		return;
+	if (p->prev_maps) {
+		p->prev_maps->next_dead = sym->dead_maps;
+		sym->dead_maps = p->prev_maps;
+	}
+	p->prev_maps = p->maps;
+	p->maps = NULL;
+	p->prev_cycle = sym->cycle;
+	list_del(&p->prev_node);
+	list_add_tail(&sym->prev_images, &p->prev_node);
+}
+
+int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, bool new_image)
+{
+	__u64 want, ticks = 0;
+	struct sym_proc *p;
+	int dirfd, err;
+
+	if (!sym)
+		return -EINVAL;
+	want = start_ns / sym->ns_per_tick;
+	dirfd = proc_dir_open(sym, pid);
+	if (dirfd == -ENOMEM)
+		return dirfd;
+	err = dirfd >= 0 ? read_start_ticks(dirfd, &ticks) : dirfd;
+	if (err == -ENOMEM)
+		goto cleanup;
+	if (err || (start_ns && !ticks_match(ticks, want))) {
+		sym->stats.exec_gone++;
+		err = -ESRCH;
+		goto cleanup;
+	}
+	p = proc_find(sym, pid, ticks);
+	if (p) {
+		/* a new image, or libraries mapped since the last read */
+		proc_touch(sym, p);
+		p->gone = false;
+		if (new_image)
+			proc_keep_prev_image(sym, p);
+		err = proc_read_maps(sym, p, dirfd);
+		if (err && err != -ENOMEM)
+			p->gone = true;
+	} else {
+		p = proc_new(sym, pid, ticks, dirfd, &err);
+		if (!p)
+			goto cleanup;
+	}
+	if (err == -ENOMEM)
+		goto cleanup;
+	if (p->gone) {
+		sym->stats.exec_gone++;
+		err = -ESRCH;
+		goto cleanup;
+	}
+	sym->stats.exec_reads++;
+	/* the loader maps libraries right after exec: a miss may re-read this very cycle */
+	p->checked_cycle = sym->cycle - 1;
+	/* open the files now: the process may be gone by the drain */
+	for (size_t i = 0; p->maps && i < p->maps->n; i++) {
+		struct proc_mapping *m = &p->maps->m[i];
+
+		if (m->kind == MAPPING_OTHER)
+			continue;
+		(void)mapping_file(sym, p, m, &err);
+		if (err == -ENOMEM)
+			goto cleanup;
+	}
+	err = 0;
+
+cleanup:
+	if (dirfd >= 0)
+		close(dirfd);
+	return err;
+}
+
+static struct sym_devino *devino_find(struct symbolizer *sym, __u64 dev, __u64 ino)
+{
+	struct devino_key key = { .dev = dev, .ino = ino };
+
+	return hmap__find(&sym->devinos, devino_hash(dev, ino), devino_eq, &key);
+}
+
+static int mapping_cmp(const void *a, const void *b)
+{
+	const struct proc_mapping *x = a, *y = b;
+
+	return x->pub.start < y->pub.start ? -1 : x->pub.start > y->pub.start;
+}
+
+static bool overlaps_any(const struct symbolizer_exit *ex, __u64 start, __u64 end)
+{
+	for (size_t i = 0; i < ex->n_vmas; i++) {
+		if (start < ex->vmas[i].end && ex->vmas[i].start < end)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * p's mappings from the kernel's exit report: its file mappings, plus the
+ * vdso and anonymous ones read before (the report has files only).
+ */
+static int proc_maps_from_exit(struct symbolizer *sym, struct sym_proc *p,
+			       const struct symbolizer_exit *ex)
+{
+	size_t old_n = p->maps ? p->maps->n : 0, n = 0;
+	struct proc_maps *maps;
+	bool have_vdso = false;
+
+	maps = calloc(1, sizeof(*maps) + (ex->n_vmas + old_n + 1) * sizeof(maps->m[0]));
+	if (!maps)
+		return -ENOMEM;
+	for (size_t i = 0; i < ex->n_vmas; i++) {
+		const struct symbolizer_vma *v = &ex->vmas[i];
+		struct proc_mapping *m = &maps->m[n];
+		struct sym_devino *dv;
+
+		if (v->start >= v->end)
+			continue;
+		m->pub.start = v->start;
+		m->pub.limit = v->end;
+		m->pub.offset = v->offset;
+		dv = devino_find(sym, (__u64)v->dev_major << 32 | v->dev_minor, v->inode);
+		if (dv) {
+			m->dv = dv;
+			dv->refs++;
+			dv->last_used = sym->cycle;
+			m->kind = MAPPING_FILE;
+			m->pub.path = dv->path;
+		} else {
+			m->kind = MAPPING_OTHER;
+			m->pub.path = "[unknown file]";
+			sym->stats.exit_unknown_files++;
+		}
+		n++;
+	}
+	for (size_t i = 0; i < old_n; i++) {
+		const struct proc_mapping *old = &p->maps->m[i];
+
+		if (old->kind == MAPPING_FILE || overlaps_any(ex, old->pub.start, old->pub.limit))
+			continue;
+		maps->m[n] = *old;
+		maps->m[n].dv = NULL;
+		have_vdso |= old->kind == MAPPING_VDSO;
+		n++;
+	}
+	if (!have_vdso && ex->vdso_start && sym->vdso_size &&
+	    !overlaps_any(ex, ex->vdso_start, ex->vdso_start + sym->vdso_size)) {
+		maps->m[n++] = (struct proc_mapping){
+			.pub = { .start = ex->vdso_start, .limit = ex->vdso_start + sym->vdso_size,
+				 .path = "[vdso]" },
+			.kind = MAPPING_VDSO,
+		};
+	}
+	maps->n = n;
+	qsort(maps->m, n, sizeof(maps->m[0]), mapping_cmp);
+	if (p->maps) {
+		p->maps->next_dead = sym->dead_maps;
+		sym->dead_maps = p->maps;
+	}
+	p->maps = maps;
+	return 0;
+}
+
+static struct proc_maps *maps_dup(const struct proc_maps *src)
+{
+	struct proc_maps *maps;
+
+	maps = malloc(sizeof(*maps) + src->n * sizeof(maps->m[0]));
+	if (!maps)
+		return NULL;
+	memcpy(maps->m, src->m, src->n * sizeof(maps->m[0]));
+	maps->n = src->n;
+	maps->next_dead = NULL;
+	for (size_t i = 0; i < maps->n; i++) {
+		if (maps->m[i].dv)
+			maps->m[i].dv->refs++;
+	}
+	return maps;
+}
+
+int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 parent_start_ns,
+			     __u32 child_pid, __u64 child_start_ns)
+{
+	__u64 ticks;
+	struct sym_proc *parent, *c;
+	int err;
+
+	if (!sym)
+		return -EINVAL;
+	ticks = child_start_ns / sym->ns_per_tick;
+	if (proc_find(sym, child_pid, ticks))
+		return 0;
+	/* the parent is alive (it just forked): read it if it is new */
+	parent = proc_lookup(sym, parent_pid, parent_start_ns, &err);
+	if (err)
+		return err;
+	if (!parent || !parent->maps)
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	list_init(&c->node);
+	list_init(&c->exit_node);
+	list_init(&c->prev_node);
+	c->pid = child_pid;
+	c->start_ticks = ticks;
+	c->last_used = sym->cycle;
+	c->checked_cycle = sym->cycle - 1;
+	c->maps = maps_dup(parent->maps);
+	if (!c->maps) {
+		free(c);
+		return -ENOMEM;
+	}
+	err = proc_insert(sym, c);
+	if (err)
+		proc_free(c);
+	return err;
+}
+
+int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
+			     const struct symbolizer_exit *ex)
+{
+	bool report = ex && ex->complete;
+	struct sym_proc *p;
+	__u64 ticks;
+	int err;
+
+	if (!sym || (ex && ex->n_vmas && !ex->vmas))
+		return -EINVAL;
+	ticks = start_ns / sym->ns_per_tick;
+	p = proc_find(sym, pid, ticks);
+	if (!p) {
+		if (!report)
+			return 0; /* nothing known, nothing to keep */
+		p = proc_new(sym, pid, ticks, -1, &err);
+		if (!p)
+			return err;
+	}
+	if (p->exited)
+		return 0;
+	if (report) {
+		err = proc_maps_from_exit(sym, p, ex);
+		if (err)
+			return err;
+		sym->stats.exits++;
+	}
+	p->gone = true;
+	p->exited = true;
+	p->exit_cycle = sym->cycle;
+	p->last_used = sym->cycle;
+	list_add_tail(&sym->exited, &p->exit_node);
 	return 0;
 }
 
@@ -1420,6 +1735,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	if (!sym)
 		goto cleanup;
 	list_init(&sym->procs);
+	list_init(&sym->exited);
+	list_init(&sym->prev_images);
 	list_init(&sym->devino_list);
 	list_init(&sym->files);
 	list_init(&sym->open_files);
@@ -1445,6 +1762,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->max_addresses = opts->max_cached_addresses ? opts->max_cached_addresses
 							: DEFAULT_MAX_ADDRESSES;
 	sym->idle_cycles = opts->idle_cycles ? opts->idle_cycles : DEFAULT_IDLE_CYCLES;
+	sym->exit_grace_cycles = opts->exit_grace_cycles ? opts->exit_grace_cycles
+							 : DEFAULT_EXIT_GRACE_CYCLES;
 	sym->max_dwarf_bytes = opts->max_dwarf_bytes ? opts->max_dwarf_bytes : DEFAULT_MAX_DWARF_BYTES;
 	sym->elf_opts.debug_dirs = sym->debug_dirs;
 	sym->elf_opts.max_dwarf_bytes = sym->max_dwarf_bytes;
@@ -1512,6 +1831,24 @@ void symbolizer__end_cycle(struct symbolizer *sym)
 		return;
 	free_dead(sym);
 
+	while (!list_empty(&sym->exited)) {
+		struct sym_proc *p = container_of(sym->exited.next, struct sym_proc, exit_node);
+
+		if (sym->cycle - p->exit_cycle < sym->exit_grace_cycles)
+			break;
+		proc_unlink(sym, p);
+		proc_free(p);
+		sym->stats.exited_freed++;
+	}
+	while (!list_empty(&sym->prev_images)) {
+		struct sym_proc *p = container_of(sym->prev_images.next, struct sym_proc, prev_node);
+
+		if (sym->cycle - p->prev_cycle < sym->exit_grace_cycles)
+			break;
+		list_del(&p->prev_node);
+		maps_release(p->prev_maps);
+		p->prev_maps = NULL;
+	}
 	while (!list_empty(&sym->procs)) {
 		struct sym_proc *p = container_of(sym->procs.prev, struct sym_proc, node);
 

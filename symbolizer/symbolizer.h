@@ -37,6 +37,12 @@ struct symbolizer_opts {
 	 * no inline frames). 0: default 8 MiB.
 	 */
 	size_t max_dwarf_bytes;
+	/*
+	 * Cycles an exited process (symbolizer__process_exit) is kept so that
+	 * its samples still in the kernel's maps are symbolized; then it is
+	 * freed. 0: default 2 (its last samples are in the next drain).
+	 */
+	unsigned exit_grace_cycles;
 };
 
 /* A memory mapping as the sampled process saw it; pprof Mapping fields. */
@@ -80,6 +86,11 @@ struct symbolizer_stats {
 	__u64 evicted_addresses;
 	__u64 cache_hits;
 	__u64 cache_misses;
+	__u64 exec_reads;         /* maps read at exec (symbolizer__process_read) */
+	__u64 exec_gone;          /* processes gone before their exec read */
+	__u64 exits;              /* exits reported with their mappings */
+	__u64 exit_unknown_files; /* exit mappings of files never seen while open */
+	__u64 exited_freed;       /* exited processes freed after their grace */
 };
 
 /* NULL with errno set on failure. */
@@ -122,5 +133,60 @@ int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t
 void symbolizer__end_cycle(struct symbolizer *sym);
 
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out);
+
+/*
+ * Process lifecycle, as the kernel reports it (agent/proc_watch.c).
+ *
+ * symbolizer__process_read(): pid (start time start_ns) is alive now, just
+ * after an exec or at its first sample: its maps are read and its
+ * executable files opened at once, so they are known even if the process
+ * is gone by the drain. A later read replaces the earlier mappings (a new
+ * image, or libraries the dynamic loader mapped since); with new_image (an
+ * exec) the earlier ones are kept a while for samples of the old image.
+ * 0, -ESRCH (already gone), -ENOMEM.
+ */
+int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, bool new_image);
+
+/*
+ * A new process child (pid, start time) was forked from parent. Until it
+ * executes, it runs the parent's image: it starts with a copy of the
+ * parent's mappings (when the parent is known). After an exec
+ * (symbolizer__process_read() with new_image), the previous image's
+ * mappings still serve the samples taken before it, for exit_grace_cycles.
+ * 0 or -ENOMEM.
+ */
+int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 parent_start_ns,
+			     __u32 child_pid, __u64 child_start_ns);
+
+/* An executable file mapping of an exiting process (bpf/proc_events.h). */
+struct symbolizer_vma {
+	__u64 start;
+	__u64 end;
+	__u64 offset;
+	__u64 inode;
+	__u32 dev_major;
+	__u32 dev_minor;
+};
+
+struct symbolizer_exit {
+	/*
+	 * The process's executable file mappings at exit; with complete set
+	 * they replace the mappings read before. Files are matched by
+	 * (dev, inode) to the files already known: one never seen while a
+	 * process mapping it was alive stays unsymbolized (counted).
+	 */
+	const struct symbolizer_vma *vmas;
+	size_t n_vmas;
+	bool complete;
+	__u64 vdso_start; /* 0 if unknown */
+};
+
+/*
+ * pid exited. Its mappings are kept for exit_grace_cycles more cycles, for
+ * the samples still waiting in the kernel, then freed. A repeated exit is a
+ * no-op. ex may be NULL. 0 or -ENOMEM.
+ */
+int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
+			     const struct symbolizer_exit *ex);
 
 #endif /* FORNAX_SYMBOLIZER_H */

@@ -8,6 +8,11 @@ add_executable(fornax_workload "${FORNAX_TEST_ROOT}/helpers/workload.c")
 target_compile_options(fornax_workload PRIVATE -O2 -g -fno-omit-frame-pointer
 	-fno-optimize-sibling-calls)
 
+# Hundreds of short-lived processes, each burning CPU in churn_burn().
+add_executable(fornax_churn "${FORNAX_TEST_ROOT}/helpers/churn.c")
+target_compile_options(fornax_churn PRIVATE -O2 -g -fno-omit-frame-pointer
+	-fno-optimize-sibling-calls)
+
 find_program(FORNAX_SYSTEM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
 
 function(fornax_bpf_test name script)
@@ -18,7 +23,7 @@ function(fornax_bpf_test name script)
 		TIMEOUT 600
 		SKIP_RETURN_CODE 77
 		RUN_SERIAL TRUE
-		ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;FORNAX_WORKLOAD=$<TARGET_FILE:fornax_workload>;FORNAX_BUILD_DIR=${CMAKE_BINARY_DIR}")
+		ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;FORNAX_WORKLOAD=$<TARGET_FILE:fornax_workload>;FORNAX_CHURN=$<TARGET_FILE:fornax_churn>;FORNAX_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endfunction()
 
 fornax_bpf_test(integration_profile test_profile.py)
