@@ -11,6 +11,10 @@ packages=(
 	# tests: independent readers and peers
 	golang-go protobuf-compiler golang-github-google-pprof-dev
 	python3 python3-grpcio python3-protobuf linux-perf binutils elfutils
+	# symbolization of stripped and JIT code: libdebuginfod is loaded only
+	# with --debuginfod; libc6-dbg gives the tests' short-lived processes a
+	# symbolized dynamic loader; node writes perf maps; xz makes MiniDebugInfo
+	libdebuginfod-dev libc6-dbg nodejs xz-utils
 )
 
 missing=()

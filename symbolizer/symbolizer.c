@@ -37,6 +37,7 @@
 #include "elf_file.h"
 #include "hashmap.h"
 #include "kallsyms.h"
+#include "perfmap.h"
 #include "procmaps.h"
 #include "strtab.h"
 
@@ -49,6 +50,9 @@
 #define DEFAULT_IDLE_CYCLES 60
 #define DEFAULT_MAX_DWARF_BYTES (8u << 20)
 #define DEFAULT_EXIT_GRACE_CYCLES 2
+#define DEFAULT_MAX_PERFMAP_BYTES (64u << 20)
+#define PERFMAP_READ_CHUNK (64u << 10)
+#define JFRAME_CHUNK 256
 #define TRIM_THRESHOLD_BYTES (1u << 20) /* closed this much: give the heap back */
 #define KFRAME_CHUNK 256
 #define VDSO_MAX_SIZE (1u << 20)
@@ -164,6 +168,22 @@ struct sym_proc {
 	struct proc_maps *prev_maps;
 	struct list_node prev_node; /* sym->prev_images, oldest first */
 	__u64 prev_cycle;
+	/* JIT code: the perf map as read so far */
+	struct perfmap *perfmap;
+	__u64 perfmap_offset;      /* bytes parsed */
+	__u64 perfmap_ino;
+	__u64 perfmap_checked;     /* cycle + 1 of the last look at the file; 0: never */
+};
+
+struct jframe_chunk {
+	struct jframe_chunk *next;
+	size_t used;
+	struct symbolizer_frame items[JFRAME_CHUNK];
+};
+
+struct dead_perfmap {
+	struct dead_perfmap *next;
+	struct perfmap *pm;
 };
 
 struct addr_entry {
@@ -221,6 +241,9 @@ struct symbolizer {
 	size_t n_procs;
 	struct list_node exited;  /* exited processes waiting for their last samples */
 	struct list_node prev_images; /* processes holding a pre-exec image */
+	size_t max_perfmap_bytes;
+	struct jframe_chunk *jframes;     /* JIT frames handed out this cycle */
+	struct dead_perfmap *dead_perfmaps; /* replaced this cycle, names still in use */
 	/*
 	 * The vdso image is the same in every process of one ABI: the first
 	 * one read serves the others, so the vdso of a process that exited
@@ -657,6 +680,7 @@ static void proc_free(struct sym_proc *p)
 {
 	maps_release(p->maps);
 	maps_release(p->prev_maps);
+	perfmap__free(p->perfmap);
 	file_unref(p->vdso);
 	free(p);
 }
@@ -1239,6 +1263,191 @@ unknown:
 	return err == -ENOMEM ? err : 0;
 }
 
+/* ---- JIT perf maps ---- */
+
+/* The innermost pid namespace's pid of the process (NSpid), else pid. */
+static __u32 read_nspid(int dirfd, __u32 pid)
+{
+	char *line = NULL, *p, *end;
+	unsigned long v, last = pid;
+	size_t cap = 0;
+	FILE *f;
+	int fd;
+
+	fd = openat(dirfd, "status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pid;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return pid;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		for (p = line + 6;; p = end) {
+			errno = 0;
+			v = strtoul(p, &end, 10);
+			if (end == p || errno || v > UINT32_MAX)
+				break;
+			last = v;
+		}
+		break;
+	}
+	free(line);
+	fclose(f);
+	return (__u32)last;
+}
+
+static void perfmap_retire(struct symbolizer *sym, struct sym_proc *p)
+{
+	struct dead_perfmap *d;
+
+	if (!p->perfmap)
+		return;
+	d = malloc(sizeof(*d));
+	if (!d) {
+		/* cannot defer: keep it, new entries are appended to it */
+		return;
+	}
+	d->pm = p->perfmap;
+	d->next = sym->dead_perfmaps;
+	sym->dead_perfmaps = d;
+	p->perfmap = NULL;
+	p->perfmap_offset = 0;
+}
+
+/*
+ * Reads what the process's perf map gained since the last look. The file is
+ * opened in the process's root under its namespace pid, must be a regular
+ * file (no symlink followed) owned by root or by the process's user: /tmp
+ * is writable by anyone. 0 or -ENOMEM; a missing or refused file is 0.
+ */
+static int perfmap_refresh(struct symbolizer *sym, struct sym_proc *p)
+{
+	char *name = NULL, *buf = NULL;
+	struct stat dst, st;
+	int dirfd, fd = -1, err = 0;
+	__u64 ticks;
+
+	p->perfmap_checked = sym->cycle + 1;
+	dirfd = proc_dir_open(sym, p->pid);
+	if (dirfd < 0)
+		return dirfd == -ENOMEM ? dirfd : 0;
+	if (read_start_ticks(dirfd, &ticks) != 0 || !ticks_match(ticks, p->start_ticks) ||
+	    fstat(dirfd, &dst) != 0)
+		goto cleanup;
+	if (asprintf(&name, "root/tmp/perf-%u.map", read_nspid(dirfd, p->pid)) < 0) {
+		name = NULL;
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		goto cleanup;
+	if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != dst.st_uid)) {
+		sym->stats.perfmap_rejected++;
+		goto cleanup;
+	}
+	/* a new file under the name, or one cut short: start over */
+	if (p->perfmap && ((__u64)st.st_ino != p->perfmap_ino ||
+			   (__u64)st.st_size < p->perfmap_offset))
+		perfmap_retire(sym, p);
+	if (!p->perfmap) {
+		p->perfmap = perfmap__new(0);
+		if (!p->perfmap) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		p->perfmap_ino = st.st_ino;
+		p->perfmap_offset = 0;
+	}
+	if ((__u64)st.st_size == p->perfmap_offset)
+		goto cleanup;
+	buf = malloc(PERFMAP_READ_CHUNK);
+	if (!buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	sym->stats.perfmap_reads++;
+	while (p->perfmap_offset < sym->max_perfmap_bytes) {
+		ssize_t n = pread(fd, buf, PERFMAP_READ_CHUNK, (off_t)p->perfmap_offset), used;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used = perfmap__parse(p->perfmap, buf, (size_t)n);
+		if (used < 0) {
+			err = (int)used;
+			break;
+		}
+		if (used == 0) {
+			if (n < PERFMAP_READ_CHUNK)
+				break; /* a line still being written */
+			used = n; /* a line longer than a chunk is no symbol: skip it */
+		}
+		p->perfmap_offset += (__u64)used;
+	}
+
+cleanup:
+	free(buf);
+	free(name);
+	if (fd >= 0)
+		close(fd);
+	close(dirfd);
+	return err;
+}
+
+static struct symbolizer_frame *jit_frame(struct symbolizer *sym, const char *name)
+{
+	struct jframe_chunk *c = sym->jframes;
+
+	if (!c || c->used == JFRAME_CHUNK) {
+		c = malloc(sizeof(*c));
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->next = sym->jframes;
+		sym->jframes = c;
+	}
+	c->items[c->used] = (struct symbolizer_frame){ .function = name, .system_name = name };
+	return &c->items[c->used++];
+}
+
+/* Names a in p's perf map. false when it is not there (*err: -ENOMEM or 0). */
+static bool jit_symbolize(struct symbolizer *sym, struct sym_proc *p, struct proc_mapping *m,
+			  __u64 a, struct symbolizer_location *loc, int *err)
+{
+	const struct perfmap_entry *e = NULL;
+	struct symbolizer_frame *frame;
+
+	*err = 0;
+	if (p->perfmap)
+		e = perfmap__find(p->perfmap, a);
+	if (!e && !p->gone && p->perfmap_checked != sym->cycle + 1) {
+		*err = perfmap_refresh(sym, p);
+		if (*err)
+			return false;
+		e = p->perfmap ? perfmap__find(p->perfmap, a) : NULL;
+	}
+	if (!e)
+		return false;
+	frame = jit_frame(sym, e->name);
+	if (!frame) {
+		*err = -ENOMEM;
+		return false;
+	}
+	if (m) {
+		m->pub.has_functions = true;
+		loc->mapping = &m->pub;
+	}
+	loc->frames = frame;
+	loc->n_frames = 1;
+	sym->stats.jit_frames++;
+	return true;
+}
+
 int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_start_ns,
 			    const __u64 *addrs, size_t n, struct symbolizer_location *out)
 {
@@ -1279,8 +1488,15 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 		/* taken before the last exec */
 		if (!m && p->prev_maps)
 			m = maps_find(p->prev_maps, a);
-		if (!m) {
-			set_unknown(sym, loc);
+		if (!m || m->kind == MAPPING_OTHER) {
+			/* anonymous executable memory, or none known: JIT code? */
+			if (!jit_symbolize(sym, p, m, a, loc, &err)) {
+				if (err)
+					return err;
+				if (m)
+					loc->mapping = &m->pub;
+				set_unknown(sym, loc);
+			}
 			continue;
 		}
 		loc->mapping = &m->pub;
@@ -1764,6 +1980,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->idle_cycles = opts->idle_cycles ? opts->idle_cycles : DEFAULT_IDLE_CYCLES;
 	sym->exit_grace_cycles = opts->exit_grace_cycles ? opts->exit_grace_cycles
 							 : DEFAULT_EXIT_GRACE_CYCLES;
+	sym->max_perfmap_bytes = opts->max_perfmap_bytes ? opts->max_perfmap_bytes
+							 : DEFAULT_MAX_PERFMAP_BYTES;
 	sym->max_dwarf_bytes = opts->max_dwarf_bytes ? opts->max_dwarf_bytes : DEFAULT_MAX_DWARF_BYTES;
 	sym->elf_opts.debug_dirs = sym->debug_dirs;
 	sym->elf_opts.max_dwarf_bytes = sym->max_dwarf_bytes;
@@ -1797,6 +2015,19 @@ static void free_dead(struct symbolizer *sym)
 
 		sym->dead_maps = maps->next_dead;
 		maps_release(maps);
+	}
+	while (sym->dead_perfmaps) {
+		struct dead_perfmap *d = sym->dead_perfmaps;
+
+		sym->dead_perfmaps = d->next;
+		perfmap__free(d->pm);
+		free(d);
+	}
+	while (sym->jframes) {
+		struct jframe_chunk *c = sym->jframes;
+
+		sym->jframes = c->next;
+		free(c);
 	}
 }
 

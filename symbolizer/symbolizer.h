@@ -2,7 +2,9 @@
 /*
  * Address → frames for sampled stacks: user addresses through the process's
  * /proc/PID/maps and the mapped ELF file (libelf/libdw, debug files found by
- * build-id and .gnu_debuglink), kernel addresses through /proc/kallsyms.
+ * build-id and .gnu_debuglink), JIT code through the process's perf map
+ * (/tmp/perf-PID.map, read through /proc/PID/root with the process's own
+ * namespace pid), kernel addresses through /proc/kallsyms.
  *
  * Everything is cached: processes by (pid, start time), files by (dev, inode)
  * and build-id, symbolized addresses per file. Entries not used for
@@ -43,6 +45,11 @@ struct symbolizer_opts {
 	 * freed. 0: default 2 (its last samples are in the next drain).
 	 */
 	unsigned exit_grace_cycles;
+	/*
+	 * JIT perf maps (/tmp/perf-PID.map in the process's root) are read up
+	 * to this many bytes per process. 0: default 64 MiB.
+	 */
+	size_t max_perfmap_bytes;
 };
 
 /* A memory mapping as the sampled process saw it; pprof Mapping fields. */
@@ -91,6 +98,9 @@ struct symbolizer_stats {
 	__u64 exits;              /* exits reported with their mappings */
 	__u64 exit_unknown_files; /* exit mappings of files never seen while open */
 	__u64 exited_freed;       /* exited processes freed after their grace */
+	__u64 jit_frames;         /* addresses named from a perf map */
+	__u64 perfmap_reads;      /* perf map files (re)read */
+	__u64 perfmap_rejected;   /* not a regular file, or owned by someone else */
 };
 
 /* NULL with errno set on failure. */
