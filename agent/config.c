@@ -22,6 +22,9 @@
 #define MIN_DRAIN_INTERVAL_NS (10 * NSEC_PER_MSEC)
 #define DEFAULT_MAX_FILES 360
 #define MAX_STACKS_LIMIT (1u << 24)
+#define DEFAULT_DEBUGINFOD_CACHE "/var/cache/fornax/debuginfod"
+#define DEFAULT_DEBUGINFOD_TIMEOUT_NS (5 * NSEC_PER_SEC)
+#define MAX_DEBUGINFOD_TIMEOUT_NS (600 * NSEC_PER_SEC)
 
 enum option_kind {
 	OPT_VALUE, /* takes an argument */
@@ -337,6 +340,58 @@ static int apply_debug_dir(struct config *cfg, const char *value, const char *or
 	return err;
 }
 
+/* Server URLs, separated by spaces or commas: http:// or https:// only. */
+static int apply_debuginfod(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL, *joined;
+	int err = 0;
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, " ,", &save); tok && !err; tok = strtok_r(NULL, " ,", &save)) {
+		if ((strncmp(tok, "http://", 7) != 0 || !tok[7]) &&
+		    (strncmp(tok, "https://", 8) != 0 || !tok[8])) {
+			err = invalid(origin, tok, "is not a debuginfod server URL (http:// or https://)");
+			break;
+		}
+		if (asprintf(&joined, "%s%s%s", cfg->debuginfod_urls ? cfg->debuginfod_urls : "",
+			     cfg->debuginfod_urls ? " " : "", tok) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		free(cfg->debuginfod_urls);
+		cfg->debuginfod_urls = joined;
+	}
+	if (!err && !cfg->debuginfod_urls)
+		err = invalid(origin, NULL, "needs a server URL");
+	free(copy);
+	return err;
+}
+
+static int apply_debuginfod_cache(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy;
+
+	if (value[0] != '/')
+		return invalid(origin, value, "is not an absolute path");
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(cfg->debuginfod_cache);
+	cfg->debuginfod_cache = copy;
+	return 0;
+}
+
+static int apply_debuginfod_timeout(struct config *cfg, const char *value, const char *origin)
+{
+	int err = apply_duration_value(value, origin, NSEC_PER_SEC, &cfg->debuginfod_timeout_ns);
+
+	if (!err && cfg->debuginfod_timeout_ns > MAX_DEBUGINFOD_TIMEOUT_NS)
+		return invalid(origin, value, "is too long (maximum 10m)");
+	return err;
+}
+
 static int apply_verbose(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -410,6 +465,13 @@ static const struct option_spec option_specs[] = {
 	{ "debug-dir", 0, OPT_VALUE, apply_debug_dir, "DIR",
 	  "look for separate debug files (.build-id/xx/yyyy.debug, .gnu_debuglink names) under "
 	  "DIR instead of /usr/lib/debug; repeatable (environment: ':'-separated)" },
+	{ "debuginfod", 0, OPT_VALUE, apply_debuginfod, "URLS",
+	  "fetch debug files not found locally from these debuginfod servers (space- or "
+	  "comma-separated); off by default" },
+	{ "debuginfod-cache", 0, OPT_VALUE, apply_debuginfod_cache, "DIR",
+	  "where fetched debug files are kept (default " DEFAULT_DEBUGINFOD_CACHE ")" },
+	{ "debuginfod-timeout", 0, OPT_VALUE, apply_debuginfod_timeout, "DURATION",
+	  "give up a debuginfod download after this long (default 5s)" },
 	{ "verbose", 'v', OPT_COUNT, apply_verbose, NULL,
 	  "more logging; -vv adds libbpf's (environment: 0..2)" },
 	{ "quiet", 'q', OPT_BOOL, apply_quiet, NULL, "log errors and warnings only" },
@@ -555,6 +617,11 @@ static int finish(struct config *cfg)
 	}
 	if (cfg->format == OUTPUT_FORMAT_AUTO)
 		cfg->format = cfg->duration_ns ? format_from_extension(cfg->output) : OUTPUT_FORMAT_PPROF;
+	if (!cfg->debuginfod_cache) {
+		cfg->debuginfod_cache = strdup(DEFAULT_DEBUGINFOD_CACHE);
+		if (!cfg->debuginfod_cache)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -568,6 +635,7 @@ int config__parse(struct config *cfg, int argc, char **argv, char **envp)
 		.frequency = DEFAULT_FREQUENCY,
 		.kernel_stacks = true,
 		.max_files = DEFAULT_MAX_FILES,
+		.debuginfod_timeout_ns = DEFAULT_DEBUGINFOD_TIMEOUT_NS,
 	};
 	err = apply_environment(cfg, envp);
 	if (!err)
@@ -586,10 +654,14 @@ void config__free(struct config *cfg)
 	free(cfg->pids);
 	free(cfg->output);
 	free(cfg->debug_dirs);
+	free(cfg->debuginfod_urls);
+	free(cfg->debuginfod_cache);
 	cgroup_filter__free(&cfg->cgroups);
 	cfg->pids = NULL;
 	cfg->output = NULL;
 	cfg->debug_dirs = NULL;
+	cfg->debuginfod_urls = NULL;
+	cfg->debuginfod_cache = NULL;
 	cfg->n_pids = 0;
 }
 

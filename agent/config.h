@@ -38,6 +38,9 @@ struct config {
 	bool show_version;
 	struct cgroup_filter cgroups; /* --cgroup: sample only under these */
 	char *debug_dirs;             /* --debug-dir: ':'-separated; NULL: /usr/lib/debug */
+	char *debuginfod_urls;        /* --debuginfod: space-separated; NULL: off */
+	char *debuginfod_cache;       /* --debuginfod-cache */
+	__u64 debuginfod_timeout_ns;  /* --debuginfod-timeout */
 };
 
 /*

@@ -389,6 +389,57 @@ static int run(struct agent *a)
 	return rotate_window(a) ?: err;
 }
 
+static int mkdir_p(const char *path)
+{
+	char *copy = strdup(path);
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+			err = -errno;
+			break;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(copy);
+	return err;
+}
+
+/*
+ * libdebuginfod takes its servers, cache and timeouts from the environment;
+ * it is set here, at startup, before any thread could read it.
+ */
+static int setup_debuginfod(const struct config *cfg)
+{
+	char secs[32];
+	int err;
+
+	err = mkdir_p(cfg->debuginfod_cache);
+	if (err) {
+		log_error("--debuginfod-cache %s: %s", cfg->debuginfod_cache, strerror(-err));
+		return err;
+	}
+	/* whole seconds, at least one: what the library understands */
+	snprintf(secs, sizeof(secs), "%llu",
+		 (unsigned long long)((cfg->debuginfod_timeout_ns + NSEC_PER_SEC - 1) / NSEC_PER_SEC));
+	if (setenv("DEBUGINFOD_URLS", cfg->debuginfod_urls, 1) ||
+	    setenv("DEBUGINFOD_CACHE_PATH", cfg->debuginfod_cache, 1) ||
+	    setenv("DEBUGINFOD_TIMEOUT", secs, 1) || setenv("DEBUGINFOD_MAXTIME", secs, 1))
+		return -errno;
+	log_info("debug files not found locally are fetched from %s (cache %s, %ss timeout)",
+		 cfg->debuginfod_urls, cfg->debuginfod_cache, secs);
+	return 0;
+}
+
 static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
@@ -401,14 +452,24 @@ static int setup(struct agent *a)
 		return err;
 	}
 
+	if (cfg->debuginfod_urls) {
+		err = setup_debuginfod(cfg);
+		if (err)
+			return err;
+	}
 	a->symbolizer = symbolizer__new(&(struct symbolizer_opts){
 		.idle_cycles = SYMBOL_IDLE_NS / cfg->drain_interval_ns + 1,
 		.no_kernel = !cfg->kernel_stacks,
 		.debug_dirs = cfg->debug_dirs,
+		.debuginfod = cfg->debuginfod_urls != NULL,
 	});
 	if (!a->symbolizer) {
 		err = -errno;
-		log_error("starting the symbolizer: %s", strerror(-err));
+		if (cfg->debuginfod_urls && err == -ENOENT)
+			log_error("--debuginfod: libdebuginfod.so.1 cannot be loaded (install "
+				  "libdebuginfod1)");
+		else
+			log_error("starting the symbolizer: %s", strerror(-err));
 		return err;
 	}
 
@@ -482,6 +543,10 @@ static void log_lifecycle(const struct agent *a)
 	struct symbolizer_stats ss;
 
 	symbolizer__stats(a->symbolizer, &ss);
+	if (ss.debuginfod_found || ss.debuginfod_missed)
+		log_info("debuginfod: %llu debug files fetched, %llu not found",
+			 (unsigned long long)ss.debuginfod_found,
+			 (unsigned long long)ss.debuginfod_missed);
 	log_info("processes: %llu maps read at exec (%llu gone before), %llu exits with mappings "
 		 "(%llu mappings of unseen files), %llu freed after exit, %llu evicted",
 		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "debuginfod.h"
 #include "demangler.h"
 #include "elf_file.h"
 #include "hashmap.h"
@@ -268,6 +269,7 @@ struct symbolizer {
 	struct proc_maps *dead_maps;
 
 	struct kernel_state k;
+	struct debuginfod *debuginfod;
 	struct symbolizer_stats stats;
 };
 
@@ -1933,6 +1935,18 @@ int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t
 
 /* ---- lifecycle ---- */
 
+static int fetch_debuginfo(void *ctx, const unsigned char *build_id, size_t len, char **path)
+{
+	struct symbolizer *sym = ctx;
+	int fd = debuginfod__find_debuginfo(sym->debuginfod, build_id, len, path);
+
+	if (fd >= 0)
+		sym->stats.debuginfod_found++;
+	else
+		sym->stats.debuginfod_missed++;
+	return fd;
+}
+
 static char *strdup_or_default(const char *s, const char *def)
 {
 	return strdup(s ? s : def);
@@ -1985,6 +1999,15 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->max_dwarf_bytes = opts->max_dwarf_bytes ? opts->max_dwarf_bytes : DEFAULT_MAX_DWARF_BYTES;
 	sym->elf_opts.debug_dirs = sym->debug_dirs;
 	sym->elf_opts.max_dwarf_bytes = sym->max_dwarf_bytes;
+	if (opts->debuginfod) {
+		sym->debuginfod = debuginfod__new();
+		if (!sym->debuginfod) {
+			err = -errno;
+			goto cleanup;
+		}
+		sym->elf_opts.fetch_debuginfo = fetch_debuginfo;
+		sym->elf_opts.fetch_ctx = sym;
+	}
 	sym->no_kernel = opts->no_kernel;
 	tck = sysconf(_SC_CLK_TCK);
 	sym->ns_per_tick = 1000000000ULL / (__u64)(tck > 0 ? tck : 100);
@@ -2184,6 +2207,7 @@ void symbolizer__free(struct symbolizer *sym)
 	free(sym->modules_path);
 	free(sym->notes_path);
 	free(sym->debug_dirs);
+	debuginfod__free(sym->debuginfod);
 	free(sym);
 }
 

@@ -50,6 +50,13 @@ struct symbolizer_opts {
 	 * to this many bytes per process. 0: default 64 MiB.
 	 */
 	size_t max_perfmap_bytes;
+	/*
+	 * Ask debuginfod servers for debug files not found locally, through
+	 * libdebuginfod (loaded now; symbolizer__new() fails with ENOENT when
+	 * it cannot be). Servers, cache and timeouts come from the
+	 * DEBUGINFOD_* environment, set by the caller beforehand.
+	 */
+	bool debuginfod;
 };
 
 /* A memory mapping as the sampled process saw it; pprof Mapping fields. */
@@ -101,6 +108,8 @@ struct symbolizer_stats {
 	__u64 jit_frames;         /* addresses named from a perf map */
 	__u64 perfmap_reads;      /* perf map files (re)read */
 	__u64 perfmap_rejected;   /* not a regular file, or owned by someone else */
+	__u64 debuginfod_found;   /* debug files fetched (or found in its cache) */
+	__u64 debuginfod_missed;  /* build-ids no server had (or errors, timeouts) */
 };
 
 /* NULL with errno set on failure. */
