@@ -48,6 +48,17 @@ class BadInput(unittest.TestCase):
             (["-Z"], "-Z"),
             (["--duration"], "--duration"),
             (["stray"], "stray"),
+            (["--cgroup", "/no-such-cgroup-here"], "--cgroup"),
+            (["--cgroup", "/tmp"], "--cgroup"),
+            (["--cgroup", "a/../b"], "--cgroup"),
+            (["--cgroup", ""], "--cgroup"),
+            (["--debug-dir", "relative/dir"], "--debug-dir"),
+            (["--debug-dir", "/no/such/dir"], "--debug-dir"),
+            (["--debuginfod", "ftp://example"], "--debuginfod"),
+            (["--debuginfod", ""], "--debuginfod"),
+            (["--debuginfod-cache", "relative"], "--debuginfod-cache"),
+            (["--debuginfod-timeout", "0s"], "--debuginfod-timeout"),
+            (["--debuginfod-timeout", "11m"], "--debuginfod-timeout"),
         ]
         for args, mention in cases:
             with self.subTest(args=args):
@@ -61,6 +72,10 @@ class BadInput(unittest.TestCase):
             ({"FORNAX_KERNEL": "maybe"}, "FORNAX_KERNEL"),
             ({"FORNAX_INCLUDE_IDLE": "2"}, "FORNAX_INCLUDE_IDLE"),
             ({"FORNAX_VERBOSE": "9"}, "FORNAX_VERBOSE"),
+            ({"FORNAX_CGROUP": "/no-such-cgroup-here"}, "FORNAX_CGROUP"),
+            ({"FORNAX_DEBUG_DIR": "/no/such/dir"}, "FORNAX_DEBUG_DIR"),
+            ({"FORNAX_DEBUGINFOD": "localhost:8002"}, "FORNAX_DEBUGINFOD"),
+            ({"FORNAX_DEBUGINFOD_TIMEOUT": "soon"}, "FORNAX_DEBUGINFOD_TIMEOUT"),
         ]
         for env, mention in cases:
             with self.subTest(env=env):
@@ -76,6 +91,8 @@ class BadInput(unittest.TestCase):
         self.assertEqual(proc.returncode, 0)
         for flag in ("--duration", "--output", "--format", "--frequency", "--pid", "--kernel",
                      "--no-kernel", "--include-idle", "--interval", "--verbose",
+                     "--cgroup", "--debug-dir", "--debuginfod", "--debuginfod-cache",
+                     "--debuginfod-timeout", "FORNAX_CGROUP", "FORNAX_DEBUGINFOD",
                      "FORNAX_FREQUENCY", "FORNAX_PID"):
             self.assertIn(flag, proc.stdout)
         proc = fornax(["--version"])
