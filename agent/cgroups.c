@@ -276,6 +276,7 @@ static bool component_container_id(const char *c, size_t len, char out[65])
  */
 static bool component_pod_uid(const char *c, size_t len, char out[37])
 {
+	char tmp[POD_UID_LEN + 1];
 	const char *uid;
 
 	if (len > 6 && memcmp(c + len - 6, ".slice", 6) == 0)
@@ -291,9 +292,10 @@ static bool component_pod_uid(const char *c, size_t len, char out[37])
 
 		if (dash ? (ch != '-' && ch != '_') : !isxdigit((unsigned char)ch))
 			return false;
-		out[i] = dash ? '-' : (char)tolower((unsigned char)ch);
+		tmp[i] = dash ? '-' : (char)tolower((unsigned char)ch);
 	}
-	out[POD_UID_LEN] = '\0';
+	tmp[POD_UID_LEN] = '\0';
+	memcpy(out, tmp, sizeof(tmp));
 	return true;
 }
 
