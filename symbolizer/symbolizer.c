@@ -2088,7 +2088,8 @@ void symbolizer__end_cycle(struct symbolizer *sym)
 	while (!list_empty(&sym->exited)) {
 		struct sym_proc *p = container_of(sym->exited.next, struct sym_proc, exit_node);
 
-		if (sym->cycle - p->exit_cycle < sym->exit_grace_cycles)
+		/* the drain of its exit cycle and the next ones, grace in all */
+		if (sym->cycle - p->exit_cycle + 1 < sym->exit_grace_cycles)
 			break;
 		proc_unlink(sym, p);
 		proc_free(p);
@@ -2097,7 +2098,7 @@ void symbolizer__end_cycle(struct symbolizer *sym)
 	while (!list_empty(&sym->prev_images)) {
 		struct sym_proc *p = container_of(sym->prev_images.next, struct sym_proc, prev_node);
 
-		if (sym->cycle - p->prev_cycle < sym->exit_grace_cycles)
+		if (sym->cycle - p->prev_cycle + 1 < sym->exit_grace_cycles)
 			break;
 		list_del(&p->prev_node);
 		maps_release(p->prev_maps);

@@ -40,9 +40,10 @@ struct symbolizer_opts {
 	 */
 	size_t max_dwarf_bytes;
 	/*
-	 * Cycles an exited process (symbolizer__process_exit) is kept so that
-	 * its samples still in the kernel's maps are symbolized; then it is
-	 * freed. 0: default 2 (its last samples are in the next drain).
+	 * Cycles an exited process (symbolizer__process_exit) is kept, the
+	 * one of its exit included, so that its samples still in the kernel's
+	 * maps are symbolized; then it is freed. Its last samples are in the
+	 * drain that follows the exit report; 0: default 2, one to spare.
 	 */
 	unsigned exit_grace_cycles;
 	/*

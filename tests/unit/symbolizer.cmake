@@ -15,6 +15,11 @@ fornax_unit_test(perfmap_test
 fornax_unit_test(jit_test
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/jit_test.c
 	LIBS fornax_symbolizer)
+fornax_unit_test(lifecycle_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/lifecycle_test.c
+	LIBS fornax_symbolizer
+	DEFINITIONS ${SYM_TEST_DEFS}
+	DEPENDS symbolizer_fixtures)
 fornax_unit_test(kallsyms_test
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/kallsyms_test.c
 	LIBS fornax_symbolizer
