@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "debuginfod.h"
@@ -130,6 +131,9 @@ struct sym_devino {
 	__u64 last_used;
 	__u64 failed_cycle;
 	bool failed;           /* negative entry: not retried for idle_cycles */
+	/* the last process the file was opened through: a way back to it once others exit */
+	__u32 opener_pid;
+	__u64 opener_ticks;
 };
 
 enum map_kind {
@@ -861,8 +865,8 @@ cleanup:
  * (exact even for deleted or replaced files), else /proc/PID/root/<path>
  * (the process's mount namespace). -ESRCH if p is no longer there.
  */
-static int open_mapping_fd(struct symbolizer *sym, struct sym_proc *p, const struct proc_mapping *m,
-			   char **debug_path)
+static int open_mapping_fd(struct symbolizer *sym, __u32 pid, __u64 start_ticks,
+			   const struct proc_mapping *m, bool own_mapping, char **debug_path)
 {
 	char *name = NULL;
 	struct stat st;
@@ -870,23 +874,26 @@ static int open_mapping_fd(struct symbolizer *sym, struct sym_proc *p, const str
 	int dirfd, fd = -1, err;
 
 	*debug_path = NULL;
-	dirfd = proc_dir_open(sym, p->pid);
+	dirfd = proc_dir_open(sym, pid);
 	if (dirfd < 0)
 		return dirfd == -ENOMEM ? dirfd : -ESRCH;
 	err = read_start_ticks(dirfd, &ticks);
-	if (err || !ticks_match(ticks, p->start_ticks)) {
+	if (err || !ticks_match(ticks, start_ticks)) {
 		err = -ESRCH;
 		goto cleanup;
 	}
-	if (asprintf(&name, "map_files/%llx-%llx", (unsigned long long)m->pub.start,
-		     (unsigned long long)m->pub.limit) < 0) {
+	/* map_files/ needs the mapping's exact range in that process */
+	if (own_mapping) {
+		if (asprintf(&name, "map_files/%llx-%llx", (unsigned long long)m->pub.start,
+			     (unsigned long long)m->pub.limit) < 0) {
+			name = NULL;
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+		free(name);
 		name = NULL;
-		err = -ENOMEM;
-		goto cleanup;
 	}
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	free(name);
-	name = NULL;
 	if (fd < 0) {
 		if (asprintf(&name, "root%s", m->pub.path) < 0) {
 			name = NULL;
@@ -904,7 +911,7 @@ static int open_mapping_fd(struct symbolizer *sym, struct sym_proc *p, const str
 		err = -ESTALE;
 		goto cleanup;
 	}
-	if (asprintf(debug_path, "%s/%u/root%s", sym->proc_root, p->pid, m->pub.path) < 0) {
+	if (asprintf(debug_path, "%s/%u/root%s", sym->proc_root, pid, m->pub.path) < 0) {
 		*debug_path = NULL;
 		err = -ENOMEM;
 		goto cleanup;
@@ -992,6 +999,41 @@ cleanup:
 	return fd;
 }
 
+/*
+ * p is gone: the file it mapped, through another process that opened it
+ * (its root, verified by inode), or by its path if the host sees the very
+ * same file there (device and inode). -ESRCH when neither works.
+ */
+static int open_devino_elsewhere(struct symbolizer *sym, const struct sym_proc *p,
+				 const struct sym_devino *dv, const struct proc_mapping *m,
+				 char **debug_path)
+{
+	struct stat st;
+	int fd = -ESRCH;
+
+	if (dv->opener_pid &&
+	    (dv->opener_pid != p->pid || !ticks_match(dv->opener_ticks, p->start_ticks)))
+		fd = open_mapping_fd(sym, dv->opener_pid, dv->opener_ticks, m, false, debug_path);
+	if (fd >= 0 || fd == -ENOMEM)
+		return fd;
+	if (!dv->path || dv->path[0] != '/')
+		return -ESRCH;
+	fd = open(dv->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -ESRCH;
+	if (fstat(fd, &st) != 0 || (__u64)st.st_ino != dv->ino ||
+	    major(st.st_dev) != (dv->dev >> 32) || minor(st.st_dev) != (dv->dev & 0xffffffffu)) {
+		close(fd);
+		return -ESRCH;
+	}
+	*debug_path = strdup(dv->path);
+	if (!*debug_path) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
+}
+
 /* Opens the ELF behind m. NULL with *err: -ESRCH (p gone), -ENOMEM, other. */
 static struct elf_file *open_mapping_elf(struct symbolizer *sym, struct sym_proc *p,
 					 const struct proc_mapping *m, int *err)
@@ -1000,10 +1042,18 @@ static struct elf_file *open_mapping_elf(struct symbolizer *sym, struct sym_proc
 	struct elf_file *ef;
 	int fd;
 
-	if (m->kind == MAPPING_VDSO)
+	if (m->kind == MAPPING_VDSO) {
 		fd = open_vdso_fd(sym, p, m);
-	else
-		fd = open_mapping_fd(sym, p, m, &debug_path);
+	} else {
+		fd = open_mapping_fd(sym, p->pid, p->start_ticks, m, true, &debug_path);
+		if (fd >= 0) {
+			m->dv->opener_pid = p->pid;
+			m->dv->opener_ticks = p->start_ticks;
+		} else if (fd == -ESRCH) {
+			p->gone = true;
+			fd = open_devino_elsewhere(sym, p, m->dv, m, &debug_path);
+		}
+	}
 	if (fd < 0) {
 		*err = fd;
 		if (fd == -ESRCH)
@@ -1465,7 +1515,7 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 		return err;
 	if (!p)
 		return -ENOMEM;
-	if (!p->maps)
+	if (!p->maps && !p->prev_maps)
 		sym->stats.process_gone++;
 	for (size_t i = 0; i < n; i++) {
 		struct symbolizer_location *loc = &out[i];
@@ -1473,7 +1523,7 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 		__u64 a = addrs[i];
 
 		*loc = (struct symbolizer_location){ .address = addrs[i] };
-		if (!p->maps) {
+		if (!p->maps && !p->prev_maps) {
 			set_unknown(sym, loc);
 			continue;
 		}
@@ -1547,6 +1597,10 @@ int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, 
 	if (!sym)
 		return -EINVAL;
 	want = start_ns / sym->ns_per_tick;
+	/* an exec happened even if the process is gone now: the old image is kept aside */
+	p = new_image && start_ns ? proc_find(sym, pid, want) : NULL;
+	if (p)
+		proc_keep_prev_image(sym, p);
 	dirfd = proc_dir_open(sym, pid);
 	if (dirfd == -ENOMEM)
 		return dirfd;
@@ -1560,11 +1614,9 @@ int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, 
 	}
 	p = proc_find(sym, pid, ticks);
 	if (p) {
-		/* a new image, or libraries mapped since the last read */
+		/* a new image (set aside above), or libraries mapped since the last read */
 		proc_touch(sym, p);
 		p->gone = false;
-		if (new_image)
-			proc_keep_prev_image(sym, p);
 		err = proc_read_maps(sym, p, dirfd);
 		if (err && err != -ENOMEM)
 			p->gone = true;
