@@ -11,6 +11,7 @@ open fds every 10 s, then how they moved after the first minute.
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,13 @@ def main():
         agent.send_signal(signal.SIGTERM)
         _, err = agent.communicate(timeout=60)
         shutil.rmtree(out, ignore_errors=True)
+    by_minute = {}
+    for t, rss, fd in rows:
+        by_minute.setdefault(int((t - 1) // 60), []).append((rss, fd))
+    for minute, vals in sorted(by_minute.items()):
+        print(f"minute {minute + 1:2d}: RSS median {statistics.median(v[0] for v in vals):8.0f} KiB, "
+              f"max {max(v[0] for v in vals)} KiB; fds median {statistics.median(v[1] for v in vals):4.0f}, "
+              f"max {max(v[1] for v in vals)}")
     after = [r for r in rows if r[0] > 60]
     if after:
         rss = [r[1] for r in after]
