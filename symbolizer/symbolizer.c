@@ -171,6 +171,12 @@ struct sym_proc {
 	__u64 exit_cycle;
 	/* the image before the last exec, for samples taken before it */
 	struct proc_maps *prev_maps;
+	/*
+	 * The parent's image at fork, which a child runs until it executes.
+	 * Kept apart from prev_maps: a read at the child's first sample may
+	 * land before or after its exec record.
+	 */
+	struct proc_maps *fork_maps;
 	struct list_node prev_node; /* sym->prev_images, oldest first */
 	__u64 prev_cycle;
 	/* JIT code: the perf map as read so far */
@@ -686,6 +692,7 @@ static void proc_free(struct sym_proc *p)
 {
 	maps_release(p->maps);
 	maps_release(p->prev_maps);
+	maps_release(p->fork_maps);
 	perfmap__free(p->perfmap);
 	file_unref(p->vdso);
 	free(p);
@@ -1515,7 +1522,7 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 		return err;
 	if (!p)
 		return -ENOMEM;
-	if (!p->maps && !p->prev_maps)
+	if (!p->maps && !p->prev_maps && !p->fork_maps)
 		sym->stats.process_gone++;
 	for (size_t i = 0; i < n; i++) {
 		struct symbolizer_location *loc = &out[i];
@@ -1523,7 +1530,7 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 		__u64 a = addrs[i];
 
 		*loc = (struct symbolizer_location){ .address = addrs[i] };
-		if (!p->maps && !p->prev_maps) {
+		if (!p->maps && !p->prev_maps && !p->fork_maps) {
 			set_unknown(sym, loc);
 			continue;
 		}
@@ -1537,9 +1544,11 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 				return err;
 			m = maps_find(p->maps, a);
 		}
-		/* taken before the last exec */
+		/* taken before the last exec, or before the exec that followed a fork */
 		if (!m && p->prev_maps)
 			m = maps_find(p->prev_maps, a);
+		if (!m && p->fork_maps)
+			m = maps_find(p->fork_maps, a);
 		if (!m || m->kind == MAPPING_OTHER) {
 			/* anonymous executable memory, or none known: JIT code? */
 			if (!jit_symbolize(sym, p, m, a, loc, &err)) {
@@ -1575,14 +1584,17 @@ static struct sym_proc *proc_find(struct symbolizer *sym, __u32 pid, __u64 ticks
 /* An exec: p's current mappings become its previous image for a while. */
 static void proc_keep_prev_image(struct symbolizer *sym, struct sym_proc *p)
 {
-	if (!p->maps)
-		return;
-	if (p->prev_maps) {
-		p->prev_maps->next_dead = sym->dead_maps;
-		sym->dead_maps = p->prev_maps;
+	if (p->maps) {
+		if (p->prev_maps) {
+			p->prev_maps->next_dead = sym->dead_maps;
+			sym->dead_maps = p->prev_maps;
+		}
+		p->prev_maps = p->maps;
+		p->maps = NULL;
 	}
-	p->prev_maps = p->maps;
-	p->maps = NULL;
+	if (!p->prev_maps && !p->fork_maps)
+		return;
+	/* both serve the samples taken before this exec, for the grace */
 	p->prev_cycle = sym->cycle;
 	list_del(&p->prev_node);
 	list_add_tail(&sym->prev_images, &p->prev_node);
@@ -1775,7 +1787,18 @@ int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 par
 	parent = proc_lookup(sym, parent_pid, parent_start_ns, &err);
 	if (err)
 		return err;
-	if (!parent || !parent->maps)
+	if (!parent)
+		return 0;
+	/*
+	 * Maps read at the parent's own exec lack the libraries loaded since,
+	 * which the child's first instructions (returning from fork) run in.
+	 */
+	if (!parent->gone && parent->checked_cycle != sym->cycle) {
+		err = proc_reread(sym, parent);
+		if (err)
+			return err;
+	}
+	if (!parent->maps)
 		return 0;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -1787,8 +1810,8 @@ int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 par
 	c->start_ticks = ticks;
 	c->last_used = sym->cycle;
 	c->checked_cycle = sym->cycle - 1;
-	c->maps = maps_dup(parent->maps);
-	if (!c->maps) {
+	c->fork_maps = maps_dup(parent->maps);
+	if (!c->fork_maps) {
 		free(c);
 		return -ENOMEM;
 	}
@@ -2154,7 +2177,9 @@ void symbolizer__end_cycle(struct symbolizer *sym)
 			break;
 		list_del(&p->prev_node);
 		maps_release(p->prev_maps);
+		maps_release(p->fork_maps);
 		p->prev_maps = NULL;
+		p->fork_maps = NULL;
 	}
 	while (!list_empty(&sym->procs)) {
 		struct sym_proc *p = container_of(sym->procs.prev, struct sym_proc, node);
