@@ -161,11 +161,60 @@ TEST(read_of_a_gone_process)
 	return 0;
 }
 
+/* Two copies of one binary (two containers' layers, say): one file record, by build-id. */
+TEST(same_build_id_in_two_places_is_one_file)
+{
+	struct symbolizer *sym = symbolizer__new(&(struct symbolizer_opts){ .debug_dirs = "/nonexistent" });
+	struct symbolizer_stats before, after;
+	char *src = fx_path("fx_pie"), *copy = NULL, cmd[1024];
+	struct fx_proc a, b = { .pid = -1, .in_fd = -1 };
+	char copy_name[64];
+	__u64 sa, sb;
+	int rc = 1;
+
+	ASSERT_TRUE(sym && src);
+	snprintf(copy_name, sizeof(copy_name), "fx_pie.copy-%d", getpid());
+	copy = fx_path(copy_name);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", src, copy);
+	ASSERT_EQ(system(cmd), 0);
+	ASSERT_EQ(fx_spawn("fx_pie", &a), 0);
+	if (fx_spawn(copy_name, &b) != 0)
+		goto out;
+	sa = proc_start_ns(a.pid);
+	sb = proc_start_ns(b.pid);
+	if (!leaf_name(sym, a.pid, sa, fx_addr(&a, "fx_leaf")))
+		goto out;
+	symbolizer__stats(sym, &before);
+	/* another inode, same build-id: the cached address of the first copy answers */
+	if (!leaf_name(sym, b.pid, sb, fx_addr(&b, "fx_leaf")) ||
+	    strcmp(leaf_name(sym, b.pid, sb, fx_addr(&b, "fx_leaf")), "fx_leaf") != 0)
+		goto out;
+	symbolizer__stats(sym, &after);
+	if (after.cache_hits < before.cache_hits + 1 || after.cache_misses != before.cache_misses ||
+	    after.files != before.files) {
+		fprintf(stderr, "  hits %llu→%llu misses %llu→%llu files %llu→%llu\n",
+			(unsigned long long)before.cache_hits, (unsigned long long)after.cache_hits,
+			(unsigned long long)before.cache_misses, (unsigned long long)after.cache_misses,
+			(unsigned long long)before.files, (unsigned long long)after.files);
+		goto out;
+	}
+	rc = 0;
+out:
+	fx_stop(&a);
+	fx_stop(&b);
+	unlink(copy);
+	free(copy);
+	free(src);
+	symbolizer__free(sym);
+	return rc;
+}
+
 int main(void)
 {
 	RUN(exited_process_is_kept_for_its_grace_then_freed);
 	RUN(exit_report_alone_uses_files_known_from_others);
 	RUN(forked_child_runs_its_parents_image);
 	RUN(read_of_a_gone_process);
+	RUN(same_build_id_in_two_places_is_one_file);
 	return test_summary();
 }
