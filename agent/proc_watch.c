@@ -20,6 +20,8 @@ static bool proc_watch_oom;
 #define DEFAULT_RINGBUF_BYTES (1u << 20)
 /* Mapping records wait this many cycles for their exit record. */
 #define PARTIAL_MAX_CYCLES 2
+/* Executable mappings kept per exiting process; past it the report is partial. */
+#define MAX_EXIT_VMAS (1u << 16)
 
 struct pending_key {
 	__u32 tgid;
@@ -33,6 +35,7 @@ struct pending {
 	struct fornax_proc_vma *vmas;
 	size_t n, cap;
 	__u64 cycle;
+	bool truncated; /* more than MAX_EXIT_VMAS: not the complete layout */
 	UT_hash_handle hh;
 };
 
@@ -81,6 +84,10 @@ static int add_maps(struct proc_watch *pw, const struct fornax_proc_maps_record 
 		}
 	}
 	p->cycle = pw->cycle;
+	if (p->n + n > MAX_EXIT_VMAS) {
+		p->truncated = true;
+		return 0;
+	}
 	if (p->n + n > p->cap) {
 		size_t cap = p->cap ? p->cap : 32;
 		struct fornax_proc_vma *v;
@@ -143,6 +150,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (p) {
 			ev.vmas = p->vmas;
 			ev.n_vmas = p->n;
+			ev.maps_complete &= !p->truncated;
 		}
 	}
 	pw->delivered++;
