@@ -51,8 +51,12 @@ void debuginfod__free(struct debuginfod *d)
 		return;
 	if (d->client)
 		d->end(d->client);
-	if (d->lib)
-		dlclose(d->lib);
+	/*
+	 * Not dlclose()d: libdebuginfod brings libcurl and its TLS library,
+	 * whose process-wide state is set up once and never torn down;
+	 * unloading them would leave that state unreachable (and reported as
+	 * leaked). A process loads the library at most once.
+	 */
 	free(d);
 }
 

@@ -88,7 +88,7 @@ class MountNamespace(ft.TempDirTestCase):
         p = ft.read_pprof(out)
         samples = [s for s in p.samples if s.labels["pid"] == str(inner.pid)]
         total = sum(s.count for s in samples)
-        self.assertGreater(total, 100)
+        self.assertGreater(total, 30)
         leaves = sum(s.count for s in samples if leaf_function(s) in ("leaf_a", "leaf_b", "leaf_c"))
         self.assertGreater(leaves / total, 0.9, f"{leaves}/{total}")
         maps = [m for m in p.mappings.values() if m["file"] == hidden]
@@ -118,7 +118,8 @@ class Cgroups(ft.TempDirTestCase):
                     proc.wait(timeout=30)
             os.rmdir(cg)
         p = ft.read_pprof(out)
-        self.assertGreater(p.total(), 100)
+        # what is sampled matters here, not how much (the machine may be busy)
+        self.assertGreater(p.total(), 30)
         self.assertEqual({s.labels["pid"] for s in p.samples}, {str(inside.pid)})
         self.assertEqual({s.labels.get("cgroup") for s in p.samples}, {"/" + name})
         # not a container: no container_id
@@ -173,7 +174,7 @@ if (s < 0) console.log(s);
         samples = [s for s in ft.read_pprof(out).samples if s.labels["pid"] == str(js.pid)]
         total = sum(s.count for s in samples)
         hot = sum(s.count for s in samples if any("fornaxHotLoop" in f for f in s.frames()))
-        self.assertGreater(total, 100)
+        self.assertGreater(total, 30)
         self.assertGreater(hot / total, 0.5, f"{hot}/{total} samples name fornaxHotLoop")
 
 
