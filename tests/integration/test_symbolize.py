@@ -52,13 +52,13 @@ class ShortLivedProcesses(ft.TempDirTestCase):
         by_pid = {}
         for s in p.by_comm("fornax_churn"):
             by_pid.setdefault(s.labels["pid"], []).append(s)
-        self.assertGreater(len(by_pid), 200, "most short-lived processes were sampled")
+        self.assertGreater(len(by_pid), 150, "most short-lived processes were sampled")
         # the children: the parent mostly waits, and holds few samples
         samples = [s for ss in by_pid.values() for s in ss if user_locations(s)]
         total = sum(s.count for s in samples)
         named = sum(s.count for s in samples if leaf_function(s))
         burn = sum(s.count for s in samples if leaf_function(s) == "churn_burn")
-        self.assertGreater(total, 1000)
+        self.assertGreater(total, 500)
         self.assertGreaterEqual(named / total, 0.97,
                                 f"{named}/{total} samples with a named leaf\n{err}")
         self.assertGreaterEqual(burn / total, 0.8, f"{burn}/{total} samples in churn_burn")
@@ -220,7 +220,7 @@ class Stripped(ft.TempDirTestCase):
 
     def assert_file_lines(self, samples, binary):
         leaves = [s for s in samples if leaf_function(s) in ("leaf_a", "leaf_b", "leaf_c")]
-        self.assertGreater(sum(s.count for s in leaves), 50, binary)
+        self.assertGreater(sum(s.count for s in leaves), 20, binary)
         for s in leaves:
             outer = user_locations(s)[0].lines[-1]
             self.assertTrue(outer.file.endswith("workload.c"), f"{binary}: {outer}")
