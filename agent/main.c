@@ -325,6 +325,25 @@ static int write_window(struct agent *a, const char *path)
 	return 0;
 }
 
+/* What the bounded caches hold, once a window: they must level off, not grow. */
+static void log_caches(const struct agent *a)
+{
+	struct symbolizer_stats ss;
+	struct cgroups_stats cs = {};
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	symbolizer__stats(a->symbolizer, &ss);
+	if (a->cgroups)
+		cgroups__stats(a->cgroups, &cs);
+	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups; "
+		  "evicted %llu processes, %llu files, %llu addresses",
+		  (unsigned long long)ss.processes, (unsigned long long)ss.files,
+		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
+		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
+		  (unsigned long long)ss.evicted_addresses);
+}
+
 static int rotate_window(struct agent *a)
 {
 	char *path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format);
@@ -343,6 +362,7 @@ static int rotate_window(struct agent *a)
 	err = new_window(a);
 	if (err)
 		log_error("starting a window: %s", strerror(-err));
+	log_caches(a);
 	return err;
 }
 

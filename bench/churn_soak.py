@@ -36,8 +36,10 @@ def main():
     fornax = os.path.join(build, "agent", "fornax")
     churn = os.path.join(build, "tests", "fornax_churn")
     out = tempfile.mkdtemp(prefix="fornax-soak-")
-    agent = subprocess.Popen([fornax, "-o", out, "--interval", "10s", "--max-files", "6",
-                              "-F", "99"], stderr=subprocess.PIPE, text=True)
+    log = open(os.path.join(out, "agent.log"), "w+")
+    # -v: a "caches:" line per window says what the bounded caches hold
+    agent = subprocess.Popen([fornax, "-v", "-o", out, "--interval", "10s", "--max-files", "6",
+                              "-F", "99"], stderr=log, text=True)
     stop = time.monotonic() + minutes * 60
     # one batch of 200 processes after another, two at a time
     churner = subprocess.Popen(["/bin/sh", "-c", f"while :; do {churn} 200 2 30 2 || exit 1; done"])
@@ -53,7 +55,10 @@ def main():
         churner.send_signal(signal.SIGTERM)
         churner.wait()
         agent.send_signal(signal.SIGTERM)
-        _, err = agent.communicate(timeout=60)
+        agent.wait(timeout=60)
+        log.seek(0)
+        err = log.read()
+        log.close()
         shutil.rmtree(out, ignore_errors=True)
     by_minute = {}
     for t, rss, fd in rows:
@@ -69,6 +74,9 @@ def main():
         print(f"after the first minute ({len(after)} readings): RSS {min(rss)}..{max(rss)} KiB "
               f"(first {rss[0]}, last {rss[-1]}, change {rss[-1] - rss[0]:+d} KiB); "
               f"fds {min(fd)}..{max(fd)} (first {fd[0]}, last {fd[-1]})")
+    caches = [line for line in err.splitlines() if "caches:" in line]
+    for line in caches[5::6]:  # one a minute
+        print(line)
     for line in err.splitlines():
         if "processes:" in line or "process events:" in line or "done:" in line:
             print(line)
