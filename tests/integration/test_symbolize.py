@@ -171,11 +171,42 @@ if (s < 0) console.log(s);
                 os.unlink(f"/tmp/perf-{js.pid}.map")
             except FileNotFoundError:
                 pass
-        samples = [s for s in ft.read_pprof(out).samples if s.labels["pid"] == str(js.pid)]
+        self.assert_hot(ft.read_pprof(out), str(js.pid))
+
+    def assert_hot(self, p, pid):
+        samples = [s for s in p.samples if s.labels["pid"] == pid]
         total = sum(s.count for s in samples)
         hot = sum(s.count for s in samples if any("fornaxHotLoop" in f for f in s.frames()))
         self.assertGreater(total, 30)
         self.assertGreater(hot / total, 0.5, f"{hot}/{total} samples name fornaxHotLoop")
+
+    def test_perf_map_of_a_process_in_a_pid_namespace(self):
+        """Inside its namespace node is pid 1 and writes /tmp/perf-1.map."""
+        node = shutil.which("node")
+        if not node:
+            ft.skip_or_fail("node (nodejs) is needed for the JIT test")
+        script = self.path("hot.js")
+        with open(script, "w") as f:
+            f.write(self.SCRIPT)
+        outer = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", node,
+                                  "--perf-basic-prof", script, "4000"])
+        try:
+            time.sleep(1.0)
+            # the host pid of node: unshare's only child
+            with open(f"/proc/{outer.pid}/task/{outer.pid}/children") as f:
+                host_pid = f.read().split()[0]
+            with open(f"/proc/{host_pid}/status") as f:
+                nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
+            self.assertEqual(nspid[-1], "1", nspid)
+            out = self.path("jitns.pb.gz")
+            ft.run_fornax(["--duration", "2s", "-F", "199", "--no-kernel", "-o", out])
+        finally:
+            outer.wait(timeout=30)
+            try:
+                os.unlink("/tmp/perf-1.map")
+            except FileNotFoundError:
+                pass
+        self.assert_hot(ft.read_pprof(out), host_pid)
 
 
 class DebuginfodServer(http.server.BaseHTTPRequestHandler):
