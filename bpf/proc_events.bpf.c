@@ -155,8 +155,7 @@ int BPF_PROG(fornax_exit_maps, struct task_struct *task)
 	struct bpf_iter_task_vma it;
 	struct vm_area_struct *vma;
 	struct fornax_proc_event e;
-	__u32 zero = 0, n = 0;
-	bool complete = true;
+	__u32 zero = 0;
 
 	if (!group_dead(task) || !cgroup_filter_pass())
 		return 0;
@@ -172,11 +171,19 @@ int BPF_PROG(fornax_exit_maps, struct task_struct *task)
 		return 0;
 	}
 	fill_header(&rec->hdr, FORNAX_PROC_EXIT_MAPS, task);
+	/* maps_walked doubles as "no record lost" while the walk runs */
+	rec->hdr.maps_walked = 1;
 
+	/*
+	 * The count lives in the map value, not in a register: the verifier
+	 * then sees an unknown bound and the loop's states converge at once,
+	 * instead of being explored once per count.
+	 */
 	bpf_iter_task_vma_new(&it, task, 0);
 	while ((vma = bpf_iter_task_vma_next(&it))) {
 		struct fornax_proc_vma *m;
 		struct file *file;
+		__u32 n;
 		dev_t dev;
 
 		if (!(vma->vm_flags & VM_EXEC))
@@ -184,9 +191,10 @@ int BPF_PROG(fornax_exit_maps, struct task_struct *task)
 		file = vma->vm_file;
 		if (!file)
 			continue; /* anonymous: JIT code, named from perf maps instead */
+		n = rec->hdr.n_maps;
 		if (n >= FORNAX_PROC_MAPS_PER_RECORD) {
-			rec->hdr.n_maps = n;
-			complete &= emit(rec, sizeof(*rec), st);
+			if (!emit(rec, sizeof(*rec), st))
+				rec->hdr.maps_walked = 0;
 			if (st)
 				st->exit_maps_records++;
 			n = 0;
@@ -199,16 +207,16 @@ int BPF_PROG(fornax_exit_maps, struct task_struct *task)
 		dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
 		m->dev_major = dev >> MINORBITS;
 		m->dev_minor = dev & MINORMASK;
-		n++;
+		rec->hdr.n_maps = n + 1;
 	}
 	bpf_iter_task_vma_destroy(&it);
-	if (n) {
-		rec->hdr.n_maps = n;
-		complete &= emit(rec, sizeof(*rec), st);
+	if (rec->hdr.n_maps) {
+		if (!emit(rec, sizeof(*rec), st))
+			rec->hdr.maps_walked = 0;
 		if (st)
 			st->exit_maps_records++;
 	}
-	e.maps_walked = complete;
+	e.maps_walked = rec->hdr.maps_walked;
 	/* the vdso is a special mapping without a file: its start is kept per mm */
 	e.vdso_start = (__u64)BPF_CORE_READ(task, mm, context.vdso);
 	emit(&e, sizeof(e), st);
