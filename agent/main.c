@@ -19,6 +19,7 @@
 
 #include "cgroups.h"
 #include "config.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "output.h"
 #include "proc_watch.h"
@@ -38,8 +39,7 @@ struct agent {
 	struct window *window;
 	struct proc_watch *proc_watch; /* NULL: no lifecycle events (logged) */
 	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
-	struct symbolizer_vma *exit_vmas;
-	size_t exit_vmas_cap;
+	struct lifecycle *lifecycle;
 	__u64 window_start_mono;
 	__s64 window_start_real;
 	int signal_fd;
@@ -116,74 +116,6 @@ static int arm_timer(struct agent *a, __u64 deadline_mono)
 	};
 
 	return timerfd_settime(a->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
-}
-
-static bool pid_selected(const struct config *cfg, __u32 pid)
-{
-	if (!cfg->n_pids)
-		return true;
-	for (size_t i = 0; i < cfg->n_pids; i++)
-		if (cfg->pids[i] == pid)
-			return true;
-	return false;
-}
-
-static int on_exit_event(struct agent *a, const struct proc_event *ev)
-{
-	struct symbolizer_exit ex = {
-		.n_vmas = ev->n_vmas,
-		.complete = ev->maps_complete,
-		.vdso_start = ev->vdso_start,
-	};
-
-	if (ev->n_vmas > a->exit_vmas_cap) {
-		struct symbolizer_vma *v = reallocarray(a->exit_vmas, ev->n_vmas, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		a->exit_vmas = v;
-		a->exit_vmas_cap = ev->n_vmas;
-	}
-	for (size_t i = 0; i < ev->n_vmas; i++) {
-		const struct fornax_proc_vma *k = &ev->vmas[i];
-
-		a->exit_vmas[i] = (struct symbolizer_vma){
-			.start = k->start, .end = k->end, .offset = k->offset, .inode = k->inode,
-			.dev_major = k->dev_major, .dev_minor = k->dev_minor,
-		};
-	}
-	ex.vmas = a->exit_vmas;
-	return symbolizer__process_exit(a->symbolizer, ev->pid, ev->process_start_ns, &ex);
-}
-
-/*
- * A new image is read while it is alive (its cgroup too: a container's
- * cgroup may be gone by the drain); an exit keeps the final mappings until
- * the process's last samples are drained.
- */
-static int on_proc_event(const struct proc_event *ev, void *ctx)
-{
-	struct agent *a = ctx;
-	int err = 0;
-
-	if (!pid_selected(&a->cfg, ev->pid))
-		return 0;
-	if (ev->kind == FORNAX_PROC_FORK) {
-		err = symbolizer__process_fork(a->symbolizer, ev->parent_pid, ev->parent_start_ns,
-					       ev->pid, ev->process_start_ns);
-	} else if (ev->kind == FORNAX_PROC_EXEC || ev->kind == FORNAX_PROC_FIRST_SAMPLE) {
-		err = symbolizer__process_read(a->symbolizer, ev->pid, ev->process_start_ns,
-					       ev->kind == FORNAX_PROC_EXEC);
-		if (err == -ESRCH)
-			err = 0; /* gone already: its exit record brings the mappings */
-		if (a->cgroups)
-			(void)cgroups__lookup(a->cgroups, ev->cgroup_id);
-	} else if (ev->kind == FORNAX_PROC_EXIT) {
-		err = on_exit_event(a, ev);
-	}
-	if (err)
-		log_warn_ratelimited("process %u: %s, ignoring", ev->pid, strerror(-err));
-	return 0;
 }
 
 static void consume_proc_events(struct agent *a)
@@ -507,9 +439,17 @@ static int setup(struct agent *a)
 	if (!a->cgroups)
 		log_warn("no cgroup2 filesystem (%s): samples carry no cgroup or container labels",
 			 strerror(errno));
+	a->lifecycle = lifecycle__new(&(struct lifecycle_opts){
+		.symbolizer = a->symbolizer,
+		.cgroups = a->cgroups,
+		.pids = cfg->pids,
+		.n_pids = cfg->n_pids,
+	});
+	if (!a->lifecycle)
+		return -errno;
 	/* before the sampler: a process exec'd between the two would miss its read */
 	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){ .cgroups = &cfg->cgroups },
-					on_proc_event, a);
+					lifecycle__on_event, a->lifecycle);
 	if (!a->proc_watch)
 		log_warn("process events unavailable (%s): processes that exit before a drain "
 			 "stay unsymbolized", strerror(errno));
@@ -556,42 +496,13 @@ static int setup(struct agent *a)
 	return 0;
 }
 
-/* What the process lifecycle machinery did over the run. */
-static void log_lifecycle(const struct agent *a)
-{
-	struct proc_watch_stats pw;
-	struct symbolizer_stats ss;
-
-	symbolizer__stats(a->symbolizer, &ss);
-	if (ss.debuginfod_found || ss.debuginfod_missed)
-		log_info("debuginfod: %llu debug files fetched, %llu not found",
-			 (unsigned long long)ss.debuginfod_found,
-			 (unsigned long long)ss.debuginfod_missed);
-	log_info("processes: %llu maps read at exec (%llu gone before), %llu exits with mappings "
-		 "(%llu mappings of unseen files), %llu freed after exit, %llu evicted",
-		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,
-		 (unsigned long long)ss.exits, (unsigned long long)ss.exit_unknown_files,
-		 (unsigned long long)ss.exited_freed, (unsigned long long)ss.evicted_processes);
-	if (a->proc_watch && proc_watch__stats(a->proc_watch, &pw) == 0) {
-		log_info("process events: %llu forks, %llu execs, %llu exits (%llu without mappings), "
-			 "%llu lost (ring buffer full)",
-			 (unsigned long long)pw.kernel.forks,
-			 (unsigned long long)pw.kernel.execs, (unsigned long long)pw.kernel.exits,
-			 (unsigned long long)pw.kernel.exits_without_mm,
-			 (unsigned long long)pw.kernel.ringbuf_full);
-		if (pw.kernel.ringbuf_full)
-			log_warn("%llu process events lost: the ring buffer was full",
-				 (unsigned long long)pw.kernel.ringbuf_full);
-	}
-}
-
 static void teardown(struct agent *a)
 {
 	window__free(a->window);
 	sampler__free(a->sampler);
 	proc_watch__free(a->proc_watch);
+	lifecycle__free(a->lifecycle);
 	cgroups__free(a->cgroups);
-	free(a->exit_vmas);
 	symbolizer__free(a->symbolizer);
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);
@@ -628,7 +539,7 @@ int main(int argc, char **argv, char **envp)
 			 (unsigned long long)a.total_samples, (unsigned long long)a.windows_written,
 			 (unsigned long long)a.total_lost, (unsigned long long)a.write_errors);
 	if (a.sampler)
-		log_lifecycle(&a);
+		lifecycle__log_summary(a.lifecycle, a.proc_watch);
 	teardown(&a);
 	return err ? 1 : 0;
 }
