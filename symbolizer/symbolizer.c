@@ -907,14 +907,15 @@ static int open_mapping_fd(struct symbolizer *sym, __u32 pid, __u64 start_ticks,
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: the path may have been replaced by a FIFO since it was mapped */
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0) {
 			err = -errno;
 			goto cleanup;
 		}
 	}
 	/* the inode must be the mapped one (st_dev differs on btrfs and overlayfs) */
-	if (fstat(fd, &st) != 0 || (__u64)st.st_ino != m->dv->ino) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (__u64)st.st_ino != m->dv->ino) {
 		err = -ESTALE;
 		goto cleanup;
 	}
@@ -1025,10 +1026,10 @@ static int open_devino_elsewhere(struct symbolizer *sym, const struct sym_proc *
 		return fd;
 	if (!dv->path || dv->path[0] != '/')
 		return -ESRCH;
-	fd = open(dv->path, O_RDONLY | O_CLOEXEC);
+	fd = open(dv->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -ESRCH;
-	if (fstat(fd, &st) != 0 || (__u64)st.st_ino != dv->ino ||
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (__u64)st.st_ino != dv->ino ||
 	    major(st.st_dev) != (dv->dev >> 32) || minor(st.st_dev) != (dv->dev & 0xffffffffu)) {
 		close(fd);
 		return -ESRCH;
