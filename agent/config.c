@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NSEC_PER_MSEC 1000000ULL
 #define NSEC_PER_SEC 1000000000ULL
@@ -22,6 +23,9 @@
 #define MIN_DRAIN_INTERVAL_NS (10 * NSEC_PER_MSEC)
 #define DEFAULT_MAX_FILES 360
 #define MAX_STACKS_LIMIT (1u << 24)
+#define DEFAULT_DEBUGINFOD_CACHE "/var/cache/fornax/debuginfod"
+#define DEFAULT_DEBUGINFOD_TIMEOUT_NS (5 * NSEC_PER_SEC)
+#define MAX_DEBUGINFOD_TIMEOUT_NS (600 * NSEC_PER_SEC)
 
 enum option_kind {
 	OPT_VALUE, /* takes an argument */
@@ -373,6 +377,112 @@ static int apply_max_stacks(struct config *cfg, const char *value, const char *o
 	return invalid(origin, value, why);
 }
 
+/* Repeatable on the command line; a comma-separated list in the environment. */
+static int apply_cgroup(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL;
+	int err = 0;
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	if (!*copy)
+		err = invalid(origin, NULL, "needs a cgroup path");
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		const char *why;
+
+		err = cgroup_filter__add(&cfg->cgroups, tok, &why);
+		if (err && err != -ENOMEM)
+			err = invalid(origin, tok, why ? why : "is not a cgroup");
+	}
+	free(copy);
+	return err;
+}
+
+/* Repeatable on the command line; a ':'-separated list in the environment. */
+static int apply_debug_dir(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL, *joined;
+	int err = 0;
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	if (!*copy)
+		err = invalid(origin, NULL, "needs a directory");
+	for (tok = strtok_r(copy, ":", &save); tok && !err; tok = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		if (tok[0] != '/')
+			err = invalid(origin, tok, "is not an absolute path");
+		else if (stat(tok, &st) != 0 || !S_ISDIR(st.st_mode))
+			err = invalid(origin, tok, "is not a directory");
+		if (err)
+			break;
+		if (asprintf(&joined, "%s%s%s", cfg->debug_dirs ? cfg->debug_dirs : "",
+			     cfg->debug_dirs ? ":" : "", tok) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		free(cfg->debug_dirs);
+		cfg->debug_dirs = joined;
+	}
+	free(copy);
+	return err;
+}
+
+/* Server URLs, separated by spaces or commas: http:// or https:// only. */
+static int apply_debuginfod(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL, *joined;
+	int err = 0;
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, " ,", &save); tok && !err; tok = strtok_r(NULL, " ,", &save)) {
+		if ((strncmp(tok, "http://", 7) != 0 || !tok[7]) &&
+		    (strncmp(tok, "https://", 8) != 0 || !tok[8])) {
+			err = invalid(origin, tok, "is not a debuginfod server URL (http:// or https://)");
+			break;
+		}
+		if (asprintf(&joined, "%s%s%s", cfg->debuginfod_urls ? cfg->debuginfod_urls : "",
+			     cfg->debuginfod_urls ? " " : "", tok) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		free(cfg->debuginfod_urls);
+		cfg->debuginfod_urls = joined;
+	}
+	if (!err && !cfg->debuginfod_urls)
+		err = invalid(origin, NULL, "needs a server URL");
+	free(copy);
+	return err;
+}
+
+static int apply_debuginfod_cache(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy;
+
+	if (value[0] != '/')
+		return invalid(origin, value, "is not an absolute path");
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(cfg->debuginfod_cache);
+	cfg->debuginfod_cache = copy;
+	return 0;
+}
+
+static int apply_debuginfod_timeout(struct config *cfg, const char *value, const char *origin)
+{
+	int err = apply_duration_value(value, origin, NSEC_PER_SEC, &cfg->debuginfod_timeout_ns);
+
+	if (!err && cfg->debuginfod_timeout_ns > MAX_DEBUGINFOD_TIMEOUT_NS)
+		return invalid(origin, value, "is too long (maximum 10m)");
+	return err;
+}
+
 static int apply_verbose(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -447,6 +557,20 @@ static const struct option_spec option_specs[] = {
 	  "(default 360)" },
 	{ "max-stacks", 0, OPT_VALUE, apply_max_stacks, "N",
 	  "stack map entries per drain (default: sized from CPUs, frequency and drain interval)" },
+	{ "cgroup", 0, OPT_VALUE, apply_cgroup, "PATH",
+	  "profile only tasks in this cgroup v2 subtree (a path under the cgroup2 mount, or "
+	  "relative to its root), filtered in the kernel; repeatable (environment: "
+	  "comma-separated)" },
+	{ "debug-dir", 0, OPT_VALUE, apply_debug_dir, "DIR",
+	  "look for separate debug files (.build-id/xx/yyyy.debug, .gnu_debuglink names) under "
+	  "DIR instead of /usr/lib/debug; repeatable (environment: ':'-separated)" },
+	{ "debuginfod", 0, OPT_VALUE, apply_debuginfod, "URLS",
+	  "fetch debug files not found locally from these debuginfod servers (space- or "
+	  "comma-separated); off by default" },
+	{ "debuginfod-cache", 0, OPT_VALUE, apply_debuginfod_cache, "DIR",
+	  "where fetched debug files are kept (default " DEFAULT_DEBUGINFOD_CACHE ")" },
+	{ "debuginfod-timeout", 0, OPT_VALUE, apply_debuginfod_timeout, "DURATION",
+	  "give up a debuginfod download after this long (default 5s)" },
 	{ "verbose", 'v', OPT_COUNT, apply_verbose, NULL,
 	  "more logging; -vv adds libbpf's (environment: 0..2)" },
 	{ "quiet", 'q', OPT_BOOL, apply_quiet, NULL, "log errors and warnings only" },
@@ -704,6 +828,11 @@ static int finish(struct config *cfg)
 		else
 			cfg->outputs[0].format = cfg->format;
 	}
+	if (!cfg->debuginfod_cache) {
+		cfg->debuginfod_cache = strdup(DEFAULT_DEBUGINFOD_CACHE);
+		if (!cfg->debuginfod_cache)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -719,6 +848,7 @@ static int parse(struct config *cfg, bool convert, int argc, char **argv, char *
 		.max_files = DEFAULT_MAX_FILES,
 		.top = -1,
 		.convert = convert,
+		.debuginfod_timeout_ns = DEFAULT_DEBUGINFOD_TIMEOUT_NS,
 	};
 	err = apply_environment(cfg, envp);
 	if (!err)
@@ -749,10 +879,17 @@ void config__free(struct config *cfg)
 	free_outputs(cfg);
 	free(cfg->title);
 	free(cfg->input);
+	free(cfg->debug_dirs);
+	free(cfg->debuginfod_urls);
+	free(cfg->debuginfod_cache);
+	cgroup_filter__free(&cfg->cgroups);
 	cfg->pids = NULL;
 	cfg->output = NULL;
 	cfg->title = NULL;
 	cfg->input = NULL;
+	cfg->debug_dirs = NULL;
+	cfg->debuginfod_urls = NULL;
+	cfg->debuginfod_cache = NULL;
 	cfg->n_pids = 0;
 }
 

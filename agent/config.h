@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "cgroups.h"
+
 enum output_format {
 	OUTPUT_FORMAT_AUTO, /* from the file extension; pprof otherwise */
 	OUTPUT_FORMAT_PPROF,
@@ -57,6 +59,11 @@ struct config {
 	/* fornax convert IN: no BPF, just a profile file to render. */
 	bool convert;
 	char *input;
+	struct cgroup_filter cgroups; /* --cgroup: sample only under these */
+	char *debug_dirs;             /* --debug-dir: ':'-separated; NULL: /usr/lib/debug */
+	char *debuginfod_urls;        /* --debuginfod: space-separated; NULL: off */
+	char *debuginfod_cache;       /* --debuginfod-cache */
+	__u64 debuginfod_timeout_ns;  /* --debuginfod-timeout */
 };
 
 /*

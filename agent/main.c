@@ -17,11 +17,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroups.h"
 #include "config.h"
 #include "convert.h"
 #include "log.h"
 #include "output.h"
 #include "progress.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "output.h"
+#include "proc_watch.h"
 #include "sampler.h"
 #include "symbolizer.h"
 #include "top.h"
@@ -37,6 +42,9 @@ struct agent {
 	struct sampler *sampler;
 	struct symbolizer *symbolizer;
 	struct window *window;
+	struct proc_watch *proc_watch; /* NULL: no lifecycle events (logged) */
+	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
+	struct lifecycle *lifecycle;
 	__u64 window_start_mono;
 	__s64 window_start_real;
 	int signal_fd;
@@ -118,19 +126,32 @@ static int arm_timer(struct agent *a, __u64 deadline_mono)
 	return timerfd_settime(a->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
 }
 
+static void consume_proc_events(struct agent *a)
+{
+	int n;
+
+	if (!a->proc_watch)
+		return;
+	n = proc_watch__consume(a->proc_watch);
+	if (n < 0)
+		log_warn_ratelimited("reading process events: %s, ignoring", strerror(-n));
+}
+
 /* Returns 1 when SIGINT/SIGTERM arrived, 0 when the deadline passed, or -errno. */
 static int wait_until(struct agent *a, __u64 deadline_mono)
 {
-	struct pollfd fds[2] = {
+	struct pollfd fds[3] = {
 		{ .fd = a->signal_fd, .events = POLLIN },
 		{ .fd = a->timer_fd, .events = POLLIN },
+		/* a negative fd is ignored by poll() */
+		{ .fd = a->proc_watch ? proc_watch__fd(a->proc_watch) : -1, .events = POLLIN },
 	};
 	int err = arm_timer(a, deadline_mono);
 
 	if (err)
 		return err;
 	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(fds, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -152,6 +173,8 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 				return -errno;
 			return 0;
 		}
+		if (fds[2].revents & POLLIN)
+			consume_proc_events(a);
 	}
 }
 
@@ -163,6 +186,7 @@ static int new_window(struct agent *a)
 		.symbolizer = a->symbolizer,
 		.frequency = a->cfg.frequency,
 		.start_realtime_ns = a->window_start_real,
+		.cgroups = a->cgroups,
 	});
 	return a->window ? 0 : -errno;
 }
@@ -207,6 +231,8 @@ static int drain(struct agent *a, bool final)
 
 	/* Whatever the drain logs must not land in the middle of the progress line. */
 	progress__clear(&a->progress);
+	/* every exec and exit before the flip is known before its samples are symbolized */
+	consume_proc_events(a);
 	if (final)
 		err = sampler__stop(a->sampler, window__add_sample, a->window, &st);
 	else
@@ -214,6 +240,8 @@ static int drain(struct agent *a, bool final)
 	/* The set was cleared even if a sample could not be added: account what was read. */
 	account_drain(a, &st);
 	symbolizer__end_cycle(a->symbolizer);
+	cgroups__end_cycle(a->cgroups);
+	proc_watch__end_cycle(a->proc_watch);
 	if (err)
 		log_error("drain: %s", strerror(-err));
 	if (!final) {
@@ -283,6 +311,25 @@ static void print_top(struct agent *a)
 	free(text);
 }
 
+/* What the bounded caches hold, once a window: they must level off, not grow. */
+static void log_caches(const struct agent *a)
+{
+	struct symbolizer_stats ss;
+	struct cgroups_stats cs = {};
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	symbolizer__stats(a->symbolizer, &ss);
+	if (a->cgroups)
+		cgroups__stats(a->cgroups, &cs);
+	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups; "
+		  "evicted %llu processes, %llu files, %llu addresses",
+		  (unsigned long long)ss.processes, (unsigned long long)ss.files,
+		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
+		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
+		  (unsigned long long)ss.evicted_addresses);
+}
+
 static int rotate_window(struct agent *a)
 {
 	struct config_output out = {
@@ -304,6 +351,7 @@ static int rotate_window(struct agent *a)
 	err = new_window(a);
 	if (err)
 		log_error("starting a window: %s", strerror(-err));
+	log_caches(a);
 	return err;
 }
 
@@ -353,6 +401,57 @@ static int run(struct agent *a)
 	return rotate_window(a) ?: err;
 }
 
+static int mkdir_p(const char *path)
+{
+	char *copy = strdup(path);
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+			err = -errno;
+			break;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(copy);
+	return err;
+}
+
+/*
+ * libdebuginfod takes its servers, cache and timeouts from the environment;
+ * it is set here, at startup, before any thread could read it.
+ */
+static int setup_debuginfod(const struct config *cfg)
+{
+	char secs[32];
+	int err;
+
+	err = mkdir_p(cfg->debuginfod_cache);
+	if (err) {
+		log_error("--debuginfod-cache %s: %s", cfg->debuginfod_cache, strerror(-err));
+		return err;
+	}
+	/* whole seconds, at least one: what the library understands */
+	snprintf(secs, sizeof(secs), "%llu",
+		 (unsigned long long)((cfg->debuginfod_timeout_ns + NSEC_PER_SEC - 1) / NSEC_PER_SEC));
+	if (setenv("DEBUGINFOD_URLS", cfg->debuginfod_urls, 1) ||
+	    setenv("DEBUGINFOD_CACHE_PATH", cfg->debuginfod_cache, 1) ||
+	    setenv("DEBUGINFOD_TIMEOUT", secs, 1) || setenv("DEBUGINFOD_MAXTIME", secs, 1))
+		return -errno;
+	log_info("debug files not found locally are fetched from %s (cache %s, %ss timeout)",
+		 cfg->debuginfod_urls, cfg->debuginfod_cache, secs);
+	return 0;
+}
+
 static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
@@ -365,13 +464,24 @@ static int setup(struct agent *a)
 		return err;
 	}
 
+	if (cfg->debuginfod_urls) {
+		err = setup_debuginfod(cfg);
+		if (err)
+			return err;
+	}
 	a->symbolizer = symbolizer__new(&(struct symbolizer_opts){
 		.idle_cycles = SYMBOL_IDLE_NS / cfg->drain_interval_ns + 1,
 		.no_kernel = !cfg->kernel_stacks,
+		.debug_dirs = cfg->debug_dirs,
+		.debuginfod = cfg->debuginfod_urls != NULL,
 	});
 	if (!a->symbolizer) {
 		err = -errno;
-		log_error("starting the symbolizer: %s", strerror(-err));
+		if (cfg->debuginfod_urls && err == -ENOENT)
+			log_error("--debuginfod: libdebuginfod.so.1 cannot be loaded (install "
+				  "libdebuginfod1)");
+		else
+			log_error("starting the symbolizer: %s", strerror(-err));
 		return err;
 	}
 
@@ -385,19 +495,45 @@ static int setup(struct agent *a)
 				 strerror(-err));
 	}
 
+	a->cgroups = cgroups__new(0, SYMBOL_IDLE_NS / cfg->drain_interval_ns + 1);
+	if (!a->cgroups)
+		log_warn("no cgroup2 filesystem (%s): samples carry no cgroup or container labels",
+			 strerror(errno));
+	a->lifecycle = lifecycle__new(&(struct lifecycle_opts){
+		.symbolizer = a->symbolizer,
+		.cgroups = a->cgroups,
+		.pids = cfg->pids,
+		.n_pids = cfg->n_pids,
+	});
+	if (!a->lifecycle)
+		return -errno;
+	/* before the sampler: a process exec'd between the two would miss its read */
+	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){ .cgroups = &cfg->cgroups },
+					lifecycle__on_event, a->lifecycle);
+	if (!a->proc_watch)
+		log_warn("process events unavailable (%s): processes that exit before a drain "
+			 "stay unsymbolized", strerror(errno));
+
 	size_maps(cfg, &max_keys, &max_stacks);
 	a->sampler = sampler__new(&(struct sampler_opts){
 		.frequency = cfg->frequency,
 		.pids = cfg->pids,
 		.n_pids = cfg->n_pids,
+		.cgroups = &cfg->cgroups,
 		.kernel_stacks = cfg->kernel_stacks,
 		.user_stacks = true,
 		.include_idle = cfg->include_idle,
+		.announce_processes = a->proc_watch != NULL,
 		.max_keys = max_keys,
 		.max_stacks = max_stacks,
 	});
 	if (!a->sampler)
 		return -errno;
+	if (a->proc_watch) {
+		err = proc_watch__add_ringbuf(a->proc_watch, sampler__announcements_fd(a->sampler));
+		if (err)
+			log_warn("reading first-sample records: %s, ignoring", strerror(-err));
+	}
 
 	err = setup_signals(a);
 	if (err) {
@@ -428,6 +564,9 @@ static void teardown(struct agent *a)
 {
 	window__free(a->window);
 	sampler__free(a->sampler);
+	proc_watch__free(a->proc_watch);
+	lifecycle__free(a->lifecycle);
+	cgroups__free(a->cgroups);
 	symbolizer__free(a->symbolizer);
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);
@@ -465,6 +604,8 @@ int main(int argc, char **argv, char **envp)
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
 			 (unsigned long long)a.total_samples, (unsigned long long)a.windows_written,
 			 (unsigned long long)a.total_lost, (unsigned long long)a.write_errors);
+	if (a.sampler)
+		lifecycle__log_summary(a.lifecycle, a.proc_watch);
 	teardown(&a);
 	return err ? 1 : 0;
 }

@@ -484,7 +484,35 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 	}
 	if (!err && opts->n_pids)
 		err = bpf_map__set_max_entries(s->skel->maps.pid_filter, opts->n_pids);
+	if (!err && opts->announce_processes) {
+		s->skel->rodata->announce_processes = true;
+		err = bpf_map__set_max_entries(s->skel->maps.announced,
+					       opts->max_announced ? opts->max_announced : 16384);
+	}
+	if (!err && opts->cgroups && opts->cgroups->n) {
+		__u32 min, max;
+
+		cgroup_filter__levels(opts->cgroups, &min, &max);
+		s->skel->rodata->filter_cgroups = true;
+		s->skel->rodata->cgroup_min_level = min;
+		s->skel->rodata->cgroup_max_level = max;
+		err = bpf_map__set_max_entries(s->skel->maps.cgroup_filter, opts->cgroups->n);
+	}
 	return err;
+}
+
+static int fill_cgroup_filter(struct sampler *s, const struct cgroup_filter *cg)
+{
+	int fd = bpf_map__fd(s->skel->maps.cgroup_filter);
+	__u8 yes = 1;
+
+	for (size_t i = 0; cg && i < cg->n; i++) {
+		int err = bpf_map_update_elem(fd, &cg->ids[i], &yes, BPF_ANY);
+
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static int fill_pid_filter(struct sampler *s, const struct sampler_opts *opts)
@@ -552,6 +580,11 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		log_error("filling the pid filter: %s", strerror(-err));
 		goto cleanup;
 	}
+	err = fill_cgroup_filter(s, opts->cgroups);
+	if (err) {
+		log_error("filling the cgroup filter: %s", strerror(-err));
+		goto cleanup;
+	}
 	s->counts_fd[0] = bpf_map__fd(s->skel->maps.counts_0);
 	s->counts_fd[1] = bpf_map__fd(s->skel->maps.counts_1);
 	s->stacks_fd[0] = bpf_map__fd(s->skel->maps.stacks_0);
@@ -572,6 +605,11 @@ cleanup:
 	sampler__free(s);
 	errno = -err;
 	return NULL;
+}
+
+int sampler__announcements_fd(const struct sampler *s)
+{
+	return bpf_map__fd(s->skel->maps.announcements);
 }
 
 int sampler__nr_cpus(const struct sampler *s)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "cgroups.h"
 #include "profile.h"
 
 struct sampler;
@@ -19,9 +20,17 @@ struct sampler_opts {
 	unsigned frequency;     /* Hz per CPU; required */
 	const __u32 *pids;      /* only these tgids, filtered in the kernel */
 	size_t n_pids;
+	const struct cgroup_filter *cgroups; /* only tasks under these cgroups; NULL: all */
 	bool kernel_stacks;
 	bool user_stacks;
 	bool include_idle;
+	/*
+	 * Send a FORNAX_PROC_FIRST_SAMPLE record (bpf/proc_events.h) through
+	 * sampler__announcements_fd() at the first sample of each process;
+	 * max_announced processes are remembered (LRU).
+	 */
+	bool announce_processes;
+	size_t max_announced;
 	size_t max_keys;        /* counts map entries per set; required */
 	size_t max_stacks;      /* stacks map entries per set; required */
 	/*
@@ -54,6 +63,9 @@ typedef int (*sampler_sample_fn)(const struct sampler_sample *sample, void *ctx)
 /* NULL with errno set on failure; the reason is logged. */
 struct sampler *sampler__new(const struct sampler_opts *opts);
 void sampler__free(struct sampler *s);
+
+/* The ring buffer map of first-sample records (opts.announce_processes). */
+int sampler__announcements_fd(const struct sampler *s);
 
 /* CPUs with an attached perf event. */
 int sampler__nr_cpus(const struct sampler *s);

@@ -66,6 +66,7 @@ static const char *const pseudo_names[NR_PSEUDO_FRAMES] = {
 
 struct window {
 	struct symbolizer *symbolizer;
+	struct cgroups *cgroups;
 	struct pprof *pprof;
 	struct addr_entry *addresses;
 	__u64 pseudo_locations[NR_PSEUDO_FRAMES];
@@ -89,6 +90,7 @@ struct window *window__new(const struct window_opts *opts)
 	if (!w)
 		goto fail;
 	w->symbolizer = opts->symbolizer;
+	w->cgroups = opts->cgroups;
 	w->pprof = pprof__new(&(struct pprof_opts){
 		.period_ns = NSEC_PER_SEC / opts->frequency,
 		.time_nanos = opts->start_realtime_ns,
@@ -322,9 +324,10 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 	struct window *w = ctx;
 	const struct fornax_sample_key *key = sample->key;
 	char pid[16], tid[16], comm[FORNAX_COMM_LEN + 1], thread[FORNAX_COMM_LEN + 1];
-	struct pprof_label labels[4];
+	const struct cgroup_info *cg = NULL;
+	struct pprof_label labels[7];
 	__u64 *ids = w->location_ids;
-	size_t n = 0;
+	size_t n = 0, n_labels = 4;
 	int err;
 
 	/* Kernel frames are the leaf end of the stack, so they come first. */
@@ -369,8 +372,18 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 	labels[1] = (struct pprof_label){ .key = "tid", .str = tid };
 	labels[2] = (struct pprof_label){ .key = "comm", .str = comm };
 	labels[3] = (struct pprof_label){ .key = "thread_name", .str = thread };
+	if (w->cgroups && key->cgroup_id)
+		cg = cgroups__lookup(w->cgroups, key->cgroup_id);
+	if (cg) {
+		labels[n_labels++] = (struct pprof_label){ .key = "cgroup", .str = cg->path };
+		if (cg->container_id)
+			labels[n_labels++] = (struct pprof_label){ .key = "container_id",
+								   .str = cg->container_id };
+		if (cg->pod_uid)
+			labels[n_labels++] = (struct pprof_label){ .key = "pod_uid", .str = cg->pod_uid };
+	}
 
-	err = pprof__add_sample(w->pprof, ids, n, sample->count, labels, 4);
+	err = pprof__add_sample(w->pprof, ids, n, sample->count, labels, n_labels);
 	if (err)
 		return err;
 	err = count_process(w, key->tgid, key->process_start_ns);

@@ -9,6 +9,7 @@
 
 #include <linux/types.h>
 
+#include "cgroups.h"
 #include "pprof.h"
 #include "sampler.h"
 #include "symbolizer.h"
@@ -19,6 +20,8 @@ struct window_opts {
 	struct symbolizer *symbolizer; /* borrowed; required */
 	unsigned frequency;            /* Hz; required */
 	__s64 start_realtime_ns;       /* wall clock at the window start */
+	/* borrowed; NULL: samples carry no cgroup, container_id or pod_uid labels */
+	struct cgroups *cgroups;
 };
 
 /* What the window lost or could not resolve, for logs and the profile's comments. */

@@ -11,6 +11,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "profile.h"
+#include "cgroup_filter.bpf.h"
+#include "announce.bpf.h"
 
 #define EFAULT 14
 #define EEXIST 17
@@ -143,6 +145,8 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 	key.process_start_ns = BPF_CORE_READ(leader, start_boottime);
 	bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), &leader->comm);
 	bpf_get_current_comm(key.thread_comm, sizeof(key.thread_comm));
+	key.cgroup_id = bpf_get_current_cgroup_id();
+	announce(tgid, key.process_start_ns, key.cgroup_id);
 
 	key.user_stack_err = FORNAX_STACK_NOT_COLLECTED;
 	if (collect_user)
@@ -186,6 +190,10 @@ int fornax_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid)) {
+		st->filtered++;
+		return 0;
+	}
+	if (!cgroup_filter_pass()) {
 		st->filtered++;
 		return 0;
 	}

@@ -48,8 +48,10 @@ struct fornax_sample_key {
 	__s32 kernel_stack_err;
 	char comm[FORNAX_COMM_LEN];        /* process (group leader) name */
 	char thread_comm[FORNAX_COMM_LEN]; /* thread name */
+	/* cgroup v2 id (kernfs node id, the cgroup directory's inode) of the sampled task */
+	__u64 cgroup_id;
 };
-_Static_assert(sizeof(struct fornax_sample_key) == 72, "sample key ABI");
+_Static_assert(sizeof(struct fornax_sample_key) == 80, "sample key ABI");
 
 /* Stack not requested (--no-kernel), as opposed to requested and missing. */
 #define FORNAX_STACK_NOT_COLLECTED (-1000)
@@ -61,7 +63,7 @@ _Static_assert(sizeof(struct fornax_sample_key) == 72, "sample key ABI");
 struct fornax_set_stats {
 	__u64 samples;             /* program runs that chose this set */
 	__u64 recorded;            /* samples counted in the set's counts map */
-	__u64 filtered;            /* rejected by the pid filter */
+	__u64 filtered;            /* rejected by the pid or cgroup filter */
 	__u64 idle;                /* idle task, skipped without --include-idle */
 	__u64 counts_map_full;     /* lost: no room for a new key */
 	__u64 user_stack_efault;   /* no user stack to walk (kernel threads) */

@@ -28,6 +28,11 @@
 
 volatile uint64_t sink;
 
+#ifdef FORNAX_VARIANT
+/* gives each prebuilt copy of this program its own build-id */
+const char fornax_variant[] = FORNAX_VARIANT;
+#endif
+
 /*
  * gcc omits the frame pointer of a leaf function even with
  * -fno-omit-frame-pointer; calling this keeps the leaves from being leaves,

@@ -59,6 +59,17 @@ class BadInput(unittest.TestCase):
             (["-d", "1s", "--format", "svg", "-o", "p.pb.gz"], "--format svg"),
             (["-d", "1s", "-o", "a.svg", "-o", "a.svg"], "a.svg"),
             (["-o", "dir1", "-o", "dir2"], "several outputs need --duration"),
+            (["--cgroup", "/no-such-cgroup-here"], "--cgroup"),
+            (["--cgroup", "/tmp"], "--cgroup"),
+            (["--cgroup", "a/../b"], "--cgroup"),
+            (["--cgroup", ""], "--cgroup"),
+            (["--debug-dir", "relative/dir"], "--debug-dir"),
+            (["--debug-dir", "/no/such/dir"], "--debug-dir"),
+            (["--debuginfod", "ftp://example"], "--debuginfod"),
+            (["--debuginfod", ""], "--debuginfod"),
+            (["--debuginfod-cache", "relative"], "--debuginfod-cache"),
+            (["--debuginfod-timeout", "0s"], "--debuginfod-timeout"),
+            (["--debuginfod-timeout", "11m"], "--debuginfod-timeout"),
         ]
         for args, mention in cases:
             with self.subTest(args=args):
@@ -77,6 +88,10 @@ class BadInput(unittest.TestCase):
             ({"FORNAX_TOP": "x"}, "FORNAX_TOP"),
             ({"FORNAX_FORMAT": "html"}, "FORNAX_FORMAT"),
             ({"FORNAX_OUTPUT": ",,"}, "FORNAX_OUTPUT"),
+            ({"FORNAX_CGROUP": "/no-such-cgroup-here"}, "FORNAX_CGROUP"),
+            ({"FORNAX_DEBUG_DIR": "/no/such/dir"}, "FORNAX_DEBUG_DIR"),
+            ({"FORNAX_DEBUGINFOD": "localhost:8002"}, "FORNAX_DEBUGINFOD"),
+            ({"FORNAX_DEBUGINFOD_TIMEOUT": "soon"}, "FORNAX_DEBUGINFOD_TIMEOUT"),
         ]
         for env, mention in cases:
             with self.subTest(env=env):
@@ -112,6 +127,8 @@ class BadInput(unittest.TestCase):
         for flag in ("--duration", "--output", "--format", "--frequency", "--pid", "--kernel",
                      "--no-kernel", "--include-idle", "--interval", "--verbose",
                      "--title", "--width", "--icicle", "--top", "convert",
+                     "--cgroup", "--debug-dir", "--debuginfod", "--debuginfod-cache",
+                     "--debuginfod-timeout", "FORNAX_CGROUP", "FORNAX_DEBUGINFOD",
                      "FORNAX_FREQUENCY", "FORNAX_PID", "FORNAX_TITLE", "FORNAX_WIDTH",
                      "FORNAX_ICICLE", "FORNAX_TOP"):
             self.assertIn(flag, proc.stdout)
