@@ -120,8 +120,9 @@ static bool is_jit_mapping(const char *file)
 {
 	const char *base;
 
+	/* fornax's symbolizer names anonymous executable memory "[anon]". */
 	if (!file || !*file || strcmp(file, "//anon") == 0 || strcmp(file, "[jit]") == 0 ||
-	    has_prefix(file, "[anon:"))
+	    strcmp(file, "[anon]") == 0 || has_prefix(file, "[anon:"))
 		return true;
 	base = strrchr(file, '/');
 	base = base ? base + 1 : file;

@@ -173,6 +173,42 @@ TEST(tree)
 	return 0;
 }
 
+/* The kinds as fornax's own symbolizer names mappings. */
+TEST(location_kinds)
+{
+	struct pprof *p = pprof__new(&(struct pprof_opts){ .period_ns = 1 });
+	static const struct {
+		const char *mapping;
+		__u64 address;
+		bool symbolized;
+		enum flame_kind kind;
+	} cases[] = {
+		{ "[anon]", 0x7f0000000100ULL, true, FLAME_JIT },
+		{ "/tmp/perf-42.map", 0x7f0000000100ULL, true, FLAME_JIT },
+		{ "/usr/lib/x86_64-linux-gnu/libc.so.6", 0x7f0000000100ULL, true, FLAME_NATIVE },
+		{ "/usr/lib/x86_64-linux-gnu/libc.so.6", 0x7f0000000200ULL, false, FLAME_UNKNOWN },
+		{ "[kernel.kallsyms]", 0xffffffff81000100ULL, true, FLAME_KERNEL },
+		{ "[vdso]", 0x7fff00000100ULL, true, FLAME_NATIVE },
+	};
+
+	ASSERT_TRUE(p);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		__u64 m = pprof__add_mapping(p, &(struct pprof_mapping){
+			.start = cases[i].address & ~0xfffULL, .limit = (cases[i].address | 0xfff) + 1,
+			.filename = cases[i].mapping });
+		struct pprof_line line = { .function_id = fn(p, "f", NULL), .line = 1 };
+		__u64 id = pprof__add_location(p, m, cases[i].address, &line,
+					       cases[i].symbolized ? 1 : 0);
+
+		ASSERT_TRUE(m && id);
+		if (flame__location_kind(p, pprof__location(p, id)) != cases[i].kind)
+			TEST_FAIL("%s: kind %d, want %d", cases[i].mapping,
+				  flame__location_kind(p, pprof__location(p, id)), cases[i].kind);
+	}
+	pprof__free(p);
+	return 0;
+}
+
 TEST(folded)
 {
 	static const char want[] =
@@ -549,6 +585,7 @@ TEST(top)
 int main(void)
 {
 	RUN(tree);
+	RUN(location_kinds);
 	RUN(folded);
 	RUN(svg_layout);
 	RUN(escaping);
