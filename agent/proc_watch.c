@@ -17,7 +17,25 @@ static bool proc_watch_oom;
 #include "log.h"
 #include "proc_events.skel.h"
 
-#define DEFAULT_RINGBUF_BYTES (1u << 20)
+/*
+ * The agent reads records as they come, so the buffer only has to absorb a
+ * burst while it is busy draining: 64 KiB per CPU (about 30 exits with
+ * their mappings each), at least 256 KiB. Every data page is mapped twice
+ * and counts twice in the agent's RSS.
+ */
+#define RINGBUF_BYTES_PER_CPU (64u << 10)
+#define MIN_RINGBUF_BYTES (256u << 10)
+#define MAX_RINGBUF_BYTES (16u << 20)
+
+static size_t default_ringbuf_bytes(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = MIN_RINGBUF_BYTES;
+
+	while (want < MAX_RINGBUF_BYTES && want < (size_t)(cpus > 0 ? cpus : 1) * RINGBUF_BYTES_PER_CPU)
+		want <<= 1;
+	return want;
+}
 /* Mapping records wait this many cycles for their exit record. */
 #define PARTIAL_MAX_CYCLES 2
 /* Executable mappings kept per exiting process; past it the report is partial. */
@@ -182,7 +200,7 @@ static int configure(struct proc_watch *pw, const struct proc_watch_opts *opts)
 	pw->skel->rodata->page_size = page > 0 ? (__u64)page : 4096;
 	err = bpf_map__set_max_entries(pw->skel->maps.events,
 				       opts->ringbuf_bytes ? opts->ringbuf_bytes
-							   : DEFAULT_RINGBUF_BYTES);
+							   : default_ringbuf_bytes());
 	if (!err && cg && cg->n) {
 		__u32 min, max;
 

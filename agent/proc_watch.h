@@ -19,7 +19,7 @@ struct proc_watch;
 
 struct proc_watch_opts {
 	const struct cgroup_filter *cgroups; /* same filter as the sampler; NULL: none */
-	size_t ringbuf_bytes;                /* power of two; 0: default 1 MiB */
+	size_t ringbuf_bytes;                /* power of two; 0: sized from the CPUs */
 };
 
 struct proc_event {

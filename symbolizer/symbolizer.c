@@ -1648,8 +1648,13 @@ int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, 
 	sym->stats.exec_reads++;
 	/* the loader maps libraries right after exec: a miss may re-read this very cycle */
 	p->checked_cycle = sym->cycle - 1;
-	/* open the files now: the process may be gone by the drain */
-	for (size_t i = 0; p->maps && i < p->maps->n; i++) {
+	/*
+	 * A first sample says the process is being profiled: open its files now,
+	 * it may be gone by the drain. An exec alone does not: most processes a
+	 * machine starts are never sampled, and opening their files costs far
+	 * more than reading their maps.
+	 */
+	for (size_t i = 0; !new_image && p->maps && i < p->maps->n; i++) {
 		struct proc_mapping *m = &p->maps->m[i];
 
 		if (m->kind == MAPPING_OTHER)

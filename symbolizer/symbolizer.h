@@ -158,9 +158,10 @@ void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *ou
  * Process lifecycle, as the kernel reports it (agent/proc_watch.c).
  *
  * symbolizer__process_read(): pid (start time start_ns) is alive now, just
- * after an exec or at its first sample: its maps are read and its
- * executable files opened at once, so they are known even if the process
- * is gone by the drain. A later read replaces the earlier mappings (a new
+ * after an exec (new_image) or at its first sample: its maps are read, and
+ * at a first sample its executable files are opened at once, so they are
+ * known even if the process is gone by the drain (an exec alone reads only
+ * the maps: most processes are never sampled). A later read replaces the earlier mappings (a new
  * image, or libraries the dynamic loader mapped since); with new_image (an
  * exec) the earlier ones are kept a while for samples of the old image.
  * 0, -ESRCH (already gone), -ENOMEM.
