@@ -102,6 +102,9 @@ struct unwind_walk {
 	__u32 tgid;
 	__u32 exact_pc; /* pc is the interrupted instruction, not a return address */
 	__u32 requested;
+	/* pc came from a frame-pointer step, taken because of fp_reason */
+	__u32 pc_from_fp;
+	__u32 fp_reason;
 	__u32 pad;
 	__u64 start_ns;
 	__u64 exec_id;
@@ -267,6 +270,8 @@ static __always_inline long unwind_fp_step(struct unwind_walk *w, struct fornax_
 	w->bp = frame[0];
 	w->pc = frame[1];
 	w->exact_pc = 0;
+	w->pc_from_fp = 1;
+	w->fp_reason = reason;
 	w->flags |= FORNAX_STACK_MIXED;
 	st->unwind_fp_steps++;
 	return 0;
@@ -298,6 +303,7 @@ static long unwind_step(__u32 index, void *ctx)
 	__u64 lookup, cfa, ra, frame[2];
 	struct unwind_walk *w;
 	__u32 zero = 0;
+	bool known;
 
 	w = bpf_map_lookup_elem(&unwind_walks, &zero);
 	if (!w)
@@ -308,23 +314,30 @@ static long unwind_step(__u32 index, void *ctx)
 	 * kept in w would be a known constant in each iteration, and the
 	 * verifier would walk all of them.)
 	 */
+	/* A return address may be just past the end of its function: look up the call. */
+	lookup = w->exact_pc ? w->pc : w->pc - 1;
+	known = (lookup >= w->map_start && lookup < w->map_end) || unwind_find_mapping(w, lookup);
+	/*
+	 * A frame-pointer guess that lands in no mapping is not a frame (rbp
+	 * held data, as it does in code built without frame pointers): the
+	 * walk ends for the reason that made it guess, without it.
+	 */
+	if (!known && w->pc_from_fp)
+		return unwind_stop(w, w->fp_reason);
+	/* Checked right at the store: the verifier must see the bound on this register. */
 	if (index >= FORNAX_MAX_STACK_DEPTH)
 		return unwind_stop(w, FORNAX_END_DEPTH);
 	stack->ips[index] = w->pc;
 	w->n = index + 1;
-
-	/* A return address may be just past the end of its function: look up the call. */
-	lookup = w->exact_pc ? w->pc : w->pc - 1;
-	if (lookup < w->map_start || lookup >= w->map_end) {
-		if (!unwind_find_mapping(w, lookup)) {
-			if (!w->requested) {
-				unwind_request(w->tgid, w->start_ns, w->exec_id,
-					       FORNAX_REQ_UNKNOWN_PC, st);
-				w->requested = 1;
-			}
-			w->map_start = w->map_end = 0;
-			return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);
+	w->pc_from_fp = 0;
+	if (!known) {
+		/* New code since the agent read the maps (dlopen)? Ask once per walk. */
+		if (!w->requested) {
+			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_UNKNOWN_PC, st);
+			w->requested = 1;
 		}
+		w->map_start = w->map_end = 0;
+		return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);
 	}
 	if (w->map_flags & FORNAX_MAPPING_ANON)
 		return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);

@@ -9,3 +9,6 @@ fornax_unit_test(cfi_table_test
 	LIBS fornax_unwind
 	DEFINITIONS FX_DIR="${UNW_FX_BIN}" FX_SRC_DIR="${UNW_FX_SRC}"
 	DEPENDS unwind_fixtures)
+fornax_unit_test(range_alloc_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/range_alloc_test.c
+	LIBS fornax_unwind)
