@@ -48,6 +48,14 @@ class BadInput(unittest.TestCase):
             (["-Z"], "-Z"),
             (["--duration"], "--duration"),
             (["stray"], "stray"),
+            (["--unwind", "dwarf2"], "--unwind"),
+            (["--unwind", ""], "--unwind"),
+            (["--unwind=FP"], "--unwind"),
+            (["--unwind-memory", "64"], "--unwind-memory"),
+            (["--unwind-memory", "64X"], "--unwind-memory"),
+            (["--unwind-memory", "2T"], "--unwind-memory"),
+            (["--unwind-memory", "-1M"], "--unwind-memory"),
+            (["--unwind-memory", "99999999999999999999G"], "--unwind-memory"),
         ]
         for args, mention in cases:
             with self.subTest(args=args):
@@ -61,6 +69,8 @@ class BadInput(unittest.TestCase):
             ({"FORNAX_KERNEL": "maybe"}, "FORNAX_KERNEL"),
             ({"FORNAX_INCLUDE_IDLE": "2"}, "FORNAX_INCLUDE_IDLE"),
             ({"FORNAX_VERBOSE": "9"}, "FORNAX_VERBOSE"),
+            ({"FORNAX_UNWIND": "frame-pointers"}, "FORNAX_UNWIND"),
+            ({"FORNAX_UNWIND_MEMORY": "1k"}, "FORNAX_UNWIND_MEMORY"),
         ]
         for env, mention in cases:
             with self.subTest(env=env):
@@ -71,12 +81,23 @@ class BadInput(unittest.TestCase):
         # silently ignoring a broken deploy setting would hide it.
         self.assertRejected(["--frequency", "19"], env={"FORNAX_FREQUENCY": "x"})
 
+    def test_good_unwind_values(self):
+        # Parsing happens before --help is acted on: a good value lets help through.
+        for args, env in ((["--unwind", "auto"], None), (["--unwind=dwarf"], None),
+                          (["--unwind", "fp", "--unwind-memory", "64M"], None),
+                          (["--unwind-memory", "1GiB"], None), (["--unwind-memory", "1048576"], None),
+                          ([], {"FORNAX_UNWIND": "dwarf", "FORNAX_UNWIND_MEMORY": "512m"})):
+            with self.subTest(args=args, env=env):
+                proc = fornax(args + ["--help"], env)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+
     def test_help_and_version(self):
         proc = fornax(["--help"])
         self.assertEqual(proc.returncode, 0)
         for flag in ("--duration", "--output", "--format", "--frequency", "--pid", "--kernel",
                      "--no-kernel", "--include-idle", "--interval", "--verbose",
-                     "FORNAX_FREQUENCY", "FORNAX_PID"):
+                     "FORNAX_FREQUENCY", "FORNAX_PID", "--unwind", "FORNAX_UNWIND",
+                     "--unwind-memory", "FORNAX_UNWIND_MEMORY"):
             self.assertIn(flag, proc.stdout)
         proc = fornax(["--version"])
         self.assertEqual(proc.returncode, 0)
