@@ -309,11 +309,6 @@ static long unwind_step(__u32 index, void *ctx)
 	if (!w)
 		return 1;
 
-	/*
-	 * One frame per iteration, so the index is the frame number. (A count
-	 * kept in w would be a known constant in each iteration, and the
-	 * verifier would walk all of them.)
-	 */
 	/* A return address may be just past the end of its function: look up the call. */
 	lookup = w->exact_pc ? w->pc : w->pc - 1;
 	known = (lookup >= w->map_start && lookup < w->map_end) || unwind_find_mapping(w, lookup);
@@ -324,7 +319,12 @@ static long unwind_step(__u32 index, void *ctx)
 	 */
 	if (!known && w->pc_from_fp)
 		return unwind_stop(w, w->fp_reason);
-	/* Checked right at the store: the verifier must see the bound on this register. */
+	/*
+	 * One frame per iteration, so bpf_loop's index is the frame number (a
+	 * count kept in w would be a known constant in each iteration, and the
+	 * verifier would walk all of them). Checked right at the store, so the
+	 * verifier sees the bound on the register used.
+	 */
 	if (index >= FORNAX_MAX_STACK_DEPTH)
 		return unwind_stop(w, FORNAX_END_DEPTH);
 	stack->ips[index] = w->pc;

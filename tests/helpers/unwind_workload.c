@@ -6,6 +6,9 @@
  *   unwind_workload chain SECONDS NPROCS
  *       main → run_chain → chain_0 → … → chain_23 → leaves → leaf_a | leaf_b,
  *       time split 60/40 between the leaves (true leaves: no frame of their own)
+ *   unwind_workload chainN SECONDS NPROCS
+ *       the same with only the last N links (chain_{24-N} … chain_23), for
+ *       stacks of a chosen depth: chain4 gives 11 frames down to _start
  *   unwind_workload qsort SECONDS NPROCS
  *       main → run_sort → sort_round → qsort (libc, no frame pointers) → … →
  *       compare_items, where the time goes
@@ -111,14 +114,22 @@ CHAIN(2, chain_3)
 CHAIN(1, chain_2)
 CHAIN(0, chain_1)
 
-NOINLINE void run_chain(double seconds)
+static uint64_t (*const chain_links[])(uint64_t) = {
+	chain_0,  chain_1,  chain_2,  chain_3,  chain_4,  chain_5,  chain_6,  chain_7,
+	chain_8,  chain_9,  chain_10, chain_11, chain_12, chain_13, chain_14, chain_15,
+	chain_16, chain_17, chain_18, chain_19, chain_20, chain_21, chain_22, chain_23,
+	leaves,
+};
+
+NOINLINE void run_chain(double seconds, int links)
 {
+	uint64_t (*first)(uint64_t) = chain_links[24 - links];
 	double end = now() + seconds;
 	uint64_t x = 1;
 
 	while (now() < end)
 		for (int i = 0; i < 20; i++)
-			x = chain_0(x);
+			x = first(x);
 	sink = x;
 }
 
@@ -288,7 +299,7 @@ int main(int argc, char **argv)
 	int n, status, failed = 0;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s chain|qsort|threads|signal|deep SECONDS N\n", argv[0]);
+		fprintf(stderr, "usage: %s chain[N]|qsort|threads|signal|deep SECONDS N\n", argv[0]);
 		return 2;
 	}
 	seconds = strtod(argv[2], NULL);
@@ -312,7 +323,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (strcmp(argv[1], "chain") == 0)
-		run_chain(seconds);
+		run_chain(seconds, 24);
+	else if (strncmp(argv[1], "chain", 5) == 0 && atoi(argv[1] + 5) >= 0 &&
+		 atoi(argv[1] + 5) <= 24)
+		run_chain(seconds, atoi(argv[1] + 5));
 	else if (strcmp(argv[1], "qsort") == 0)
 		run_sort(seconds);
 	else if (strcmp(argv[1], "signal") == 0)
