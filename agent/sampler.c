@@ -498,6 +498,8 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 		if (!err)
 			err = bpf_map__reuse_fd(s->skel->maps.unwind_requests,
 						opts->unwind_maps->requests);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.unwind_gen, opts->unwind_maps->gen);
 	}
 	return err;
 }

@@ -21,6 +21,7 @@ struct sampler_unwind_maps {
 	int map_pages;
 	int procs;
 	int requests;
+	int gen;
 };
 
 struct sampler_opts {

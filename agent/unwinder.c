@@ -81,6 +81,13 @@ static __thread bool unwinder_oom;
 #define REQUESTS_PER_CPU 256
 #define MIN_REQUESTS 1024
 #define DEFAULT_PID_MAX 4194304
+/*
+ * The process hash's bucket array is allocated up front, 16 bytes per
+ * entry it may hold: the table memory budget sizes it, one process per
+ * 4 KiB (65536 at the default), never beyond pid_max.
+ */
+#define TABLE_BYTES_PER_PROCESS 4096
+#define MIN_PROCESSES 1024
 #define VDSO_MAX_SIZE (1u << 20)
 
 enum table_state {
@@ -104,8 +111,11 @@ struct utable {
 	double score;            /* PENDING: scratch for reprioritize() */
 	struct cfi_table *built; /* FAILED with ENOSPC: the rows, kept for a retry */
 	__u64 retry_at;          /* ... when to try again */
-	__u32 first_row;
+	__u32 first_slot; /* READY: where the index and rows start in the row space */
+	__u32 slots;
 	__u32 n_rows;
+	__u32 n_buckets;
+	__u32 shift;
 	__u64 origin;    /* ELF vaddr of row pc 0 */
 	struct useg *segs; /* executable PT_LOADs */
 	size_t n_segs;
@@ -201,6 +211,8 @@ struct unwinder {
 	size_t n_pids;
 	long ticks_per_sec;
 	struct sampler_unwind_maps maps;
+	__u64 *gen;              /* unwind_gen's value, mmapped */
+	__u32 max_processes;     /* entries the process hash holds */
 	struct page_pool rows;
 	struct page_pool mappings;
 	bool membarrier;
@@ -424,6 +436,12 @@ static void retire(struct unwinder *u, struct page_pool *pool, __u32 start, __u3
 
 	if (!n)
 		return;
+	/*
+	 * The program's per-CPU caches may hold copies from this range: a new
+	 * generation empties them at the next walk, before the grace period
+	 * after which the range is reused.
+	 */
+	__atomic_fetch_add(u->gen, 1, __ATOMIC_SEQ_CST);
 	if (u->n_retired == u->retired_cap) {
 		size_t cap = u->retired_cap ? 2 * u->retired_cap : 64;
 
@@ -540,7 +558,7 @@ static void table_free(struct unwinder *u, struct utable *t)
 	if (t->state == TABLE_PENDING)
 		cancel_job(u, t);
 	if (t->state == TABLE_READY) {
-		retire(u, &u->rows, t->first_row, t->n_rows);
+		retire(u, &u->rows, t->first_slot, t->slots);
 		STAT_ADD(u, tables_evicted, 1);
 		STAT_ADD(u, tables, -1);
 		STAT_ADD(u, rows, -(__s64)t->n_rows);
@@ -748,15 +766,23 @@ static void *builder_small(void *arg)
 	return build_loop(arg, FAST_LANE_CFI_BYTES);
 }
 
-/* Puts a built table's rows into the row pages. 0 or -errno (ENOSPC: no room). */
+/* Puts a built table's index and rows into the row pages. 0 or -errno (ENOSPC: no room). */
 static int load_rows(struct unwinder *u, struct utable *t, const struct cfi_table *ct)
 {
-	const struct fornax_unwind_row *rows;
+	struct cfi_table_layout layout;
+	struct fornax_unwind_row *image;
 	size_t n;
 	int err;
 
-	rows = cfi_table__rows(ct, &n);
-	err = pool_get(&u->rows, n, &t->first_row);
+	cfi_table__rows(ct, &n);
+	err = cfi_table__layout(ct, &layout);
+	if (err)
+		return err;
+	image = malloc((size_t)layout.slots * sizeof(*image));
+	if (!image)
+		return -ENOMEM;
+	cfi_table__serialize(ct, &layout, image);
+	err = pool_get(&u->rows, layout.slots, &t->first_slot);
 	if (err == -ENOSPC) {
 		/* Make room from files no process maps any more, then try once more. */
 		struct udevino *d, *tmp;
@@ -771,12 +797,17 @@ static int load_rows(struct unwinder *u, struct utable *t, const struct cfi_tabl
 			free(d);
 		}
 		free_retired(u);
-		err = pool_get(&u->rows, n, &t->first_row);
+		err = pool_get(&u->rows, layout.slots, &t->first_slot);
 	}
+	if (!err)
+		pool_write(&u->rows, t->first_slot, image, layout.slots);
+	free(image);
 	if (err)
 		return err;
-	pool_write(&u->rows, t->first_row, rows, n);
+	t->slots = layout.slots;
 	t->n_rows = n;
+	t->n_buckets = layout.n_buckets;
+	t->shift = layout.shift;
 	t->origin = cfi_table__origin(ct);
 	pthread_mutex_lock(&u->lock);
 	u->stats.tables++;
@@ -1132,8 +1163,9 @@ static void fill_entry(const struct umapping *m, struct fornax_unwind_mapping *o
 			continue;
 		/* runtime = vaddr - p_vaddr + p_offset - pgoff + start */
 		out->origin = t->origin - s->vaddr + s->offset - m->pgoff + m->start;
-		out->first_row = t->first_row;
-		out->n_rows = t->n_rows;
+		out->table = t->first_slot;
+		out->n_buckets = t->n_buckets;
+		out->flags |= t->shift << FORNAX_MAPPING_SHIFT_BIT;
 		return;
 	}
 }
@@ -1236,7 +1268,12 @@ static void install_new(struct unwinder *u, struct uproc *p)
 			(double)(now_ns() - p->waiting_since) / NSEC_PER_MSEC,
 			proc_waits(p) ? ", some tables still pending" : "");
 	p->installed = true; /* or given up on: the program keeps using frame pointers */
-	if (err) {
+	if (err == -E2BIG) {
+		STAT_ADD(u, processes_no_room, 1);
+		log_warn_ratelimited("unwind: more processes than --unwind-memory allows for (%u, one "
+				     "per 4 KiB): process %u is walked by frame pointers",
+				     u->max_processes, p->tgid);
+	} else if (err) {
 		log_warn_ratelimited("unwind entry for process %u: %s; it is walked by frame pointers",
 				     p->tgid, strerror(-err));
 		STAT_ADD(u, errors, 1);
@@ -1537,6 +1574,7 @@ static __u32 pid_max(void)
 static int create_maps(struct unwinder *u, size_t max_table_bytes)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, no_prealloc, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_create_opts, mmapable, .map_flags = BPF_F_MMAPABLE);
 	size_t page_bytes = sizeof(struct fornax_unwind_row) << FORNAX_UNWIND_ROW_PAGE_SHIFT;
 	__u32 row_pages = max_table_bytes / page_bytes;
 	/* Mapping entries are 32 bytes against rows' 8: a quarter of the budget is plenty. */
@@ -1561,15 +1599,33 @@ static int create_maps(struct unwinder *u, size_t max_table_bytes)
 		return err;
 	u->maps.row_pages = u->rows.outer_fd;
 	u->maps.map_pages = u->mappings.outer_fd;
-	/* Sized for every possible pid; entries are only allocated as processes appear. */
+	/* Entries are allocated as processes appear; only the buckets are up front. */
+	u->max_processes = max_table_bytes / TABLE_BYTES_PER_PROCESS;
+	if (u->max_processes < MIN_PROCESSES)
+		u->max_processes = MIN_PROCESSES;
+	if (u->max_processes > pid_max())
+		u->max_processes = pid_max();
 	u->maps.procs = bpf_map_create(BPF_MAP_TYPE_HASH, "fornax_procs", sizeof(__u32),
-				       sizeof(struct fornax_unwind_proc), pid_max(), &no_prealloc);
+				       sizeof(struct fornax_unwind_proc), u->max_processes,
+				       &no_prealloc);
 	if (u->maps.procs < 0)
 		return -errno;
 	/* The program inserts into this one from interrupt context: preallocated. */
 	u->maps.requests = bpf_map_create(BPF_MAP_TYPE_HASH, "fornax_requests", sizeof(__u32),
 					  sizeof(struct fornax_unwind_request), requests, NULL);
-	return u->maps.requests < 0 ? -errno : 0;
+	if (u->maps.requests < 0)
+		return -errno;
+	u->maps.gen = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fornax_gen", sizeof(__u32), sizeof(__u64),
+				     1, &mmapable);
+	if (u->maps.gen < 0)
+		return -errno;
+	u->gen = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, u->maps.gen,
+		      0);
+	if (u->gen == MAP_FAILED) {
+		u->gen = NULL;
+		return -errno;
+	}
+	return 0;
 }
 
 struct unwinder *unwinder__new(const struct unwinder_opts *opts)
@@ -1593,7 +1649,7 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
-	u->maps = (struct sampler_unwind_maps){ -1, -1, -1, -1 };
+	u->maps = (struct sampler_unwind_maps){ -1, -1, -1, -1, -1 };
 	u->rows.outer_fd = u->mappings.outer_fd = -1;
 	pthread_mutex_init(&u->lock, NULL);
 	{
@@ -1707,6 +1763,10 @@ void unwinder__free(struct unwinder *u)
 		close(u->maps.procs);
 	if (u->maps.requests >= 0)
 		close(u->maps.requests);
+	if (u->gen)
+		munmap(u->gen, sysconf(_SC_PAGESIZE));
+	if (u->maps.gen >= 0)
+		close(u->maps.gen);
 	free(u->retired);
 	free(u->jobs);
 	free(u->scratch);

@@ -41,6 +41,7 @@ struct unwinder_stats {
 	__u64 build_ns;          /* time spent building them */
 	__u64 tables_evicted;
 	__u64 tables_no_space;   /* tables that did not fit max_table_bytes */
+	__u64 processes_no_room; /* processes beyond what max_table_bytes allows for */
 	__u64 requests;          /* read from the kernel */
 	__u64 maps_reads;
 	__u64 process_exits;

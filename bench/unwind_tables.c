@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * How big are the unwind tables, and how long do they take to build?
- * Builds each file's table (bpf/unwind.h rows, 8 bytes each) several times
- * and prints rows, bytes of map memory, FDEs, and the median and spread of
- * the build time (open + libdw evaluation + merging).
+ * Builds each file's table several times and prints its rows, the bytes of
+ * kernel map memory it takes (8-byte rows plus the bucket index the walker
+ * searches first, bpf/unwind.h), FDEs, and the median and spread of the
+ * build time (open + libdw evaluation + merging + index).
  *
  *   unwind_tables [--runs N] [--dump] FILE...
  *
@@ -55,7 +56,17 @@ static struct cfi_table *build(const char *path, double *seconds)
 		return NULL;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf) {
+		struct cfi_table_layout layout;
+
 		t = cfi_table__build(elf);
+		/* What loading it costs too: the index is built from the rows. */
+		if (t && cfi_table__layout(t, &layout) == 0) {
+			struct fornax_unwind_row *image = malloc(layout.slots * sizeof(*image));
+
+			if (image)
+				cfi_table__serialize(t, &layout, image);
+			free(image);
+		}
 		elf_end(elf);
 	} else {
 		errno = ENOEXEC;
@@ -106,8 +117,8 @@ int main(int argc, char **argv)
 	}
 	elf_version(EV_CURRENT);
 	if (!do_dump)
-		printf("%-40s %9s %10s %7s %8s %6s %6s %10s %10s\n", "file", "rows", "bytes", "fdes",
-		       "unsupp", "plt", "signal", "build ms", "spread ms");
+		printf("%-40s %9s %9s %10s %7s %8s %6s %6s %10s %10s\n", "file", "rows", "buckets",
+		       "map bytes", "fdes", "unsupp", "plt", "signal", "build ms", "spread ms");
 	for (int i = optind; i < argc; i++) {
 		double *times = calloc(runs, sizeof(*times));
 		struct cfi_table *t = NULL;
@@ -131,11 +142,15 @@ int main(int argc, char **argv)
 		if (do_dump) {
 			dump(t);
 		} else {
+			struct cfi_table_layout layout = { 0 };
+
 			qsort(times, runs, sizeof(*times), compare_doubles);
 			st = cfi_table__stats(t);
 			cfi_table__rows(t, &n);
-			printf("%-40s %9zu %10zu %7llu %8llu %6llu %6llu %10.1f %10.1f\n", argv[i], n,
-			       n * sizeof(struct fornax_unwind_row), (unsigned long long)st->fdes,
+			cfi_table__layout(t, &layout);
+			printf("%-40s %9zu %9u %10zu %7llu %8llu %6llu %6llu %10.1f %10.1f\n", argv[i],
+			       n, layout.n_buckets, (size_t)layout.slots * sizeof(struct fornax_unwind_row),
+			       (unsigned long long)st->fdes,
 			       (unsigned long long)st->rows_by_type[FORNAX_ROW_UNSUPPORTED],
 			       (unsigned long long)st->rows_by_type[FORNAX_ROW_PLT],
 			       (unsigned long long)st->rows_by_type[FORNAX_ROW_SIGNAL],

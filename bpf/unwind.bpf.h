@@ -22,6 +22,20 @@
 #include "unwind.h"
 
 #define E2BIG 7
+/*
+ * Bytes of user stack copied at once. Each bpf_probe_read_user costs about
+ * as much for 16 bytes as for a kilobyte; frames of ordinary code take tens
+ * of bytes, so one copy usually serves several frames.
+ */
+#define UNWIND_WINDOW 1024
+#define UNWIND_PAGE 4096
+/*
+ * Per-CPU caches of the last rows and mappings found: the same few
+ * functions are sampled over and over, and each search touches memory the
+ * last sample may not have.
+ */
+#define UNWIND_ROW_CACHE 128
+#define UNWIND_MAP_CACHE 8
 
 /* enum fornax_unwind_mode; frame pointers unless the agent says otherwise. */
 const volatile __u32 unwind_mode = FORNAX_UNWIND_FP;
@@ -77,6 +91,36 @@ struct {
 	__type(value, struct fornax_unwind_request);
 } unwind_requests SEC(".maps");
 
+/* Bumped by the agent before it retires rows or mappings: cached copies are stale then. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwind_gen SEC(".maps");
+
+/* Entries carry the unwind_gen they were filled under: any other is stale. */
+struct unwind_row_cache_entry {
+	__u32 table; /* + 1; 0: empty */
+	__u32 lo;    /* the row covers [lo, hi) of the table */
+	__u32 hi;
+	__u32 gen;
+	__u64 row;
+};
+
+struct unwind_map_cache_entry {
+	__u32 tgid;
+	__u32 run; /* first_mapping + 1 of the process entry it came from; 0: empty */
+	__u64 start;
+	__u64 end;
+	__u64 origin;
+	__u32 table;
+	__u32 n_buckets;
+	__u32 flags;
+	__u32 gen;
+};
+
 /*
  * One walk's registers and progress. Kept in a per-CPU map rather than on
  * the stack: the verifier tracks constants stored on the stack (a stop
@@ -91,8 +135,8 @@ struct unwind_walk {
 	__u64 map_start;
 	__u64 map_end;
 	__u64 map_origin;
-	__u32 map_first_row;
-	__u32 map_n_rows;
+	__u32 map_table;
+	__u32 map_n_buckets;
 	__u32 map_flags;
 	__u32 first_mapping;
 	__u32 n_mappings;
@@ -108,6 +152,15 @@ struct unwind_walk {
 	__u32 pad;
 	__u64 start_ns;
 	__u64 exec_id;
+	/* A copy of the user stack from win_base: one read serves several frames. */
+	__u64 win_base;
+	__u64 win_len;
+	__u8 window[UNWIND_WINDOW];
+	/* Kept from walk to walk; an entry is good while its gen is unwind_gen's. */
+	__u32 gen;
+	__u32 map_cache_next;
+	struct unwind_map_cache_entry map_cache[UNWIND_MAP_CACHE];
+	struct unwind_row_cache_entry row_cache[UNWIND_ROW_CACHE];
 };
 
 struct {
@@ -180,41 +233,69 @@ __noinline long fornax_unwind_find_mapping(__u32 first, __u32 n, __u64 pc)
 	return lo ? (long)(first + lo - 1) : -1;
 }
 
+/* Bucket k's start in the index of the table at slot table (see bpf/unwind.h). */
+static __always_inline long unwind_bucket_start(__u32 table, __u32 k)
+{
+	struct fornax_unwind_index_slot *slot = (void *)unwind_row_at(table + k / 2);
+
+	return slot ? (long)slot->start[k & 1] : -1;
+}
+
 /*
- * The row of n rows from first that covers rel (the last one starting at
- * or below it), as its 8 bytes; 0 (a FORNAX_ROW_NONE row) if none.
+ * The slot of the row of the table at slot table that covers rel (the last
+ * one starting at or below it); -1 if none. The bucket index narrows the
+ * search to a few rows.
  */
-__noinline __u64 fornax_unwind_find_row(__u32 first, __u32 n, __u32 rel)
+__noinline long fornax_unwind_find_row(__u32 table, __u32 n_buckets, __u32 shift, __u32 rel)
 {
 	struct fornax_unwind_row *r;
-	__u32 lo = 0, hi = n;
-	__u64 row;
+	__u32 k = rel >> (shift & 31), rows, lo, hi;
+	long first, last;
 
+	if (k >= n_buckets)
+		return -1;
+	first = unwind_bucket_start(table, k);
+	last = unwind_bucket_start(table, k + 1);
+	if (first < 0 || last < first)
+		return -1;
+	rows = table + fornax_unwind_index_slots(n_buckets);
+	/* The answer is in [first, last]: find the last row there at or below rel. */
+	lo = first + 1;
+	hi = last + 1;
 	for (int i = 0; i < 29 && lo < hi; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
 
-		r = unwind_row_at(first + mid);
+		r = unwind_row_at(rows + mid);
 		if (!r)
-			return 0;
+			return -1;
 		if (r->pc <= rel)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (!lo)
-		return 0;
-	r = unwind_row_at(first + lo - 1);
-	if (!r)
-		return 0;
-	__builtin_memcpy(&row, r, sizeof(row));
-	return row;
+	return rows + lo - 1;
 }
 
 static __always_inline bool unwind_find_mapping(struct unwind_walk *w, __u64 pc)
 {
+	struct unwind_map_cache_entry *e;
 	struct fornax_unwind_mapping *m;
-	long idx = fornax_unwind_find_mapping(w->first_mapping, w->n_mappings, pc);
+	long idx;
 
+	for (int i = 0; i < UNWIND_MAP_CACHE; i++) {
+		e = &w->map_cache[i];
+		if (e->tgid != w->tgid || e->run != w->first_mapping + 1 || e->gen != w->gen ||
+		    pc < e->start || pc >= e->end)
+			continue;
+		w->map_start = e->start;
+		w->map_end = e->end;
+		w->map_origin = e->origin;
+		w->map_table = e->table;
+		w->map_n_buckets = e->n_buckets;
+		w->map_flags = e->flags;
+		return true;
+	}
+	idx = fornax_unwind_find_mapping(w->first_mapping, w->n_mappings, pc);
 	if (idx < 0)
 		return false;
 	m = unwind_mapping_at(idx);
@@ -223,22 +304,86 @@ static __always_inline bool unwind_find_mapping(struct unwind_walk *w, __u64 pc)
 	w->map_start = m->start;
 	w->map_end = m->start + m->len;
 	w->map_origin = m->origin;
-	w->map_first_row = m->first_row;
-	w->map_n_rows = m->n_rows;
+	w->map_table = m->table;
+	w->map_n_buckets = m->n_buckets;
 	w->map_flags = m->flags;
+	e = &w->map_cache[w->map_cache_next++ & (UNWIND_MAP_CACHE - 1)];
+	*e = (struct unwind_map_cache_entry){
+		.tgid = w->tgid,
+		.run = w->first_mapping + 1,
+		.start = w->map_start,
+		.end = w->map_end,
+		.origin = w->map_origin,
+		.table = w->map_table,
+		.n_buckets = w->map_n_buckets,
+		.flags = w->map_flags,
+		.gen = w->gen,
+	};
 	return true;
 }
 
 static __always_inline bool unwind_find_row(struct unwind_walk *w, __u64 rel,
 					    struct fornax_unwind_row *out)
 {
-	__u64 row;
+	struct unwind_row_cache_entry *e;
+	struct fornax_unwind_row *r, *next;
+	long slot;
 
 	if (rel > 0xffffffffULL)
 		return false;
-	row = fornax_unwind_find_row(w->map_first_row, w->map_n_rows, rel);
-	__builtin_memcpy(out, &row, sizeof(row));
-	return out->type != FORNAX_ROW_NONE;
+	e = &w->row_cache[(w->map_table ^ (rel >> 6) ^ (rel >> 13)) & (UNWIND_ROW_CACHE - 1)];
+	if (e->table == w->map_table + 1 && e->gen == w->gen && rel >= e->lo && rel < e->hi) {
+		__builtin_memcpy(out, &e->row, sizeof(*out));
+		return true;
+	}
+	slot = fornax_unwind_find_row(w->map_table, w->map_n_buckets,
+				      FORNAX_MAPPING_SHIFT(w->map_flags), rel);
+	r = slot >= 0 ? unwind_row_at(slot) : NULL;
+	if (!r || r->type == FORNAX_ROW_NONE)
+		return false;
+	*out = *r;
+	/* Every table ends with a NONE row, so a covering row has a successor. */
+	next = unwind_row_at(slot + 1);
+	if (next && next->pc > r->pc) {
+		e->table = w->map_table + 1;
+		e->gen = w->gen;
+		e->lo = r->pc;
+		e->hi = next->pc;
+		__builtin_memcpy(&e->row, r, sizeof(e->row));
+	}
+	return true;
+}
+
+/*
+ * Reads size (8 or 16) bytes of the user stack at addr. Frames are read
+ * upwards (callers live above), so a miss copies from addr on, up to the
+ * window's size and never past addr's page: the page above may not exist.
+ */
+static __always_inline int unwind_read(struct unwind_walk *w, __u64 addr, void *dst, __u32 size)
+{
+	__u64 off = addr - w->win_base, len;
+
+	if (addr < w->win_base || off + size > w->win_len) {
+		len = UNWIND_PAGE - (addr & (UNWIND_PAGE - 1));
+		if (len > UNWIND_WINDOW)
+			len = UNWIND_WINDOW;
+		if (len < size)
+			len = size; /* straddles a page: both must be there anyway */
+		if (bpf_probe_read_user(w->window, len & (2 * UNWIND_WINDOW - 1), (void *)addr)) {
+			w->win_len = 0;
+			return -1;
+		}
+		w->win_base = addr;
+		w->win_len = len;
+		off = 0;
+	}
+	if (off > UNWIND_WINDOW - 16)
+		return -1; /* cannot happen; tells the verifier */
+	if (size == 16)
+		__builtin_memcpy(dst, &w->window[off], 16);
+	else
+		__builtin_memcpy(dst, &w->window[off], 8);
+	return 0;
 }
 
 static __always_inline long unwind_stop(struct unwind_walk *w, __u32 end)
@@ -262,7 +407,7 @@ static __always_inline long unwind_fp_step(struct unwind_walk *w, struct fornax_
 		return unwind_stop(w, reason);
 	if (w->bp <= w->sp || (w->bp & 7))
 		return unwind_stop(w, reason);
-	if (bpf_probe_read_user(frame, sizeof(frame), (void *)w->bp))
+	if (unwind_read(w, w->bp, frame, 16))
 		return unwind_stop(w, reason);
 	if (!frame[1])
 		return unwind_stop(w, reason);
@@ -283,8 +428,9 @@ static __always_inline long unwind_signal_step(struct unwind_walk *w, struct for
 {
 	__u64 regs[2], bp;
 
-	if (bpf_probe_read_user(regs, sizeof(regs), (void *)(w->sp + row->cfa_off)) ||
-	    bpf_probe_read_user(&bp, sizeof(bp), (void *)(w->sp + 8 * (__s64)row->fp_off)))
+	/* rbp first: it is saved below rsp and rip */
+	if (unwind_read(w, w->sp + 8 * (__s64)row->fp_off, &bp, 8) ||
+	    unwind_read(w, w->sp + row->cfa_off, regs, 16))
 		return unwind_stop(w, FORNAX_END_READ_FAULT);
 	w->sp = regs[0];
 	w->pc = regs[1];
@@ -341,7 +487,7 @@ static long unwind_step(__u32 index, void *ctx)
 	}
 	if (w->map_flags & FORNAX_MAPPING_ANON)
 		return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);
-	if (!w->map_n_rows)
+	if (!w->map_n_buckets)
 		return unwind_fp_step(w, st, FORNAX_END_TABLE_MISSING);
 	if (lookup < w->map_origin || !unwind_find_row(w, lookup - w->map_origin, &row))
 		return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);
@@ -368,17 +514,17 @@ static long unwind_step(__u32 index, void *ctx)
 	if (cfa <= w->sp)
 		return unwind_stop(w, FORNAX_END_BAD_FRAME);
 
+	/* In rising addresses, as the window copies upwards: saved rbp, then the return address. */
 	if (row.fp_off == -2) {
 		/* push %rbp right after the call: one read for both */
-		if (bpf_probe_read_user(frame, sizeof(frame), (void *)(cfa - 16)))
+		if (unwind_read(w, cfa - 16, frame, 16))
 			return unwind_stop(w, FORNAX_END_READ_FAULT);
 		w->bp = frame[0];
 		ra = frame[1];
 	} else {
-		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)))
+		if (row.fp_off && unwind_read(w, cfa + 8 * (__s64)row.fp_off, &w->bp, 8))
 			return unwind_stop(w, FORNAX_END_READ_FAULT);
-		if (row.fp_off &&
-		    bpf_probe_read_user(&w->bp, sizeof(w->bp), (void *)(cfa + 8 * (__s64)row.fp_off)))
+		if (unwind_read(w, cfa - 8, &ra, 8))
 			return unwind_stop(w, FORNAX_END_READ_FAULT);
 	}
 	w->sp = cfa;
@@ -412,6 +558,7 @@ static __always_inline long fornax_unwind_user(struct bpf_perf_event_data *ctx,
 	struct unwind_ctx c = { .stack = stack, .st = st };
 	struct unwind_walk *w;
 	__u32 zero = 0, end;
+	__u64 *gen;
 
 	if (unwind_mode == FORNAX_UNWIND_FP)
 		return unwind_by_fp(ctx, stack, st);
@@ -419,7 +566,13 @@ static __always_inline long fornax_unwind_user(struct bpf_perf_event_data *ctx,
 	w = bpf_map_lookup_elem(&unwind_walks, &zero);
 	if (!w)
 		return unwind_by_fp(ctx, stack, st);
-	__builtin_memset(w, 0, sizeof(*w));
+	/* Everything but the window, which win_len 0 marks empty, and the caches. */
+	__builtin_memset(w, 0, offsetof(struct unwind_walk, window));
+	gen = bpf_map_lookup_elem(&unwind_gen, &zero);
+	if (!gen)
+		return unwind_by_fp(ctx, stack, st);
+	/* Read before the process entry: see agent/unwinder.c, retire(). */
+	w->gen = *gen;
 	task = (struct task_struct *)bpf_get_current_task_btf();
 	if (!BPF_CORE_READ(task, mm))
 		return 0; /* kernel thread: no user stack */

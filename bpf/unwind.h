@@ -5,9 +5,10 @@
  * and a size check on every struct, as in profile.h.
  *
  * Layout (see docs/architecture.md, "DWARF unwinding"):
- *   unwind_row_pages   array of maps: page p holds rows [p << 16, (p + 1) << 16)
+ *   unwind_row_pages   array of maps: page p holds slots [p << 16, (p + 1) << 16)
  *                      of one virtual row space; each file's table is one
- *                      contiguous, sorted run of rows in it
+ *                      contiguous run of slots: a bucket index, then its
+ *                      rows sorted by pc
  *   unwind_map_pages   array of maps: the same for mapping entries; each
  *                      process's executable mappings are one sorted run
  *   unwind_procs       hash: tgid → the process's run of mappings
@@ -33,7 +34,7 @@ enum fornax_unwind_mode {
 #define FORNAX_UNWIND_ROW_PAGE_SIZE (1u << FORNAX_UNWIND_ROW_PAGE_SHIFT)
 #define FORNAX_UNWIND_MAP_PAGE_SHIFT 12
 #define FORNAX_UNWIND_MAP_PAGE_SIZE (1u << FORNAX_UNWIND_MAP_PAGE_SHIFT)
-/* A table or a process's mapping run is searched in at most this many halvings. */
+/* Rows of one table, and rows one index bucket may hold (the walker's search bound). */
 #define FORNAX_UNWIND_MAX_ROWS (1u << 28)
 #define FORNAX_UNWIND_MAX_MAPPINGS (1u << 16)
 
@@ -70,19 +71,41 @@ struct fornax_unwind_row {
 };
 _Static_assert(sizeof(struct fornax_unwind_row) == 8, "unwind row ABI");
 
+/*
+ * A table in the row space: an index of n_buckets + 1 bucket starts, two
+ * per 8-byte slot, then the rows. Bucket k covers addresses
+ * [k << shift, (k + 1) << shift) from the origin; its start is the number
+ * of the last row whose pc is at or below k << shift. An address in bucket
+ * k is described by one of rows start(k) ..= start(k + 1): a binary search
+ * of a few rows instead of the whole table.
+ */
+struct fornax_unwind_index_slot {
+	__u32 start[2]; /* buckets 2i and 2i + 1 */
+};
+_Static_assert(sizeof(struct fornax_unwind_index_slot) == sizeof(struct fornax_unwind_row),
+	       "index slots share the row pages");
+
+static inline __u32 fornax_unwind_index_slots(__u32 n_buckets)
+{
+	return (n_buckets + 2) / 2; /* starts of buckets 0 ..= n_buckets */
+}
+
 enum fornax_unwind_mapping_flags {
 	/* Executable memory without a file (JIT code): frame-pointer steps only. */
 	FORNAX_MAPPING_ANON = 1 << 0,
 };
+/* flags also carry the table's bucket shift. */
+#define FORNAX_MAPPING_SHIFT_BIT 8
+#define FORNAX_MAPPING_SHIFT(flags) (((flags) >> FORNAX_MAPPING_SHIFT_BIT) & 0x1f)
 
 /* One executable mapping of a process. */
 struct fornax_unwind_mapping {
 	__u64 start;     /* runtime address */
 	__u64 origin;    /* runtime address of the table's row pc 0 */
 	__u32 len;       /* bytes mapped from start */
-	__u32 first_row; /* into the row space */
-	__u32 n_rows;    /* 0: no table (being built, failed, none) */
-	__u32 flags;     /* enum fornax_unwind_mapping_flags */
+	__u32 table;     /* the table's first slot in the row space */
+	__u32 n_buckets; /* 0: no table (being built, failed, none) */
+	__u32 flags;     /* enum fornax_unwind_mapping_flags, FORNAX_MAPPING_SHIFT */
 };
 _Static_assert(sizeof(struct fornax_unwind_mapping) == 32, "unwind mapping ABI");
 

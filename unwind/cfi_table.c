@@ -740,3 +740,42 @@ const struct fornax_unwind_row *cfi_table__lookup(const struct cfi_table *t, __u
 		return NULL;
 	return &t->rows[lo - 1];
 }
+
+int cfi_table__layout(const struct cfi_table *t, struct cfi_table_layout *out)
+{
+	__u64 span = t->n_rows ? t->rows[t->n_rows - 1].pc : 0;
+	__u64 per_row = t->n_rows ? span / t->n_rows : 0;
+	__u64 buckets, slots;
+	__u32 shift = 4;
+
+	/* About four rows per bucket: a search of two or three probes. */
+	while (shift < 24 && (1ULL << shift) < 4 * per_row)
+		shift++;
+	buckets = (span >> shift) + 1;
+	slots = fornax_unwind_index_slots(buckets) + (__u64)t->n_rows;
+	if (slots > FORNAX_UNWIND_MAX_ROWS)
+		return -E2BIG;
+	out->shift = shift;
+	out->n_buckets = buckets;
+	out->index_slots = fornax_unwind_index_slots(buckets);
+	out->slots = slots;
+	return 0;
+}
+
+void cfi_table__serialize(const struct cfi_table *t, const struct cfi_table_layout *layout,
+			  struct fornax_unwind_row *out)
+{
+	struct fornax_unwind_index_slot *index = (struct fornax_unwind_index_slot *)out;
+	size_t row = 0;
+
+	memset(index, 0, (size_t)layout->index_slots * sizeof(*index));
+	/* start(k): the last row at or below the bucket's first address */
+	for (__u64 k = 0; k <= layout->n_buckets; k++) {
+		__u64 at = k << layout->shift;
+
+		while (row + 1 < t->n_rows && t->rows[row + 1].pc <= at)
+			row++;
+		index[k / 2].start[k % 2] = row;
+	}
+	memcpy(out + layout->index_slots, t->rows, t->n_rows * sizeof(*t->rows));
+}

@@ -57,4 +57,22 @@ const struct cfi_table_stats *cfi_table__stats(const struct cfi_table *t);
  */
 const struct fornax_unwind_row *cfi_table__lookup(const struct cfi_table *t, __u64 vaddr);
 
+/* How the table is laid out in the row space (bpf/unwind.h): index, then rows. */
+struct cfi_table_layout {
+	__u32 shift;       /* bucket size: 1 << shift bytes of code */
+	__u32 n_buckets;
+	__u32 index_slots; /* fornax_unwind_index_slots(n_buckets) */
+	__u32 slots;       /* index_slots + rows */
+};
+
+/*
+ * Chooses the bucket size (about four rows per bucket) and fills out.
+ * -E2BIG if the index and rows would not fit the row space's indexing.
+ */
+int cfi_table__layout(const struct cfi_table *t, struct cfi_table_layout *out);
+
+/* Writes the index, then the rows, into out (layout->slots entries). */
+void cfi_table__serialize(const struct cfi_table *t, const struct cfi_table_layout *layout,
+			  struct fornax_unwind_row *out);
+
 #endif /* FORNAX_UNWIND_CFI_TABLE_H */

@@ -450,6 +450,91 @@ TEST(plt_and_signal_frame_rows)
 	return 0;
 }
 
+/*
+ * The walker's search (bpf/unwind.bpf.h: bucket, then a binary search of
+ * the bucket's rows) over the serialized table, redone here.
+ */
+static const struct fornax_unwind_row *indexed_lookup(const struct fornax_unwind_row *image,
+						      const struct cfi_table_layout *l, __u32 rel)
+{
+	const struct fornax_unwind_index_slot *index = (const void *)image;
+	const struct fornax_unwind_row *rows = image + l->index_slots;
+	__u32 k = rel >> l->shift, first, last, lo, hi;
+
+	if (k >= l->n_buckets)
+		return NULL;
+	first = index[k / 2].start[k % 2];
+	last = index[(k + 1) / 2].start[(k + 1) % 2];
+	if (last < first || rows[first].pc > rel)
+		return NULL;
+	lo = first + 1;
+	hi = last + 1;
+	while (lo < hi) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		if (rows[mid].pc <= rel)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return rows[lo - 1].type == FORNAX_ROW_NONE ? NULL : &rows[lo - 1];
+}
+
+/* Every address of a table: the indexed search finds what a plain search of the rows does. */
+static int check_index(const char *path)
+{
+	struct cfi_table *t = build_file(path);
+	struct cfi_table_layout l;
+	struct fornax_unwind_row *image;
+	const struct fornax_unwind_row *rows;
+	__u64 origin, max_bucket_rows = 0;
+	size_t n;
+
+	ASSERT_TRUE(t);
+	rows = cfi_table__rows(t, &n);
+	origin = cfi_table__origin(t);
+	ASSERT_EQ(cfi_table__layout(t, &l), 0);
+	ASSERT_EQ(l.index_slots, fornax_unwind_index_slots(l.n_buckets));
+	ASSERT_EQ(l.slots, l.index_slots + n);
+	image = malloc(l.slots * sizeof(*image));
+	ASSERT_TRUE(image);
+	cfi_table__serialize(t, &l, image);
+	for (__u64 rel = 0; rel <= rows[n - 1].pc + 16; rel++) {
+		const struct fornax_unwind_row *want = cfi_table__lookup(t, origin + rel);
+		const struct fornax_unwind_row *got = indexed_lookup(image, &l, rel);
+
+		if (!want != !got || (want && memcmp(want, got, sizeof(*want))))
+			TEST_FAIL("%s: %#llx: indexed search disagrees", path, (unsigned long long)rel);
+	}
+	for (__u64 k = 0; k < l.n_buckets; k++) {
+		const struct fornax_unwind_index_slot *index = (const void *)image;
+		__u64 span = index[(k + 1) / 2].start[(k + 1) % 2] - index[k / 2].start[k % 2] + 1;
+
+		if (span > max_bucket_rows)
+			max_bucket_rows = span;
+	}
+	fprintf(stderr, "  %s: %zu rows, %u buckets of %u bytes, at most %llu rows in one\n", path,
+		n, l.n_buckets, 1u << l.shift, (unsigned long long)max_bucket_rows);
+	free(image);
+	cfi_table__free(t);
+	return 0;
+}
+
+TEST(bucket_index_finds_every_row)
+{
+	char *path = fx_path("cfx_nofp");
+	int err;
+
+	ASSERT_TRUE(path);
+	err = check_index(path);
+	free(path);
+	if (err)
+		return err;
+	if (access(LIBC_PATH, R_OK) == 0)
+		return check_index(LIBC_PATH);
+	return 0;
+}
+
 TEST(no_cfi_is_enoent)
 {
 	char *path = fx_path("cfx_nocfi");
@@ -531,6 +616,7 @@ int main(void)
 	RUN(libc_matches_readelf);
 	RUN(known_functions);
 	RUN(plt_and_signal_frame_rows);
+	RUN(bucket_index_finds_every_row);
 	RUN(no_cfi_is_enoent);
 	RUN(corrupt_cfi_is_survived);
 	return test_summary();

@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""How whole are the user stacks, and what does walking them cost in the kernel?
+
+Profiles tests/helpers/unwind_workload.c (chain mode: a noinline chain of known
+callers under two leaves) built with and without frame pointers, each under
+--unwind=auto (CFI) and --unwind=fp, alternating the four combinations round by
+round, and prints per combination the median and spread of:
+
+  complete  share of the workload's samples whose user stack reaches _start
+  exact     share whose user stack is exactly leaf → leaves → chain… → main → … → _start
+  to main   share whose user stack is exact from the leaf to main (what follows main,
+            the C runtime in libc, not checked)
+  ns/run    the BPF program's run time per run (kernel.bpf_stats_enabled:
+            run_time_ns / run_cnt of this fornax's program), all samples included
+  workload  share of all samples that were the workload (the rest of the machine
+            costs what its own stacks cost)
+
+  sudo bench/unwind_accuracy.py [--build-dir build] [--rounds 5] [--seconds 6]
+                                [--frequency 499] [--links 24]
+
+--links N profiles `chainN`: N chain links; 4 gives about 10 user frames.
+Only the steady state is measured: the first second of each capture (a new
+process is walked by frame pointers until its tables are in) is left out by
+running continuous mode and dropping the first window.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+import fornaxtest as ft  # noqa: E402
+
+
+def process_tree(pid):
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(str(p))
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return set(pids)
+
+
+def user_functions(sample):
+    return [loc.lines[-1].function if loc.lines else "[unknown]"
+            for loc in sample.stack if not loc.kernel]
+
+
+def program_ids(pid):
+    """Ids of the BPF programs process pid holds open (from /proc/PID/fdinfo)."""
+    ids = set()
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def program_stats(fornax_pid):
+    """(run_time_ns, run_cnt) of the fornax_sample program this fornax loaded."""
+    for prog_id in program_ids(fornax_pid):
+        out = subprocess.run(["bpftool", "prog", "show", "id", str(prog_id), "--json"],
+                             capture_output=True, text=True)
+        if out.returncode:
+            continue
+        prog = json.loads(out.stdout)
+        if prog.get("name") == "fornax_sample":
+            return prog.get("run_time_ns", 0), prog.get("run_cnt", 0)
+    return None
+
+
+def one_run(args, binary, mode, tmp):
+    links = args.links
+    expected = (["leaves"] + [f"chain_{i}" for i in range(23, 23 - links, -1)] +
+                ["run_chain", "main"])
+    outdir = os.path.join(tmp, f"run-{time.monotonic_ns()}")
+    seconds = args.seconds
+    cpus = os.cpu_count()
+    work = subprocess.Popen([binary, f"chain{links}", str(seconds + 3), str(cpus)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
+    try:
+        time.sleep(0.3)
+        pids = process_tree(work.pid)
+        agent = subprocess.Popen([args.fornax, "--interval", "1s", "-F", str(args.frequency),
+                                  "--unwind", mode, "-o", outdir], env=env,
+                                 stderr=subprocess.DEVNULL)
+        # Run time from the end of the first window on: the steady state.
+        time.sleep(1.2)
+        before = program_stats(agent.pid)
+        time.sleep(seconds - 1.2)
+        after = program_stats(agent.pid)
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=60)
+    finally:
+        work.wait()
+    files = sorted(glob.glob(os.path.join(outdir, "fornax-*.pb.gz")))[1:]
+    total = workload = complete = exact = to_main = 0
+    for f in files:
+        for s in ft.read_pprof(f).samples:
+            total += s.count
+            if s.labels.get("pid") not in pids:
+                continue
+            frames = user_functions(s)
+            if frames[:1] not in (["leaf_a"], ["leaf_b"]):
+                continue
+            workload += s.count
+            if frames[1:len(expected) + 1] == expected:
+                to_main += s.count
+            if frames and frames[-1] == "_start":
+                complete += s.count
+                tail = frames[len(expected) + 1:]
+                if frames[1:len(expected) + 1] == expected and 1 <= len(tail) <= 3:
+                    exact += s.count
+    shutil.rmtree(outdir, ignore_errors=True)
+    ns = None
+    if before and after and after[1] > before[1]:
+        ns = (after[0] - before[0]) / (after[1] - before[1])
+    return {
+        "complete": 100.0 * complete / workload if workload else 0.0,
+        "exact": 100.0 * exact / workload if workload else 0.0,
+        "to_main": 100.0 * to_main / workload if workload else 0.0,
+        "ns": ns,
+        "workload": 100.0 * workload / total if total else 0.0,
+    }
+
+
+def summary(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    return f"{statistics.median(values):7.1f} [{min(values):.1f}..{max(values):.1f}]"
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--build-dir", default=os.path.join(here, "..", "build"))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--frequency", type=int, default=499)
+    parser.add_argument("--links", type=int, default=24, choices=range(0, 25))
+    args = parser.parse_args()
+    args.fornax = os.path.join(args.build_dir, "agent", "fornax")
+    builds = {"no frame pointers": os.path.join(args.build_dir, "tests", "unwind_workload"),
+              "frame pointers": os.path.join(args.build_dir, "tests", "unwind_workload_fp")}
+    for path in [args.fornax] + list(builds.values()):
+        if not os.path.exists(path):
+            sys.exit(f"{path}: not built (cmake --build {args.build_dir})")
+    if os.geteuid() != 0:
+        sys.exit("needs root (BPF)")
+
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        stats_before = f.read().strip()
+    with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+        f.write("1")
+    results = {}
+    tmp = tempfile.mkdtemp(prefix="fornax-unwind-bench-")
+    try:
+        combos = [(b, m) for b in builds for m in ("auto", "fp")]
+        for r in range(args.rounds):
+            # Alternate the order so drift on a noisy machine spreads over all four.
+            for build, mode in (combos if r % 2 == 0 else combos[::-1]):
+                res = one_run(args, builds[build], mode, tmp)
+                results.setdefault((build, mode), []).append(res)
+                print(f"round {r + 1}: {build:18} --unwind={mode:4}  complete {res['complete']:5.1f}%"
+                      f"  exact {res['exact']:5.1f}%  to main {res['to_main']:5.1f}%"
+                      f"  ns/run {res['ns'] or 0:7.1f}  workload {res['workload']:5.1f}%",
+                      flush=True)
+    finally:
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(stats_before)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"\nchain{args.links} ({args.links + 7} user frames with the C runtime's), "
+          f"{args.frequency} Hz, {args.rounds} rounds of {args.seconds:.0f}s, "
+          "median [min..max]:")
+    print(f"{'build':18} {'mode':6} {'complete %':>22} {'exact %':>22} {'exact to main %':>22} "
+          f"{'BPF ns/run':>22} {'workload %':>22}")
+    for (build, mode), runs in results.items():
+        print(f"{build:18} {mode:6} {summary([x['complete'] for x in runs]):>22} "
+              f"{summary([x['exact'] for x in runs]):>22} "
+              f"{summary([x['to_main'] for x in runs]):>22} "
+              f"{summary([x['ns'] for x in runs]):>22} "
+              f"{summary([x['workload'] for x in runs]):>22}")
+
+
+if __name__ == "__main__":
+    main()
