@@ -487,6 +487,7 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 	if (!err && opts->n_pids)
 		err = bpf_map__set_max_entries(s->skel->maps.pid_filter, opts->n_pids);
 	s->skel->rodata->unwind_mode = opts->unwind_mode;
+	s->skel->rodata->unwind_timing = opts->time_user_walks;
 	if (!err && opts->unwind_maps) {
 		/* The unwinder made these before the program existed, and fills them. */
 		err = bpf_map__reuse_fd(s->skel->maps.unwind_row_pages, opts->unwind_maps->row_pages);

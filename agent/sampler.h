@@ -41,6 +41,8 @@ struct sampler_opts {
 	__u32 unwind_mode; /* enum fornax_unwind_mode; 0 (frame pointers) by default */
 	/* Required unless unwind_mode is FORNAX_UNWIND_FP. */
 	const struct sampler_unwind_maps *unwind_maps;
+	/* Time each user-stack walk in the kernel (set_stats.user_walk_*); for bench/. */
+	bool time_user_walks;
 };
 
 struct sampler_sample {

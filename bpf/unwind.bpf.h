@@ -39,6 +39,8 @@
 
 /* enum fornax_unwind_mode; frame pointers unless the agent says otherwise. */
 const volatile __u32 unwind_mode = FORNAX_UNWIND_FP;
+/* Time each user-stack walk (bench/unwind_cost); off, the verifier drops the code. */
+const volatile bool unwind_timing = false;
 
 /*
  * Pages are created by the agent (agent/unwinder.c), all of one size so the
@@ -544,13 +546,9 @@ static __always_inline long unwind_by_fp(struct bpf_perf_event_data *ctx,
 	return bpf_get_stack(ctx, stack->ips, sizeof(stack->ips), BPF_F_USER_STACK);
 }
 
-/*
- * Fills stack with the user stack, leaf first; returns its size in bytes
- * (0: no user stack) or -errno, like bpf_get_stack().
- */
-static __always_inline long fornax_unwind_user(struct bpf_perf_event_data *ctx,
-					       struct fornax_stack *stack,
-					       struct fornax_set_stats *st)
+static __always_inline long unwind_user(struct bpf_perf_event_data *ctx,
+					struct fornax_stack *stack,
+					struct fornax_set_stats *st)
 {
 #if defined(__TARGET_ARCH_x86)
 	struct task_struct *task, *leader;
@@ -631,6 +629,31 @@ static __always_inline long fornax_unwind_user(struct bpf_perf_event_data *ctx,
 #else
 	return unwind_by_fp(ctx, stack, st);
 #endif
+}
+
+/*
+ * Fills stack with the user stack, leaf first; returns its size in bytes
+ * (0: no user stack) or -errno, like bpf_get_stack().
+ */
+static __always_inline long fornax_unwind_user(struct bpf_perf_event_data *ctx,
+					       struct fornax_stack *stack,
+					       struct fornax_set_stats *st)
+{
+	__u64 t0, t1;
+	long ret;
+
+	if (!unwind_timing)
+		return unwind_user(ctx, stack, st);
+	/* t1 - t0 is what one clock read costs; t2 - t1 is the walk and one read. */
+	t0 = bpf_ktime_get_ns();
+	t1 = bpf_ktime_get_ns();
+	ret = unwind_user(ctx, stack, st);
+	st->user_walk_ns += bpf_ktime_get_ns() - t1;
+	st->user_walk_timer_ns += t1 - t0;
+	st->user_walks++;
+	if (ret > 0)
+		st->user_walk_frames += ret / sizeof(__u64);
+	return ret;
 }
 
 #endif /* FORNAX_UNWIND_BPF_H */

@@ -20,10 +20,20 @@
  *   unwind_workload deep SECONDS NPROCS
  *       main → run_deep → recurse × DEEP_FRAMES → deep_leaf: deeper than any
  *       profiler keeps, so every stack is cut at the depth limit
+ *   unwind_workload dlopen SECONDS NPROCS
+ *       spins in main → run_dlopen → pre_dlopen for a second, then dlopen()s
+ *       libunwind_dl.so (next to the program) and spins in
+ *       run_dlopen → dl_entry → dl_middle (the library) → dl_leaf
+ *   unwind_workload exec SECONDS NPROCS
+ *       spins in main → run_exec → pre_exec for a second, then execs itself
+ *       in chain mode for the rest of the time: same pid, new image
  *
  * NPROCS processes (forked) run the same loop so every CPU can be kept busy.
  * No function ends in a tail call, so every caller keeps its frame.
  */
+#include <dlfcn.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -248,6 +258,63 @@ NOINLINE void run_deep(double seconds)
 	sink = x;
 }
 
+/* ---- dlopen, exec ---- */
+
+NOINLINE uint64_t dl_leaf(uint64_t x)
+{
+	for (long i = 0; i < CHUNK; i++)
+		x = mix(x + i);
+	return x;
+}
+
+NOINLINE uint64_t pre_spin(uint64_t x)
+{
+	for (long i = 0; i < CHUNK; i++)
+		x = mix(x + i);
+	return x;
+}
+
+NOINLINE void run_dlopen(double seconds)
+{
+	uint64_t (*entry)(uint64_t (*)(uint64_t), uint64_t);
+	char path[PATH_MAX], self[PATH_MAX];
+	double start = now(), end = start + seconds;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	uint64_t x = 1;
+	void *lib;
+
+	if (n <= 0)
+		exit(1);
+	self[n] = '\0';
+	while (now() < start + 1)
+		x = pre_spin(x) + 1;
+	snprintf(path, sizeof(path), "%s/libunwind_dl.so", dirname(self));
+	lib = dlopen(path, RTLD_NOW);
+	entry = lib ? (uint64_t (*)(uint64_t (*)(uint64_t), uint64_t))dlsym(lib, "dl_entry") : NULL;
+	if (!entry) {
+		fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+		exit(1);
+	}
+	while (now() < end)
+		x = entry(dl_leaf, x) + 1;
+	sink = x;
+}
+
+NOINLINE void run_exec(double seconds)
+{
+	double start = now();
+	char rest[32];
+	uint64_t x = 1;
+
+	while (now() < start + 1)
+		x = pre_spin(x) + 1;
+	sink = x;
+	snprintf(rest, sizeof(rest), "%.3f", seconds - 1);
+	execl("/proc/self/exe", "unwind_workload", "chain", rest, "1", (char *)NULL);
+	perror("exec");
+	exit(1);
+}
+
 /* ---- signal ---- */
 
 NOINLINE uint64_t handler_work(uint64_t x)
@@ -299,7 +366,8 @@ int main(int argc, char **argv)
 	int n, status, failed = 0;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s chain[N]|qsort|threads|signal|deep SECONDS N\n", argv[0]);
+		fprintf(stderr, "usage: %s chain[N]|qsort|threads|signal|deep|dlopen|exec SECONDS N\n",
+			argv[0]);
 		return 2;
 	}
 	seconds = strtod(argv[2], NULL);
@@ -333,6 +401,10 @@ int main(int argc, char **argv)
 		run_signal(seconds);
 	else if (strcmp(argv[1], "deep") == 0)
 		run_deep(seconds);
+	else if (strcmp(argv[1], "dlopen") == 0)
+		run_dlopen(seconds);
+	else if (strcmp(argv[1], "exec") == 0)
+		run_exec(seconds);
 	else
 		return 2;
 	if (n > 1)

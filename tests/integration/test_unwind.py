@@ -81,7 +81,7 @@ def capture(test, mode, seconds, n, args=()):
 def capture_windows(test, mode, seconds, n, interval="1s"):
     """Continuous mode: one profile per interval; returns each window's workload samples."""
     outdir = test.path(f"{mode}-windows")
-    work = subprocess.Popen([WORKLOAD, mode, str(seconds + 2), str(n)])
+    work = subprocess.Popen([WORKLOAD, mode, str(seconds + 3), str(n)])
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
     try:
         time.sleep(0.3)
@@ -204,6 +204,32 @@ class SignalFrames(ft.TempDirTestCase):
 
         self.assertGreaterEqual(share(handler, through), 0.9,
                                 [user_functions(s) for s in handler if not through(s)][:3])
+
+
+class NewCode(ft.TempDirTestCase):
+    """Code that appears after the agent read the process: dlopen, exec."""
+
+    def test_dlopened_library(self):
+        # The library arrives a second in; the last windows are long past it.
+        windows = capture_windows(self, "dlopen", 6, 1)
+        late = [s for w in windows[-2:] for s in w if user_functions(s)[:1] == ["dl_leaf"]]
+        self.assertGreater(sum(s.count for s in late), 40)
+        want = ["dl_leaf", "dl_middle", "dl_entry", "run_dlopen", "main"]
+
+        def exact(s):
+            frames = user_functions(s)
+            return frames[:5] == want and runtime_tail_ok(frames[5:])
+
+        self.assertGreaterEqual(share(late, exact), 0.95,
+                                [user_functions(s) for s in late if not exact(s)][:3])
+
+    def test_exec_replaces_the_image(self):
+        # Same pid, a new image a second in: the old entry must not be used for it.
+        windows = capture_windows(self, "exec", 6, 1)
+        late = DeepChain.leaf_samples([s for w in windows[-2:] for s in w])
+        self.assertGreater(sum(s.count for s in late), 40)
+        self.assertGreaterEqual(share(late, DeepChain.exact), 0.95,
+                                [user_functions(s) for s in late if not DeepChain.exact(s)][:3])
 
 
 class DepthLimit(ft.TempDirTestCase):

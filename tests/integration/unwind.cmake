@@ -14,7 +14,16 @@ add_custom_command(OUTPUT "${UNWIND_WORKLOAD_FP}"
 		-o "${UNWIND_WORKLOAD_FP}" "${UNWIND_WORKLOAD_SRC}"
 	DEPENDS "${UNWIND_WORKLOAD_SRC}"
 	VERBATIM)
-add_custom_target(unwind_workloads ALL DEPENDS "${UNWIND_WORKLOAD_NOFP}" "${UNWIND_WORKLOAD_FP}")
+# dlopen()ed by the workload from its own directory, after profiling started.
+set(UNWIND_DL_SRC "${FORNAX_TEST_ROOT}/helpers/unwind_dl.c")
+set(UNWIND_DL "${CMAKE_CURRENT_BINARY_DIR}/libunwind_dl.so")
+add_custom_command(OUTPUT "${UNWIND_DL}"
+	COMMAND ${CMAKE_C_COMPILER} -O2 -g -fomit-frame-pointer -fPIC -shared
+		-o "${UNWIND_DL}" "${UNWIND_DL_SRC}"
+	DEPENDS "${UNWIND_DL_SRC}"
+	VERBATIM)
+add_custom_target(unwind_workloads ALL DEPENDS "${UNWIND_WORKLOAD_NOFP}" "${UNWIND_WORKLOAD_FP}"
+	"${UNWIND_DL}")
 
 add_test(NAME integration_unwind
 	COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_unwind.py" -v)
