@@ -441,7 +441,8 @@ static void retire(struct unwinder *u, struct page_pool *pool, __u32 start, __u3
 	 * generation empties them at the next walk, before the grace period
 	 * after which the range is reused.
 	 */
-	__atomic_fetch_add(u->gen, 1, __ATOMIC_SEQ_CST);
+	if (u->gen)
+		__atomic_fetch_add(u->gen, 1, __ATOMIC_SEQ_CST);
 	if (u->n_retired == u->retired_cap) {
 		size_t cap = u->retired_cap ? 2 * u->retired_cap : 64;
 
