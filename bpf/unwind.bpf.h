@@ -397,8 +397,8 @@ static __always_inline long unwind_stop(struct unwind_walk *w, __u32 end)
 /*
  * Where the tables cannot help, frame pointers may: rbp points at the saved
  * rbp with the return address above it. Only in auto mode, and only while
- * rbp looks like a frame above the current one; otherwise the walk ends for
- * the reason the tables gave.
+ * rbp looks like a frame at or above the current one; otherwise the walk
+ * ends for the reason the tables gave.
  */
 static __always_inline long unwind_fp_step(struct unwind_walk *w, struct fornax_set_stats *st,
 					  __u32 reason)
@@ -407,7 +407,8 @@ static __always_inline long unwind_fp_step(struct unwind_walk *w, struct fornax_
 
 	if (unwind_mode != FORNAX_UNWIND_AUTO)
 		return unwind_stop(w, reason);
-	if (w->bp <= w->sp || (w->bp & 7))
+	/* rbp may sit right at rsp: the frame record of a caller with no locals. */
+	if (w->bp < w->sp || (w->bp & 7))
 		return unwind_stop(w, reason);
 	if (unwind_read(w, w->bp, frame, 16))
 		return unwind_stop(w, reason);

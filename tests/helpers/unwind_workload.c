@@ -27,11 +27,18 @@
  *   unwind_workload exec SECONDS NPROCS
  *       spins in main → run_exec → pre_exec for a second, then execs itself
  *       in chain mode for the rest of the time: same pid, new image
+ *   unwind_workload read SECONDS NPROCS
+ *       main → run_read → read_loop → read(2) of /dev/zero: samples land in
+ *       the kernel, under libc's read (no frame pointers)
+ *   unwind_workload jit SECONDS NPROCS
+ *       main → run_jit → a stub in anonymous executable memory (no CFI, but a
+ *       frame pointer, like JIT code) → jit_leaf
  *
  * NPROCS processes (forked) run the same loop so every CPU can be kept busy.
  * No function ends in a tail call, so every caller keeps its frame.
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
@@ -40,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -315,6 +323,68 @@ NOINLINE void run_exec(double seconds)
 	exit(1);
 }
 
+/* ---- read, jit ---- */
+
+NOINLINE void read_loop(int fd, char *buf, size_t len)
+{
+	for (int i = 0; i < 64; i++)
+		if (read(fd, buf, len) < 0)
+			_exit(1);
+	sink += buf[0];
+}
+
+NOINLINE void run_read(double seconds)
+{
+	static char buf[1 << 16];
+	double end = now() + seconds;
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		exit(1);
+	while (now() < end)
+		read_loop(fd, buf, sizeof(buf));
+	close(fd);
+}
+
+NOINLINE uint64_t jit_leaf(uint64_t x)
+{
+	for (long i = 0; i < CHUNK; i++)
+		x = mix(x + i);
+	return x;
+}
+
+/*
+ * uint64_t stub(uint64_t (*fn)(uint64_t), uint64_t x): keeps a frame
+ * pointer, has no CFI, lives in anonymous memory, as JIT-compiled code does.
+ */
+static const unsigned char jit_stub[] = {
+	0x55,             /* push %rbp */
+	0x48, 0x89, 0xe5, /* mov %rsp,%rbp */
+	0x48, 0x89, 0xf8, /* mov %rdi,%rax */
+	0x48, 0x89, 0xf7, /* mov %rsi,%rdi */
+	0xff, 0xd0,       /* call *%rax */
+	0x5d,             /* pop %rbp */
+	0xc3,             /* ret */
+};
+
+NOINLINE void run_jit(double seconds)
+{
+	uint64_t (*stub)(uint64_t (*)(uint64_t), uint64_t);
+	double end = now() + seconds;
+	uint64_t x = 1;
+	void *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (code == MAP_FAILED)
+		exit(1);
+	memcpy(code, jit_stub, sizeof(jit_stub));
+	if (mprotect(code, 4096, PROT_READ | PROT_EXEC))
+		exit(1);
+	stub = (uint64_t (*)(uint64_t (*)(uint64_t), uint64_t))code;
+	while (now() < end)
+		x = stub(jit_leaf, x) + 1;
+	sink = x;
+}
+
 /* ---- signal ---- */
 
 NOINLINE uint64_t handler_work(uint64_t x)
@@ -366,8 +436,8 @@ int main(int argc, char **argv)
 	int n, status, failed = 0;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s chain[N]|qsort|threads|signal|deep|dlopen|exec SECONDS N\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s chain[N]|qsort|threads|signal|deep|dlopen|exec|read|jit "
+			"SECONDS N\n", argv[0]);
 		return 2;
 	}
 	seconds = strtod(argv[2], NULL);
@@ -405,6 +475,10 @@ int main(int argc, char **argv)
 		run_dlopen(seconds);
 	else if (strcmp(argv[1], "exec") == 0)
 		run_exec(seconds);
+	else if (strcmp(argv[1], "read") == 0)
+		run_read(seconds);
+	else if (strcmp(argv[1], "jit") == 0)
+		run_jit(seconds);
 	else
 		return 2;
 	if (n > 1)

@@ -232,6 +232,41 @@ class NewCode(ft.TempDirTestCase):
                                 [user_functions(s) for s in late if not DeepChain.exact(s)][:3])
 
 
+class KernelAndJit(ft.TempDirTestCase):
+    def test_samples_in_the_kernel_unwind_from_the_saved_user_registers(self):
+        """In a read(2), the user registers come from the task's saved state."""
+        samples = capture(self, "read", 3, 1)
+        in_kernel = [s for s in samples if s.stack and s.stack[0].kernel]
+        self.assertGreater(sum(s.count for s in in_kernel), 20)
+
+        def whole(s):
+            frames = user_functions(s)
+            if "read_loop" not in frames:
+                return False
+            i = frames.index("read_loop")
+            # libc's read wrapper (no frame pointers) sits between the kernel and read_loop
+            return (i <= 2 and frames[i:i + 3] == ["read_loop", "run_read", "main"]
+                    and runtime_tail_ok(frames[i + 3:]))
+
+        self.assertGreaterEqual(share(in_kernel, whole), 0.95,
+                                [user_functions(s) for s in in_kernel if not whole(s)][:3])
+
+    def test_code_without_cfi_is_crossed_by_its_frame_pointer(self):
+        """A stub in anonymous executable memory, as JIT code: no CFI, a frame pointer."""
+        samples = capture(self, "jit", 3, 1)
+        leafs = [s for s in samples if user_functions(s)[:1] == ["jit_leaf"]]
+        self.assertGreater(sum(s.count for s in leafs), 40)
+
+        def crossed(s):
+            frames = user_functions(s)
+            return (s.labels.get("unwind") == "complete (with frame pointers)"
+                    and frames[1:4] == ["[unknown]", "run_jit", "main"]
+                    and runtime_tail_ok(frames[4:]))
+
+        self.assertGreaterEqual(share(leafs, crossed), 0.95,
+                                [user_functions(s) for s in leafs if not crossed(s)][:3])
+
+
 class DepthLimit(ft.TempDirTestCase):
     def test_deeper_stacks_are_marked_truncated(self):
         samples = capture(self, "deep", 2, 1)
