@@ -370,6 +370,7 @@ static int run(struct agent *a)
 static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
+	struct sampler_opts sopts;
 	size_t max_keys, max_stacks;
 	int err;
 
@@ -420,7 +421,7 @@ static int setup(struct agent *a)
 	}
 
 	size_maps(cfg, &max_keys, &max_stacks);
-	a->sampler = sampler__new(&(struct sampler_opts){
+	sopts = (struct sampler_opts){
 		.frequency = cfg->frequency,
 		.pids = cfg->pids,
 		.n_pids = cfg->n_pids,
@@ -431,7 +432,18 @@ static int setup(struct agent *a)
 		.max_stacks = max_stacks,
 		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
 		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
-	});
+	};
+	a->sampler = sampler__new(&sopts);
+	if (!a->sampler && a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_AUTO) {
+		/* The walker needs more of the kernel (Linux 6.1+) than the rest of the program. */
+		log_warn("the program with the CFI walker did not load: user stacks are walked by "
+			 "frame pointers");
+		unwinder__free(a->unwinder);
+		a->unwinder = NULL;
+		sopts.unwind_mode = FORNAX_UNWIND_FP;
+		sopts.unwind_maps = NULL;
+		a->sampler = sampler__new(&sopts);
+	}
 	if (!a->sampler)
 		return -errno;
 
