@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "unwind.h"
+
 #define NSEC_PER_MSEC 1000000ULL
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -26,6 +28,9 @@
 #define DEFAULT_DEBUGINFOD_CACHE "/var/cache/fornax/debuginfod"
 #define DEFAULT_DEBUGINFOD_TIMEOUT_NS (5 * NSEC_PER_SEC)
 #define MAX_DEBUGINFOD_TIMEOUT_NS (600 * NSEC_PER_SEC)
+/* One page of rows (bpf/unwind.h) up to what a map-in-map of pages can name. */
+#define MIN_UNWIND_MEMORY (1ULL << 20)
+#define MAX_UNWIND_MEMORY (1ULL << 40)
 
 enum option_kind {
 	OPT_VALUE, /* takes an argument */
@@ -483,6 +488,47 @@ static int apply_debuginfod_timeout(struct config *cfg, const char *value, const
 	return err;
 }
 
+static int apply_unwind(struct config *cfg, const char *value, const char *origin)
+{
+	if (strcmp(value, "auto") == 0)
+		cfg->unwind_mode = FORNAX_UNWIND_AUTO;
+	else if (strcmp(value, "dwarf") == 0)
+		cfg->unwind_mode = FORNAX_UNWIND_DWARF;
+	else if (strcmp(value, "fp") == 0)
+		cfg->unwind_mode = FORNAX_UNWIND_FP;
+	else
+		return invalid(origin, value, "is not an unwind method (auto, dwarf, fp)");
+	return 0;
+}
+
+/* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes. */
+static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
+{
+	static const char suffixes[] = "KMGT";
+	unsigned long long v, scale = 1;
+	const char *unit;
+	char *end;
+
+	if (!isdigit((unsigned char)*value))
+		goto bad;
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno)
+		goto bad;
+	if (*end) {
+		unit = strchr(suffixes, toupper((unsigned char)*end));
+		if (!unit || (end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B")))
+			goto bad;
+		scale = 1ULL << (10 * (unit - suffixes + 1));
+	}
+	if (v > MAX_UNWIND_MEMORY / scale || v * scale < MIN_UNWIND_MEMORY)
+		goto bad;
+	cfg->unwind_memory = v * scale;
+	return 0;
+bad:
+	return invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
+}
+
 static int apply_verbose(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -571,6 +617,11 @@ static const struct option_spec option_specs[] = {
 	  "where fetched debug files are kept (default " DEFAULT_DEBUGINFOD_CACHE ")" },
 	{ "debuginfod-timeout", 0, OPT_VALUE, apply_debuginfod_timeout, "DURATION",
 	  "give up a debuginfod download after this long (default 5s)" },
+	{ "unwind", 0, OPT_VALUE, apply_unwind, "METHOD",
+	  "user stacks: auto (CFI tables from .eh_frame where loaded, frame pointers elsewhere; "
+	  "default), dwarf (CFI tables only), fp (frame pointers only)" },
+	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
+	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)" },
 	{ "verbose", 'v', OPT_COUNT, apply_verbose, NULL,
 	  "more logging; -vv adds libbpf's (environment: 0..2)" },
 	{ "quiet", 'q', OPT_BOOL, apply_quiet, NULL, "log errors and warnings only" },
@@ -849,6 +900,7 @@ static int parse(struct config *cfg, bool convert, int argc, char **argv, char *
 		.top = -1,
 		.convert = convert,
 		.debuginfod_timeout_ns = DEFAULT_DEBUGINFOD_TIMEOUT_NS,
+		.unwind_mode = FORNAX_UNWIND_AUTO,
 	};
 	err = apply_environment(cfg, envp);
 	if (!err)

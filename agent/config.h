@@ -40,6 +40,8 @@ struct config {
 	enum output_format format;
 	unsigned max_files;      /* continuous mode: profiles kept in the output directory */
 	size_t max_stacks;       /* 0: sized from CPUs × frequency × drain interval */
+	__u32 unwind_mode;       /* enum fornax_unwind_mode (bpf/unwind.h) */
+	size_t unwind_memory;    /* bytes of unwind rows in kernel maps at most; 0: default */
 	int verbosity;           /* 0 info, 1 debug, 2 trace; -1 warnings only */
 	bool show_help;
 	bool show_version;

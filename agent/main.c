@@ -30,12 +30,15 @@
 #include "sampler.h"
 #include "symbolizer.h"
 #include "top.h"
+#include "unwinder.h"
 #include "window.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 #define MIN_MAP_ENTRIES 1024
 /* Cached symbols and processes not used for this long are evicted. */
 #define SYMBOL_IDLE_NS (120 * NSEC_PER_SEC)
+/* How long startup waits for the CFI tables of the processes already running. */
+#define UNWIND_READY_NS (3 * NSEC_PER_SEC)
 
 struct agent {
 	struct config cfg;
@@ -57,6 +60,9 @@ struct agent {
 	__u64 total_lost;
 	__u64 windows_written;
 	__u64 write_errors;
+	struct unwinder *unwinder;
+	__u64 unwind_fp;                   /* user stacks walked by frame pointers */
+	__u64 unwind_end[FORNAX_END_NR];   /* CFI walks by how they ended */
 };
 
 static __u64 now_ns(clockid_t clock)
@@ -211,9 +217,75 @@ static void check_books(const struct sampler_drain_stats *st)
 				     (unsigned long long)k->stack_map_full);
 }
 
+static const char *const unwind_end_names[FORNAX_END_NR] = {
+	[FORNAX_END_COMPLETE] = "complete",
+	[FORNAX_END_DEPTH] = "depth limit",
+	[FORNAX_END_PC_NOT_COVERED] = "pc not covered",
+	[FORNAX_END_READ_FAULT] = "read fault",
+	[FORNAX_END_TABLE_MISSING] = "table missing",
+	[FORNAX_END_UNSUPPORTED] = "unsupported CFI",
+	[FORNAX_END_BAD_FRAME] = "bad frame",
+};
+
+/* "12 complete, 3 pc not covered, ..." for the CFI walks in end[]. */
+static void format_unwind_ends(const __u64 *end, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = FORNAX_END_COMPLETE; i < FORNAX_END_NR && n < size; i++) {
+		if (!end[i] && i != FORNAX_END_COMPLETE)
+			continue;
+		n += snprintf(buf + n, size - n, "%s%llu %s", n ? ", " : "",
+			      (unsigned long long)end[i], unwind_end_names[i]);
+	}
+}
+
+static void account_unwind(struct agent *a, const struct fornax_set_stats *k)
+{
+	char ends[256];
+
+	a->unwind_fp += k->unwind_fp;
+	for (int i = 0; i < FORNAX_END_NR; i++)
+		a->unwind_end[i] += k->unwind_end[i];
+	if (!a->unwinder || !log_enabled(LOG_DEBUG))
+		return;
+	format_unwind_ends(k->unwind_end, ends, sizeof(ends));
+	log_debug("unwind: CFI walks: %s; %llu by frame pointers, %llu frame-pointer steps, "
+		  "%llu signal frames, %llu requests lost",
+		  ends, (unsigned long long)k->unwind_fp, (unsigned long long)k->unwind_fp_steps,
+		  (unsigned long long)k->unwind_signal_frames,
+		  (unsigned long long)k->unwind_requests_lost);
+}
+
+static void log_unwind_summary(struct agent *a)
+{
+	struct unwinder_stats us;
+	__u64 walks = 0;
+	char ends[256];
+
+	if (!a->unwinder)
+		return;
+	for (int i = 0; i < FORNAX_END_NR; i++)
+		walks += a->unwind_end[i];
+	format_unwind_ends(a->unwind_end, ends, sizeof(ends));
+	log_info("user stacks: %llu walked by CFI (%s), %llu by frame pointers",
+		 (unsigned long long)walks, ends, (unsigned long long)a->unwind_fp);
+	unwinder__stats(a->unwinder, &us);
+	log_info("unwind tables: %llu loaded (%llu rows, %.1f MiB of map memory), %llu built in "
+		 "%.0f ms, %llu evicted, %llu files without usable CFI, %llu did not fit; "
+		 "%llu processes",
+		 (unsigned long long)us.tables, (unsigned long long)us.rows,
+		 (double)(us.row_bytes + us.mapping_bytes) / (1 << 20),
+		 (unsigned long long)us.tables_built, (double)us.build_ns / 1e6,
+		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
+		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes);
+}
+
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
 	check_books(st);
+	account_unwind(a, &st->set);
 	window__add_drain_stats(a->window, st);
 	a->total_samples += st->drained_samples;
 	a->total_lost += st->set.counts_map_full;
@@ -455,6 +527,7 @@ static int setup_debuginfod(const struct config *cfg)
 static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
+	struct sampler_opts sopts;
 	size_t max_keys, max_stacks;
 	int err;
 
@@ -513,9 +586,28 @@ static int setup(struct agent *a)
 	if (!a->proc_watch)
 		log_warn("process events unavailable (%s): processes that exit before a drain "
 			 "stay unsymbolized", strerror(errno));
+	if (cfg->unwind_mode != FORNAX_UNWIND_FP) {
+		a->unwinder = unwinder__new(&(struct unwinder_opts){
+			.mode = cfg->unwind_mode,
+			.max_table_bytes = cfg->unwind_memory,
+			.pids = cfg->pids,
+			.n_pids = cfg->n_pids,
+		});
+		if (!a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_DWARF) {
+			err = -errno;
+			log_error("--unwind=dwarf: cannot set up CFI unwinding: %s", strerror(-err));
+			return err;
+		}
+		if (!a->unwinder)
+			log_warn("CFI unwinding unavailable (%s): user stacks are walked by frame "
+				 "pointers", strerror(errno));
+		else if (!unwinder__wait_ready(a->unwinder, UNWIND_READY_NS))
+			log_info("unwind tables still loading: until a process's are in, its stacks "
+				 "are walked by frame pointers");
+	}
 
 	size_maps(cfg, &max_keys, &max_stacks);
-	a->sampler = sampler__new(&(struct sampler_opts){
+	sopts = (struct sampler_opts){
 		.frequency = cfg->frequency,
 		.pids = cfg->pids,
 		.n_pids = cfg->n_pids,
@@ -526,7 +618,20 @@ static int setup(struct agent *a)
 		.announce_processes = a->proc_watch != NULL,
 		.max_keys = max_keys,
 		.max_stacks = max_stacks,
-	});
+		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
+		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
+	};
+	a->sampler = sampler__new(&sopts);
+	if (!a->sampler && a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_AUTO) {
+		/* The walker needs more of the kernel (Linux 6.1+) than the rest of the program. */
+		log_warn("the program with the CFI walker did not load: user stacks are walked by "
+			 "frame pointers");
+		unwinder__free(a->unwinder);
+		a->unwinder = NULL;
+		sopts.unwind_mode = FORNAX_UNWIND_FP;
+		sopts.unwind_maps = NULL;
+		a->sampler = sampler__new(&sopts);
+	}
 	if (!a->sampler)
 		return -errno;
 	if (a->proc_watch) {
@@ -564,6 +669,8 @@ static void teardown(struct agent *a)
 {
 	window__free(a->window);
 	sampler__free(a->sampler);
+	/* After the sampler: the program reads the unwinder's maps until detached. */
+	unwinder__free(a->unwinder);
 	proc_watch__free(a->proc_watch);
 	lifecycle__free(a->lifecycle);
 	cgroups__free(a->cgroups);
@@ -600,12 +707,13 @@ int main(int argc, char **argv, char **envp)
 	err = setup(&a);
 	if (!err)
 		err = run(&a);
-	if (a.sampler)
+	if (a.sampler) {
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
 			 (unsigned long long)a.total_samples, (unsigned long long)a.windows_written,
 			 (unsigned long long)a.total_lost, (unsigned long long)a.write_errors);
-	if (a.sampler)
 		lifecycle__log_summary(a.lifecycle, a.proc_watch);
+		log_unwind_summary(&a);
+	}
 	teardown(&a);
 	return err ? 1 : 0;
 }

@@ -16,6 +16,15 @@
 
 struct sampler;
 
+/* The DWARF unwinder's maps (bpf/unwind.h), created by agent/unwinder.c. */
+struct sampler_unwind_maps {
+	int row_pages;
+	int map_pages;
+	int procs;
+	int requests;
+	int gen;
+};
+
 struct sampler_opts {
 	unsigned frequency;     /* Hz per CPU; required */
 	const __u32 *pids;      /* only these tgids, filtered in the kernel */
@@ -38,6 +47,11 @@ struct sampler_opts {
 	 * must. Loses samples; exists only so bench/ can measure that loss.
 	 */
 	bool single_buffer;
+	__u32 unwind_mode; /* enum fornax_unwind_mode; 0 (frame pointers) by default */
+	/* Required unless unwind_mode is FORNAX_UNWIND_FP. */
+	const struct sampler_unwind_maps *unwind_maps;
+	/* Time each user-stack walk in the kernel (set_stats.user_walk_*); for bench/. */
+	bool time_user_walks;
 };
 
 struct sampler_sample {
@@ -45,6 +59,7 @@ struct sampler_sample {
 	__u64 count;
 	const __u64 *user_ips; /* leaf first; n_user 0 when none (see key->user_stack_err) */
 	__u32 n_user;
+	__u32 user_flags; /* FORNAX_STACK_* (bpf/unwind.h) of the user stack */
 	const __u64 *kernel_ips;
 	__u32 n_kernel;
 };

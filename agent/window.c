@@ -319,13 +319,47 @@ static int count_process(struct window *w, __u32 pid, __u64 start_ns)
 	return 0;
 }
 
+/* A CFI walk that stopped before the outermost frame: the stack is not whole. */
+static bool user_stack_cut(__u32 flags)
+{
+	return (flags & FORNAX_STACK_METHOD_MASK) == FORNAX_STACK_DWARF &&
+	       ((flags >> FORNAX_STACK_END_SHIFT) & FORNAX_STACK_END_MASK) != FORNAX_END_COMPLETE;
+}
+
+/*
+ * The "unwind" label: how the user stack was walked and whether it is
+ * known to be whole (see bpf/unwind.h). NULL when there is no user stack.
+ */
+static const char *unwind_label(const struct sampler_sample *sample)
+{
+	static const char *const cut[FORNAX_END_NR] = {
+		[FORNAX_END_DEPTH] = "truncated: depth limit",
+		[FORNAX_END_PC_NOT_COVERED] = "truncated: pc not covered",
+		[FORNAX_END_READ_FAULT] = "truncated: read fault",
+		[FORNAX_END_TABLE_MISSING] = "truncated: table missing",
+		[FORNAX_END_UNSUPPORTED] = "truncated: unsupported CFI",
+		[FORNAX_END_BAD_FRAME] = "truncated: bad frame",
+	};
+	__u32 flags = sample->user_flags, end;
+
+	if (!sample->n_user)
+		return NULL;
+	if ((flags & FORNAX_STACK_METHOD_MASK) != FORNAX_STACK_DWARF)
+		return "frame pointers";
+	end = (flags >> FORNAX_STACK_END_SHIFT) & FORNAX_STACK_END_MASK;
+	if (end == FORNAX_END_COMPLETE)
+		return flags & FORNAX_STACK_MIXED ? "complete (with frame pointers)" : "complete";
+	return end < FORNAX_END_NR && cut[end] ? cut[end] : "truncated";
+}
+
 int window__add_sample(const struct sampler_sample *sample, void *ctx)
 {
 	struct window *w = ctx;
 	const struct fornax_sample_key *key = sample->key;
 	char pid[16], tid[16], comm[FORNAX_COMM_LEN + 1], thread[FORNAX_COMM_LEN + 1];
 	const struct cgroup_info *cg = NULL;
-	struct pprof_label labels[7];
+	struct pprof_label labels[8];
+	const char *unwind = unwind_label(sample);
 	__u64 *ids = w->location_ids;
 	size_t n = 0, n_labels = 4;
 	int err;
@@ -347,7 +381,7 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 		if (err)
 			return err;
 		n += sample->n_user;
-		if (sample->n_user >= FORNAX_MAX_STACK_DEPTH) {
+		if (sample->n_user >= FORNAX_MAX_STACK_DEPTH || user_stack_cut(sample->user_flags)) {
 			ids[n] = pseudo_location(w, PSEUDO_TRUNCATED);
 			if (!ids[n++])
 				return -errno;
@@ -382,6 +416,8 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 		if (cg->pod_uid)
 			labels[n_labels++] = (struct pprof_label){ .key = "pod_uid", .str = cg->pod_uid };
 	}
+	if (unwind)
+		labels[n_labels++] = (struct pprof_label){ .key = "unwind", .str = unwind };
 
 	err = pprof__add_sample(w->pprof, ids, n, sample->count, labels, n_labels);
 	if (err)
@@ -398,6 +434,9 @@ void window__add_drain_stats(struct window *w, const struct sampler_drain_stats 
 {
 	w->stats.drains++;
 	w->stats.lost_counts_map_full += stats->set.counts_map_full;
+	for (int i = 0; i < FORNAX_END_NR; i++)
+		w->stats.unwind_end[i] += stats->set.unwind_end[i];
+	w->stats.unwind_fp += stats->set.unwind_fp;
 }
 
 static void add_comment(struct window *w, const char *what, __u64 n)
@@ -418,6 +457,18 @@ const struct pprof *window__finish(struct window *w, __u64 duration_ns)
 		       "--drain-interval)", w->stats.lost_counts_map_full);
 	add_comment(w, "stacks dropped: stacks map full", w->stats.stacks_dropped);
 	add_comment(w, "stacks missing from their drain", w->stats.stacks_missing);
+	add_comment(w, "user stacks cut short ([truncated]): depth limit",
+		    w->stats.unwind_end[FORNAX_END_DEPTH]);
+	add_comment(w, "user stacks cut short ([truncated]): pc not covered by CFI",
+		    w->stats.unwind_end[FORNAX_END_PC_NOT_COVERED]);
+	add_comment(w, "user stacks cut short ([truncated]): stack read fault",
+		    w->stats.unwind_end[FORNAX_END_READ_FAULT]);
+	add_comment(w, "user stacks cut short ([truncated]): unwind table missing",
+		    w->stats.unwind_end[FORNAX_END_TABLE_MISSING]);
+	add_comment(w, "user stacks cut short ([truncated]): unsupported CFI rule",
+		    w->stats.unwind_end[FORNAX_END_UNSUPPORTED]);
+	add_comment(w, "user stacks cut short ([truncated]): bad frame",
+		    w->stats.unwind_end[FORNAX_END_BAD_FRAME]);
 	return w->pprof;
 }
 

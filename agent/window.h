@@ -33,6 +33,8 @@ struct window_stats {
 	__u64 stacks_dropped;    /* stacks map full: samples kept without that stack */
 	__u64 drains;
 	__u64 processes;         /* distinct (pid, start time) seen */
+	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */
+	__u64 unwind_fp;                 /* user stacks walked by frame pointers */
 };
 
 /* NULL with errno set. */

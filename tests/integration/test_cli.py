@@ -70,6 +70,14 @@ class BadInput(unittest.TestCase):
             (["--debuginfod-cache", "relative"], "--debuginfod-cache"),
             (["--debuginfod-timeout", "0s"], "--debuginfod-timeout"),
             (["--debuginfod-timeout", "11m"], "--debuginfod-timeout"),
+            (["--unwind", "dwarf2"], "--unwind"),
+            (["--unwind", ""], "--unwind"),
+            (["--unwind=FP"], "--unwind"),
+            (["--unwind-memory", "64"], "--unwind-memory"),
+            (["--unwind-memory", "64X"], "--unwind-memory"),
+            (["--unwind-memory", "2T"], "--unwind-memory"),
+            (["--unwind-memory", "-1M"], "--unwind-memory"),
+            (["--unwind-memory", "99999999999999999999G"], "--unwind-memory"),
         ]
         for args, mention in cases:
             with self.subTest(args=args):
@@ -92,6 +100,8 @@ class BadInput(unittest.TestCase):
             ({"FORNAX_DEBUG_DIR": "/no/such/dir"}, "FORNAX_DEBUG_DIR"),
             ({"FORNAX_DEBUGINFOD": "localhost:8002"}, "FORNAX_DEBUGINFOD"),
             ({"FORNAX_DEBUGINFOD_TIMEOUT": "soon"}, "FORNAX_DEBUGINFOD_TIMEOUT"),
+            ({"FORNAX_UNWIND": "frame-pointers"}, "FORNAX_UNWIND"),
+            ({"FORNAX_UNWIND_MEMORY": "1k"}, "FORNAX_UNWIND_MEMORY"),
         ]
         for env, mention in cases:
             with self.subTest(env=env):
@@ -121,6 +131,16 @@ class BadInput(unittest.TestCase):
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("/nonexistent.pb.gz", proc.stderr)
 
+    def test_good_unwind_values(self):
+        # Parsing happens before --help is acted on: a good value lets help through.
+        for args, env in ((["--unwind", "auto"], None), (["--unwind=dwarf"], None),
+                          (["--unwind", "fp", "--unwind-memory", "64M"], None),
+                          (["--unwind-memory", "1GiB"], None), (["--unwind-memory", "1048576"], None),
+                          ([], {"FORNAX_UNWIND": "dwarf", "FORNAX_UNWIND_MEMORY": "512m"})):
+            with self.subTest(args=args, env=env):
+                proc = fornax(args + ["--help"], env)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+
     def test_help_and_version(self):
         proc = fornax(["--help"])
         self.assertEqual(proc.returncode, 0)
@@ -130,7 +150,8 @@ class BadInput(unittest.TestCase):
                      "--cgroup", "--debug-dir", "--debuginfod", "--debuginfod-cache",
                      "--debuginfod-timeout", "FORNAX_CGROUP", "FORNAX_DEBUGINFOD",
                      "FORNAX_FREQUENCY", "FORNAX_PID", "FORNAX_TITLE", "FORNAX_WIDTH",
-                     "FORNAX_ICICLE", "FORNAX_TOP"):
+                     "FORNAX_ICICLE", "FORNAX_TOP", "--unwind", "FORNAX_UNWIND",
+                     "--unwind-memory", "FORNAX_UNWIND_MEMORY"):
             self.assertIn(flag, proc.stdout)
         proc = fornax(["convert", "--help"])
         self.assertEqual(proc.returncode, 0)
