@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Feeds the BPF program's CFI walker (bpf/unwind.bpf.h): builds each
- * executable file's unwind table (unwind/cfi_table.h) off the sampling
+ * executable file's unwind table (symbolizer/cfi_table.h) off the sampling
  * path, in a worker thread; loads it into row pages shared by every process
  * that maps the file; and describes each sampled process's executable
  * mappings. The program asks for processes it does not know through a
