@@ -68,6 +68,8 @@ static __thread bool unwinder_oom;
 #define DEFAULT_PROC_ROOT "/proc"
 #define DEFAULT_MAX_TABLE_BYTES (256ULL << 20)
 #define POLL_NS (10 * NSEC_PER_MSEC)
+/* With no requests and no builds for a while, the poll slows down to this. */
+#define IDLE_POLL_NS (250 * NSEC_PER_MSEC)
 #define SWEEP_NS (5 * NSEC_PER_SEC)
 #define LINGER_NS (60 * NSEC_PER_SEC)
 #define REFRESH_MIN_NS (1 * NSEC_PER_SEC)
@@ -1426,10 +1428,13 @@ static void refresh_process(struct unwinder *u, __u32 tgid)
 	p->next_refresh = now + p->refresh_backoff;
 }
 
-static void handle_requests(struct unwinder *u)
+/* Returns how many requests were read. */
+static int handle_requests(struct unwinder *u)
 {
+	int handled = 0;
+
 	/* Each request is deleted as it is read, so the first key is always the next one. */
-	for (int budget = 4096; budget > 0; budget--) {
+	for (int budget = 4096; budget > 0; budget--, handled++) {
 		struct fornax_unwind_request req;
 		__u32 key;
 
@@ -1445,6 +1450,7 @@ static void handle_requests(struct unwinder *u)
 		else if (req.reason & FORNAX_REQ_UNKNOWN_PC)
 			refresh_process(u, key);
 	}
+	return handled;
 }
 
 
@@ -1521,12 +1527,20 @@ static void *worker(void *arg)
 {
 	struct unwinder *u = arg;
 
+	/*
+	 * Requests sit in a map the program writes, so they are polled: every
+	 * POLL_NS while there is work, slowing to IDLE_POLL_NS when there is
+	 * none, so an idle agent does not wake a hundred times a second.
+	 */
+	__u64 poll_ns = POLL_NS;
+
 	prescan(u);
 	while (!should_stop(u)) {
 		struct timespec until;
+		bool busy;
 		__u64 now;
 
-		handle_requests(u);
+		busy = handle_requests(u) > 0;
 		collect_built(u);
 		install_waiting(u);
 		reprioritize(u);
@@ -1544,10 +1558,13 @@ static void *worker(void *arg)
 			u->ready = true;
 			pthread_cond_broadcast(&u->cond);
 		}
+		busy = busy || u->n_pending;
+		poll_ns = busy ? POLL_NS : poll_ns * 2 < IDLE_POLL_NS ? poll_ns * 2 : IDLE_POLL_NS;
 		/* Until the next poll of the requests, or until the builder hands something back. */
 		if (!u->stop && !u->done) {
 			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_nsec += POLL_NS;
+			until.tv_sec += poll_ns / NSEC_PER_SEC;
+			until.tv_nsec += poll_ns % NSEC_PER_SEC;
 			if (until.tv_nsec >= (long)NSEC_PER_SEC) {
 				until.tv_sec++;
 				until.tv_nsec -= NSEC_PER_SEC;
