@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,13 +21,11 @@
 #include "cgroups.h"
 #include "config.h"
 #include "convert.h"
-#include "log.h"
-#include "output.h"
-#include "progress.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "output.h"
 #include "proc_watch.h"
+#include "progress.h"
 #include "sampler.h"
 #include "symbolizer.h"
 #include "top.h"
@@ -420,6 +419,11 @@ static int rotate_window(struct agent *a)
 		log_warn("pruning %s: %s, ignoring", a->cfg.output, strerror(-pruned));
 	window__free(a->window);
 	a->window = NULL;
+	/*
+	 * A window's model, table builds and DWARF sessions come and go; glibc
+	 * keeps what they freed in its arenas (one per thread) unless asked.
+	 */
+	malloc_trim(0);
 	err = new_window(a);
 	if (err)
 		log_error("starting a window: %s", strerror(-err));
@@ -701,6 +705,12 @@ int main(int argc, char **argv, char **envp)
 		config__free(&a.cfg);
 		return 0;
 	}
+	/*
+	 * A fixed threshold stops glibc from raising it after each large free,
+	 * so multi-megabyte buffers (unwind tables of big libraries, encoded
+	 * windows) are mapped and unmapped instead of pinned in an arena.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	log_set_level(a.cfg.verbosity < 0 ? LOG_WARN : LOG_INFO + a.cfg.verbosity);
 	log_setup_libbpf();
 
