@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config.h"
+#include "flamegraph.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
+#include "unwind.h"
 
 #define NSEC_PER_MSEC 1000000ULL
 #define NSEC_PER_SEC 1000000000ULL
@@ -24,6 +27,12 @@
 #define MIN_DRAIN_INTERVAL_NS (10 * NSEC_PER_MSEC)
 #define DEFAULT_MAX_FILES 360
 #define MAX_STACKS_LIMIT (1u << 24)
+#define DEFAULT_DEBUGINFOD_CACHE "/var/cache/fornax/debuginfod"
+#define DEFAULT_DEBUGINFOD_TIMEOUT_NS (5 * NSEC_PER_SEC)
+#define MAX_DEBUGINFOD_TIMEOUT_NS (600 * NSEC_PER_SEC)
+/* One page of rows (bpf/unwind.h) up to what a map-in-map of pages can name. */
+#define MIN_UNWIND_MEMORY (1ULL << 20)
+#define MAX_UNWIND_MEMORY (1ULL << 40)
 #define DEFAULT_STORE_TIMEOUT_NS (30 * NSEC_PER_SEC)
 #define DEFAULT_STORE_CONNECT_TIMEOUT_NS (5 * NSEC_PER_SEC)
 #define MIN_STORE_TIMEOUT_NS (100 * NSEC_PER_MSEC)
@@ -255,18 +264,63 @@ static int apply_include_idle(struct config *cfg, const char *value, const char 
 	return apply_bool(&cfg->include_idle, true, value, origin);
 }
 
-static int apply_output(struct config *cfg, const char *value, const char *origin)
+static void free_outputs(struct config *cfg)
 {
+	for (size_t i = 0; i < cfg->n_outputs; i++)
+		free(cfg->outputs[i].path);
+	free(cfg->outputs);
+	cfg->outputs = NULL;
+	cfg->n_outputs = 0;
+}
+
+static int add_output(struct config *cfg, const char *path, const char *origin)
+{
+	struct config_output *grown;
 	char *copy;
 
-	if (!*value)
+	if (!*path)
 		return invalid(origin, NULL, "needs a path");
+	for (size_t i = 0; i < cfg->n_outputs; i++)
+		if (strcmp(cfg->outputs[i].path, path) == 0)
+			return invalid(origin, path, "is given twice");
+	copy = strdup(path);
+	grown = copy ? reallocarray(cfg->outputs, cfg->n_outputs + 1, sizeof(*grown)) : NULL;
+	if (!grown) {
+		free(copy);
+		return -ENOMEM;
+	}
+	grown[cfg->n_outputs++] = (struct config_output){ .path = copy };
+	cfg->outputs = grown;
+	return 0;
+}
+
+/*
+ * Repeatable: each -o is one more file from the same capture. The
+ * environment takes a comma-separated list, which the first -o on the
+ * command line replaces (the command line wins).
+ */
+static int apply_output(struct config *cfg, const char *value, const char *origin)
+{
+	bool from_env = strncmp(origin, "FORNAX_", 7) == 0;
+	char *copy, *tok, *save = NULL;
+	int err = 0;
+
+	if (!from_env) {
+		if (cfg->outputs_from_env)
+			free_outputs(cfg);
+		cfg->outputs_from_env = false;
+		return add_output(cfg, value, origin);
+	}
 	copy = strdup(value);
 	if (!copy)
 		return -ENOMEM;
-	free(cfg->output);
-	cfg->output = copy;
-	return 0;
+	cfg->outputs_from_env = true;
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save))
+		err = add_output(cfg, tok, origin);
+	if (!err && !cfg->n_outputs)
+		err = invalid(origin, NULL, "needs a path");
+	free(copy);
+	return err;
 }
 
 static int apply_format(struct config *cfg, const char *value, const char *origin)
@@ -275,8 +329,53 @@ static int apply_format(struct config *cfg, const char *value, const char *origi
 		cfg->format = OUTPUT_FORMAT_PPROF;
 	else if (strcmp(value, "folded") == 0)
 		cfg->format = OUTPUT_FORMAT_FOLDED;
+	else if (strcmp(value, "svg") == 0)
+		cfg->format = OUTPUT_FORMAT_SVG;
 	else
-		return invalid(origin, value, "is not a format (pprof, folded)");
+		return invalid(origin, value, "is not a format (pprof, folded, svg)");
+	return 0;
+}
+
+static int apply_title(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy;
+
+	if (!*value)
+		return invalid(origin, NULL, "needs a title");
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(cfg->title);
+	cfg->title = copy;
+	return 0;
+}
+
+static int apply_width(struct config *cfg, const char *value, const char *origin)
+{
+	unsigned long long v;
+	char why[64];
+
+	if (parse_uint(value, FLAMEGRAPH_MIN_WIDTH, FLAMEGRAPH_MAX_WIDTH, &v) == 0) {
+		cfg->width = v;
+		return 0;
+	}
+	snprintf(why, sizeof(why), "is not a width in pixels (%d..%d)", FLAMEGRAPH_MIN_WIDTH,
+		 FLAMEGRAPH_MAX_WIDTH);
+	return invalid(origin, value, why);
+}
+
+static int apply_icicle(struct config *cfg, const char *value, const char *origin)
+{
+	return apply_bool(&cfg->icicle, true, value, origin);
+}
+
+static int apply_top(struct config *cfg, const char *value, const char *origin)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, 0, 100000, &v))
+		return invalid(origin, value, "is not a number of functions (0 hides the summary)");
+	cfg->top = (int)v;
 	return 0;
 }
 
@@ -301,6 +400,153 @@ static int apply_max_stacks(struct config *cfg, const char *value, const char *o
 	}
 	snprintf(why, sizeof(why), "is not a stack count (64..%u)", MAX_STACKS_LIMIT);
 	return invalid(origin, value, why);
+}
+
+/* Repeatable on the command line; a comma-separated list in the environment. */
+static int apply_cgroup(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL;
+	int err = 0;
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	if (!*copy)
+		err = invalid(origin, NULL, "needs a cgroup path");
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		const char *why;
+
+		err = cgroup_filter__add(&cfg->cgroups, tok, &why);
+		if (err && err != -ENOMEM)
+			err = invalid(origin, tok, why ? why : "is not a cgroup");
+	}
+	free(copy);
+	return err;
+}
+
+/* Repeatable on the command line; a ':'-separated list in the environment. */
+static int apply_debug_dir(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL, *joined;
+	int err = 0;
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	if (!*copy)
+		err = invalid(origin, NULL, "needs a directory");
+	for (tok = strtok_r(copy, ":", &save); tok && !err; tok = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		if (tok[0] != '/')
+			err = invalid(origin, tok, "is not an absolute path");
+		else if (stat(tok, &st) != 0 || !S_ISDIR(st.st_mode))
+			err = invalid(origin, tok, "is not a directory");
+		if (err)
+			break;
+		if (asprintf(&joined, "%s%s%s", cfg->debug_dirs ? cfg->debug_dirs : "",
+			     cfg->debug_dirs ? ":" : "", tok) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		free(cfg->debug_dirs);
+		cfg->debug_dirs = joined;
+	}
+	free(copy);
+	return err;
+}
+
+/* Server URLs, separated by spaces or commas: http:// or https:// only. */
+static int apply_debuginfod(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL, *joined;
+	int err = 0;
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, " ,", &save); tok && !err; tok = strtok_r(NULL, " ,", &save)) {
+		if ((strncmp(tok, "http://", 7) != 0 || !tok[7]) &&
+		    (strncmp(tok, "https://", 8) != 0 || !tok[8])) {
+			err = invalid(origin, tok, "is not a debuginfod server URL (http:// or https://)");
+			break;
+		}
+		if (asprintf(&joined, "%s%s%s", cfg->debuginfod_urls ? cfg->debuginfod_urls : "",
+			     cfg->debuginfod_urls ? " " : "", tok) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		free(cfg->debuginfod_urls);
+		cfg->debuginfod_urls = joined;
+	}
+	if (!err && !cfg->debuginfod_urls)
+		err = invalid(origin, NULL, "needs a server URL");
+	free(copy);
+	return err;
+}
+
+static int apply_debuginfod_cache(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy;
+
+	if (value[0] != '/')
+		return invalid(origin, value, "is not an absolute path");
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(cfg->debuginfod_cache);
+	cfg->debuginfod_cache = copy;
+	return 0;
+}
+
+static int apply_debuginfod_timeout(struct config *cfg, const char *value, const char *origin)
+{
+	int err = apply_duration_value(value, origin, NSEC_PER_SEC, &cfg->debuginfod_timeout_ns);
+
+	if (!err && cfg->debuginfod_timeout_ns > MAX_DEBUGINFOD_TIMEOUT_NS)
+		return invalid(origin, value, "is too long (maximum 10m)");
+	return err;
+}
+
+static int apply_unwind(struct config *cfg, const char *value, const char *origin)
+{
+	if (strcmp(value, "auto") == 0)
+		cfg->unwind_mode = FORNAX_UNWIND_AUTO;
+	else if (strcmp(value, "dwarf") == 0)
+		cfg->unwind_mode = FORNAX_UNWIND_DWARF;
+	else if (strcmp(value, "fp") == 0)
+		cfg->unwind_mode = FORNAX_UNWIND_FP;
+	else
+		return invalid(origin, value, "is not an unwind method (auto, dwarf, fp)");
+	return 0;
+}
+
+/* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes. */
+static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
+{
+	static const char suffixes[] = "KMGT";
+	unsigned long long v, scale = 1;
+	const char *unit;
+	char *end;
+
+	if (!isdigit((unsigned char)*value))
+		goto bad;
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno)
+		goto bad;
+	if (*end) {
+		unit = strchr(suffixes, toupper((unsigned char)*end));
+		if (!unit || (end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B")))
+			goto bad;
+		scale = 1ULL << (10 * (unit - suffixes + 1));
+	}
+	if (v > MAX_UNWIND_MEMORY / scale || v * scale < MIN_UNWIND_MEMORY)
+		goto bad;
+	cfg->unwind_memory = v * scale;
+	return 0;
+bad:
+	return invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
 }
 
 /* Store-only flags remember that they were given: without --store they are a mistake. */
@@ -592,11 +838,19 @@ static const struct option_spec option_specs[] = {
 	{ "duration", 'd', OPT_VALUE, apply_duration, "DURATION",
 	  "capture once for DURATION (500ms, 30s, 2m) and write one profile, then exit" },
 	{ "output", 'o', OPT_VALUE, apply_output, "PATH",
-	  "with --duration: the profile file (default fornax.pb.gz); otherwise: the directory "
-	  "that receives one profile per interval (default fornax-profiles)" },
+	  "with --duration: a file to write, repeatable: -o p.pb.gz -o flame.svg (default "
+	  "fornax.pb.gz); otherwise: the directory that receives one profile per interval "
+	  "(default fornax-profiles)" },
 	{ "format", 0, OPT_VALUE, apply_format, "FORMAT",
-	  "pprof (gzipped) or folded (collapsed stacks); default: from the file extension "
-	  "(.folded, .txt: folded), else pprof" },
+	  "pprof (gzipped), folded (collapsed stacks) or svg (flame graph); default: from the "
+	  "file extension (.folded, .txt: folded; .svg: svg), else pprof" },
+	{ "title", 0, OPT_VALUE, apply_title, "TEXT", "flame graph title" },
+	{ "width", 0, OPT_VALUE, apply_width, "PX", "flame graph width in pixels (default 1200)" },
+	{ "icicle", 0, OPT_BOOL, apply_icicle, NULL,
+	  "flame graph drawn top-down: callers above their callees" },
+	{ "top", 0, OPT_VALUE, apply_top, "N",
+	  "after a capture, print the N functions with the most samples on stderr; 0 hides it "
+	  "(default 10)" },
 	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 19)" },
 	{ "pid", 'p', OPT_VALUE, apply_pid, "PID",
 	  "profile only this process; repeatable (environment: comma-separated)" },
@@ -613,6 +867,25 @@ static const struct option_spec option_specs[] = {
 	  "(default 360)" },
 	{ "max-stacks", 0, OPT_VALUE, apply_max_stacks, "N",
 	  "stack map entries per drain (default: sized from CPUs, frequency and drain interval)" },
+	{ "cgroup", 0, OPT_VALUE, apply_cgroup, "PATH",
+	  "profile only tasks in this cgroup v2 subtree (a path under the cgroup2 mount, or "
+	  "relative to its root), filtered in the kernel; repeatable (environment: "
+	  "comma-separated)" },
+	{ "debug-dir", 0, OPT_VALUE, apply_debug_dir, "DIR",
+	  "look for separate debug files (.build-id/xx/yyyy.debug, .gnu_debuglink names) under "
+	  "DIR instead of /usr/lib/debug; repeatable (environment: ':'-separated)" },
+	{ "debuginfod", 0, OPT_VALUE, apply_debuginfod, "URLS",
+	  "fetch debug files not found locally from these debuginfod servers (space- or "
+	  "comma-separated); off by default" },
+	{ "debuginfod-cache", 0, OPT_VALUE, apply_debuginfod_cache, "DIR",
+	  "where fetched debug files are kept (default " DEFAULT_DEBUGINFOD_CACHE ")" },
+	{ "debuginfod-timeout", 0, OPT_VALUE, apply_debuginfod_timeout, "DURATION",
+	  "give up a debuginfod download after this long (default 5s)" },
+	{ "unwind", 0, OPT_VALUE, apply_unwind, "METHOD",
+	  "user stacks: auto (CFI tables from .eh_frame where loaded, frame pointers elsewhere; "
+	  "default), dwarf (CFI tables only), fp (frame pointers only)" },
+	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
+	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)" },
 	{ "store", 0, OPT_VALUE, apply_store, "URL",
 	  "also send every window to a profile store: grpc://HOST:PORT or grpcs://... (Parca), "
 	  "pyroscope+http://HOST:PORT or pyroscope+https://... (Pyroscope)" },
@@ -668,6 +941,20 @@ static const char *env_lookup(char **envp, const char *name)
 	return NULL;
 }
 
+/* What `fornax convert` takes: rendering options, no sampling ones. */
+static bool convert_option(const struct option_spec *spec)
+{
+	static const apply_fn convert_applies[] = {
+		apply_output, apply_format, apply_title, apply_width, apply_icicle, apply_top,
+		apply_verbose, apply_quiet, apply_help,
+	};
+
+	for (size_t i = 0; i < sizeof(convert_applies) / sizeof(convert_applies[0]); i++)
+		if (spec->apply == convert_applies[i])
+			return true;
+	return false;
+}
+
 static int apply_environment(struct config *cfg, char **envp)
 {
 	char name[64];
@@ -678,6 +965,8 @@ static int apply_environment(struct config *cfg, char **envp)
 		const char *value;
 
 		if (spec->apply == apply_help || spec->apply == apply_version)
+			continue;
+		if (cfg->convert && !convert_option(spec))
 			continue;
 		env_name(spec, name, sizeof(name));
 		value = env_lookup(envp, name);
@@ -729,8 +1018,9 @@ static int apply_command_line(struct config *cfg, int argc, char **argv)
 
 			if (c == ':')
 				fprintf(stderr, "fornax: %s: needs a value (see --help)\n", arg);
-			else if (optopt >= 256)
-				fprintf(stderr, "fornax: %s: takes no value (see --help)\n", arg);
+			else if (optopt >= 256 && optopt < 256 + (int)N_OPTIONS)
+				fprintf(stderr, "fornax: --%s: takes no value (see --help)\n",
+					option_specs[optopt - 256].name);
 			else if (optopt)
 				fprintf(stderr, "fornax: -%c: unknown option (see --help)\n", optopt);
 			else
@@ -743,25 +1033,84 @@ static int apply_command_line(struct config *cfg, int argc, char **argv)
 		}
 		if (!spec)
 			return -EINVAL;
+		if (cfg->convert && !convert_option(spec)) {
+			fprintf(stderr, "fornax: convert: --%s: not an option of convert (see fornax "
+				"convert --help)\n", spec->name);
+			return -EINVAL;
+		}
 		snprintf(origin, sizeof(origin), "--%s", spec->name);
 		err = spec->apply(cfg, spec->kind == OPT_VALUE ? optarg : NULL, origin);
 		if (err)
 			return err;
 	}
+	/* convert takes its input file; the capture takes no operand. */
+	if (cfg->convert && optind < argc && !cfg->input) {
+		cfg->input = strdup(argv[optind++]);
+		if (!cfg->input)
+			return -ENOMEM;
+	}
 	if (optind < argc) {
-		fprintf(stderr, "fornax: '%s': unexpected argument (see --help)\n", argv[optind]);
+		fprintf(stderr, "fornax: %s'%s': unexpected argument (see%s --help)\n",
+			cfg->convert ? "convert: " : "", argv[optind],
+			cfg->convert ? " fornax convert" : "");
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static enum output_format format_from_extension(const char *path)
+static bool has_suffix(const char *s, const char *suffix)
 {
-	const char *dot = strrchr(path, '.');
+	size_t n = strlen(s), m = strlen(suffix);
 
-	if (dot && (strcmp(dot, ".folded") == 0 || strcmp(dot, ".txt") == 0))
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+enum output_format config__format_from_extension(const char *path)
+{
+	if (has_suffix(path, ".folded") || has_suffix(path, ".txt"))
 		return OUTPUT_FORMAT_FOLDED;
-	return OUTPUT_FORMAT_PPROF;
+	if (has_suffix(path, ".svg"))
+		return OUTPUT_FORMAT_SVG;
+	if (has_suffix(path, ".pb.gz") || has_suffix(path, ".pprof") || has_suffix(path, ".pb"))
+		return OUTPUT_FORMAT_PPROF;
+	return OUTPUT_FORMAT_AUTO;
+}
+
+static const char *format_name(enum output_format f)
+{
+	return f == OUTPUT_FORMAT_FOLDED ? "folded" : f == OUTPUT_FORMAT_SVG ? "svg" : "pprof";
+}
+
+/*
+ * Each file's format: its extension's, or --format for a name without a
+ * known extension, else pprof (svg for convert). A --format that
+ * contradicts an extension is an error rather than a surprise.
+ */
+static int resolve_output_formats(struct config *cfg)
+{
+	enum output_format fallback = cfg->convert ? OUTPUT_FORMAT_SVG : OUTPUT_FORMAT_PPROF;
+
+	for (size_t i = 0; i < cfg->n_outputs; i++) {
+		struct config_output *o = &cfg->outputs[i];
+		enum output_format ext = config__format_from_extension(o->path);
+
+		if (cfg->format != OUTPUT_FORMAT_AUTO && ext != OUTPUT_FORMAT_AUTO &&
+		    ext != cfg->format) {
+			fprintf(stderr, "fornax: --format %s: the extension of '%s' says %s; drop "
+				"--format or rename the file\n", format_name(cfg->format), o->path,
+				format_name(ext));
+			return -EINVAL;
+		}
+		o->format = ext != OUTPUT_FORMAT_AUTO ? ext
+			    : cfg->format != OUTPUT_FORMAT_AUTO ? cfg->format : fallback;
+	}
+	return 0;
+}
+
+static const char *default_file(enum output_format f)
+{
+	return f == OUTPUT_FORMAT_FOLDED ? "fornax.folded" : f == OUTPUT_FORMAT_SVG ? "fornax.svg"
+											: "fornax.pb.gz";
 }
 
 static int finish_store(struct config *cfg)
@@ -802,23 +1151,61 @@ static int finish(struct config *cfg)
 	if (cfg->duration_ns && cfg->drain_interval_ns > cfg->duration_ns)
 		cfg->drain_interval_ns = cfg->duration_ns;
 
-	if (cfg->duration_ns)
-		default_output = cfg->format == OUTPUT_FORMAT_FOLDED ? "fornax.folded" : "fornax.pb.gz";
+	if (cfg->convert) {
+		if (!cfg->input) {
+			fprintf(stderr, "fornax: convert: needs a profile to read (see fornax convert "
+				"--help)\n");
+			return -EINVAL;
+		}
+		if (!cfg->n_outputs && cfg->top <= 0) {
+			fprintf(stderr, "fornax: convert: needs -o FILE (.svg, .folded, .pb.gz) or "
+				"--top N\n");
+			return -EINVAL;
+		}
+	}
+	if (cfg->duration_ns || cfg->convert)
+		default_output = default_file(cfg->format);
 	else
 		default_output = "fornax-profiles";
+	if (!cfg->duration_ns && !cfg->convert && cfg->n_outputs > 1) {
+		fprintf(stderr, "fornax: --output: several outputs need --duration (continuous mode "
+			"writes one directory)\n");
+		return -EINVAL;
+	}
 	/* With a store, local files are written only when asked for. */
-	if (!cfg->output && !cfg->store) {
-		cfg->output = strdup(default_output);
+	if (!cfg->n_outputs && !cfg->convert && !cfg->store) {
+		int err = add_output(cfg, default_output, "--output");
+
+		if (err)
+			return err;
+	}
+	if (cfg->duration_ns || cfg->convert) {
+		int err = resolve_output_formats(cfg);
+
+		if (err)
+			return err;
+	} else if (cfg->format == OUTPUT_FORMAT_AUTO) {
+		cfg->format = OUTPUT_FORMAT_PPROF;
+	}
+	if (cfg->n_outputs) {
+		free(cfg->output);
+		cfg->output = strdup(cfg->outputs[0].path);
 		if (!cfg->output)
 			return -ENOMEM;
+		if (cfg->duration_ns || cfg->convert)
+			cfg->format = cfg->outputs[0].format;
+		else
+			cfg->outputs[0].format = cfg->format;
 	}
-	if (cfg->format == OUTPUT_FORMAT_AUTO)
-		cfg->format = cfg->duration_ns && cfg->output ? format_from_extension(cfg->output)
-							      : OUTPUT_FORMAT_PPROF;
+	if (!cfg->debuginfod_cache) {
+		cfg->debuginfod_cache = strdup(DEFAULT_DEBUGINFOD_CACHE);
+		if (!cfg->debuginfod_cache)
+			return -ENOMEM;
+	}
 	return finish_store(cfg);
 }
 
-int config__parse(struct config *cfg, int argc, char **argv, char **envp)
+static int parse(struct config *cfg, bool convert, int argc, char **argv, char **envp)
 {
 	int err;
 
@@ -828,6 +1215,10 @@ int config__parse(struct config *cfg, int argc, char **argv, char **envp)
 		.frequency = DEFAULT_FREQUENCY,
 		.kernel_stacks = true,
 		.max_files = DEFAULT_MAX_FILES,
+		.top = -1,
+		.convert = convert,
+		.debuginfod_timeout_ns = DEFAULT_DEBUGINFOD_TIMEOUT_NS,
+		.unwind_mode = FORNAX_UNWIND_AUTO,
 		.spool_max_bytes = DEFAULT_SPOOL_MAX_BYTES,
 		.store_timeout_ns = DEFAULT_STORE_TIMEOUT_NS,
 		.store_connect_timeout_ns = DEFAULT_STORE_CONNECT_TIMEOUT_NS,
@@ -845,12 +1236,34 @@ int config__parse(struct config *cfg, int argc, char **argv, char **envp)
 	return err;
 }
 
+int config__parse(struct config *cfg, int argc, char **argv, char **envp)
+{
+	return parse(cfg, false, argc, argv, envp);
+}
+
+int config__parse_convert(struct config *cfg, int argc, char **argv, char **envp)
+{
+	return parse(cfg, true, argc, argv, envp);
+}
+
 void config__free(struct config *cfg)
 {
 	free(cfg->pids);
 	free(cfg->output);
+	free_outputs(cfg);
+	free(cfg->title);
+	free(cfg->input);
+	free(cfg->debug_dirs);
+	free(cfg->debuginfod_urls);
+	free(cfg->debuginfod_cache);
+	cgroup_filter__free(&cfg->cgroups);
 	cfg->pids = NULL;
 	cfg->output = NULL;
+	cfg->title = NULL;
+	cfg->input = NULL;
+	cfg->debug_dirs = NULL;
+	cfg->debuginfod_urls = NULL;
+	cfg->debuginfod_cache = NULL;
 	cfg->n_pids = 0;
 	for (size_t i = 0; i < cfg->n_labels; i++) {
 		free(cfg->labels[i].name);
@@ -869,29 +1282,48 @@ void config__free(struct config *cfg)
 	cfg->bearer_token_file = cfg->ca_file = cfg->spool_dir = NULL;
 }
 
-void config__print_help(const char *argv0)
+static void print_option(const struct option_spec *spec)
 {
 	char env[64], flag[64];
+	int n = 0;
 
-	printf("Usage: %s [OPTIONS]\n\n"
-	       "Always-on eBPF CPU profiler: samples every CPU, symbolizes stacks on the host,\n"
-	       "and writes pprof or folded-stack profiles.\n\n"
-	       "  %s --duration 30s -o profile.pb.gz   one 30 s capture\n"
-	       "  %s -o /var/lib/fornax/profiles       one profile per 10 s until stopped\n\n"
+	if (spec->short_name)
+		n = snprintf(flag, sizeof(flag), "-%c, ", spec->short_name);
+	snprintf(flag + n, sizeof(flag) - n, "--%s%s%s", spec->name, spec->metavar ? " " : "",
+		 spec->metavar ? spec->metavar : "");
+	env_name(spec, env, sizeof(env));
+	printf("  %-28s %s", flag, spec->help);
+	if (spec->apply != apply_help && spec->apply != apply_version)
+		printf(" [%s]", env);
+	printf("\n");
+}
+
+void config__print_convert_help(const char *argv0)
+{
+	printf("Usage: %s convert PROFILE [-o FILE]... [OPTIONS]\n\n"
+	       "Renders a pprof profile (gzipped or not; from fornax, Go's runtime/pprof, Parca...)\n"
+	       "as a flame graph, folded stacks or pprof, by each file's extension. PROFILE '-'\n"
+	       "reads stdin. Needs no privileges.\n\n"
+	       "  %s convert cpu.pb.gz -o flame.svg -o stacks.folded\n"
+	       "  %s convert cpu.pb.gz --top 20\n\n"
 	       "Options (environment twin in brackets):\n",
 	       argv0, argv0, argv0);
-	for (size_t i = 0; i < N_OPTIONS; i++) {
-		const struct option_spec *spec = &option_specs[i];
-		int n = 0;
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (convert_option(&option_specs[i]))
+			print_option(&option_specs[i]);
+}
 
-		if (spec->short_name)
-			n = snprintf(flag, sizeof(flag), "-%c, ", spec->short_name);
-		snprintf(flag + n, sizeof(flag) - n, "--%s%s%s", spec->name,
-			 spec->metavar ? " " : "", spec->metavar ? spec->metavar : "");
-		env_name(spec, env, sizeof(env));
-		printf("  %-28s %s", flag, spec->help);
-		if (spec->apply != apply_help && spec->apply != apply_version)
-			printf(" [%s]", env);
-		printf("\n");
-	}
+void config__print_help(const char *argv0)
+{
+	printf("Usage: %s [OPTIONS]\n"
+	       "       %s convert PROFILE -o FILE...   (see %s convert --help)\n\n"
+	       "Always-on eBPF CPU profiler: samples every CPU, symbolizes stacks on the host,\n"
+	       "and writes pprof, folded-stack or flame graph (SVG) profiles.\n\n"
+	       "  %s --duration 30s -o profile.pb.gz   one 30 s capture\n"
+	       "  %s -d 30s -o flame.svg -o p.pb.gz    a flame graph and a profile of it\n"
+	       "  %s -o /var/lib/fornax/profiles       one profile per 10 s until stopped\n\n"
+	       "Options (environment twin in brackets):\n",
+	       argv0, argv0, argv0, argv0, argv0, argv0);
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		print_option(&option_specs[i]);
 }

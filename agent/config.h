@@ -12,10 +12,19 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "cgroups.h"
+
 enum output_format {
 	OUTPUT_FORMAT_AUTO, /* from the file extension; pprof otherwise */
 	OUTPUT_FORMAT_PPROF,
 	OUTPUT_FORMAT_FOLDED,
+	OUTPUT_FORMAT_SVG,
+};
+
+/* One file an ad-hoc capture (or convert) writes. */
+struct config_output {
+	char *path;
+	enum output_format format;
 };
 
 struct config_label {
@@ -36,9 +45,32 @@ struct config {
 	enum output_format format;
 	unsigned max_files;      /* continuous mode: profiles kept in the output directory */
 	size_t max_stacks;       /* 0: sized from CPUs × frequency × drain interval */
+	__u32 unwind_mode;       /* enum fornax_unwind_mode (bpf/unwind.h) */
+	size_t unwind_memory;    /* bytes of unwind rows in kernel maps at most; 0: default */
 	int verbosity;           /* 0 info, 1 debug, 2 trace; -1 warnings only */
 	bool show_help;
 	bool show_version;
+	/*
+	 * Every -o of an ad-hoc capture or of convert, each with its format
+	 * (output and format above are the first one's). Continuous mode
+	 * takes exactly one: the directory.
+	 */
+	struct config_output *outputs;
+	size_t n_outputs;
+	bool outputs_from_env;   /* the first -o on the command line replaces them */
+	/* Flame graphs (--title, --width, --icicle); NULL/0: the renderer's defaults. */
+	char *title;
+	unsigned width;
+	bool icicle;
+	int top;                 /* functions in the summary after a capture; -1: default */
+	/* fornax convert IN: no BPF, just a profile file to render. */
+	bool convert;
+	char *input;
+	struct cgroup_filter cgroups; /* --cgroup: sample only under these */
+	char *debug_dirs;             /* --debug-dir: ':'-separated; NULL: /usr/lib/debug */
+	char *debuginfod_urls;        /* --debuginfod: space-separated; NULL: off */
+	char *debuginfod_cache;       /* --debuginfod-cache */
+	__u64 debuginfod_timeout_ns;  /* --debuginfod-timeout */
 	/* Remote store (agent/upload.h); every field below needs store. */
 	char *store;             /* URL as given; NULL: no store */
 	struct config_label *labels; /* --label, in the order given */
@@ -62,6 +94,11 @@ struct config {
  * is wrong (the caller exits 2).
  */
 int config__parse(struct config *cfg, int argc, char **argv, char **envp);
+/* The same for "fornax convert IN -o OUT...": argv[0] is "convert"; only its options apply. */
+int config__parse_convert(struct config *cfg, int argc, char **argv, char **envp);
+void config__print_convert_help(const char *argv0);
+/* The format an extension names (.pb.gz, .folded, .svg...), AUTO for none. */
+enum output_format config__format_from_extension(const char *path);
 void config__free(struct config *cfg);
 void config__print_help(const char *argv0);
 

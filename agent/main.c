@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,11 +18,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroups.h"
 #include "config.h"
+#include "convert.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "output.h"
+#include "proc_watch.h"
+#include "progress.h"
 #include "sampler.h"
 #include "symbolizer.h"
+#include "top.h"
+#include "unwinder.h"
 #include "upload.h"
 #include "window.h"
 
@@ -29,6 +37,8 @@
 #define MIN_MAP_ENTRIES 1024
 /* Cached symbols and processes not used for this long are evicted. */
 #define SYMBOL_IDLE_NS (120 * NSEC_PER_SEC)
+/* How long startup waits for the CFI tables of the processes already running. */
+#define UNWIND_READY_NS (3 * NSEC_PER_SEC)
 /* Retries to a failing store come at least this often, and at most every interval. */
 #define MIN_STORE_BACKOFF_NS (1 * NSEC_PER_SEC)
 #define MAX_STORE_BACKOFF_NS (30 * NSEC_PER_SEC)
@@ -38,15 +48,24 @@ struct agent {
 	struct sampler *sampler;
 	struct symbolizer *symbolizer;
 	struct window *window;
+	struct proc_watch *proc_watch; /* NULL: no lifecycle events (logged) */
+	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
+	struct lifecycle *lifecycle;
 	__u64 window_start_mono;
 	__s64 window_start_real;
 	int signal_fd;
 	int timer_fd;
+	struct progress progress; /* ad-hoc captures on a terminal */
+	const struct pprof *finished; /* the window last written */
+	__u64 capture_start_mono;
 	/* Whole-run books, reported at exit. */
 	__u64 total_samples;
 	__u64 total_lost;
 	__u64 windows_written;
 	__u64 write_errors;
+	struct unwinder *unwinder;
+	__u64 unwind_fp;                   /* user stacks walked by frame pointers */
+	__u64 unwind_end[FORNAX_END_NR];   /* CFI walks by how they ended */
 	struct uploader *uploader; /* NULL without --store */
 	/* How late the loop woke for its drains: it must not wait on anything but the timer. */
 	__u64 drain_wakeups;
@@ -121,19 +140,32 @@ static int arm_timer(struct agent *a, __u64 deadline_mono)
 	return timerfd_settime(a->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
 }
 
+static void consume_proc_events(struct agent *a)
+{
+	int n;
+
+	if (!a->proc_watch)
+		return;
+	n = proc_watch__consume(a->proc_watch);
+	if (n < 0)
+		log_warn_ratelimited("reading process events: %s, ignoring", strerror(-n));
+}
+
 /* Returns 1 when SIGINT/SIGTERM arrived, 0 when the deadline passed, or -errno. */
 static int wait_until(struct agent *a, __u64 deadline_mono)
 {
-	struct pollfd fds[2] = {
+	struct pollfd fds[3] = {
 		{ .fd = a->signal_fd, .events = POLLIN },
 		{ .fd = a->timer_fd, .events = POLLIN },
+		/* a negative fd is ignored by poll() */
+		{ .fd = a->proc_watch ? proc_watch__fd(a->proc_watch) : -1, .events = POLLIN },
 	};
 	int err = arm_timer(a, deadline_mono);
 
 	if (err)
 		return err;
 	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(fds, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -141,6 +173,7 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 		if (fds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
+			progress__clear(&a->progress);
 			if (read(a->signal_fd, &si, sizeof(si)) == sizeof(si))
 				log_info("%s: stopping after the current window",
 					 strsignal(si.ssi_signo));
@@ -154,6 +187,8 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 				return -errno;
 			return 0;
 		}
+		if (fds[2].revents & POLLIN)
+			consume_proc_events(a);
 	}
 }
 
@@ -165,6 +200,7 @@ static int new_window(struct agent *a)
 		.symbolizer = a->symbolizer,
 		.frequency = a->cfg.frequency,
 		.start_realtime_ns = a->window_start_real,
+		.cgroups = a->cgroups,
 	});
 	return a->window ? 0 : -errno;
 }
@@ -189,9 +225,75 @@ static void check_books(const struct sampler_drain_stats *st)
 				     (unsigned long long)k->stack_map_full);
 }
 
+static const char *const unwind_end_names[FORNAX_END_NR] = {
+	[FORNAX_END_COMPLETE] = "complete",
+	[FORNAX_END_DEPTH] = "depth limit",
+	[FORNAX_END_PC_NOT_COVERED] = "pc not covered",
+	[FORNAX_END_READ_FAULT] = "read fault",
+	[FORNAX_END_TABLE_MISSING] = "table missing",
+	[FORNAX_END_UNSUPPORTED] = "unsupported CFI",
+	[FORNAX_END_BAD_FRAME] = "bad frame",
+};
+
+/* "12 complete, 3 pc not covered, ..." for the CFI walks in end[]. */
+static void format_unwind_ends(const __u64 *end, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = FORNAX_END_COMPLETE; i < FORNAX_END_NR && n < size; i++) {
+		if (!end[i] && i != FORNAX_END_COMPLETE)
+			continue;
+		n += snprintf(buf + n, size - n, "%s%llu %s", n ? ", " : "",
+			      (unsigned long long)end[i], unwind_end_names[i]);
+	}
+}
+
+static void account_unwind(struct agent *a, const struct fornax_set_stats *k)
+{
+	char ends[256];
+
+	a->unwind_fp += k->unwind_fp;
+	for (int i = 0; i < FORNAX_END_NR; i++)
+		a->unwind_end[i] += k->unwind_end[i];
+	if (!a->unwinder || !log_enabled(LOG_DEBUG))
+		return;
+	format_unwind_ends(k->unwind_end, ends, sizeof(ends));
+	log_debug("unwind: CFI walks: %s; %llu by frame pointers, %llu frame-pointer steps, "
+		  "%llu signal frames, %llu requests lost",
+		  ends, (unsigned long long)k->unwind_fp, (unsigned long long)k->unwind_fp_steps,
+		  (unsigned long long)k->unwind_signal_frames,
+		  (unsigned long long)k->unwind_requests_lost);
+}
+
+static void log_unwind_summary(struct agent *a)
+{
+	struct unwinder_stats us;
+	__u64 walks = 0;
+	char ends[256];
+
+	if (!a->unwinder)
+		return;
+	for (int i = 0; i < FORNAX_END_NR; i++)
+		walks += a->unwind_end[i];
+	format_unwind_ends(a->unwind_end, ends, sizeof(ends));
+	log_info("user stacks: %llu walked by CFI (%s), %llu by frame pointers",
+		 (unsigned long long)walks, ends, (unsigned long long)a->unwind_fp);
+	unwinder__stats(a->unwinder, &us);
+	log_info("unwind tables: %llu loaded (%llu rows, %.1f MiB of map memory), %llu built in "
+		 "%.0f ms, %llu evicted, %llu files without usable CFI, %llu did not fit; "
+		 "%llu processes",
+		 (unsigned long long)us.tables, (unsigned long long)us.rows,
+		 (double)(us.row_bytes + us.mapping_bytes) / (1 << 20),
+		 (unsigned long long)us.tables_built, (double)us.build_ns / 1e6,
+		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
+		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes);
+}
+
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
 	check_books(st);
+	account_unwind(a, &st->set);
 	window__add_drain_stats(a->window, st);
 	a->total_samples += st->drained_samples;
 	a->total_lost += st->set.counts_map_full;
@@ -207,6 +309,10 @@ static int drain(struct agent *a, bool final)
 	struct sampler_drain_stats st;
 	int err;
 
+	/* Whatever the drain logs must not land in the middle of the progress line. */
+	progress__clear(&a->progress);
+	/* every exec and exit before the flip is known before its samples are symbolized */
+	consume_proc_events(a);
 	if (final)
 		err = sampler__stop(a->sampler, window__add_sample, a->window, &st);
 	else
@@ -214,56 +320,125 @@ static int drain(struct agent *a, bool final)
 	/* The set was cleared even if a sample could not be added: account what was read. */
 	account_drain(a, &st);
 	symbolizer__end_cycle(a->symbolizer);
+	cgroups__end_cycle(a->cgroups);
+	proc_watch__end_cycle(a->proc_watch);
 	if (err)
 		log_error("drain: %s", strerror(-err));
+	if (!final) {
+		struct window_stats ws;
+
+		window__stats(a->window, &ws);
+		progress__update(&a->progress, now_ns(CLOCK_MONOTONIC) - a->capture_start_mono,
+				 ws.samples, ws.processes);
+	}
 	return err;
 }
 
-static int write_window(struct agent *a, const char *path)
+/* Writes the window to every output; a failed one does not stop the others. */
+static int write_window(struct agent *a, const struct config_output *outputs, size_t n)
 {
 	__u64 duration = now_ns(CLOCK_MONOTONIC) - a->window_start_mono;
 	const struct pprof *p = window__finish(a->window, duration);
 	struct window_stats ws;
-	int err;
+	char title[128], host[64] = "";
+	int err = 0;
 
 	window__stats(a->window, &ws);
+	a->finished = p;
 	if (a->uploader)
 		uploader__submit(a->uploader, p);
-	if (!path)
-		return 0; /* store only */
-	err = output__write(p, a->cfg.format, path);
-	if (err) {
-		a->write_errors++;
-		log_error("writing %s: %s", path, strerror(-err));
-		return err;
+	if (gethostname(host, sizeof(host) - 1) == 0 && host[0])
+		snprintf(title, sizeof(title), "CPU flame graph: %s", host);
+	else
+		snprintf(title, sizeof(title), "CPU flame graph");
+	for (size_t i = 0; i < n; i++) {
+		int e = output__write_opts(p, outputs[i].format, outputs[i].path, &(struct output_opts){
+			.title = a->cfg.title ? a->cfg.title : title,
+			.width = a->cfg.width,
+			.icicle = a->cfg.icicle,
+		});
+
+		if (e) {
+			a->write_errors++;
+			log_error("writing %s: %s", outputs[i].path, strerror(-e));
+			err = err ?: e;
+			continue;
+		}
+		log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s", outputs[i].path,
+			 (unsigned long long)ws.samples, pprof__num_samples(p),
+			 (double)duration / NSEC_PER_SEC,
+			 ws.lost_counts_map_full ? " (some samples lost, see the profile's comments)"
+						 : "");
 	}
-	a->windows_written++;
-	log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s", path,
-		 (unsigned long long)ws.samples, pprof__num_samples(p), (double)duration / NSEC_PER_SEC,
-		 ws.lost_counts_map_full ? " (some samples lost, see the profile's comments)" : "");
-	return 0;
+	if (!err)
+		a->windows_written++;
+	return err;
+}
+
+/* After an ad-hoc capture: the functions with the most samples, like `pprof -top`. */
+static void print_top(struct agent *a)
+{
+	int n = a->cfg.top < 0 ? 10 : a->cfg.top;
+	char *text;
+	int err;
+
+	if (n == 0 || a->cfg.verbosity < 0 || !a->finished)
+		return;
+	err = top__format(a->finished, (size_t)n, NULL, &text);
+	if (err) {
+		log_warn("top summary: %s, ignoring", strerror(-err));
+		return;
+	}
+	fputs(text, stderr);
+	free(text);
+}
+
+/* What the bounded caches hold, once a window: they must level off, not grow. */
+static void log_caches(const struct agent *a)
+{
+	struct symbolizer_stats ss;
+	struct cgroups_stats cs = {};
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	symbolizer__stats(a->symbolizer, &ss);
+	if (a->cgroups)
+		cgroups__stats(a->cgroups, &cs);
+	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups; "
+		  "evicted %llu processes, %llu files, %llu addresses",
+		  (unsigned long long)ss.processes, (unsigned long long)ss.files,
+		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
+		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
+		  (unsigned long long)ss.evicted_addresses);
 }
 
 static int rotate_window(struct agent *a)
 {
-	char *path = NULL;
+	struct config_output out = { .format = a->cfg.format };
 	int err, pruned = 0;
 
+	/* With --store alone there is no output directory: the window only goes to the store. */
 	if (a->cfg.output &&
-	    !(path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format)))
+	    !(out.path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format)))
 		return -ENOMEM;
 	/* A full disk must not stop profiling: the error is logged and counted, the next window tries again. */
-	write_window(a, path);
-	free(path);
+	write_window(a, &out, a->cfg.output ? 1 : 0);
+	free(out.path);
 	if (a->cfg.output)
 		pruned = output__prune(a->cfg.output, a->cfg.max_files);
 	if (pruned < 0)
 		log_warn("pruning %s: %s, ignoring", a->cfg.output, strerror(-pruned));
 	window__free(a->window);
 	a->window = NULL;
+	/*
+	 * A window's model, table builds and DWARF sessions come and go; glibc
+	 * keeps what they freed in its arenas (one per thread) unless asked.
+	 */
+	malloc_trim(0);
 	err = new_window(a);
 	if (err)
 		log_error("starting a window: %s", strerror(-err));
+	log_caches(a);
 	return err;
 }
 
@@ -316,9 +491,63 @@ static int run(struct agent *a)
 	}
 
 	err = drain(a, true);
-	if (cfg->duration_ns)
-		return write_window(a, cfg->output) ?: err;
+	if (cfg->duration_ns) {
+		err = write_window(a, cfg->outputs, cfg->n_outputs) ?: err;
+		print_top(a);
+		return err;
+	}
 	return rotate_window(a) ?: err;
+}
+
+static int mkdir_p(const char *path)
+{
+	char *copy = strdup(path);
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+			err = -errno;
+			break;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(copy);
+	return err;
+}
+
+/*
+ * libdebuginfod takes its servers, cache and timeouts from the environment;
+ * it is set here, at startup, before any thread could read it.
+ */
+static int setup_debuginfod(const struct config *cfg)
+{
+	char secs[32];
+	int err;
+
+	err = mkdir_p(cfg->debuginfod_cache);
+	if (err) {
+		log_error("--debuginfod-cache %s: %s", cfg->debuginfod_cache, strerror(-err));
+		return err;
+	}
+	/* whole seconds, at least one: what the library understands */
+	snprintf(secs, sizeof(secs), "%llu",
+		 (unsigned long long)((cfg->debuginfod_timeout_ns + NSEC_PER_SEC - 1) / NSEC_PER_SEC));
+	if (setenv("DEBUGINFOD_URLS", cfg->debuginfod_urls, 1) ||
+	    setenv("DEBUGINFOD_CACHE_PATH", cfg->debuginfod_cache, 1) ||
+	    setenv("DEBUGINFOD_TIMEOUT", secs, 1) || setenv("DEBUGINFOD_MAXTIME", secs, 1))
+		return -errno;
+	log_info("debug files not found locally are fetched from %s (cache %s, %ss timeout)",
+		 cfg->debuginfod_urls, cfg->debuginfod_cache, secs);
+	return 0;
 }
 
 static int setup_store(struct agent *a)
@@ -367,6 +596,7 @@ static int setup_store(struct agent *a)
 static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
+	struct sampler_opts sopts;
 	size_t max_keys, max_stacks;
 	int err;
 
@@ -376,13 +606,24 @@ static int setup(struct agent *a)
 		return err;
 	}
 
+	if (cfg->debuginfod_urls) {
+		err = setup_debuginfod(cfg);
+		if (err)
+			return err;
+	}
 	a->symbolizer = symbolizer__new(&(struct symbolizer_opts){
 		.idle_cycles = SYMBOL_IDLE_NS / cfg->drain_interval_ns + 1,
 		.no_kernel = !cfg->kernel_stacks,
+		.debug_dirs = cfg->debug_dirs,
+		.debuginfod = cfg->debuginfod_urls != NULL,
 	});
 	if (!a->symbolizer) {
 		err = -errno;
-		log_error("starting the symbolizer: %s", strerror(-err));
+		if (cfg->debuginfod_urls && err == -ENOENT)
+			log_error("--debuginfod: libdebuginfod.so.1 cannot be loaded (install "
+				  "libdebuginfod1)");
+		else
+			log_error("starting the symbolizer: %s", strerror(-err));
 		return err;
 	}
 
@@ -396,19 +637,77 @@ static int setup(struct agent *a)
 				 strerror(-err));
 	}
 
+	a->cgroups = cgroups__new(0, SYMBOL_IDLE_NS / cfg->drain_interval_ns + 1);
+	if (!a->cgroups)
+		log_warn("no cgroup2 filesystem (%s): samples carry no cgroup or container labels",
+			 strerror(errno));
+	a->lifecycle = lifecycle__new(&(struct lifecycle_opts){
+		.symbolizer = a->symbolizer,
+		.cgroups = a->cgroups,
+		.pids = cfg->pids,
+		.n_pids = cfg->n_pids,
+	});
+	if (!a->lifecycle)
+		return -errno;
+	/* before the sampler: a process exec'd between the two would miss its read */
+	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){ .cgroups = &cfg->cgroups },
+					lifecycle__on_event, a->lifecycle);
+	if (!a->proc_watch)
+		log_warn("process events unavailable (%s): processes that exit before a drain "
+			 "stay unsymbolized", strerror(errno));
+	if (cfg->unwind_mode != FORNAX_UNWIND_FP) {
+		a->unwinder = unwinder__new(&(struct unwinder_opts){
+			.mode = cfg->unwind_mode,
+			.max_table_bytes = cfg->unwind_memory,
+			.pids = cfg->pids,
+			.n_pids = cfg->n_pids,
+		});
+		if (!a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_DWARF) {
+			err = -errno;
+			log_error("--unwind=dwarf: cannot set up CFI unwinding: %s", strerror(-err));
+			return err;
+		}
+		if (!a->unwinder)
+			log_warn("CFI unwinding unavailable (%s): user stacks are walked by frame "
+				 "pointers", strerror(errno));
+		else if (!unwinder__wait_ready(a->unwinder, UNWIND_READY_NS))
+			log_info("unwind tables still loading: until a process's are in, its stacks "
+				 "are walked by frame pointers");
+	}
+
 	size_maps(cfg, &max_keys, &max_stacks);
-	a->sampler = sampler__new(&(struct sampler_opts){
+	sopts = (struct sampler_opts){
 		.frequency = cfg->frequency,
 		.pids = cfg->pids,
 		.n_pids = cfg->n_pids,
+		.cgroups = &cfg->cgroups,
 		.kernel_stacks = cfg->kernel_stacks,
 		.user_stacks = true,
 		.include_idle = cfg->include_idle,
+		.announce_processes = a->proc_watch != NULL,
 		.max_keys = max_keys,
 		.max_stacks = max_stacks,
-	});
+		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
+		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
+	};
+	a->sampler = sampler__new(&sopts);
+	if (!a->sampler && a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_AUTO) {
+		/* The walker needs more of the kernel (Linux 6.1+) than the rest of the program. */
+		log_warn("the program with the CFI walker did not load: user stacks are walked by "
+			 "frame pointers");
+		unwinder__free(a->unwinder);
+		a->unwinder = NULL;
+		sopts.unwind_mode = FORNAX_UNWIND_FP;
+		sopts.unwind_maps = NULL;
+		a->sampler = sampler__new(&sopts);
+	}
 	if (!a->sampler)
 		return -errno;
+	if (a->proc_watch) {
+		err = proc_watch__add_ringbuf(a->proc_watch, sampler__announcements_fd(a->sampler));
+		if (err)
+			log_warn("reading first-sample records: %s, ignoring", strerror(-err));
+	}
 
 	err = setup_signals(a);
 	if (err) {
@@ -418,16 +717,19 @@ static int setup(struct agent *a)
 	err = new_window(a);
 	if (err)
 		return err;
+	a->capture_start_mono = a->window_start_mono;
 	if (cfg->store) {
 		err = setup_store(a);
 		if (err)
 			return err;
 	}
+	progress__init(&a->progress, STDERR_FILENO, cfg->duration_ns && cfg->verbosity >= 0,
+		       cfg->duration_ns);
 
 	if (cfg->duration_ns)
-		log_info("profiling %d CPUs at %u Hz for %.1fs into %s", sampler__nr_cpus(a->sampler),
+		log_info("profiling %d CPUs at %u Hz for %.1fs into %s%s", sampler__nr_cpus(a->sampler),
 			 cfg->frequency, (double)cfg->duration_ns / NSEC_PER_SEC,
-			 cfg->output ? cfg->output : cfg->store);
+			 cfg->output ? cfg->output : cfg->store, cfg->n_outputs > 1 ? " and more" : "");
 	else
 		log_info("profiling %d CPUs at %u Hz: a profile every %.1fs into %s/ until stopped",
 			 sampler__nr_cpus(a->sampler), cfg->frequency,
@@ -442,6 +744,11 @@ static void teardown(struct agent *a)
 	uploader__free(a->uploader);
 	window__free(a->window);
 	sampler__free(a->sampler);
+	/* After the sampler: the program reads the unwinder's maps until detached. */
+	unwinder__free(a->unwinder);
+	proc_watch__free(a->proc_watch);
+	lifecycle__free(a->lifecycle);
+	cgroups__free(a->cgroups);
 	symbolizer__free(a->symbolizer);
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);
@@ -455,6 +762,8 @@ int main(int argc, char **argv, char **envp)
 	struct agent a = { .signal_fd = -1, .timer_fd = -1 };
 	int err;
 
+	if (argc > 1 && strcmp(argv[1], "convert") == 0)
+		return convert__main(argc - 1, argv + 1, envp, argv[0]);
 	if (config__parse(&a.cfg, argc, argv, envp))
 		return 2;
 	if (a.cfg.show_help) {
@@ -467,16 +776,25 @@ int main(int argc, char **argv, char **envp)
 		config__free(&a.cfg);
 		return 0;
 	}
+	/*
+	 * A fixed threshold stops glibc from raising it after each large free,
+	 * so multi-megabyte buffers (unwind tables of big libraries, encoded
+	 * windows) are mapped and unmapped instead of pinned in an arena.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	log_set_level(a.cfg.verbosity < 0 ? LOG_WARN : LOG_INFO + a.cfg.verbosity);
 	log_setup_libbpf();
 
 	err = setup(&a);
 	if (!err)
 		err = run(&a);
-	if (a.sampler)
+	if (a.sampler) {
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
 			 (unsigned long long)a.total_samples, (unsigned long long)a.windows_written,
 			 (unsigned long long)a.total_lost, (unsigned long long)a.write_errors);
+		lifecycle__log_summary(a.lifecycle, a.proc_watch);
+		log_unwind_summary(&a);
+	}
 	if (a.drain_wakeups)
 		log_info("drain schedule: %llu wake-ups, %.3f ms late on average, %.3f ms at most",
 			 (unsigned long long)a.drain_wakeups,

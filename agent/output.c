@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flame.h"
+#include "flamegraph.h"
+
 #define WINDOW_FILE_PREFIX "fornax-"
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -91,17 +94,17 @@ static int strbuf_append(struct strbuf *sb, const char *s, size_t n)
 }
 
 /* ';' separates frames and a newline ends the line: neither may appear inside one. */
-static int append_frame(struct strbuf *sb, const char *name, bool kernel)
+static int append_frame(struct strbuf *sb, const char *name, const char *suffix)
 {
-	int err = strbuf_append(sb, ";", 1);
+	int err = sb->len ? strbuf_append(sb, ";", 1) : 0;
 
 	for (const char *p = name; !err && *p; p++) {
 		char c = (*p == ';' || *p == '\n' || *p == '\r') ? '_' : *p;
 
 		err = strbuf_append(sb, &c, 1);
 	}
-	if (!err && kernel)
-		err = strbuf_append(sb, "_[k]", 4);
+	if (!err && suffix)
+		err = strbuf_append(sb, suffix, strlen(suffix));
 	return err;
 }
 
@@ -115,34 +118,38 @@ static bool is_kernel_location(const struct pprof *p, const struct pprof_locatio
 	return (loc->address >> 63) && pprof__mapping(p, loc->mapping_id);
 }
 
+/* NULL for a profile that does not label samples with their process (Go's, for one). */
 static const char *sample_comm(const struct pprof_sample *s)
 {
 	for (size_t i = 0; i < s->n_labels; i++)
 		if (strcmp(s->labels[i].key, "comm") == 0 && s->labels[i].str)
 			return s->labels[i].str;
-	return "[unknown]";
+	return NULL;
 }
 
 static int fold_sample(const struct pprof *p, const struct pprof_sample *s, struct strbuf *sb)
 {
-	int err = strbuf_append(sb, sample_comm(s), strlen(sample_comm(s)));
+	const char *comm = sample_comm(s);
+	int err = comm ? strbuf_append(sb, comm, strlen(comm)) : 0;
 
 	/* Root first: locations are stored leaf first, lines innermost first. */
 	for (size_t i = s->n_locations; !err && i-- > 0;) {
 		const struct pprof_location *loc = pprof__location(p, s->location_ids[i]);
+		const char *suffix;
 		bool kernel;
 
 		if (!loc)
 			return -EINVAL;
 		kernel = is_kernel_location(p, loc);
+		suffix = kernel ? "_[k]" : flame__location_kind(p, loc) == FLAME_JIT ? "_[j]" : NULL;
 		if (loc->n_lines == 0) {
-			err = append_frame(sb, "[unknown]", kernel);
+			err = append_frame(sb, "[unknown]", suffix);
 			continue;
 		}
 		for (size_t l = loc->n_lines; !err && l-- > 0;) {
 			const struct pprof_function *fn = pprof__function(p, loc->lines[l].function_id);
 
-			err = append_frame(sb, fn && fn->name ? fn->name : "[unknown]", kernel);
+			err = append_frame(sb, fn && fn->name ? fn->name : "[unknown]", suffix);
 		}
 	}
 	return err;
@@ -203,7 +210,27 @@ int output__folded(const struct pprof *p, char **text, size_t *len)
 	return 0;
 }
 
+int output__svg(const struct pprof *p, const struct output_opts *opts, char **text, size_t *len)
+{
+	struct output_opts none = { 0 };
+
+	if (!opts)
+		opts = &none;
+	return flamegraph__svg(p, &(struct flamegraph_opts){
+		.title = opts->title,
+		.width = opts->width,
+		.icicle = opts->icicle,
+		.unit = opts->unit,
+	}, text, len, NULL);
+}
+
 int output__write(const struct pprof *p, enum output_format format, const char *path)
+{
+	return output__write_opts(p, format, path, NULL);
+}
+
+int output__write_opts(const struct pprof *p, enum output_format format, const char *path,
+		       const struct output_opts *opts)
 {
 	void *buf = NULL;
 	size_t len = 0;
@@ -211,6 +238,8 @@ int output__write(const struct pprof *p, enum output_format format, const char *
 
 	if (format == OUTPUT_FORMAT_FOLDED)
 		err = output__folded(p, (char **)&buf, &len);
+	else if (format == OUTPUT_FORMAT_SVG)
+		err = output__svg(p, opts, (char **)&buf, &len);
 	else
 		err = pprof__encode(p, true, &buf, &len);
 	if (!err)
@@ -237,7 +266,9 @@ char *output__window_path(const char *dir, long long realtime_ns, enum output_fo
 	if (!path)
 		return NULL;
 	snprintf(path, len, "%s/" WINDOW_FILE_PREFIX "%s.%03dZ.%s", dir, stamp, millis,
-		 format == OUTPUT_FORMAT_FOLDED ? "folded" : "pb.gz");
+		 format == OUTPUT_FORMAT_FOLDED ? "folded"
+		 : format == OUTPUT_FORMAT_SVG  ? "svg"
+						: "pb.gz");
 	return path;
 }
 
@@ -253,7 +284,8 @@ static bool is_window_file(const char *name)
 	if (strncmp(name, WINDOW_FILE_PREFIX, strlen(WINDOW_FILE_PREFIX)) != 0)
 		return false;
 	return (len > 6 && strcmp(name + len - 6, ".pb.gz") == 0) ||
-	       (len > 7 && strcmp(name + len - 7, ".folded") == 0);
+	       (len > 7 && strcmp(name + len - 7, ".folded") == 0) ||
+	       (len > 4 && strcmp(name + len - 4, ".svg") == 0);
 }
 
 int output__prune(const char *dir, unsigned keep)

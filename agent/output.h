@@ -6,6 +6,7 @@
 #ifndef FORNAX_OUTPUT_H
 #define FORNAX_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -13,6 +14,21 @@
 
 /* Writes p to path in the given format (not AUTO). Returns 0 or -errno. */
 int output__write(const struct pprof *p, enum output_format format, const char *path);
+
+/* How flame graphs look; NULL fields and 0 take the renderer's defaults. */
+struct output_opts {
+	const char *title;
+	unsigned width;
+	bool icicle;
+	const char *unit;  /* what a sample count counts, for profiles read from elsewhere */
+};
+
+/* output__write with options for the formats that take them. Returns 0 or -errno. */
+int output__write_opts(const struct pprof *p, enum output_format format, const char *path,
+		       const struct output_opts *opts);
+
+/* Renders p into an interactive SVG flame graph in *text (malloc'ed). Returns 0 or -errno. */
+int output__svg(const struct pprof *p, const struct output_opts *opts, char **text, size_t *len);
 
 /* Brendan Gregg's collapsed stacks: "comm;root;...;leaf count\n", kernel frames suffixed _[k]. */
 int output__folded(const struct pprof *p, char **text, size_t *len);

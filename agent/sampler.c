@@ -26,6 +26,7 @@ struct stack_ref {
 	__u64 id;
 	size_t off; /* into stack_ips */
 	__u32 len;
+	__u32 flags;
 };
 
 struct deliver_ctx {
@@ -190,7 +191,7 @@ static int add_stacks(struct sampler *s, __u32 n)
 		    grow((void **)&s->stack_ips, &s->ips_cap, s->n_ips + len, sizeof(__u64)))
 			return -ENOMEM;
 		s->refs[s->n_refs++] = (struct stack_ref){
-			.id = s->stack_ids[i], .off = s->n_ips, .len = len
+			.id = s->stack_ids[i], .off = s->n_ips, .len = len, .flags = st->flags
 		};
 		memcpy(s->stack_ips + s->n_ips, st->ips, len * sizeof(__u64));
 		s->n_ips += len;
@@ -297,6 +298,7 @@ static void deliver(struct sampler *s, const struct fornax_sample_key *key, __u6
 		.count = count,
 		.user_ips = user ? s->stack_ips + user->off : NULL,
 		.n_user = user ? user->len : 0,
+		.user_flags = user ? user->flags : 0,
 		.kernel_ips = kernel ? s->stack_ips + kernel->off : NULL,
 		.n_kernel = kernel ? kernel->len : 0,
 	};
@@ -486,7 +488,51 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 	}
 	if (!err && opts->n_pids)
 		err = bpf_map__set_max_entries(s->skel->maps.pid_filter, opts->n_pids);
+	if (!err && opts->announce_processes) {
+		s->skel->rodata->announce_processes = true;
+		err = bpf_map__set_max_entries(s->skel->maps.announced,
+					       opts->max_announced ? opts->max_announced : 16384);
+	}
+	if (!err && opts->cgroups && opts->cgroups->n) {
+		__u32 min, max;
+
+		cgroup_filter__levels(opts->cgroups, &min, &max);
+		s->skel->rodata->filter_cgroups = true;
+		s->skel->rodata->cgroup_min_level = min;
+		s->skel->rodata->cgroup_max_level = max;
+		err = bpf_map__set_max_entries(s->skel->maps.cgroup_filter, opts->cgroups->n);
+	}
+	s->skel->rodata->unwind_mode = opts->unwind_mode;
+	s->skel->rodata->unwind_timing = opts->time_user_walks;
+	if (!err && opts->unwind_maps) {
+		/* The unwinder made these before the program existed, and fills them. */
+		err = bpf_map__reuse_fd(s->skel->maps.unwind_row_pages, opts->unwind_maps->row_pages);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.unwind_map_pages,
+						opts->unwind_maps->map_pages);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.unwind_procs, opts->unwind_maps->procs);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.unwind_requests,
+						opts->unwind_maps->requests);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.unwind_gen, opts->unwind_maps->gen);
+	}
 	return err;
+}
+
+static int fill_cgroup_filter(struct sampler *s, const struct cgroup_filter *cg)
+{
+	int fd = bpf_map__fd(s->skel->maps.cgroup_filter);
+	__u8 yes = 1;
+
+	for (size_t i = 0; cg && i < cg->n; i++) {
+		int err = bpf_map_update_elem(fd, &cg->ids[i], &yes, BPF_ANY);
+
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static int fill_pid_filter(struct sampler *s, const struct sampler_opts *opts)
@@ -508,7 +554,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	struct sampler *s;
 	int err;
 
-	if (!opts || !opts->frequency || !opts->max_keys || !opts->max_stacks) {
+	if (!opts || !opts->frequency || !opts->max_keys || !opts->max_stacks ||
+	    (opts->unwind_mode != FORNAX_UNWIND_FP && !opts->unwind_maps)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -554,6 +601,11 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		log_error("filling the pid filter: %s", strerror(-err));
 		goto cleanup;
 	}
+	err = fill_cgroup_filter(s, opts->cgroups);
+	if (err) {
+		log_error("filling the cgroup filter: %s", strerror(-err));
+		goto cleanup;
+	}
 	s->counts_fd[0] = bpf_map__fd(s->skel->maps.counts_0);
 	s->counts_fd[1] = bpf_map__fd(s->skel->maps.counts_1);
 	s->stacks_fd[0] = bpf_map__fd(s->skel->maps.stacks_0);
@@ -574,6 +626,11 @@ cleanup:
 	sampler__free(s);
 	errno = -err;
 	return NULL;
+}
+
+int sampler__announcements_fd(const struct sampler *s)
+{
+	return bpf_map__fd(s->skel->maps.announcements);
 }
 
 int sampler__nr_cpus(const struct sampler *s)

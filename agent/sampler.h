@@ -11,17 +11,35 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "cgroups.h"
 #include "profile.h"
 
 struct sampler;
+
+/* The DWARF unwinder's maps (bpf/unwind.h), created by agent/unwinder.c. */
+struct sampler_unwind_maps {
+	int row_pages;
+	int map_pages;
+	int procs;
+	int requests;
+	int gen;
+};
 
 struct sampler_opts {
 	unsigned frequency;     /* Hz per CPU; required */
 	const __u32 *pids;      /* only these tgids, filtered in the kernel */
 	size_t n_pids;
+	const struct cgroup_filter *cgroups; /* only tasks under these cgroups; NULL: all */
 	bool kernel_stacks;
 	bool user_stacks;
 	bool include_idle;
+	/*
+	 * Send a FORNAX_PROC_FIRST_SAMPLE record (bpf/proc_events.h) through
+	 * sampler__announcements_fd() at the first sample of each process;
+	 * max_announced processes are remembered (LRU).
+	 */
+	bool announce_processes;
+	size_t max_announced;
 	size_t max_keys;        /* counts map entries per set; required */
 	size_t max_stacks;      /* stacks map entries per set; required */
 	/*
@@ -29,6 +47,11 @@ struct sampler_opts {
 	 * must. Loses samples; exists only so bench/ can measure that loss.
 	 */
 	bool single_buffer;
+	__u32 unwind_mode; /* enum fornax_unwind_mode; 0 (frame pointers) by default */
+	/* Required unless unwind_mode is FORNAX_UNWIND_FP. */
+	const struct sampler_unwind_maps *unwind_maps;
+	/* Time each user-stack walk in the kernel (set_stats.user_walk_*); for bench/. */
+	bool time_user_walks;
 };
 
 struct sampler_sample {
@@ -36,6 +59,7 @@ struct sampler_sample {
 	__u64 count;
 	const __u64 *user_ips; /* leaf first; n_user 0 when none (see key->user_stack_err) */
 	__u32 n_user;
+	__u32 user_flags; /* FORNAX_STACK_* (bpf/unwind.h) of the user stack */
 	const __u64 *kernel_ips;
 	__u32 n_kernel;
 };
@@ -54,6 +78,9 @@ typedef int (*sampler_sample_fn)(const struct sampler_sample *sample, void *ctx)
 /* NULL with errno set on failure; the reason is logged. */
 struct sampler *sampler__new(const struct sampler_opts *opts);
 void sampler__free(struct sampler *s);
+
+/* The ring buffer map of first-sample records (opts.announce_processes). */
+int sampler__announcements_fd(const struct sampler *s);
 
 /* CPUs with an attached perf event. */
 int sampler__nr_cpus(const struct sampler *s);

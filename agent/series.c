@@ -184,7 +184,8 @@ static bool keep_label(const struct series_opts *opts, const char *key)
 	/* pid and comm become series labels; a copy per sample would only cost bytes. */
 	if (strcmp(key, "pid") == 0 || strcmp(key, "comm") == 0)
 		return false;
-	if (!opts->thread_labels && (strcmp(key, "tid") == 0 || strcmp(key, "thread_name") == 0))
+	if (!opts->thread_labels && (strcmp(key, "tid") == 0 || strcmp(key, "thread_name") == 0 ||
+				     strcmp(key, "unwind") == 0))
 		return false;
 	return true;
 }

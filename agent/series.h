@@ -28,9 +28,11 @@ struct series_opts {
 	/* NULL: derived per process, from the executable's file name, else comm. */
 	const char *service_name;
 	/*
-	 * Keep tid and thread_name as pprof sample labels. Parca stores
-	 * sample labels per sample; Pyroscope turns each distinct one into a
-	 * series of its own, so for Pyroscope they are left out.
+	 * Keep the labels that vary within a process (tid, thread_name,
+	 * unwind) as pprof sample labels. Parca stores sample labels per
+	 * sample; Pyroscope turns each distinct one into a series of its own,
+	 * so for Pyroscope they are left out. Labels that describe the whole
+	 * process (cgroup, container_id, pod_uid) are kept either way.
 	 */
 	bool thread_labels;
 	const char *proc_root; /* NULL: "/proc"; where executables are read (pid/exe) */

@@ -51,8 +51,12 @@ int store__check_tenant(const char *tenant, const char **why);
  */
 int store__read_token(const char *path, char **token, const char **why);
 
-/* Labels every store gets on top of its own (__name__, service_name). */
-#define STORE_MAX_USER_LABELS_PYROSCOPE 24 /* Pyroscope accepts 30 labels per series */
+/*
+ * Pyroscope accepts 30 labels per series. fornax sets up to 9 (__name__,
+ * service_name, hostname, pid, comm, executable, and from sample labels
+ * cgroup, container_id, pod_uid); one is left for growth.
+ */
+#define STORE_MAX_USER_LABELS_PYROSCOPE 20
 
 /* How a finished request went. */
 enum store_result {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Without HASH_NONFATAL_OOM, uthash exits the process when an add cannot allocate. */
+#define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) window_oom = true
 static bool window_oom;
 #include <uthash.h>
@@ -36,6 +38,16 @@ struct addr_entry {
 	UT_hash_handle hh;
 };
 
+/* A process seen in this window, for the count shown while a capture runs. */
+struct process_entry {
+	struct {
+		__u32 pid;
+		__u32 pad;
+		__u64 start_ns;
+	} key;
+	UT_hash_handle hh;
+};
+
 /* Frames that stand for something other than code: a missing or cut stack. */
 enum pseudo_frame {
 	PSEUDO_TRUNCATED,
@@ -54,6 +66,7 @@ static const char *const pseudo_names[NR_PSEUDO_FRAMES] = {
 
 struct window {
 	struct symbolizer *symbolizer;
+	struct cgroups *cgroups;
 	struct pprof *pprof;
 	struct addr_entry *addresses;
 	__u64 pseudo_locations[NR_PSEUDO_FRAMES];
@@ -61,6 +74,7 @@ struct window {
 	__u64 *location_ids;
 	size_t location_ids_cap;
 	struct symbolizer_location *symbolized;
+	struct process_entry *processes;
 	struct window_stats stats;
 };
 
@@ -76,6 +90,7 @@ struct window *window__new(const struct window_opts *opts)
 	if (!w)
 		goto fail;
 	w->symbolizer = opts->symbolizer;
+	w->cgroups = opts->cgroups;
 	w->pprof = pprof__new(&(struct pprof_opts){
 		.period_ns = NSEC_PER_SEC / opts->frequency,
 		.time_nanos = opts->start_realtime_ns,
@@ -101,6 +116,14 @@ void window__free(struct window *w)
 	HASH_ITER(hh, w->addresses, e, tmp) {
 		HASH_DEL(w->addresses, e);
 		free(e);
+	}
+	{
+		struct process_entry *pe, *ptmp;
+
+		HASH_ITER(hh, w->processes, pe, ptmp) {
+			HASH_DEL(w->processes, pe);
+			free(pe);
+		}
 	}
 	pprof__free(w->pprof);
 	free(w->location_ids);
@@ -273,14 +296,72 @@ static int add_missing_stack(struct window *w, __u64 id, __s32 err, __u64 *out, 
 	return 0;
 }
 
+static int count_process(struct window *w, __u32 pid, __u64 start_ns)
+{
+	struct process_entry key = { 0 }, *e;
+
+	key.key.pid = pid;
+	key.key.start_ns = start_ns;
+	HASH_FIND(hh, w->processes, &key.key, sizeof(key.key), e);
+	if (e)
+		return 0;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->key = key.key;
+	window_oom = false;
+	HASH_ADD(hh, w->processes, key, sizeof(e->key), e);
+	if (window_oom) {
+		free(e);
+		return -ENOMEM;
+	}
+	w->stats.processes++;
+	return 0;
+}
+
+/* A CFI walk that stopped before the outermost frame: the stack is not whole. */
+static bool user_stack_cut(__u32 flags)
+{
+	return (flags & FORNAX_STACK_METHOD_MASK) == FORNAX_STACK_DWARF &&
+	       ((flags >> FORNAX_STACK_END_SHIFT) & FORNAX_STACK_END_MASK) != FORNAX_END_COMPLETE;
+}
+
+/*
+ * The "unwind" label: how the user stack was walked and whether it is
+ * known to be whole (see bpf/unwind.h). NULL when there is no user stack.
+ */
+static const char *unwind_label(const struct sampler_sample *sample)
+{
+	static const char *const cut[FORNAX_END_NR] = {
+		[FORNAX_END_DEPTH] = "truncated: depth limit",
+		[FORNAX_END_PC_NOT_COVERED] = "truncated: pc not covered",
+		[FORNAX_END_READ_FAULT] = "truncated: read fault",
+		[FORNAX_END_TABLE_MISSING] = "truncated: table missing",
+		[FORNAX_END_UNSUPPORTED] = "truncated: unsupported CFI",
+		[FORNAX_END_BAD_FRAME] = "truncated: bad frame",
+	};
+	__u32 flags = sample->user_flags, end;
+
+	if (!sample->n_user)
+		return NULL;
+	if ((flags & FORNAX_STACK_METHOD_MASK) != FORNAX_STACK_DWARF)
+		return "frame pointers";
+	end = (flags >> FORNAX_STACK_END_SHIFT) & FORNAX_STACK_END_MASK;
+	if (end == FORNAX_END_COMPLETE)
+		return flags & FORNAX_STACK_MIXED ? "complete (with frame pointers)" : "complete";
+	return end < FORNAX_END_NR && cut[end] ? cut[end] : "truncated";
+}
+
 int window__add_sample(const struct sampler_sample *sample, void *ctx)
 {
 	struct window *w = ctx;
 	const struct fornax_sample_key *key = sample->key;
 	char pid[16], tid[16], comm[FORNAX_COMM_LEN + 1], thread[FORNAX_COMM_LEN + 1];
-	struct pprof_label labels[4];
+	const struct cgroup_info *cg = NULL;
+	struct pprof_label labels[8];
+	const char *unwind = unwind_label(sample);
 	__u64 *ids = w->location_ids;
-	size_t n = 0;
+	size_t n = 0, n_labels = 4;
 	int err;
 
 	/* Kernel frames are the leaf end of the stack, so they come first. */
@@ -300,7 +381,7 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 		if (err)
 			return err;
 		n += sample->n_user;
-		if (sample->n_user >= FORNAX_MAX_STACK_DEPTH) {
+		if (sample->n_user >= FORNAX_MAX_STACK_DEPTH || user_stack_cut(sample->user_flags)) {
 			ids[n] = pseudo_location(w, PSEUDO_TRUNCATED);
 			if (!ids[n++])
 				return -errno;
@@ -325,8 +406,23 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 	labels[1] = (struct pprof_label){ .key = "tid", .str = tid };
 	labels[2] = (struct pprof_label){ .key = "comm", .str = comm };
 	labels[3] = (struct pprof_label){ .key = "thread_name", .str = thread };
+	if (w->cgroups && key->cgroup_id)
+		cg = cgroups__lookup(w->cgroups, key->cgroup_id);
+	if (cg) {
+		labels[n_labels++] = (struct pprof_label){ .key = "cgroup", .str = cg->path };
+		if (cg->container_id)
+			labels[n_labels++] = (struct pprof_label){ .key = "container_id",
+								   .str = cg->container_id };
+		if (cg->pod_uid)
+			labels[n_labels++] = (struct pprof_label){ .key = "pod_uid", .str = cg->pod_uid };
+	}
+	if (unwind)
+		labels[n_labels++] = (struct pprof_label){ .key = "unwind", .str = unwind };
 
-	err = pprof__add_sample(w->pprof, ids, n, sample->count, labels, 4);
+	err = pprof__add_sample(w->pprof, ids, n, sample->count, labels, n_labels);
+	if (err)
+		return err;
+	err = count_process(w, key->tgid, key->process_start_ns);
 	if (err)
 		return err;
 	w->stats.samples += sample->count;
@@ -338,6 +434,9 @@ void window__add_drain_stats(struct window *w, const struct sampler_drain_stats 
 {
 	w->stats.drains++;
 	w->stats.lost_counts_map_full += stats->set.counts_map_full;
+	for (int i = 0; i < FORNAX_END_NR; i++)
+		w->stats.unwind_end[i] += stats->set.unwind_end[i];
+	w->stats.unwind_fp += stats->set.unwind_fp;
 }
 
 static void add_comment(struct window *w, const char *what, __u64 n)
@@ -358,6 +457,18 @@ const struct pprof *window__finish(struct window *w, __u64 duration_ns)
 		       "--drain-interval)", w->stats.lost_counts_map_full);
 	add_comment(w, "stacks dropped: stacks map full", w->stats.stacks_dropped);
 	add_comment(w, "stacks missing from their drain", w->stats.stacks_missing);
+	add_comment(w, "user stacks cut short ([truncated]): depth limit",
+		    w->stats.unwind_end[FORNAX_END_DEPTH]);
+	add_comment(w, "user stacks cut short ([truncated]): pc not covered by CFI",
+		    w->stats.unwind_end[FORNAX_END_PC_NOT_COVERED]);
+	add_comment(w, "user stacks cut short ([truncated]): stack read fault",
+		    w->stats.unwind_end[FORNAX_END_READ_FAULT]);
+	add_comment(w, "user stacks cut short ([truncated]): unwind table missing",
+		    w->stats.unwind_end[FORNAX_END_TABLE_MISSING]);
+	add_comment(w, "user stacks cut short ([truncated]): unsupported CFI rule",
+		    w->stats.unwind_end[FORNAX_END_UNSUPPORTED]);
+	add_comment(w, "user stacks cut short ([truncated]): bad frame",
+		    w->stats.unwind_end[FORNAX_END_BAD_FRAME]);
 	return w->pprof;
 }
 

@@ -9,6 +9,7 @@
 
 #include <linux/types.h>
 
+#include "cgroups.h"
 #include "pprof.h"
 #include "sampler.h"
 #include "symbolizer.h"
@@ -19,6 +20,8 @@ struct window_opts {
 	struct symbolizer *symbolizer; /* borrowed; required */
 	unsigned frequency;            /* Hz; required */
 	__s64 start_realtime_ns;       /* wall clock at the window start */
+	/* borrowed; NULL: samples carry no cgroup, container_id or pod_uid labels */
+	struct cgroups *cgroups;
 };
 
 /* What the window lost or could not resolve, for logs and the profile's comments. */
@@ -29,6 +32,9 @@ struct window_stats {
 	__u64 stacks_missing;    /* a key named a stack the drain did not find */
 	__u64 stacks_dropped;    /* stacks map full: samples kept without that stack */
 	__u64 drains;
+	__u64 processes;         /* distinct (pid, start time) seen */
+	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */
+	__u64 unwind_fp;                 /* user stacks walked by frame pointers */
 };
 
 /* NULL with errno set. */

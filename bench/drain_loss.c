@@ -8,9 +8,10 @@
  *
  *   drain_loss [--frequency HZ] [--drain-ms MS] [--seconds S] [--rounds N]
  *
- * Load the CPUs while it runs (e.g. the fornax_workload helper) so that
- * samples land on busy keys; --include-idle is on so that every timer tick
- * is a sample and the expected total is known without the load.
+ * Every drain symbolizes into a profile window as the agent does, so the
+ * single-map design's gap between reading and deleting is as long as it
+ * would be in practice. Load the CPUs while it runs (e.g. the
+ * fornax_workload helper): the kernel stops cpu-clock on idle CPUs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +23,8 @@
 
 #include "log.h"
 #include "sampler.h"
+#include "symbolizer.h"
+#include "window.h"
 
 struct totals {
 	unsigned long long kernel_runs; /* program runs, counted by the kernel per set */
@@ -59,6 +62,7 @@ static int run_once(bool single, unsigned freq, unsigned drain_ms, double second
 		.single_buffer = single,
 	};
 	struct timespec pause = { .tv_sec = drain_ms / 1000, .tv_nsec = (drain_ms % 1000) * 1000000L };
+	struct symbolizer *sym = symbolizer__new(&(struct symbolizer_opts){ 0 });
 	struct sampler_drain_stats st;
 	struct sampler *s;
 	double start, end;
@@ -66,27 +70,38 @@ static int run_once(bool single, unsigned freq, unsigned drain_ms, double second
 
 	memset(t, 0, sizeof(*t));
 	s = sampler__new(&opts);
-	if (!s)
-		return -errno;
+	if (!s || !sym) {
+		err = -errno;
+		goto cleanup;
+	}
 	start = now();
 	end = start + seconds;
-	while (now() < end && !err) {
-		nanosleep(&pause, NULL);
-		err = sampler__drain(s, NULL, NULL, &st);
-		account(t, &st);
-	}
-	if (!err) {
-		if (single) {
-			/* The single-map design cannot detach and drain atomically either. */
-			err = sampler__drain(s, NULL, NULL, &st);
-			account(t, &st);
-		} else {
-			err = sampler__stop(s, NULL, NULL, &st);
-			account(t, &st);
+	while (!err) {
+		bool last = now() >= end;
+		struct window *w = window__new(&(struct window_opts){ .symbolizer = sym,
+								       .frequency = freq });
+
+		if (!w) {
+			err = -errno;
+			break;
 		}
+		if (!last)
+			nanosleep(&pause, NULL);
+		/* The single-map design cannot detach and drain atomically: it just drains. */
+		if (last && !single)
+			err = sampler__stop(s, window__add_sample, w, &st);
+		else
+			err = sampler__drain(s, window__add_sample, w, &st);
+		symbolizer__end_cycle(sym);
+		window__free(w);
+		account(t, &st);
+		if (last)
+			break;
 	}
 	t->seconds = now() - start;
+cleanup:
 	sampler__free(s);
+	symbolizer__free(sym);
 	return err;
 }
 

@@ -11,6 +11,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "profile.h"
+#include "cgroup_filter.bpf.h"
+#include "announce.bpf.h"
 
 #define EFAULT 14
 #define EEXIST 17
@@ -69,10 +71,13 @@ struct {
 	__type(value, __u8);
 } pid_filter SEC(".maps");
 
+#include "unwind.bpf.h"
+
 /* 64-bit mix of the frames (splitmix64 finalizer per word); 0 is reserved for "no stack". */
 static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
 {
-	__u64 h = 0x9e3779b97f4a7c15ULL ^ stack->len;
+	/* The flags too: a stack cut short must not merge with a whole one. */
+	__u64 h = 0x9e3779b97f4a7c15ULL ^ stack->len ^ ((__u64)stack->flags << 32);
 
 	for (int i = 0; i < FORNAX_MAX_STACK_DEPTH; i++) {
 		__u64 x;
@@ -100,7 +105,11 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 		*err = -ENOSPC;
 		return 0;
 	}
-	ret = bpf_get_stack(ctx, stack->ips, sizeof(stack->ips), user ? BPF_F_USER_STACK : 0);
+	stack->flags = 0;
+	if (user)
+		ret = fornax_unwind_user(ctx, stack, st);
+	else
+		ret = bpf_get_stack(ctx, stack->ips, sizeof(stack->ips), 0);
 	if (ret <= 0) {
 		if (ret == -EFAULT || ret == 0) {
 			if (user)
@@ -115,7 +124,6 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 		return 0;
 	}
 	stack->len = ret / sizeof(__u64);
-	stack->pad = 0;
 	if (user && stack->len >= FORNAX_MAX_STACK_DEPTH)
 		st->user_stack_truncated++;
 
@@ -143,6 +151,8 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 	key.process_start_ns = BPF_CORE_READ(leader, start_boottime);
 	bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), &leader->comm);
 	bpf_get_current_comm(key.thread_comm, sizeof(key.thread_comm));
+	key.cgroup_id = bpf_get_current_cgroup_id();
+	announce(tgid, key.process_start_ns, key.cgroup_id);
 
 	key.user_stack_err = FORNAX_STACK_NOT_COLLECTED;
 	if (collect_user)
@@ -186,6 +196,10 @@ int fornax_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	if (filter_pids && !bpf_map_lookup_elem(&pid_filter, &tgid)) {
+		st->filtered++;
+		return 0;
+	}
+	if (!cgroup_filter_pass()) {
 		st->filtered++;
 		return 0;
 	}

@@ -11,6 +11,8 @@
 #include <linux/types.h>
 #endif
 
+#include "unwind.h"
+
 #define FORNAX_COMM_LEN 16
 /* The kernel's default perf_event_max_stack (PERF_MAX_STACK_DEPTH). */
 #define FORNAX_MAX_STACK_DEPTH 127
@@ -26,7 +28,7 @@
  */
 struct fornax_stack {
 	__u32 len; /* frames used in ips, leaf first */
-	__u32 pad;
+	__u32 flags; /* FORNAX_STACK_* (unwind.h): how it was walked, whether it is whole */
 	__u64 ips[FORNAX_MAX_STACK_DEPTH];
 };
 _Static_assert(sizeof(struct fornax_stack) == 1024, "stack ABI");
@@ -48,8 +50,10 @@ struct fornax_sample_key {
 	__s32 kernel_stack_err;
 	char comm[FORNAX_COMM_LEN];        /* process (group leader) name */
 	char thread_comm[FORNAX_COMM_LEN]; /* thread name */
+	/* cgroup v2 id (kernfs node id, the cgroup directory's inode) of the sampled task */
+	__u64 cgroup_id;
 };
-_Static_assert(sizeof(struct fornax_sample_key) == 72, "sample key ABI");
+_Static_assert(sizeof(struct fornax_sample_key) == 80, "sample key ABI");
 
 /* Stack not requested (--no-kernel), as opposed to requested and missing. */
 #define FORNAX_STACK_NOT_COLLECTED (-1000)
@@ -61,7 +65,7 @@ _Static_assert(sizeof(struct fornax_sample_key) == 72, "sample key ABI");
 struct fornax_set_stats {
 	__u64 samples;             /* program runs that chose this set */
 	__u64 recorded;            /* samples counted in the set's counts map */
-	__u64 filtered;            /* rejected by the pid filter */
+	__u64 filtered;            /* rejected by the pid or cgroup filter */
 	__u64 idle;                /* idle task, skipped without --include-idle */
 	__u64 counts_map_full;     /* lost: no room for a new key */
 	__u64 user_stack_efault;   /* no user stack to walk (kernel threads) */
@@ -69,7 +73,21 @@ struct fornax_set_stats {
 	__u64 stack_map_full;      /* stack dropped, sample kept without it */
 	__u64 stack_other_error;
 	__u64 user_stack_truncated; /* reached FORNAX_MAX_STACK_DEPTH */
+	/*
+	 * User stacks by how they were walked: by frame pointers, or by CFI
+	 * with one count per enum fornax_unwind_end (index 0 unused).
+	 */
+	__u64 unwind_fp;
+	__u64 unwind_end[FORNAX_END_NR];
+	__u64 unwind_fp_steps;      /* frames crossed by frame pointer inside CFI walks */
+	__u64 unwind_signal_frames; /* signal frames crossed */
+	__u64 unwind_requests_lost; /* requests map full: the agent hears later */
+	/* Only with unwind_timing (bench/unwind_cost): the user-stack walk's cost. */
+	__u64 user_walks;
+	__u64 user_walk_frames;
+	__u64 user_walk_ns;       /* including one bpf_ktime_get_ns() */
+	__u64 user_walk_timer_ns; /* what one bpf_ktime_get_ns() costs, summed */
 };
-_Static_assert(sizeof(struct fornax_set_stats) == 80, "set stats ABI");
+_Static_assert(sizeof(struct fornax_set_stats) == 80 + 16 * 8, "set stats ABI");
 
 #endif /* FORNAX_BPF_PROFILE_H */

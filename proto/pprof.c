@@ -501,10 +501,10 @@ cleanup:
 	return e->id;
 }
 
-__u64 pprof__add_location(struct pprof *p, __u64 mapping_id, __u64 address,
-			  const struct pprof_line *lines, size_t n_lines)
+static __u64 add_location(struct pprof *p, __u64 mapping_id, __u64 address,
+			  const struct pprof_line *lines, size_t n_lines, bool always_new)
 {
-	struct location_entry *e = NULL;
+	struct location_entry *e = NULL, *existing = NULL;
 	struct pprof_location key;
 	bool hash_oom = false;
 	void *grown;
@@ -529,9 +529,11 @@ __u64 pprof__add_location(struct pprof *p, __u64 mapping_id, __u64 address,
 	memset(&key, 0, sizeof(key));
 	key.mapping_id = mapping_id;
 	key.address = address;
-	HASH_FIND(hh, p->loc_tab, &key.mapping_id, LOCATION_KEY_LEN, e);
-	if (e)
+	HASH_FIND(hh, p->loc_tab, &key.mapping_id, LOCATION_KEY_LEN, existing);
+	if (existing && !always_new) {
+		e = existing;
 		goto cleanup;
+	}
 
 	if (p->n_locs == p->cap_locs) {
 		grown = array_grow(p->locs, &p->cap_locs, p->n_locs + 1, sizeof(*p->locs));
@@ -553,10 +555,13 @@ __u64 pprof__add_location(struct pprof *p, __u64 mapping_id, __u64 address,
 		e->view.lines = e->lines;
 		e->view.n_lines = n_lines;
 	}
-	HASH_ADD(hh, p->loc_tab, view.mapping_id, LOCATION_KEY_LEN, e);
-	if (hash_oom) {
-		err = -ENOMEM;
-		goto cleanup;
+	/* Lookups keep finding the first location with this key; later ones are reached by id. */
+	if (!existing) {
+		HASH_ADD(hh, p->loc_tab, view.mapping_id, LOCATION_KEY_LEN, e);
+		if (hash_oom) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
 	}
 	p->locs[p->n_locs++] = e;
 	p->n_lines += n_lines;
@@ -567,6 +572,18 @@ cleanup:
 		return 0;
 	}
 	return e->view.id;
+}
+
+__u64 pprof__add_location(struct pprof *p, __u64 mapping_id, __u64 address,
+			  const struct pprof_line *lines, size_t n_lines)
+{
+	return add_location(p, mapping_id, address, lines, n_lines, false);
+}
+
+__u64 pprof__append_location(struct pprof *p, __u64 mapping_id, __u64 address,
+			     const struct pprof_line *lines, size_t n_lines)
+{
+	return add_location(p, mapping_id, address, lines, n_lines, true);
 }
 
 /* Interns a label list (n >= 1) and stores its entry in *out. Returns 0 or -errno. */
@@ -1097,9 +1114,9 @@ __s64 pprof__time_nanos(const struct pprof *p)
 	return p ? p->time_nanos : 0;
 }
 
-__u64 pprof__duration_ns(const struct pprof *p)
+__s64 pprof__duration_ns(const struct pprof *p)
 {
-	return p ? (__u64)p->duration_ns : 0;
+	return p ? p->duration_ns : 0;
 }
 
 size_t pprof__num_mappings(const struct pprof *p)

@@ -92,6 +92,14 @@ __u64 pprof__add_function(struct pprof *p, const struct pprof_function *f);
 __u64 pprof__add_location(struct pprof *p, __u64 mapping_id, __u64 address,
 			  const struct pprof_line *lines, size_t n_lines);
 /*
+ * Like pprof__add_location, but always adds a new location, even when one
+ * with the same (mapping_id, address) exists. For profiles written by other
+ * tools, whose locations may carry no address (0) and differ only in their
+ * lines. pprof__add_location keeps returning the first one.
+ */
+__u64 pprof__append_location(struct pprof *p, __u64 mapping_id, __u64 address,
+			     const struct pprof_line *lines, size_t n_lines);
+/*
  * Adds count (> 0) samples of a stack (leaf first). A sample with the same
  * locations and labels (same keys, values, order) is merged by adding counts.
  * Label keys must be non-empty. Returns 0, -EINVAL for bad arguments or an
@@ -116,10 +124,39 @@ const struct pprof_mapping *pprof__mapping(const struct pprof *p, __u64 id);
 const struct pprof_function *pprof__function(const struct pprof *p, __u64 id);
 __s64 pprof__total_count(const struct pprof *p);
 __u64 pprof__period_ns(const struct pprof *p);
-
-/* Profile-level fields and table sizes, for writers that rebuild a profile (e.g. split it). */
 __s64 pprof__time_nanos(const struct pprof *p);
-__u64 pprof__duration_ns(const struct pprof *p);
+__s64 pprof__duration_ns(const struct pprof *p);
+
+/*
+ * Reading profiles written by anyone (Go's runtime/pprof, Parca, pprof
+ * itself, fornax): gzipped or not, checked for consistency, and loaded into
+ * the same model the builder makes, so every writer works on them.
+ */
+struct pprof_decode_opts {
+	size_t max_bytes;        /* cap on the uncompressed message; 0: 1 GiB */
+	const char *sample_type; /* value to read, by type name; NULL: see pprof__decode */
+};
+
+struct pprof_decode_info {
+	char sample_type[32];    /* the value read, e.g. "samples" */
+	char sample_unit[32];    /* its unit, e.g. "count" */
+	__u64 samples_skipped;   /* samples whose value was 0 or negative */
+	__u64 labels_skipped;    /* labels with an empty key */
+	char error[160];         /* why decoding failed, for the user */
+};
+
+/*
+ * Decodes an encoded profile (gzip, zlib or raw protobuf) into a new model.
+ * Each sample's count is one of its values: opts->sample_type if given,
+ * else the first value whose unit is "count" (CPU profiles: samples), else
+ * the profile's default_sample_type, else the last one, as pprof does.
+ * Returns NULL with errno set (EINVAL: not a valid profile, EFBIG: larger
+ * than max_bytes, ENOMEM) and info->error saying why; info may be NULL.
+ */
+struct pprof *pprof__decode(const void *buf, size_t len, const struct pprof_decode_opts *opts,
+			    struct pprof_decode_info *info);
+
+/* Table sizes and comments, for writers that rebuild a profile (e.g. split it). */
 size_t pprof__num_mappings(const struct pprof *p);
 size_t pprof__num_functions(const struct pprof *p);
 size_t pprof__num_locations(const struct pprof *p);

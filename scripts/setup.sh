@@ -11,6 +11,12 @@ packages=(
 	# tests: independent readers and peers
 	golang-go protobuf-compiler golang-github-google-pprof-dev
 	python3 python3-grpcio python3-protobuf linux-perf binutils elfutils
+	# tests: flame graphs opened in a real browser
+	chromium
+	# symbolization of stripped and JIT code: libdebuginfod is loaded only
+	# with --debuginfod; libc6-dbg gives the tests' short-lived processes a
+	# symbolized dynamic loader; node writes perf maps; xz makes MiniDebugInfo
+	libdebuginfod-dev libc6-dbg nodejs xz-utils
 	# tests: certificates for the TLS store tests
 	openssl
 )

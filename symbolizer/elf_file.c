@@ -77,6 +77,8 @@ struct elf_file {
 	bool dwarf_too_big;   /* never load DWARF */
 	bool debug_found;     /* the separate debug file was found */
 	char *debug_dirs;
+	int (*fetch_debuginfo)(void *ctx, const unsigned char *build_id, size_t len, char **path);
+	void *fetch_ctx;
 };
 
 static const char hexdigits[] = "0123456789abcdef";
@@ -316,6 +318,15 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 		/* not for dwz's alternate files: those are found by build-id */
 		fd = find_by_debuglink(ef, mod, file_name, debuglink_file, debuglink_crc,
 				       debuginfo_file_name);
+		if (fd == -ENOENT && ef->fetch_debuginfo) {
+			const unsigned char *bits;
+			GElf_Addr vaddr;
+			int len = dwfl_module_build_id(mod, &bits, &vaddr);
+
+			if (len > 0)
+				fd = ef->fetch_debuginfo(ef->fetch_ctx, bits, (size_t)len,
+							 debuginfo_file_name);
+		}
 		if (fd < 0) {
 			errno = -fd;
 			return -1;
@@ -370,6 +381,8 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 	ef->has_symbols = -1;
 	ef->has_dwarf = -1;
 	ef->max_dwarf_bytes = opts ? opts->max_dwarf_bytes : 0;
+	ef->fetch_debuginfo = opts ? opts->fetch_debuginfo : NULL;
+	ef->fetch_ctx = opts ? opts->fetch_ctx : NULL;
 	/* "" first: the file's own directory, then .debug/, then the roots */
 	/* libdwfl reads the roots from it for .build-id/ lookups */
 	ef->debug_dirs = strdup(debug_dirs ? debug_dirs : DEFAULT_DEBUG_DIRS);

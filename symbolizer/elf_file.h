@@ -47,6 +47,12 @@ struct elf_file_opts {
 	 * symbol table alone. 0: no limit.
 	 */
 	size_t max_dwarf_bytes;
+	/*
+	 * Last resort when no local debug file is found: fetch one by build-id
+	 * (debuginfod). Returns an fd and sets *path, or -errno. NULL: none.
+	 */
+	int (*fetch_debuginfo)(void *ctx, const unsigned char *build_id, size_t len, char **path);
+	void *fetch_ctx;
 };
 
 /*

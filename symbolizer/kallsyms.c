@@ -309,11 +309,20 @@ static int kallsyms__build(struct kallsyms *ks, struct kallsyms_builder *b)
 {
 	size_t n = 0;
 
-	qsort(b->syms, b->n, sizeof(*b->syms), tmp_cmp);
-	/* aliases at one address: keep the preferred name */
+	/* /proc/kallsyms normally lists text in address order: sorting it again costs ~10 ms. */
+	for (size_t i = 1; i < b->n; i++) {
+		if (b->syms[i - 1].addr > b->syms[i].addr) {
+			qsort(b->syms, b->n, sizeof(*b->syms), tmp_cmp);
+			break;
+		}
+	}
+	/* Aliases at one address: keep the preferred name, the first listed among equals. */
 	for (size_t i = 0; i < b->n; i++) {
-		if (n && b->syms[n - 1].addr == b->syms[i].addr)
+		if (n && b->syms[n - 1].addr == b->syms[i].addr) {
+			if (b->syms[i].rank > b->syms[n - 1].rank)
+				b->syms[n - 1] = b->syms[i];
 			continue;
+		}
 		b->syms[n++] = b->syms[i];
 	}
 	ks->addrs = malloc(n * sizeof(*ks->addrs));

@@ -31,12 +31,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "debuginfod.h"
 #include "demangler.h"
 #include "elf_file.h"
 #include "hashmap.h"
 #include "kallsyms.h"
+#include "perfmap.h"
 #include "procmaps.h"
 #include "strtab.h"
 
@@ -48,6 +51,10 @@
 #define DEFAULT_MAX_ADDRESSES 65536
 #define DEFAULT_IDLE_CYCLES 60
 #define DEFAULT_MAX_DWARF_BYTES (8u << 20)
+#define DEFAULT_EXIT_GRACE_CYCLES 2
+#define DEFAULT_MAX_PERFMAP_BYTES (64u << 20)
+#define PERFMAP_READ_CHUNK (64u << 10)
+#define JFRAME_CHUNK 256
 #define TRIM_THRESHOLD_BYTES (1u << 20) /* closed this much: give the heap back */
 #define KFRAME_CHUNK 256
 #define VDSO_MAX_SIZE (1u << 20)
@@ -81,6 +88,11 @@ static void list_add_front(struct list_node *h, struct list_node *n)
 	n->prev = h;
 	h->next->prev = n;
 	h->next = n;
+}
+
+static void list_add_tail(struct list_node *h, struct list_node *n)
+{
+	list_add_front(h->prev, n);
 }
 
 static void list_move_front(struct list_node *h, struct list_node *n)
@@ -119,6 +131,9 @@ struct sym_devino {
 	__u64 last_used;
 	__u64 failed_cycle;
 	bool failed;           /* negative entry: not retried for idle_cycles */
+	/* the last process the file was opened through: a way back to it once others exit */
+	__u32 opener_pid;
+	__u64 opener_ticks;
 };
 
 enum map_kind {
@@ -151,6 +166,35 @@ struct sym_proc {
 	__u64 checked_cycle;       /* last maps read or liveness check */
 	bool gone;                 /* exited or pid reused: never re-read */
 	bool vdso_tried;
+	bool exited;               /* reported by symbolizer__process_exit() */
+	struct list_node exit_node; /* sym->exited, oldest exit first */
+	__u64 exit_cycle;
+	/* the image before the last exec, for samples taken before it */
+	struct proc_maps *prev_maps;
+	/*
+	 * The parent's image at fork, which a child runs until it executes.
+	 * Kept apart from prev_maps: a read at the child's first sample may
+	 * land before or after its exec record.
+	 */
+	struct proc_maps *fork_maps;
+	struct list_node prev_node; /* sym->prev_images, oldest first */
+	__u64 prev_cycle;
+	/* JIT code: the perf map as read so far */
+	struct perfmap *perfmap;
+	__u64 perfmap_offset;      /* bytes parsed */
+	__u64 perfmap_ino;
+	__u64 perfmap_checked;     /* cycle + 1 of the last look at the file; 0: never */
+};
+
+struct jframe_chunk {
+	struct jframe_chunk *next;
+	size_t used;
+	struct symbolizer_frame items[JFRAME_CHUNK];
+};
+
+struct dead_perfmap {
+	struct dead_perfmap *next;
+	struct perfmap *pm;
 };
 
 struct addr_entry {
@@ -198,6 +242,7 @@ struct symbolizer {
 	size_t max_addresses;
 	size_t max_dwarf_bytes;
 	unsigned idle_cycles;
+	unsigned exit_grace_cycles;
 	bool no_kernel;
 	__u64 ns_per_tick;
 	__u64 cycle;
@@ -205,6 +250,18 @@ struct symbolizer {
 	struct hmap procs_by_pid; /* pid → newest sym_proc */
 	struct list_node procs;
 	size_t n_procs;
+	struct list_node exited;  /* exited processes waiting for their last samples */
+	struct list_node prev_images; /* processes holding a pre-exec image */
+	size_t max_perfmap_bytes;
+	struct jframe_chunk *jframes;     /* JIT frames handed out this cycle */
+	struct dead_perfmap *dead_perfmaps; /* replaced this cycle, names still in use */
+	/*
+	 * The vdso image is the same in every process of one ABI: the first
+	 * one read serves the others, so the vdso of a process that exited
+	 * before a drain still resolves.
+	 */
+	struct sym_file *vdso_file;
+	__u64 vdso_size;
 	struct hmap devinos;
 	struct list_node devino_list;
 	struct hmap files_by_bid;
@@ -222,6 +279,7 @@ struct symbolizer {
 	struct proc_maps *dead_maps;
 
 	struct kernel_state k;
+	struct debuginfod *debuginfod;
 	struct symbolizer_stats stats;
 };
 
@@ -625,12 +683,17 @@ static void proc_unlink(struct symbolizer *sym, struct sym_proc *p)
 	}
 	p->next_pid = NULL;
 	list_del(&p->node);
+	list_del(&p->exit_node);
+	list_del(&p->prev_node);
 	sym->n_procs--;
 }
 
 static void proc_free(struct sym_proc *p)
 {
 	maps_release(p->maps);
+	maps_release(p->prev_maps);
+	maps_release(p->fork_maps);
+	perfmap__free(p->perfmap);
 	file_unref(p->vdso);
 	free(p);
 }
@@ -680,6 +743,8 @@ static struct sym_proc *proc_new(struct symbolizer *sym, __u32 pid, __u64 ticks,
 		return NULL;
 	}
 	list_init(&p->node);
+	list_init(&p->exit_node);
+	list_init(&p->prev_node);
 	p->pid = pid;
 	p->start_ticks = ticks;
 	p->last_used = sym->cycle;
@@ -807,8 +872,8 @@ cleanup:
  * (exact even for deleted or replaced files), else /proc/PID/root/<path>
  * (the process's mount namespace). -ESRCH if p is no longer there.
  */
-static int open_mapping_fd(struct symbolizer *sym, struct sym_proc *p, const struct proc_mapping *m,
-			   char **debug_path)
+static int open_mapping_fd(struct symbolizer *sym, __u32 pid, __u64 start_ticks,
+			   const struct proc_mapping *m, bool own_mapping, char **debug_path)
 {
 	char *name = NULL;
 	struct stat st;
@@ -816,41 +881,45 @@ static int open_mapping_fd(struct symbolizer *sym, struct sym_proc *p, const str
 	int dirfd, fd = -1, err;
 
 	*debug_path = NULL;
-	dirfd = proc_dir_open(sym, p->pid);
+	dirfd = proc_dir_open(sym, pid);
 	if (dirfd < 0)
 		return dirfd == -ENOMEM ? dirfd : -ESRCH;
 	err = read_start_ticks(dirfd, &ticks);
-	if (err || !ticks_match(ticks, p->start_ticks)) {
+	if (err || !ticks_match(ticks, start_ticks)) {
 		err = -ESRCH;
 		goto cleanup;
 	}
-	if (asprintf(&name, "map_files/%llx-%llx", (unsigned long long)m->pub.start,
-		     (unsigned long long)m->pub.limit) < 0) {
+	/* map_files/ needs the mapping's exact range in that process */
+	if (own_mapping) {
+		if (asprintf(&name, "map_files/%llx-%llx", (unsigned long long)m->pub.start,
+			     (unsigned long long)m->pub.limit) < 0) {
+			name = NULL;
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+		free(name);
 		name = NULL;
-		err = -ENOMEM;
-		goto cleanup;
 	}
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	free(name);
-	name = NULL;
 	if (fd < 0) {
 		if (asprintf(&name, "root%s", m->pub.path) < 0) {
 			name = NULL;
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: the path may have been replaced by a FIFO since it was mapped */
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0) {
 			err = -errno;
 			goto cleanup;
 		}
 	}
 	/* the inode must be the mapped one (st_dev differs on btrfs and overlayfs) */
-	if (fstat(fd, &st) != 0 || (__u64)st.st_ino != m->dv->ino) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (__u64)st.st_ino != m->dv->ino) {
 		err = -ESTALE;
 		goto cleanup;
 	}
-	if (asprintf(debug_path, "%s/%u/root%s", sym->proc_root, p->pid, m->pub.path) < 0) {
+	if (asprintf(debug_path, "%s/%u/root%s", sym->proc_root, pid, m->pub.path) < 0) {
 		*debug_path = NULL;
 		err = -ENOMEM;
 		goto cleanup;
@@ -938,6 +1007,41 @@ cleanup:
 	return fd;
 }
 
+/*
+ * p is gone: the file it mapped, through another process that opened it
+ * (its root, verified by inode), or by its path if the host sees the very
+ * same file there (device and inode). -ESRCH when neither works.
+ */
+static int open_devino_elsewhere(struct symbolizer *sym, const struct sym_proc *p,
+				 const struct sym_devino *dv, const struct proc_mapping *m,
+				 char **debug_path)
+{
+	struct stat st;
+	int fd = -ESRCH;
+
+	if (dv->opener_pid &&
+	    (dv->opener_pid != p->pid || !ticks_match(dv->opener_ticks, p->start_ticks)))
+		fd = open_mapping_fd(sym, dv->opener_pid, dv->opener_ticks, m, false, debug_path);
+	if (fd >= 0 || fd == -ENOMEM)
+		return fd;
+	if (!dv->path || dv->path[0] != '/')
+		return -ESRCH;
+	fd = open(dv->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -ESRCH;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (__u64)st.st_ino != dv->ino ||
+	    major(st.st_dev) != (dv->dev >> 32) || minor(st.st_dev) != (dv->dev & 0xffffffffu)) {
+		close(fd);
+		return -ESRCH;
+	}
+	*debug_path = strdup(dv->path);
+	if (!*debug_path) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return fd;
+}
+
 /* Opens the ELF behind m. NULL with *err: -ESRCH (p gone), -ENOMEM, other. */
 static struct elf_file *open_mapping_elf(struct symbolizer *sym, struct sym_proc *p,
 					 const struct proc_mapping *m, int *err)
@@ -946,10 +1050,18 @@ static struct elf_file *open_mapping_elf(struct symbolizer *sym, struct sym_proc
 	struct elf_file *ef;
 	int fd;
 
-	if (m->kind == MAPPING_VDSO)
+	if (m->kind == MAPPING_VDSO) {
 		fd = open_vdso_fd(sym, p, m);
-	else
-		fd = open_mapping_fd(sym, p, m, &debug_path);
+	} else {
+		fd = open_mapping_fd(sym, p->pid, p->start_ticks, m, true, &debug_path);
+		if (fd >= 0) {
+			m->dv->opener_pid = p->pid;
+			m->dv->opener_ticks = p->start_ticks;
+		} else if (fd == -ESRCH) {
+			p->gone = true;
+			fd = open_devino_elsewhere(sym, p, m->dv, m, &debug_path);
+		}
+	}
 	if (fd < 0) {
 		*err = fd;
 		if (fd == -ESRCH)
@@ -973,7 +1085,14 @@ static struct sym_file *mapping_file(struct symbolizer *sym, struct sym_proc *p,
 	*err = 0;
 	if (m->kind == MAPPING_VDSO) {
 		if (!p->vdso_tried) {
+			__u64 size = m->pub.limit - m->pub.start;
+
 			p->vdso_tried = true;
+			if (sym->vdso_file && sym->vdso_size == size) {
+				p->vdso = sym->vdso_file;
+				p->vdso->refs++;
+				return p->vdso;
+			}
 			ef = open_mapping_elf(sym, p, m, err);
 			if (!ef) {
 				if (*err != -ENOMEM)
@@ -986,6 +1105,11 @@ static struct sym_file *mapping_file(struct symbolizer *sym, struct sym_proc *p,
 				return NULL;
 			}
 			p->vdso->refs++;
+			if (!sym->vdso_file) {
+				sym->vdso_file = p->vdso;
+				sym->vdso_size = size;
+				p->vdso->refs++;
+			}
 		}
 		return p->vdso;
 	}
@@ -1199,6 +1323,191 @@ unknown:
 	return err == -ENOMEM ? err : 0;
 }
 
+/* ---- JIT perf maps ---- */
+
+/* The innermost pid namespace's pid of the process (NSpid), else pid. */
+static __u32 read_nspid(int dirfd, __u32 pid)
+{
+	char *line = NULL, *p, *end;
+	unsigned long v, last = pid;
+	size_t cap = 0;
+	FILE *f;
+	int fd;
+
+	fd = openat(dirfd, "status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pid;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return pid;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		for (p = line + 6;; p = end) {
+			errno = 0;
+			v = strtoul(p, &end, 10);
+			if (end == p || errno || v > UINT32_MAX)
+				break;
+			last = v;
+		}
+		break;
+	}
+	free(line);
+	fclose(f);
+	return (__u32)last;
+}
+
+static void perfmap_retire(struct symbolizer *sym, struct sym_proc *p)
+{
+	struct dead_perfmap *d;
+
+	if (!p->perfmap)
+		return;
+	d = malloc(sizeof(*d));
+	if (!d) {
+		/* cannot defer: keep it, new entries are appended to it */
+		return;
+	}
+	d->pm = p->perfmap;
+	d->next = sym->dead_perfmaps;
+	sym->dead_perfmaps = d;
+	p->perfmap = NULL;
+	p->perfmap_offset = 0;
+}
+
+/*
+ * Reads what the process's perf map gained since the last look. The file is
+ * opened in the process's root under its namespace pid, must be a regular
+ * file (no symlink followed) owned by root or by the process's user: /tmp
+ * is writable by anyone. 0 or -ENOMEM; a missing or refused file is 0.
+ */
+static int perfmap_refresh(struct symbolizer *sym, struct sym_proc *p)
+{
+	char *name = NULL, *buf = NULL;
+	struct stat dst, st;
+	int dirfd, fd = -1, err = 0;
+	__u64 ticks;
+
+	p->perfmap_checked = sym->cycle + 1;
+	dirfd = proc_dir_open(sym, p->pid);
+	if (dirfd < 0)
+		return dirfd == -ENOMEM ? dirfd : 0;
+	if (read_start_ticks(dirfd, &ticks) != 0 || !ticks_match(ticks, p->start_ticks) ||
+	    fstat(dirfd, &dst) != 0)
+		goto cleanup;
+	if (asprintf(&name, "root/tmp/perf-%u.map", read_nspid(dirfd, p->pid)) < 0) {
+		name = NULL;
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		goto cleanup;
+	if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != dst.st_uid)) {
+		sym->stats.perfmap_rejected++;
+		goto cleanup;
+	}
+	/* a new file under the name, or one cut short: start over */
+	if (p->perfmap && ((__u64)st.st_ino != p->perfmap_ino ||
+			   (__u64)st.st_size < p->perfmap_offset))
+		perfmap_retire(sym, p);
+	if (!p->perfmap) {
+		p->perfmap = perfmap__new(0);
+		if (!p->perfmap) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		p->perfmap_ino = st.st_ino;
+		p->perfmap_offset = 0;
+	}
+	if ((__u64)st.st_size == p->perfmap_offset)
+		goto cleanup;
+	buf = malloc(PERFMAP_READ_CHUNK);
+	if (!buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	sym->stats.perfmap_reads++;
+	while (p->perfmap_offset < sym->max_perfmap_bytes) {
+		ssize_t n = pread(fd, buf, PERFMAP_READ_CHUNK, (off_t)p->perfmap_offset), used;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used = perfmap__parse(p->perfmap, buf, (size_t)n);
+		if (used < 0) {
+			err = (int)used;
+			break;
+		}
+		if (used == 0) {
+			if (n < PERFMAP_READ_CHUNK)
+				break; /* a line still being written */
+			used = n; /* a line longer than a chunk is no symbol: skip it */
+		}
+		p->perfmap_offset += (__u64)used;
+	}
+
+cleanup:
+	free(buf);
+	free(name);
+	if (fd >= 0)
+		close(fd);
+	close(dirfd);
+	return err;
+}
+
+static struct symbolizer_frame *jit_frame(struct symbolizer *sym, const char *name)
+{
+	struct jframe_chunk *c = sym->jframes;
+
+	if (!c || c->used == JFRAME_CHUNK) {
+		c = malloc(sizeof(*c));
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->next = sym->jframes;
+		sym->jframes = c;
+	}
+	c->items[c->used] = (struct symbolizer_frame){ .function = name, .system_name = name };
+	return &c->items[c->used++];
+}
+
+/* Names a in p's perf map. false when it is not there (*err: -ENOMEM or 0). */
+static bool jit_symbolize(struct symbolizer *sym, struct sym_proc *p, struct proc_mapping *m,
+			  __u64 a, struct symbolizer_location *loc, int *err)
+{
+	const struct perfmap_entry *e = NULL;
+	struct symbolizer_frame *frame;
+
+	*err = 0;
+	if (p->perfmap)
+		e = perfmap__find(p->perfmap, a);
+	if (!e && !p->gone && p->perfmap_checked != sym->cycle + 1) {
+		*err = perfmap_refresh(sym, p);
+		if (*err)
+			return false;
+		e = p->perfmap ? perfmap__find(p->perfmap, a) : NULL;
+	}
+	if (!e)
+		return false;
+	frame = jit_frame(sym, e->name);
+	if (!frame) {
+		*err = -ENOMEM;
+		return false;
+	}
+	if (m) {
+		m->pub.has_functions = true;
+		loc->mapping = &m->pub;
+	}
+	loc->frames = frame;
+	loc->n_frames = 1;
+	sym->stats.jit_frames++;
+	return true;
+}
+
 int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_start_ns,
 			    const __u64 *addrs, size_t n, struct symbolizer_location *out)
 {
@@ -1214,7 +1523,7 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 		return err;
 	if (!p)
 		return -ENOMEM;
-	if (!p->maps)
+	if (!p->maps && !p->prev_maps && !p->fork_maps)
 		sym->stats.process_gone++;
 	for (size_t i = 0; i < n; i++) {
 		struct symbolizer_location *loc = &out[i];
@@ -1222,7 +1531,7 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 		__u64 a = addrs[i];
 
 		*loc = (struct symbolizer_location){ .address = addrs[i] };
-		if (!p->maps) {
+		if (!p->maps && !p->prev_maps && !p->fork_maps) {
 			set_unknown(sym, loc);
 			continue;
 		}
@@ -1236,8 +1545,20 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 				return err;
 			m = maps_find(p->maps, a);
 		}
-		if (!m) {
-			set_unknown(sym, loc);
+		/* taken before the last exec, or before the exec that followed a fork */
+		if (!m && p->prev_maps)
+			m = maps_find(p->prev_maps, a);
+		if (!m && p->fork_maps)
+			m = maps_find(p->fork_maps, a);
+		if (!m || m->kind == MAPPING_OTHER) {
+			/* anonymous executable memory, or none known: JIT code? */
+			if (!jit_symbolize(sym, p, m, a, loc, &err)) {
+				if (err)
+					return err;
+				if (m)
+					loc->mapping = &m->pub;
+				set_unknown(sym, loc);
+			}
 			continue;
 		}
 		loc->mapping = &m->pub;
@@ -1245,6 +1566,299 @@ int symbolizer__lookup_user(struct symbolizer *sym, __u32 pid, __u64 process_sta
 		if (err)
 			return err;
 	}
+	return 0;
+}
+
+/* ---- lifecycle events ---- */
+
+static struct sym_proc *proc_find(struct symbolizer *sym, __u32 pid, __u64 ticks)
+{
+	struct sym_proc *p = hmap__find(&sym->procs_by_pid, hash_u64(pid), pid_eq, &pid);
+
+	for (; p; p = p->next_pid) {
+		if (p->start_ticks && ticks_match(p->start_ticks, ticks))
+			return p;
+	}
+	return NULL;
+}
+
+/* An exec: p's current mappings become its previous image for a while. */
+static void proc_keep_prev_image(struct symbolizer *sym, struct sym_proc *p)
+{
+	if (p->maps) {
+		if (p->prev_maps) {
+			p->prev_maps->next_dead = sym->dead_maps;
+			sym->dead_maps = p->prev_maps;
+		}
+		p->prev_maps = p->maps;
+		p->maps = NULL;
+	}
+	if (!p->prev_maps && !p->fork_maps)
+		return;
+	/* both serve the samples taken before this exec, for the grace */
+	p->prev_cycle = sym->cycle;
+	list_del(&p->prev_node);
+	list_add_tail(&sym->prev_images, &p->prev_node);
+}
+
+int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, bool new_image)
+{
+	__u64 want, ticks = 0;
+	struct sym_proc *p;
+	int dirfd, err;
+
+	if (!sym)
+		return -EINVAL;
+	want = start_ns / sym->ns_per_tick;
+	/* an exec happened even if the process is gone now: the old image is kept aside */
+	p = new_image && start_ns ? proc_find(sym, pid, want) : NULL;
+	if (p)
+		proc_keep_prev_image(sym, p);
+	dirfd = proc_dir_open(sym, pid);
+	if (dirfd == -ENOMEM)
+		return dirfd;
+	err = dirfd >= 0 ? read_start_ticks(dirfd, &ticks) : dirfd;
+	if (err == -ENOMEM)
+		goto cleanup;
+	if (err || (start_ns && !ticks_match(ticks, want))) {
+		sym->stats.exec_gone++;
+		err = -ESRCH;
+		goto cleanup;
+	}
+	p = proc_find(sym, pid, ticks);
+	if (p) {
+		/* a new image (set aside above), or libraries mapped since the last read */
+		proc_touch(sym, p);
+		p->gone = false;
+		err = proc_read_maps(sym, p, dirfd);
+		if (err && err != -ENOMEM)
+			p->gone = true;
+	} else {
+		p = proc_new(sym, pid, ticks, dirfd, &err);
+		if (!p)
+			goto cleanup;
+	}
+	if (err == -ENOMEM)
+		goto cleanup;
+	if (p->gone) {
+		sym->stats.exec_gone++;
+		err = -ESRCH;
+		goto cleanup;
+	}
+	sym->stats.exec_reads++;
+	/* the loader maps libraries right after exec: a miss may re-read this very cycle */
+	p->checked_cycle = sym->cycle - 1;
+	/*
+	 * A first sample says the process is being profiled: open its files now,
+	 * it may be gone by the drain. An exec alone does not: most processes a
+	 * machine starts are never sampled, and opening their files costs far
+	 * more than reading their maps.
+	 */
+	for (size_t i = 0; !new_image && p->maps && i < p->maps->n; i++) {
+		struct proc_mapping *m = &p->maps->m[i];
+
+		if (m->kind == MAPPING_OTHER)
+			continue;
+		(void)mapping_file(sym, p, m, &err);
+		if (err == -ENOMEM)
+			goto cleanup;
+	}
+	err = 0;
+
+cleanup:
+	if (dirfd >= 0)
+		close(dirfd);
+	return err;
+}
+
+static struct sym_devino *devino_find(struct symbolizer *sym, __u64 dev, __u64 ino)
+{
+	struct devino_key key = { .dev = dev, .ino = ino };
+
+	return hmap__find(&sym->devinos, devino_hash(dev, ino), devino_eq, &key);
+}
+
+static int mapping_cmp(const void *a, const void *b)
+{
+	const struct proc_mapping *x = a, *y = b;
+
+	return x->pub.start < y->pub.start ? -1 : x->pub.start > y->pub.start;
+}
+
+static bool overlaps_any(const struct symbolizer_exit *ex, __u64 start, __u64 end)
+{
+	for (size_t i = 0; i < ex->n_vmas; i++) {
+		if (start < ex->vmas[i].end && ex->vmas[i].start < end)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * p's mappings from the kernel's exit report: its file mappings, plus the
+ * vdso and anonymous ones read before (the report has files only).
+ */
+static int proc_maps_from_exit(struct symbolizer *sym, struct sym_proc *p,
+			       const struct symbolizer_exit *ex)
+{
+	size_t old_n = p->maps ? p->maps->n : 0, n = 0;
+	struct proc_maps *maps;
+	bool have_vdso = false;
+
+	maps = calloc(1, sizeof(*maps) + (ex->n_vmas + old_n + 1) * sizeof(maps->m[0]));
+	if (!maps)
+		return -ENOMEM;
+	for (size_t i = 0; i < ex->n_vmas; i++) {
+		const struct symbolizer_vma *v = &ex->vmas[i];
+		struct proc_mapping *m = &maps->m[n];
+		struct sym_devino *dv;
+
+		if (v->start >= v->end)
+			continue;
+		m->pub.start = v->start;
+		m->pub.limit = v->end;
+		m->pub.offset = v->offset;
+		dv = devino_find(sym, (__u64)v->dev_major << 32 | v->dev_minor, v->inode);
+		if (dv) {
+			m->dv = dv;
+			dv->refs++;
+			dv->last_used = sym->cycle;
+			m->kind = MAPPING_FILE;
+			m->pub.path = dv->path;
+		} else {
+			m->kind = MAPPING_OTHER;
+			m->pub.path = "[unknown file]";
+			sym->stats.exit_unknown_files++;
+		}
+		n++;
+	}
+	for (size_t i = 0; i < old_n; i++) {
+		const struct proc_mapping *old = &p->maps->m[i];
+
+		if (old->kind == MAPPING_FILE || overlaps_any(ex, old->pub.start, old->pub.limit))
+			continue;
+		maps->m[n] = *old;
+		maps->m[n].dv = NULL;
+		have_vdso |= old->kind == MAPPING_VDSO;
+		n++;
+	}
+	if (!have_vdso && ex->vdso_start && sym->vdso_size &&
+	    !overlaps_any(ex, ex->vdso_start, ex->vdso_start + sym->vdso_size)) {
+		maps->m[n++] = (struct proc_mapping){
+			.pub = { .start = ex->vdso_start, .limit = ex->vdso_start + sym->vdso_size,
+				 .path = "[vdso]" },
+			.kind = MAPPING_VDSO,
+		};
+	}
+	maps->n = n;
+	qsort(maps->m, n, sizeof(maps->m[0]), mapping_cmp);
+	if (p->maps) {
+		p->maps->next_dead = sym->dead_maps;
+		sym->dead_maps = p->maps;
+	}
+	p->maps = maps;
+	return 0;
+}
+
+static struct proc_maps *maps_dup(const struct proc_maps *src)
+{
+	struct proc_maps *maps;
+
+	maps = malloc(sizeof(*maps) + src->n * sizeof(maps->m[0]));
+	if (!maps)
+		return NULL;
+	memcpy(maps->m, src->m, src->n * sizeof(maps->m[0]));
+	maps->n = src->n;
+	maps->next_dead = NULL;
+	for (size_t i = 0; i < maps->n; i++) {
+		if (maps->m[i].dv)
+			maps->m[i].dv->refs++;
+	}
+	return maps;
+}
+
+int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 parent_start_ns,
+			     __u32 child_pid, __u64 child_start_ns)
+{
+	__u64 ticks;
+	struct sym_proc *parent, *c;
+	int err;
+
+	if (!sym)
+		return -EINVAL;
+	ticks = child_start_ns / sym->ns_per_tick;
+	if (proc_find(sym, child_pid, ticks))
+		return 0;
+	/* the parent is alive (it just forked): read it if it is new */
+	parent = proc_lookup(sym, parent_pid, parent_start_ns, &err);
+	if (err)
+		return err;
+	if (!parent)
+		return 0;
+	/*
+	 * Maps read at the parent's own exec lack the libraries loaded since,
+	 * which the child's first instructions (returning from fork) run in.
+	 */
+	if (!parent->gone && parent->checked_cycle != sym->cycle) {
+		err = proc_reread(sym, parent);
+		if (err)
+			return err;
+	}
+	if (!parent->maps)
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	list_init(&c->node);
+	list_init(&c->exit_node);
+	list_init(&c->prev_node);
+	c->pid = child_pid;
+	c->start_ticks = ticks;
+	c->last_used = sym->cycle;
+	c->checked_cycle = sym->cycle - 1;
+	c->fork_maps = maps_dup(parent->maps);
+	if (!c->fork_maps) {
+		free(c);
+		return -ENOMEM;
+	}
+	err = proc_insert(sym, c);
+	if (err)
+		proc_free(c);
+	return err;
+}
+
+int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
+			     const struct symbolizer_exit *ex)
+{
+	bool report = ex && ex->complete;
+	struct sym_proc *p;
+	__u64 ticks;
+	int err;
+
+	if (!sym || (ex && ex->n_vmas && !ex->vmas))
+		return -EINVAL;
+	ticks = start_ns / sym->ns_per_tick;
+	p = proc_find(sym, pid, ticks);
+	if (!p) {
+		if (!report)
+			return 0; /* nothing known, nothing to keep */
+		p = proc_new(sym, pid, ticks, -1, &err);
+		if (!p)
+			return err;
+	}
+	if (p->exited)
+		return 0;
+	if (report) {
+		err = proc_maps_from_exit(sym, p, ex);
+		if (err)
+			return err;
+		sym->stats.exits++;
+	}
+	p->gone = true;
+	p->exited = true;
+	p->exit_cycle = sym->cycle;
+	p->last_used = sym->cycle;
+	list_add_tail(&sym->exited, &p->exit_node);
 	return 0;
 }
 
@@ -1402,6 +2016,18 @@ int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t
 
 /* ---- lifecycle ---- */
 
+static int fetch_debuginfo(void *ctx, const unsigned char *build_id, size_t len, char **path)
+{
+	struct symbolizer *sym = ctx;
+	int fd = debuginfod__find_debuginfo(sym->debuginfod, build_id, len, path);
+
+	if (fd >= 0)
+		sym->stats.debuginfod_found++;
+	else
+		sym->stats.debuginfod_missed++;
+	return fd;
+}
+
 static char *strdup_or_default(const char *s, const char *def)
 {
 	return strdup(s ? s : def);
@@ -1420,6 +2046,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	if (!sym)
 		goto cleanup;
 	list_init(&sym->procs);
+	list_init(&sym->exited);
+	list_init(&sym->prev_images);
 	list_init(&sym->devino_list);
 	list_init(&sym->files);
 	list_init(&sym->open_files);
@@ -1445,9 +2073,22 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->max_addresses = opts->max_cached_addresses ? opts->max_cached_addresses
 							: DEFAULT_MAX_ADDRESSES;
 	sym->idle_cycles = opts->idle_cycles ? opts->idle_cycles : DEFAULT_IDLE_CYCLES;
+	sym->exit_grace_cycles = opts->exit_grace_cycles ? opts->exit_grace_cycles
+							 : DEFAULT_EXIT_GRACE_CYCLES;
+	sym->max_perfmap_bytes = opts->max_perfmap_bytes ? opts->max_perfmap_bytes
+							 : DEFAULT_MAX_PERFMAP_BYTES;
 	sym->max_dwarf_bytes = opts->max_dwarf_bytes ? opts->max_dwarf_bytes : DEFAULT_MAX_DWARF_BYTES;
 	sym->elf_opts.debug_dirs = sym->debug_dirs;
 	sym->elf_opts.max_dwarf_bytes = sym->max_dwarf_bytes;
+	if (opts->debuginfod) {
+		sym->debuginfod = debuginfod__new();
+		if (!sym->debuginfod) {
+			err = -errno;
+			goto cleanup;
+		}
+		sym->elf_opts.fetch_debuginfo = fetch_debuginfo;
+		sym->elf_opts.fetch_ctx = sym;
+	}
 	sym->no_kernel = opts->no_kernel;
 	tck = sysconf(_SC_CLK_TCK);
 	sym->ns_per_tick = 1000000000ULL / (__u64)(tck > 0 ? tck : 100);
@@ -1478,6 +2119,19 @@ static void free_dead(struct symbolizer *sym)
 
 		sym->dead_maps = maps->next_dead;
 		maps_release(maps);
+	}
+	while (sym->dead_perfmaps) {
+		struct dead_perfmap *d = sym->dead_perfmaps;
+
+		sym->dead_perfmaps = d->next;
+		perfmap__free(d->pm);
+		free(d);
+	}
+	while (sym->jframes) {
+		struct jframe_chunk *c = sym->jframes;
+
+		sym->jframes = c->next;
+		free(c);
 	}
 }
 
@@ -1512,6 +2166,27 @@ void symbolizer__end_cycle(struct symbolizer *sym)
 		return;
 	free_dead(sym);
 
+	while (!list_empty(&sym->exited)) {
+		struct sym_proc *p = container_of(sym->exited.next, struct sym_proc, exit_node);
+
+		/* the drain of its exit cycle and the next ones, grace in all */
+		if (sym->cycle - p->exit_cycle + 1 < sym->exit_grace_cycles)
+			break;
+		proc_unlink(sym, p);
+		proc_free(p);
+		sym->stats.exited_freed++;
+	}
+	while (!list_empty(&sym->prev_images)) {
+		struct sym_proc *p = container_of(sym->prev_images.next, struct sym_proc, prev_node);
+
+		if (sym->cycle - p->prev_cycle + 1 < sym->exit_grace_cycles)
+			break;
+		list_del(&p->prev_node);
+		maps_release(p->prev_maps);
+		maps_release(p->fork_maps);
+		p->prev_maps = NULL;
+		p->fork_maps = NULL;
+	}
 	while (!list_empty(&sym->procs)) {
 		struct sym_proc *p = container_of(sym->procs.prev, struct sym_proc, node);
 
@@ -1616,6 +2291,7 @@ void symbolizer__free(struct symbolizer *sym)
 	free(sym->modules_path);
 	free(sym->notes_path);
 	free(sym->debug_dirs);
+	debuginfod__free(sym->debuginfod);
 	free(sym);
 }
 

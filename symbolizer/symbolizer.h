@@ -2,7 +2,9 @@
 /*
  * Address → frames for sampled stacks: user addresses through the process's
  * /proc/PID/maps and the mapped ELF file (libelf/libdw, debug files found by
- * build-id and .gnu_debuglink), kernel addresses through /proc/kallsyms.
+ * build-id and .gnu_debuglink), JIT code through the process's perf map
+ * (/tmp/perf-PID.map, read through /proc/PID/root with the process's own
+ * namespace pid), kernel addresses through /proc/kallsyms.
  *
  * Everything is cached: processes by (pid, start time), files by (dev, inode)
  * and build-id, symbolized addresses per file. Entries not used for
@@ -37,6 +39,25 @@ struct symbolizer_opts {
 	 * no inline frames). 0: default 8 MiB.
 	 */
 	size_t max_dwarf_bytes;
+	/*
+	 * Cycles an exited process (symbolizer__process_exit) is kept, the
+	 * one of its exit included, so that its samples still in the kernel's
+	 * maps are symbolized; then it is freed. Its last samples are in the
+	 * drain that follows the exit report; 0: default 2, one to spare.
+	 */
+	unsigned exit_grace_cycles;
+	/*
+	 * JIT perf maps (/tmp/perf-PID.map in the process's root) are read up
+	 * to this many bytes per process. 0: default 64 MiB.
+	 */
+	size_t max_perfmap_bytes;
+	/*
+	 * Ask debuginfod servers for debug files not found locally, through
+	 * libdebuginfod (loaded now; symbolizer__new() fails with ENOENT when
+	 * it cannot be). Servers, cache and timeouts come from the
+	 * DEBUGINFOD_* environment, set by the caller beforehand.
+	 */
+	bool debuginfod;
 };
 
 /* A memory mapping as the sampled process saw it; pprof Mapping fields. */
@@ -80,6 +101,16 @@ struct symbolizer_stats {
 	__u64 evicted_addresses;
 	__u64 cache_hits;
 	__u64 cache_misses;
+	__u64 exec_reads;         /* maps read at exec (symbolizer__process_read) */
+	__u64 exec_gone;          /* processes gone before their exec read */
+	__u64 exits;              /* exits reported with their mappings */
+	__u64 exit_unknown_files; /* exit mappings of files never seen while open */
+	__u64 exited_freed;       /* exited processes freed after their grace */
+	__u64 jit_frames;         /* addresses named from a perf map */
+	__u64 perfmap_reads;      /* perf map files (re)read */
+	__u64 perfmap_rejected;   /* not a regular file, or owned by someone else */
+	__u64 debuginfod_found;   /* debug files fetched (or found in its cache) */
+	__u64 debuginfod_missed;  /* build-ids no server had (or errors, timeouts) */
 };
 
 /* NULL with errno set on failure. */
@@ -122,5 +153,61 @@ int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t
 void symbolizer__end_cycle(struct symbolizer *sym);
 
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out);
+
+/*
+ * Process lifecycle, as the kernel reports it (agent/proc_watch.c).
+ *
+ * symbolizer__process_read(): pid (start time start_ns) is alive now, just
+ * after an exec (new_image) or at its first sample: its maps are read, and
+ * at a first sample its executable files are opened at once, so they are
+ * known even if the process is gone by the drain (an exec alone reads only
+ * the maps: most processes are never sampled). A later read replaces the earlier mappings (a new
+ * image, or libraries the dynamic loader mapped since); with new_image (an
+ * exec) the earlier ones are kept a while for samples of the old image.
+ * 0, -ESRCH (already gone), -ENOMEM.
+ */
+int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, bool new_image);
+
+/*
+ * A new process child (pid, start time) was forked from parent. Until it
+ * executes, it runs the parent's image: it starts with a copy of the
+ * parent's mappings (when the parent is known). After an exec
+ * (symbolizer__process_read() with new_image), the previous image's
+ * mappings still serve the samples taken before it, for exit_grace_cycles.
+ * 0 or -ENOMEM.
+ */
+int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 parent_start_ns,
+			     __u32 child_pid, __u64 child_start_ns);
+
+/* An executable file mapping of an exiting process (bpf/proc_events.h). */
+struct symbolizer_vma {
+	__u64 start;
+	__u64 end;
+	__u64 offset;
+	__u64 inode;
+	__u32 dev_major;
+	__u32 dev_minor;
+};
+
+struct symbolizer_exit {
+	/*
+	 * The process's executable file mappings at exit; with complete set
+	 * they replace the mappings read before. Files are matched by
+	 * (dev, inode) to the files already known: one never seen while a
+	 * process mapping it was alive stays unsymbolized (counted).
+	 */
+	const struct symbolizer_vma *vmas;
+	size_t n_vmas;
+	bool complete;
+	__u64 vdso_start; /* 0 if unknown */
+};
+
+/*
+ * pid exited. Its mappings are kept for exit_grace_cycles more cycles, for
+ * the samples still waiting in the kernel, then freed. A repeated exit is a
+ * no-op. ex may be NULL. 0 or -ENOMEM.
+ */
+int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
+			     const struct symbolizer_exit *ex);
 
 #endif /* FORNAX_SYMBOLIZER_H */

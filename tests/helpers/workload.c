@@ -6,6 +6,9 @@
  *                                    work split 50/30/20 by instruction count
  *   workload syscalls SECONDS NPROCS main → run_syscalls → do_reads: read(2) of
  *                                    /dev/zero in a loop, so time is in the kernel
+ *   workload tree SECONDS NPROCS DEPTH  every path through DEPTH levels of four
+ *                                    branch functions, one after another: 4^DEPTH
+ *                                    distinct stacks, for benchmarks
  *
  * NPROCS processes (forked) run the same loop so every CPU can be kept busy
  * while each stack still ends at main. The leaves share one always_inline
@@ -24,6 +27,11 @@
 #define CHUNK 20000L
 
 volatile uint64_t sink;
+
+#ifdef FORNAX_VARIANT
+/* gives each prebuilt copy of this program its own build-id */
+const char fornax_variant[] = FORNAX_VARIANT;
+#endif
 
 /*
  * gcc omits the frame pointer of a leaf function even with
@@ -116,21 +124,70 @@ NOINLINE void run_syscalls(double seconds)
 	close(fd);
 }
 
+static unsigned tree_depth = 5;
+
+NOINLINE uint64_t tree_leaf(uint64_t x)
+{
+	for (long i = 0; i < 2000; i++)
+		x = mix_step(x + i);
+	return checkpoint(x);
+}
+
+NOINLINE uint64_t branch_0(uint64_t x, unsigned depth, uint64_t path);
+NOINLINE uint64_t branch_1(uint64_t x, unsigned depth, uint64_t path);
+NOINLINE uint64_t branch_2(uint64_t x, unsigned depth, uint64_t path);
+NOINLINE uint64_t branch_3(uint64_t x, unsigned depth, uint64_t path);
+
+static uint64_t descend(uint64_t x, unsigned depth, uint64_t path)
+{
+	if (!depth)
+		return tree_leaf(x);
+	switch (path & 3) {
+	case 0: return branch_0(x, depth - 1, path >> 2);
+	case 1: return branch_1(x, depth - 1, path >> 2);
+	case 2: return branch_2(x, depth - 1, path >> 2);
+	default: return branch_3(x, depth - 1, path >> 2);
+	}
+}
+
+NOINLINE uint64_t branch_0(uint64_t x, unsigned depth, uint64_t path) { return descend(x, depth, path) + 1; }
+NOINLINE uint64_t branch_1(uint64_t x, unsigned depth, uint64_t path) { return descend(x, depth, path) + 1; }
+NOINLINE uint64_t branch_2(uint64_t x, unsigned depth, uint64_t path) { return descend(x, depth, path) + 1; }
+NOINLINE uint64_t branch_3(uint64_t x, unsigned depth, uint64_t path) { return descend(x, depth, path) + 1; }
+
+NOINLINE void run_tree(double seconds)
+{
+	double end = now() + seconds;
+	uint64_t paths = 1ULL << (2 * tree_depth), path = 0, x = 1;
+
+	while (now() < end) {
+		for (int i = 0; i < 64; i++, path = (path + 1) % paths)
+			x = descend(x, tree_depth, path);
+	}
+	sink = x;
+}
+
 int main(int argc, char **argv)
 {
 	double seconds;
 	int nprocs, status, failed = 0;
 	void (*fn)(double);
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s split|syscalls SECONDS NPROCS\n", argv[0]);
+	if (argc < 4 || argc > 5) {
+		fprintf(stderr, "usage: %s split|syscalls|tree SECONDS NPROCS [DEPTH]\n", argv[0]);
 		return 2;
 	}
 	if (strcmp(argv[1], "split") == 0)
 		fn = run_split;
 	else if (strcmp(argv[1], "syscalls") == 0)
 		fn = run_syscalls;
+	else if (strcmp(argv[1], "tree") == 0)
+		fn = run_tree;
 	else
+		return 2;
+	if (argc == 5)
+		tree_depth = atoi(argv[4]);
+	if (tree_depth < 1 || tree_depth > 12)
 		return 2;
 	seconds = strtod(argv[2], NULL);
 	nprocs = atoi(argv[3]);

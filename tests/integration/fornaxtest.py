@@ -4,12 +4,14 @@
 Profiles are read back with independent tools: `go tool pprof -raw` for
 pprof files (Go's own parser), plain text for folded stacks.
 """
+import gzip
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 SKIP = 77
@@ -54,6 +56,34 @@ def run_fornax(args, env=None, timeout=120, check=True):
 
 def start_workload(mode, seconds, nprocs):
     return subprocess.Popen([WORKLOAD, mode, str(seconds), str(nprocs)])
+
+
+def process_tree(pid):
+    """pid and its descendants, as strings like the profile's pid labels.
+
+    Samples are matched by pid, not comm: another copy of the workload may
+    be running on the machine.
+    """
+    pids, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        pids.add(str(p))
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return pids
+
+
+def workload_pids(proc, nprocs):
+    """Waits until the workload has forked its nprocs processes; returns their pids."""
+    for _ in range(200):
+        pids = process_tree(proc.pid)
+        if len(pids) >= nprocs:
+            return pids
+        time.sleep(0.01)
+    raise AssertionError(f"workload {proc.pid} did not start {nprocs} processes")
 
 
 class Line:
@@ -116,6 +146,14 @@ class Profile:
 
     def by_comm(self, comm):
         return [s for s in self.samples if s.labels.get("comm") == comm]
+
+    def by_pids(self, pids):
+        return [s for s in self.samples if s.labels.get("pid") in pids]
+
+    @property
+    def duration(self):
+        """Seconds, from the profile's duration_nanos (go tool pprof -raw prints it rounded)."""
+        return self.duration_nanos / 1e9
 
 
 _LINE_RE = re.compile(r"^(?P<name>.*) (?P<file>\S*):(?P<line>-?\d+) s=(?P<start>-?\d+)(?:\((?P<sys>.*)\))?$")
@@ -186,12 +224,30 @@ def parse_pprof_raw(text):
     return p
 
 
+UPSTREAM_PROTO_DIR = "/usr/share/gocode/src/github.com/google/pprof/proto"
+
+
+def decode_pprof(path):
+    """The profile as protoc prints it, decoded with Debian's copy of upstream profile.proto."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    proc = subprocess.run(["protoc", "--decode=perftools.profiles.Profile", "-I",
+                           UPSTREAM_PROTO_DIR, os.path.join(UPSTREAM_PROTO_DIR, "profile.proto")],
+                          input=raw, capture_output=True, timeout=120)
+    if proc.returncode != 0:
+        raise AssertionError(f"protoc --decode {path} failed:\n{proc.stderr.decode()}")
+    return proc.stdout.decode()
+
+
 def read_pprof(path):
     proc = subprocess.run(["go", "tool", "pprof", "-raw", "-symbolize=none", path],
                           capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise AssertionError(f"go tool pprof -raw {path} failed:\n{proc.stderr}")
-    return parse_pprof_raw(proc.stdout)
+    p = parse_pprof_raw(proc.stdout)
+    m = re.search(r"^duration_nanos: (\d+)$", decode_pprof(path), re.M)
+    p.duration_nanos = int(m[1]) if m else 0
+    return p
 
 
 def read_folded(path):

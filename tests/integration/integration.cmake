@@ -8,6 +8,53 @@ add_executable(fornax_workload "${FORNAX_TEST_ROOT}/helpers/workload.c")
 target_compile_options(fornax_workload PRIVATE -O2 -g -fno-omit-frame-pointer
 	-fno-optimize-sibling-calls)
 
+# Programs built by explicit compiler commands, so that neither the project's
+# flags nor the sanitizers change them (a sanitizer runtime would add its own
+# start-up work to every short-lived process):
+#   fornax_churn          hundreds of short-lived processes burning CPU in churn_burn()
+#   fornax_stripped_link  the workload, stripped, .gnu_debuglink to a debug file next to it
+#   fornax_stripped_bid   the workload, stripped, no debuglink; its debug file only in
+#                         stripped/debugfiles/ (tests put it under a private .build-id/ root, or
+#                         serve it from a debuginfod server)
+set(FX_HELPER_FLAGS -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -Wl,--build-id)
+set(FX_HELPER_OUT ${CMAKE_CURRENT_BINARY_DIR})
+add_custom_command(OUTPUT ${FX_HELPER_OUT}/fornax_churn
+	COMMAND ${CMAKE_C_COMPILER} ${FX_HELPER_FLAGS} -o ${FX_HELPER_OUT}/fornax_churn
+		${FORNAX_TEST_ROOT}/helpers/churn.c
+	DEPENDS ${FORNAX_TEST_ROOT}/helpers/churn.c
+	VERBATIM)
+foreach(variant link bid)
+	add_custom_command(OUTPUT ${FX_HELPER_OUT}/stripped/fornax_stripped_${variant}
+			${FX_HELPER_OUT}/stripped/fornax_stripped_${variant}.debug
+		COMMAND ${CMAKE_COMMAND} -E make_directory stripped
+		COMMAND ${CMAKE_C_COMPILER} ${FX_HELPER_FLAGS} -DFORNAX_VARIANT="${variant}"
+			-o stripped/fornax_stripped_${variant}.full ${FORNAX_TEST_ROOT}/helpers/workload.c
+		COMMAND objcopy --only-keep-debug stripped/fornax_stripped_${variant}.full
+			stripped/fornax_stripped_${variant}.debug
+		COMMAND strip --strip-debug --strip-unneeded -o stripped/fornax_stripped_${variant}
+			stripped/fornax_stripped_${variant}.full
+		DEPENDS ${FORNAX_TEST_ROOT}/helpers/workload.c
+		WORKING_DIRECTORY ${FX_HELPER_OUT}
+		VERBATIM)
+endforeach()
+add_custom_command(OUTPUT ${FX_HELPER_OUT}/stripped/linked.stamp
+	COMMAND objcopy --add-gnu-debuglink=fornax_stripped_link.debug fornax_stripped_link
+	COMMAND ${CMAKE_COMMAND} -E touch linked.stamp
+	DEPENDS ${FX_HELPER_OUT}/stripped/fornax_stripped_link
+	WORKING_DIRECTORY ${FX_HELPER_OUT}/stripped
+	VERBATIM)
+# away from the binary: "<name>.debug" next to it is found even without a debuglink
+add_custom_command(OUTPUT ${FX_HELPER_OUT}/stripped/debugfiles/fornax_stripped_bid.debug
+	COMMAND ${CMAKE_COMMAND} -E make_directory debugfiles
+	COMMAND ${CMAKE_COMMAND} -E rename fornax_stripped_bid.debug
+		debugfiles/fornax_stripped_bid.debug
+	DEPENDS ${FX_HELPER_OUT}/stripped/fornax_stripped_bid
+	WORKING_DIRECTORY ${FX_HELPER_OUT}/stripped
+	VERBATIM)
+add_custom_target(fornax_test_helpers ALL DEPENDS ${FX_HELPER_OUT}/fornax_churn
+	${FX_HELPER_OUT}/stripped/debugfiles/fornax_stripped_bid.debug
+	${FX_HELPER_OUT}/stripped/linked.stamp)
+
 find_program(FORNAX_SYSTEM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
 
 function(fornax_bpf_test name script)
@@ -18,10 +65,11 @@ function(fornax_bpf_test name script)
 		TIMEOUT 600
 		SKIP_RETURN_CODE 77
 		RUN_SERIAL TRUE
-		ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;FORNAX_WORKLOAD=$<TARGET_FILE:fornax_workload>;FORNAX_BUILD_DIR=${CMAKE_BINARY_DIR}")
+		ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;FORNAX_WORKLOAD=$<TARGET_FILE:fornax_workload>;FORNAX_HELPERS=${FX_HELPER_OUT};FORNAX_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endfunction()
 
 fornax_bpf_test(integration_profile test_profile.py)
+fornax_bpf_test(integration_symbolize test_symbolize.py)
 
 add_test(NAME cli COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_cli.py" -v)
 set_tests_properties(cli PROPERTIES LABELS cli TIMEOUT 120

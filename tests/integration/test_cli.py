@@ -48,6 +48,36 @@ class BadInput(unittest.TestCase):
             (["-Z"], "-Z"),
             (["--duration"], "--duration"),
             (["stray"], "stray"),
+            (["--width", "10"], "--width"),
+            (["--width", "wide"], "--width"),
+            (["--width", "100001"], "--width"),
+            (["--top", "-1"], "--top"),
+            (["--top", "ten"], "--top"),
+            (["--title", ""], "--title"),
+            (["--icicle=yes"], "--icicle"),
+            (["--format", "png"], "--format"),
+            (["-d", "1s", "--format", "svg", "-o", "p.pb.gz"], "--format svg"),
+            (["-d", "1s", "-o", "a.svg", "-o", "a.svg"], "a.svg"),
+            (["-o", "dir1", "-o", "dir2"], "several outputs need --duration"),
+            (["--cgroup", "/no-such-cgroup-here"], "--cgroup"),
+            (["--cgroup", "/tmp"], "--cgroup"),
+            (["--cgroup", "a/../b"], "--cgroup"),
+            (["--cgroup", ""], "--cgroup"),
+            (["--debug-dir", "relative/dir"], "--debug-dir"),
+            (["--debug-dir", "/no/such/dir"], "--debug-dir"),
+            (["--debuginfod", "ftp://example"], "--debuginfod"),
+            (["--debuginfod", ""], "--debuginfod"),
+            (["--debuginfod-cache", "relative"], "--debuginfod-cache"),
+            (["--debuginfod-timeout", "0s"], "--debuginfod-timeout"),
+            (["--debuginfod-timeout", "11m"], "--debuginfod-timeout"),
+            (["--unwind", "dwarf2"], "--unwind"),
+            (["--unwind", ""], "--unwind"),
+            (["--unwind=FP"], "--unwind"),
+            (["--unwind-memory", "64"], "--unwind-memory"),
+            (["--unwind-memory", "64X"], "--unwind-memory"),
+            (["--unwind-memory", "2T"], "--unwind-memory"),
+            (["--unwind-memory", "-1M"], "--unwind-memory"),
+            (["--unwind-memory", "99999999999999999999G"], "--unwind-memory"),
         ]
         for args, mention in cases:
             with self.subTest(args=args):
@@ -61,6 +91,17 @@ class BadInput(unittest.TestCase):
             ({"FORNAX_KERNEL": "maybe"}, "FORNAX_KERNEL"),
             ({"FORNAX_INCLUDE_IDLE": "2"}, "FORNAX_INCLUDE_IDLE"),
             ({"FORNAX_VERBOSE": "9"}, "FORNAX_VERBOSE"),
+            ({"FORNAX_WIDTH": "99999999999"}, "FORNAX_WIDTH"),
+            ({"FORNAX_ICICLE": "maybe"}, "FORNAX_ICICLE"),
+            ({"FORNAX_TOP": "x"}, "FORNAX_TOP"),
+            ({"FORNAX_FORMAT": "html"}, "FORNAX_FORMAT"),
+            ({"FORNAX_OUTPUT": ",,"}, "FORNAX_OUTPUT"),
+            ({"FORNAX_CGROUP": "/no-such-cgroup-here"}, "FORNAX_CGROUP"),
+            ({"FORNAX_DEBUG_DIR": "/no/such/dir"}, "FORNAX_DEBUG_DIR"),
+            ({"FORNAX_DEBUGINFOD": "localhost:8002"}, "FORNAX_DEBUGINFOD"),
+            ({"FORNAX_DEBUGINFOD_TIMEOUT": "soon"}, "FORNAX_DEBUGINFOD_TIMEOUT"),
+            ({"FORNAX_UNWIND": "frame-pointers"}, "FORNAX_UNWIND"),
+            ({"FORNAX_UNWIND_MEMORY": "1k"}, "FORNAX_UNWIND_MEMORY"),
         ]
         for env, mention in cases:
             with self.subTest(env=env):
@@ -141,17 +182,56 @@ class BadInput(unittest.TestCase):
         # silently ignoring a broken deploy setting would hide it.
         self.assertRejected(["--frequency", "19"], env={"FORNAX_FREQUENCY": "x"})
 
+    def test_convert_usage_errors(self):
+        cases = [
+            (["convert"], "needs a profile"),
+            (["convert", "in.pb.gz"], "needs -o"),
+            (["convert", "in.pb.gz", "out.svg"], "unexpected argument"),
+            (["convert", "in.pb.gz", "-o", "x.svg", "--frequency", "99"], "--frequency"),
+            (["convert", "in.pb.gz", "-o", "x.svg", "--duration", "1s"], "--duration"),
+            (["convert", "in.pb.gz", "-o", "x.svg", "--width", "5"], "--width"),
+            (["convert", "in.pb.gz", "-o", "x.folded", "--format", "svg"], "--format svg"),
+        ]
+        for args, mention in cases:
+            with self.subTest(args=args):
+                self.assertRejected(args, mentions=mention)
+        # Sampling options in the environment (set for the daemon) do not bother convert.
+        proc = fornax(["convert", "/nonexistent.pb.gz", "-o", "/nonexistent/x.svg"],
+                      env={"FORNAX_FREQUENCY": "99", "FORNAX_DURATION": "junk"})
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("/nonexistent.pb.gz", proc.stderr)
+
+    def test_good_unwind_values(self):
+        # Parsing happens before --help is acted on: a good value lets help through.
+        for args, env in ((["--unwind", "auto"], None), (["--unwind=dwarf"], None),
+                          (["--unwind", "fp", "--unwind-memory", "64M"], None),
+                          (["--unwind-memory", "1GiB"], None), (["--unwind-memory", "1048576"], None),
+                          ([], {"FORNAX_UNWIND": "dwarf", "FORNAX_UNWIND_MEMORY": "512m"})):
+            with self.subTest(args=args, env=env):
+                proc = fornax(args + ["--help"], env)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+
     def test_help_and_version(self):
         proc = fornax(["--help"])
         self.assertEqual(proc.returncode, 0)
         for flag in ("--duration", "--output", "--format", "--frequency", "--pid", "--kernel",
                      "--no-kernel", "--include-idle", "--interval", "--verbose",
-                     "FORNAX_FREQUENCY", "FORNAX_PID",
+                     "--title", "--width", "--icicle", "--top", "convert",
+                     "--cgroup", "--debug-dir", "--debuginfod", "--debuginfod-cache",
+                     "--debuginfod-timeout", "FORNAX_CGROUP", "FORNAX_DEBUGINFOD",
+                     "FORNAX_FREQUENCY", "FORNAX_PID", "FORNAX_TITLE", "FORNAX_WIDTH",
+                     "FORNAX_ICICLE", "FORNAX_TOP", "--unwind", "FORNAX_UNWIND",
+                     "--unwind-memory", "FORNAX_UNWIND_MEMORY",
                      "--store", "--label", "--service-name", "--tenant", "--bearer-token-file",
                      "--ca-file", "--insecure-skip-verify", "--spool-dir", "--spool-max-bytes",
                      "--store-timeout", "--store-connect-timeout", "--store-queue",
                      "FORNAX_STORE", "FORNAX_LABEL", "FORNAX_BEARER_TOKEN_FILE"):
             self.assertIn(flag, proc.stdout)
+        proc = fornax(["convert", "--help"])
+        self.assertEqual(proc.returncode, 0)
+        for flag in ("--output", "--format", "--title", "--width", "--icicle", "--top"):
+            self.assertIn(flag, proc.stdout)
+        self.assertNotIn("--frequency", proc.stdout)
         proc = fornax(["--version"])
         self.assertEqual(proc.returncode, 0)
         self.assertRegex(proc.stdout, r"^fornax \d+\.\d+\.\d+\n$")

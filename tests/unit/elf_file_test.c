@@ -225,6 +225,34 @@ TEST(no_debug_info)
 	return 0;
 }
 
+TEST(minidebuginfo)
+{
+	struct elf_file *ef = open_fixture("fx_minidebug", "/nonexistent");
+	const struct elf_frame *fr;
+	char *path = fx_path("fx_minidebug");
+	char cmd[512];
+	size_t n;
+
+	ASSERT_TRUE(ef && path);
+	/* the premise: no .symtab, and fx_leaf is not exported */
+	snprintf(cmd, sizeof(cmd), "readelf -S %s | grep -q ' .symtab' || "
+		 "nm -D %s | grep -q fx_leaf", path, path);
+	ASSERT_TRUE(system(cmd) != 0);
+	snprintf(cmd, sizeof(cmd), "readelf -S %s | grep -q .gnu_debugdata", path);
+	ASSERT_EQ(system(cmd), 0);
+	free(path);
+	if (check_build_id(ef, "fx_minidebug"))
+		return 1;
+	ASSERT_EQ(frames_at_symbol(ef, "fx_minidebug.full", "fx_leaf", 5, &fr, &n), 0);
+	ASSERT_EQ(n, 1);
+	ASSERT_STREQ(fr[0].name, "fx_leaf");
+	ASSERT_EQ(frames_at_symbol(ef, "fx_minidebug.full", "fx_middle", 0, &fr, &n), 0);
+	ASSERT_STREQ(fr[n - 1].name, "fx_middle");
+	ASSERT_TRUE(elf_file__has_symbols(ef));
+	elf_file__free(ef);
+	return 0;
+}
+
 TEST(debuglink_next_to_binary)
 {
 	struct elf_file *ef = open_fixture("fx_debuglink", "/nonexistent");
@@ -455,6 +483,7 @@ int main(void)
 	RUN(pie);
 	RUN(non_pie);
 	RUN(no_debug_info);
+	RUN(minidebuginfo);
 	RUN(debuglink_next_to_binary);
 	RUN(debuglink_in_debug_dir);
 	RUN(build_id_in_debug_dir);

@@ -9,6 +9,17 @@ set(SYM_TEST_DEFS FX_DIR="${SYM_FX_BIN}" FX_SRC_DIR="${SYM_FX_SRC}")
 fornax_unit_test(procmaps_test
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/procmaps_test.c
 	LIBS fornax_symbolizer)
+fornax_unit_test(perfmap_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/perfmap_test.c
+	LIBS fornax_symbolizer)
+fornax_unit_test(jit_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/jit_test.c
+	LIBS fornax_symbolizer)
+fornax_unit_test(lifecycle_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/lifecycle_test.c
+	LIBS fornax_symbolizer
+	DEFINITIONS ${SYM_TEST_DEFS}
+	DEPENDS symbolizer_fixtures)
 fornax_unit_test(kallsyms_test
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/kallsyms_test.c
 	LIBS fornax_symbolizer
@@ -30,7 +41,7 @@ option(FORNAX_FUZZ "Build the symbolizer's libFuzzer targets (clang)" OFF)
 if(FORNAX_FUZZ)
 	# coverage feedback from the library too
 	target_compile_options(fornax_symbolizer PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
-	foreach(fuzz procmaps_fuzz kallsyms_fuzz elf_file_fuzz)
+	foreach(fuzz procmaps_fuzz kallsyms_fuzz elf_file_fuzz perfmap_fuzz)
 		add_executable(${fuzz} ${CMAKE_CURRENT_LIST_DIR}/${fuzz}.c)
 		target_compile_options(${fuzz} PRIVATE -fsanitize=fuzzer,address,undefined)
 		target_link_options(${fuzz} PRIVATE -fsanitize=fuzzer,address,undefined)
