@@ -10,6 +10,8 @@ test stores of tests/peers/ on 127.0.0.1. Needs root.
            healthy store in the same run (alternating)
   rss      agent RSS with -o only vs -o and --store (alternating): what the
            upload path adds
+  faults   (only when asked for) random store faults at a fast pace: are all
+           windows accounted for?
 
   sudo bench/store_upload.py --fornax build/agent/fornax \\
        --workload build/tests/fornax_workload [--only outage,bytes,jitter,rss] [--quick]
@@ -21,6 +23,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,7 +65,6 @@ class Bench:
 
     def busy(self, seconds):
         """Both CPUs busy for the whole measurement, as on a loaded host."""
-        import subprocess
         return subprocess.Popen([self.args.workload, "split", str(seconds), "2"])
 
     def agent(self, args):
@@ -186,6 +188,62 @@ class Bench:
                   f"max {max(xs):.2f} ms; period deviation p50 {med(periods[mode]):.2f} ms, "
                   f"max {max(periods[mode]):.2f} ms (n={len(xs)})")
 
+    # ---- faults ------------------------------------------------------------
+    def faults(self):
+        """Random faults, fast: every window must still be accounted for."""
+        import random
+        secs = self.args.faults_seconds
+        print(f"\n== faults: {secs}s of random store faults (ok, UNAVAILABLE, INVALID_ARGUMENT, "
+              "UNAUTHENTICATED, hang, killed, garbage) every 0.1-1.5 s; 200 ms windows, 300 ms "
+              "timeout, 8 KiB spool, queue of 1")
+        rng = random.Random(self.args.seed)
+        peer = self.st.parca_peer.ParcaPeer().start()
+        w = subprocess.Popen([self.args.workload, "split", str(secs + 60), "1"])
+        a = self.agent(["-i", "200ms", "--drain-interval", "100ms", "-v", "-F", "199",
+                        "--store", f"grpc://127.0.0.1:{peer.port}", "--store-timeout", "300ms",
+                        "--store-connect-timeout", "200ms", "--store-queue", "1",
+                        "--spool-dir", os.path.join(self.tmp, "spool-faults"),
+                        "--spool-max-bytes", "8K", "-p", str(w.pid)])
+        up, changes, end = True, 0, time.time() + secs
+        while time.time() < end and a.proc.poll() is None:
+            mode = rng.choice(["ok", "ok", "unavailable", "invalid", "unauthenticated", "hang",
+                               "kill", "garbage"])
+            changes += 1
+            peer.garbage(False)
+            if mode in ("kill", "garbage"):
+                if up:
+                    peer.kill()
+                    up = False
+                if mode == "garbage":
+                    peer.garbage(True)
+            else:
+                if not up:
+                    peer.start()
+                    up = True
+                peer.set_mode(mode)
+            time.sleep(rng.uniform(0.1, 1.5))
+        alive = a.proc.poll() is None
+        peer.garbage(False)
+        if not up:
+            peer.start()
+        peer.set_mode("ok")
+        time.sleep(2)
+        rc = a.stop()
+        w.kill()
+        w.wait()
+        s = a.summary()
+        produced, got, dropped = a.windows("produced"), set(peer.windows()), a.windows("dropped")
+        books = (s["produced"] - s["empty"] + s["found_in_spool"],
+                 s["delivered"] + s["dropped"] + s["in_spool"] + s["queued"])
+        print(f"{changes} fault changes; agent alive throughout: {alive}, exit status {rc}")
+        print(f"produced {s['produced']}, delivered {s['delivered']} (replayed {s['replayed']}), "
+              f"dropped {s['dropped']} (" + ", ".join(f"{k[8:]} {v}" for k, v in s.items()
+                                                     if k.startswith("dropped_") and v) +
+              f"), left in the spool {s['in_spool']}; retries {s['retries']}")
+        print(f"books balance: {books[0]} == {books[1]}: {books[0] == books[1]}; windows neither "
+              f"received nor dropped: {len(produced - got - dropped)} (in the spool: {s['in_spool']})")
+        peer.stop()
+
     # ---- rss ---------------------------------------------------------------
     @staticmethod
     def rss_kib(pid):
@@ -276,11 +334,13 @@ def main():
     ap.add_argument("--bytes-seconds", type=int, default=65)
     ap.add_argument("--jitter-seconds", type=int, default=30)
     ap.add_argument("--rss-seconds", type=int, default=45)
+    ap.add_argument("--faults-seconds", type=int, default=120)
+    ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.outage, args.bytes_seconds = 1, 10, 25
-        args.jitter_seconds, args.rss_seconds = 10, 20
+        args.jitter_seconds, args.rss_seconds, args.faults_seconds = 10, 20, 20
     if os.geteuid() != 0:
         sys.exit("needs root (BPF)")
     b = Bench(args)
