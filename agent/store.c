@@ -714,6 +714,7 @@ enum store_result store__finish(struct store *s, CURLcode code, char *why, size_
 {
 	long status = 0, version = 0;
 	enum store_result r;
+	CURLcode c;
 
 	*body_bytes = s->body_len;
 	s->fresh_next = code != CURLE_OK;
@@ -730,8 +731,13 @@ enum store_result store__finish(struct store *s, CURLcode code, char *why, size_
 		r = STORE_RETRY;
 		goto out;
 	}
-	libcurl.easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-	libcurl.easy_getinfo(s->curl, CURLINFO_HTTP_VERSION, &version);
+	if ((c = libcurl.easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status)) != CURLE_OK ||
+	    (c = libcurl.easy_getinfo(s->curl, CURLINFO_HTTP_VERSION, &version)) != CURLE_OK) {
+		store__describe(why, why_len, "curl: reading the answer's status",
+				libcurl.easy_strerror(c), strlen(libcurl.easy_strerror(c)));
+		r = STORE_RETRY;
+		goto out;
+	}
 	r = s->ops->classify(s, status, version, why, why_len);
 out:
 	free(s->body);

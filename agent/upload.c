@@ -511,7 +511,9 @@ static void final_settle(struct uploader *u)
 
 static void *upload_thread(void *arg)
 {
+	static struct log_ratelimit multi_rl;
 	struct uploader *u = arg;
+	CURLMcode mc;
 
 	for (;;) {
 		__u64 now = now_mono(), deadline;
@@ -525,7 +527,10 @@ static void *upload_thread(void *arg)
 		hard_stop = stopping && now >= deadline;
 
 		if (u->inflight) {
-			libcurl.multi_perform(u->multi, &running);
+			mc = libcurl.multi_perform(u->multi, &running);
+			if (mc != CURLM_OK)
+				log_ratelimited(&multi_rl, LOG_ERROR, "upload: running a request: %s",
+						libcurl.multi_strerror(mc));
 			collect_done(u, now);
 		}
 		if (u->inflight && hard_stop)
@@ -546,7 +551,13 @@ static void *upload_thread(void *arg)
 			timeout = ms_until(u->next_attempt, now);
 		if (stopping && ms_until(deadline, now) < timeout)
 			timeout = ms_until(deadline, now);
-		libcurl.multi_poll(u->multi, NULL, 0, timeout, NULL);
+		mc = libcurl.multi_poll(u->multi, NULL, 0, timeout, NULL);
+		if (mc != CURLM_OK) {
+			log_ratelimited(&multi_rl, LOG_ERROR, "upload: waiting for the store: %s",
+					libcurl.multi_strerror(mc));
+			/* Do not spin on a multi handle that keeps failing. */
+			nanosleep(&(struct timespec){ .tv_nsec = 100 * NSEC_PER_MSEC }, NULL);
+		}
 	}
 	final_settle(u);
 	return NULL;
