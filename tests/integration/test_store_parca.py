@@ -3,6 +3,7 @@
 through outages and bad answers. Windows are named by their time_nanos."""
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -90,13 +91,14 @@ class Parca(st.StoreTestCase):
                         "windows held during UNAVAILABLE delivered")
         self.assertGreater(len(a.windows("retry")), retries)
 
-        # Killed mid-run; restarted later on the same port (see docs/architecture.md for why
-        # ten seconds stand in for a minute here).
+        # Killed mid-run and restarted a minute later on the same port: about sixty 1 s
+        # windows outlive the queue of two and wait in the spool.
         peer.kill()
         killed_at = len(a.windows("produced"))
-        a.wait_windows("produced", killed_at + 8, timeout=30)
+        time.sleep(60)
+        self.assertGreaterEqual(len(a.windows("produced")), killed_at + 50)
         peer.start()
-        self.wait_until(lambda: a.windows("produced") <= set(peer.windows()), 30,
+        self.wait_until(lambda: a.windows("produced") <= set(peer.windows()), 60,
                         "windows of the outage delivered after the restart")
 
         peer.set_mode("invalid")
@@ -158,8 +160,11 @@ class Parca(st.StoreTestCase):
                         "windows delivered once the real store is back")
         self.assertEqual(a.stop(), 0)
         self.assertAccounted(a, peer.windows())
+        # Which error curl reports depends on how far it got with the body before the junk
+        # arrived and the connection closed.
         self.assertRegex(a.text(), r"retry \(curl: .*(HTTP2|framing|Weird|Failure when "
-                                   r"receiving|Received HTTP/0.9|Empty reply)")
+                                   r"receiving|Received HTTP/0.9|Empty reply|Send failure|"
+                                   r"Recv failure)")
 
     def test_tls(self):
         """grpcs://: verified against --ca-file; refused (and kept) without it; --insecure-skip-verify warns."""
