@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "store.h"
 #include "unwind.h"
 
 #define NSEC_PER_MSEC 1000000ULL
@@ -31,6 +33,13 @@
 /* One page of rows (bpf/unwind.h) up to what a map-in-map of pages can name. */
 #define MIN_UNWIND_MEMORY (1ULL << 20)
 #define MAX_UNWIND_MEMORY (1ULL << 40)
+#define DEFAULT_STORE_TIMEOUT_NS (30 * NSEC_PER_SEC)
+#define DEFAULT_STORE_CONNECT_TIMEOUT_NS (5 * NSEC_PER_SEC)
+#define MIN_STORE_TIMEOUT_NS (100 * NSEC_PER_MSEC)
+#define DEFAULT_SPOOL_MAX_BYTES (256ULL << 20)
+#define MIN_SPOOL_MAX_BYTES (4ULL << 10)
+#define DEFAULT_STORE_QUEUE 4
+#define MAX_STORE_QUEUE 4096
 
 enum option_kind {
 	OPT_VALUE, /* takes an argument */
@@ -52,7 +61,18 @@ struct option_spec {
 
 static int invalid(const char *origin, const char *value, const char *why)
 {
-	fprintf(stderr, "fornax: %s: %s%s%s%s\n", origin, value ? "'" : "", value ? value : "",
+	char shown[256];
+	size_t n = 0;
+
+	/* One line, whatever the value holds: control characters are shown escaped. */
+	for (const char *p = value ? value : ""; *p && n + 5 < sizeof(shown); p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			n += snprintf(shown + n, sizeof(shown) - n, "\\x%02x", (unsigned char)*p);
+		else
+			shown[n++] = *p;
+	}
+	shown[n] = '\0';
+	fprintf(stderr, "fornax: %s: %s%s%s%s\n", origin, value ? "'" : "", shown,
 		value ? "' " : "", why);
 	return -EINVAL;
 }
@@ -529,6 +549,250 @@ bad:
 	return invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
 }
 
+/* Store-only flags remember that they were given: without --store they are a mistake. */
+static void saw_store_flag(struct config *cfg, const char *origin)
+{
+	if (!cfg->store_flag_seen[0])
+		snprintf(cfg->store_flag_seen, sizeof(cfg->store_flag_seen), "%s", origin);
+}
+
+static int set_string(char **field, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+static int apply_store(struct config *cfg, const char *value, const char *origin)
+{
+	struct store_url url;
+	const char *why = "";
+	int err = store__parse_url(value, &url, &why);
+
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		return invalid(origin, value, why);
+	free(url.base);
+	return set_string(&cfg->store, value);
+}
+
+static int add_label(struct config *cfg, const char *pair, const char *origin)
+{
+	const char *eq = strchr(pair, '='), *why = "";
+	struct config_label *grown;
+	char *name, *value;
+	char msg[160];
+
+	saw_store_flag(cfg, origin);
+	if (!eq || eq == pair)
+		return invalid(origin, pair, "is not a label (key=value)");
+	name = strndup(pair, eq - pair);
+	if (!name)
+		return -ENOMEM;
+	if (store__check_label_name(name, &why)) {
+		snprintf(msg, sizeof(msg), "has a label name that %s", why);
+		free(name);
+		return invalid(origin, pair, msg);
+	}
+	/* Set per process by fornax, or by a flag of their own. */
+	if (strcmp(name, "pid") == 0 || strcmp(name, "comm") == 0 ||
+	    strcmp(name, "executable") == 0 || strcmp(name, "service_name") == 0) {
+		snprintf(msg, sizeof(msg), "sets '%s', which fornax sets per process%s", name,
+			 strcmp(name, "service_name") == 0 ? " (use --service-name)" : "");
+		free(name);
+		return invalid(origin, pair, msg);
+	}
+	for (size_t i = 0; i < cfg->n_labels; i++) {
+		if (strcmp(cfg->labels[i].name, name) == 0) {
+			snprintf(msg, sizeof(msg), "sets label '%s' a second time", name);
+			free(name);
+			return invalid(origin, pair, msg);
+		}
+	}
+	if (store__check_label_value(eq + 1, &why)) {
+		snprintf(msg, sizeof(msg), "has a value that %s", why);
+		free(name);
+		return invalid(origin, pair, msg);
+	}
+	value = strdup(eq + 1);
+	grown = reallocarray(cfg->labels, cfg->n_labels + 1, sizeof(*grown));
+	if (!value || !grown) {
+		free(name);
+		free(value);
+		if (grown)
+			cfg->labels = grown;
+		return -ENOMEM;
+	}
+	cfg->labels = grown;
+	cfg->labels[cfg->n_labels++] = (struct config_label){ .name = name, .value = value };
+	return 0;
+}
+
+/* Repeatable on the command line; a comma-separated list in the environment. */
+static int apply_label(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy, *tok, *save = NULL;
+	int err = 0;
+
+	if (!*value)
+		return invalid(origin, NULL, "needs key=value");
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save))
+		err = add_label(cfg, tok, origin);
+	free(copy);
+	return err;
+}
+
+static int apply_service_name(struct config *cfg, const char *value, const char *origin)
+{
+	const char *why = "";
+
+	saw_store_flag(cfg, origin);
+	if (store__check_label_value(value, &why))
+		return invalid(origin, value, why);
+	return set_string(&cfg->service_name, value);
+}
+
+static int apply_tenant(struct config *cfg, const char *value, const char *origin)
+{
+	const char *why = "";
+
+	saw_store_flag(cfg, origin);
+	if (store__check_tenant(value, &why))
+		return invalid(origin, value, why);
+	return set_string(&cfg->tenant, value);
+}
+
+static int apply_bearer_token_file(struct config *cfg, const char *value, const char *origin)
+{
+	const char *why = "";
+	char *token = NULL, msg[160];
+	int err;
+
+	saw_store_flag(cfg, origin);
+	if (!*value)
+		return invalid(origin, NULL, "needs a path");
+	/* Read now so a missing or malformed file stops the start, not the first upload. */
+	err = store__read_token(value, &token, &why);
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	if (err == -ENOMEM)
+		return err;
+	if (err) {
+		snprintf(msg, sizeof(msg), "%s", err == -EINVAL ? why : strerror(-err));
+		return invalid(origin, value, msg);
+	}
+	return set_string(&cfg->bearer_token_file, value);
+}
+
+static int apply_ca_file(struct config *cfg, const char *value, const char *origin)
+{
+	char msg[160];
+
+	saw_store_flag(cfg, origin);
+	if (!*value)
+		return invalid(origin, NULL, "needs a path");
+	if (access(value, R_OK) < 0) {
+		snprintf(msg, sizeof(msg), "cannot be read: %s", strerror(errno));
+		return invalid(origin, value, msg);
+	}
+	return set_string(&cfg->ca_file, value);
+}
+
+static int apply_insecure_skip_verify(struct config *cfg, const char *value, const char *origin)
+{
+	saw_store_flag(cfg, origin);
+	return apply_bool(&cfg->insecure_skip_verify, true, value, origin);
+}
+
+static int apply_spool_dir(struct config *cfg, const char *value, const char *origin)
+{
+	saw_store_flag(cfg, origin);
+	if (!*value)
+		return invalid(origin, NULL, "needs a path");
+	return set_string(&cfg->spool_dir, value);
+}
+
+/* "256M", "1G", "512KiB", "1048576": binary units. */
+static int parse_size(const char *s, __u64 *out)
+{
+	static const struct {
+		const char *suffix;
+		unsigned shift;
+	} units[] = {
+		{ "", 0 },	  { "B", 0 },	  { "K", 10 },	  { "KB", 10 },	  { "KiB", 10 },
+		{ "k", 10 },	  { "M", 20 },	  { "MB", 20 },	  { "MiB", 20 },  { "G", 30 },
+		{ "GB", 30 },	  { "GiB", 30 },  { "T", 40 },	  { "TB", 40 },	  { "TiB", 40 },
+	};
+	unsigned long long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (v > (UINT64_MAX >> units[i].shift))
+				return -ERANGE;
+			*out = (__u64)v << units[i].shift;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int apply_spool_max_bytes(struct config *cfg, const char *value, const char *origin)
+{
+	__u64 v;
+
+	saw_store_flag(cfg, origin);
+	if (parse_size(value, &v))
+		return invalid(origin, value, "is not a size (e.g. 64M, 1G)");
+	if (v < MIN_SPOOL_MAX_BYTES)
+		return invalid(origin, value, "is too small (minimum 4K)");
+	cfg->spool_max_bytes = v;
+	return 0;
+}
+
+static int apply_store_timeout(struct config *cfg, const char *value, const char *origin)
+{
+	saw_store_flag(cfg, origin);
+	return apply_duration_value(value, origin, MIN_STORE_TIMEOUT_NS, &cfg->store_timeout_ns);
+}
+
+static int apply_store_connect_timeout(struct config *cfg, const char *value, const char *origin)
+{
+	saw_store_flag(cfg, origin);
+	return apply_duration_value(value, origin, MIN_STORE_TIMEOUT_NS,
+				    &cfg->store_connect_timeout_ns);
+}
+
+static int apply_store_queue(struct config *cfg, const char *value, const char *origin)
+{
+	unsigned long long v;
+	char why[64];
+
+	saw_store_flag(cfg, origin);
+	if (parse_uint(value, 1, MAX_STORE_QUEUE, &v) == 0) {
+		cfg->store_queue = v;
+		return 0;
+	}
+	snprintf(why, sizeof(why), "is not a number of windows (1..%d)", MAX_STORE_QUEUE);
+	return invalid(origin, value, why);
+}
+
 static int apply_verbose(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -622,6 +886,32 @@ static const struct option_spec option_specs[] = {
 	  "default), dwarf (CFI tables only), fp (frame pointers only)" },
 	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
 	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)" },
+	{ "store", 0, OPT_VALUE, apply_store, "URL",
+	  "also send every window to a profile store: grpc://HOST:PORT or grpcs://... (Parca), "
+	  "pyroscope+http://HOST:PORT or pyroscope+https://... (Pyroscope)" },
+	{ "label", 0, OPT_VALUE, apply_label, "KEY=VALUE",
+	  "add a label to every series sent to the store; repeatable (environment: "
+	  "comma-separated)" },
+	{ "service-name", 0, OPT_VALUE, apply_service_name, "NAME",
+	  "Pyroscope service_name for every process (default: each process's executable name)" },
+	{ "tenant", 0, OPT_VALUE, apply_tenant, "ID",
+	  "tenant of a multi-tenant store (Pyroscope: X-Scope-OrgID)" },
+	{ "bearer-token-file", 0, OPT_VALUE, apply_bearer_token_file, "PATH",
+	  "send the token in PATH as 'Authorization: Bearer'; re-read when the file changes" },
+	{ "ca-file", 0, OPT_VALUE, apply_ca_file, "PATH",
+	  "trust the CA certificates in PATH (PEM) instead of the system's for the store" },
+	{ "insecure-skip-verify", 0, OPT_BOOL, apply_insecure_skip_verify, NULL,
+	  "do not verify the store's TLS certificate (testing only)" },
+	{ "spool-dir", 0, OPT_VALUE, apply_spool_dir, "DIR",
+	  "keep windows the store cannot take yet in DIR and replay them, also after a restart" },
+	{ "spool-max-bytes", 0, OPT_VALUE, apply_spool_max_bytes, "SIZE",
+	  "bound of the spool, oldest windows dropped first (default 256M)" },
+	{ "store-timeout", 0, OPT_VALUE, apply_store_timeout, "DURATION",
+	  "give up on one request to the store after DURATION and retry (default 30s)" },
+	{ "store-connect-timeout", 0, OPT_VALUE, apply_store_connect_timeout, "DURATION",
+	  "give up connecting to the store after DURATION and retry (default 5s)" },
+	{ "store-queue", 0, OPT_VALUE, apply_store_queue, "N",
+	  "windows held in memory for the store before they go to the spool (default 4)" },
 	{ "verbose", 'v', OPT_COUNT, apply_verbose, NULL,
 	  "more logging; -vv adds libbpf's (environment: 0..2)" },
 	{ "quiet", 'q', OPT_BOOL, apply_quiet, NULL, "log errors and warnings only" },
@@ -823,6 +1113,33 @@ static const char *default_file(enum output_format f)
 											: "fornax.pb.gz";
 }
 
+static int finish_store(struct config *cfg)
+{
+	struct store_url url;
+	const char *why = "";
+	int err;
+
+	if (!cfg->store) {
+		if (cfg->store_flag_seen[0]) {
+			fprintf(stderr, "fornax: %s: needs --store\n", cfg->store_flag_seen);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (cfg->store_connect_timeout_ns > cfg->store_timeout_ns)
+		cfg->store_connect_timeout_ns = cfg->store_timeout_ns;
+	err = store__parse_url(cfg->store, &url, &why);
+	if (err)
+		return err;
+	free(url.base);
+	if (url.kind == STORE_PYROSCOPE && cfg->n_labels > STORE_MAX_USER_LABELS_PYROSCOPE) {
+		fprintf(stderr, "fornax: --label: %zu labels, Pyroscope takes at most %d besides "
+			"its own\n", cfg->n_labels, STORE_MAX_USER_LABELS_PYROSCOPE);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int finish(struct config *cfg)
 {
 	const char *default_output;
@@ -855,7 +1172,8 @@ static int finish(struct config *cfg)
 			"writes one directory)\n");
 		return -EINVAL;
 	}
-	if (!cfg->n_outputs && !cfg->convert) {
+	/* With a store, local files are written only when asked for. */
+	if (!cfg->n_outputs && !cfg->convert && !cfg->store) {
 		int err = add_output(cfg, default_output, "--output");
 
 		if (err)
@@ -884,7 +1202,7 @@ static int finish(struct config *cfg)
 		if (!cfg->debuginfod_cache)
 			return -ENOMEM;
 	}
-	return 0;
+	return finish_store(cfg);
 }
 
 static int parse(struct config *cfg, bool convert, int argc, char **argv, char **envp)
@@ -901,6 +1219,10 @@ static int parse(struct config *cfg, bool convert, int argc, char **argv, char *
 		.convert = convert,
 		.debuginfod_timeout_ns = DEFAULT_DEBUGINFOD_TIMEOUT_NS,
 		.unwind_mode = FORNAX_UNWIND_AUTO,
+		.spool_max_bytes = DEFAULT_SPOOL_MAX_BYTES,
+		.store_timeout_ns = DEFAULT_STORE_TIMEOUT_NS,
+		.store_connect_timeout_ns = DEFAULT_STORE_CONNECT_TIMEOUT_NS,
+		.store_queue = DEFAULT_STORE_QUEUE,
 	};
 	err = apply_environment(cfg, envp);
 	if (!err)
@@ -943,6 +1265,21 @@ void config__free(struct config *cfg)
 	cfg->debuginfod_urls = NULL;
 	cfg->debuginfod_cache = NULL;
 	cfg->n_pids = 0;
+	for (size_t i = 0; i < cfg->n_labels; i++) {
+		free(cfg->labels[i].name);
+		free(cfg->labels[i].value);
+	}
+	free(cfg->labels);
+	free(cfg->store);
+	free(cfg->service_name);
+	free(cfg->tenant);
+	free(cfg->bearer_token_file);
+	free(cfg->ca_file);
+	free(cfg->spool_dir);
+	cfg->labels = NULL;
+	cfg->n_labels = 0;
+	cfg->store = cfg->service_name = cfg->tenant = NULL;
+	cfg->bearer_token_file = cfg->ca_file = cfg->spool_dir = NULL;
 }
 
 static void print_option(const struct option_spec *spec)

@@ -27,6 +27,11 @@ struct config_output {
 	enum output_format format;
 };
 
+struct config_label {
+	char *name;
+	char *value;
+};
+
 struct config {
 	__u64 duration_ns;       /* 0: run until SIGINT/SIGTERM */
 	__u64 interval_ns;       /* continuous mode: one profile per interval */
@@ -66,6 +71,21 @@ struct config {
 	char *debuginfod_urls;        /* --debuginfod: space-separated; NULL: off */
 	char *debuginfod_cache;       /* --debuginfod-cache */
 	__u64 debuginfod_timeout_ns;  /* --debuginfod-timeout */
+	/* Remote store (agent/upload.h); every field below needs store. */
+	char *store;             /* URL as given; NULL: no store */
+	struct config_label *labels; /* --label, in the order given */
+	size_t n_labels;
+	char *service_name;      /* NULL: derived per process */
+	char *tenant;
+	char *bearer_token_file;
+	char *ca_file;
+	bool insecure_skip_verify;
+	char *spool_dir;         /* NULL: no spool */
+	__u64 spool_max_bytes;
+	__u64 store_timeout_ns;
+	__u64 store_connect_timeout_ns;
+	unsigned store_queue;    /* windows held in memory for the upload thread */
+	char store_flag_seen[64]; /* a store-only flag or variable that was given, for errors */
 };
 
 /*

@@ -30,6 +30,7 @@
 #include "symbolizer.h"
 #include "top.h"
 #include "unwinder.h"
+#include "upload.h"
 #include "window.h"
 
 #define NSEC_PER_SEC 1000000000ULL
@@ -38,6 +39,9 @@
 #define SYMBOL_IDLE_NS (120 * NSEC_PER_SEC)
 /* How long startup waits for the CFI tables of the processes already running. */
 #define UNWIND_READY_NS (3 * NSEC_PER_SEC)
+/* Retries to a failing store come at least this often, and at most every interval. */
+#define MIN_STORE_BACKOFF_NS (1 * NSEC_PER_SEC)
+#define MAX_STORE_BACKOFF_NS (30 * NSEC_PER_SEC)
 
 struct agent {
 	struct config cfg;
@@ -62,6 +66,11 @@ struct agent {
 	struct unwinder *unwinder;
 	__u64 unwind_fp;                   /* user stacks walked by frame pointers */
 	__u64 unwind_end[FORNAX_END_NR];   /* CFI walks by how they ended */
+	struct uploader *uploader; /* NULL without --store */
+	/* How late the loop woke for its drains: it must not wait on anything but the timer. */
+	__u64 drain_wakeups;
+	__u64 drain_late_sum_ns;
+	__u64 drain_late_max_ns;
 };
 
 static __u64 now_ns(clockid_t clock)
@@ -336,6 +345,8 @@ static int write_window(struct agent *a, const struct config_output *outputs, si
 
 	window__stats(a->window, &ws);
 	a->finished = p;
+	if (a->uploader)
+		uploader__submit(a->uploader, p);
 	if (gethostname(host, sizeof(host) - 1) == 0 && host[0])
 		snprintf(title, sizeof(title), "CPU flame graph: %s", host);
 	else
@@ -403,18 +414,18 @@ static void log_caches(const struct agent *a)
 
 static int rotate_window(struct agent *a)
 {
-	struct config_output out = {
-		.path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format),
-		.format = a->cfg.format,
-	};
-	int err, pruned;
+	struct config_output out = { .format = a->cfg.format };
+	int err, pruned = 0;
 
-	if (!out.path)
+	/* With --store alone there is no output directory: the window only goes to the store. */
+	if (a->cfg.output &&
+	    !(out.path = output__window_path(a->cfg.output, a->window_start_real, a->cfg.format)))
 		return -ENOMEM;
 	/* A full disk must not stop profiling: the error is logged and counted, the next window tries again. */
-	write_window(a, &out, 1);
+	write_window(a, &out, a->cfg.output ? 1 : 0);
 	free(out.path);
-	pruned = output__prune(a->cfg.output, a->cfg.max_files);
+	if (a->cfg.output)
+		pruned = output__prune(a->cfg.output, a->cfg.max_files);
 	if (pruned < 0)
 		log_warn("pruning %s: %s, ignoring", a->cfg.output, strerror(-pruned));
 	window__free(a->window);
@@ -429,6 +440,15 @@ static int rotate_window(struct agent *a)
 		log_error("starting a window: %s", strerror(-err));
 	log_caches(a);
 	return err;
+}
+
+static void note_wakeup(struct agent *a, __u64 late_ns)
+{
+	a->drain_wakeups++;
+	a->drain_late_sum_ns += late_ns;
+	if (late_ns > a->drain_late_max_ns)
+		a->drain_late_max_ns = late_ns;
+	log_debug("drain schedule: woke %.3f ms after the deadline", (double)late_ns / 1e6);
 }
 
 static int run(struct agent *a)
@@ -452,6 +472,8 @@ static int run(struct agent *a)
 		if (stop < 0)
 			return stop;
 		now = now_ns(CLOCK_MONOTONIC);
+		if (!stop)
+			note_wakeup(a, now - deadline);
 		if (stop || now >= capture_end)
 			break;
 		err = drain(a, false);
@@ -528,6 +550,49 @@ static int setup_debuginfod(const struct config *cfg)
 	return 0;
 }
 
+static int setup_store(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	struct series_label *labels = calloc(cfg->n_labels ?: 1, sizeof(*labels));
+	__u64 backoff = cfg->interval_ns;
+
+	if (!labels)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_labels; i++)
+		labels[i] = (struct series_label){ cfg->labels[i].name, cfg->labels[i].value };
+	if (backoff < MIN_STORE_BACKOFF_NS)
+		backoff = MIN_STORE_BACKOFF_NS;
+	if (backoff > MAX_STORE_BACKOFF_NS)
+		backoff = MAX_STORE_BACKOFF_NS;
+	a->uploader = uploader__new(&(struct uploader_opts){
+		.store = {
+			.url = cfg->store,
+			.tenant = cfg->tenant,
+			.bearer_token_file = cfg->bearer_token_file,
+			.ca_file = cfg->ca_file,
+			.insecure_skip_verify = cfg->insecure_skip_verify,
+			.timeout_ns = cfg->store_timeout_ns,
+			.connect_timeout_ns = cfg->store_connect_timeout_ns,
+			.user_agent = "fornax/" FORNAX_VERSION,
+		},
+		.labels = labels,
+		.n_labels = cfg->n_labels,
+		.service_name = cfg->service_name,
+		.spool_dir = cfg->spool_dir,
+		.spool_max_bytes = cfg->spool_max_bytes,
+		.queue_windows = cfg->store_queue,
+		.max_backoff_ns = backoff,
+	});
+	/* The uploader keeps its own copy of the label array, pointing into cfg. */
+	free(labels);
+	if (!a->uploader)
+		return -errno;
+	if (!cfg->spool_dir)
+		log_info("store: without --spool-dir, an outage longer than %u windows loses windows",
+			 cfg->store_queue);
+	return 0;
+}
+
 static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
@@ -535,7 +600,7 @@ static int setup(struct agent *a)
 	size_t max_keys, max_stacks;
 	int err;
 
-	if (!cfg->duration_ns && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
+	if (!cfg->duration_ns && cfg->output && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
 		err = -errno;
 		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
 		return err;
@@ -653,17 +718,22 @@ static int setup(struct agent *a)
 	if (err)
 		return err;
 	a->capture_start_mono = a->window_start_mono;
+	if (cfg->store) {
+		err = setup_store(a);
+		if (err)
+			return err;
+	}
 	progress__init(&a->progress, STDERR_FILENO, cfg->duration_ns && cfg->verbosity >= 0,
 		       cfg->duration_ns);
 
 	if (cfg->duration_ns)
 		log_info("profiling %d CPUs at %u Hz for %.1fs into %s%s", sampler__nr_cpus(a->sampler),
-			 cfg->frequency, (double)cfg->duration_ns / NSEC_PER_SEC, cfg->output,
-			 cfg->n_outputs > 1 ? " and more" : "");
+			 cfg->frequency, (double)cfg->duration_ns / NSEC_PER_SEC,
+			 cfg->output ? cfg->output : cfg->store, cfg->n_outputs > 1 ? " and more" : "");
 	else
 		log_info("profiling %d CPUs at %u Hz: a profile every %.1fs into %s/ until stopped",
 			 sampler__nr_cpus(a->sampler), cfg->frequency,
-			 (double)cfg->interval_ns / NSEC_PER_SEC, cfg->output);
+			 (double)cfg->interval_ns / NSEC_PER_SEC, cfg->output ? cfg->output : cfg->store);
 	log_debug("maps per set: %zu keys, %zu stacks; drain every %.3fs", max_keys, max_stacks,
 		  (double)cfg->drain_interval_ns / NSEC_PER_SEC);
 	return 0;
@@ -671,6 +741,7 @@ static int setup(struct agent *a)
 
 static void teardown(struct agent *a)
 {
+	uploader__free(a->uploader);
 	window__free(a->window);
 	sampler__free(a->sampler);
 	/* After the sampler: the program reads the unwinder's maps until detached. */
@@ -723,6 +794,16 @@ int main(int argc, char **argv, char **envp)
 			 (unsigned long long)a.total_lost, (unsigned long long)a.write_errors);
 		lifecycle__log_summary(a.lifecycle, a.proc_watch);
 		log_unwind_summary(&a);
+	}
+	if (a.drain_wakeups)
+		log_info("drain schedule: %llu wake-ups, %.3f ms late on average, %.3f ms at most",
+			 (unsigned long long)a.drain_wakeups,
+			 (double)a.drain_late_sum_ns / a.drain_wakeups / 1e6,
+			 (double)a.drain_late_max_ns / 1e6);
+	if (a.uploader) {
+		/* Queued windows get one request timeout to go out; the rest waits in the spool. */
+		uploader__stop(a.uploader, a.cfg.store_timeout_ns);
+		uploader__log_stats(a.uploader);
 	}
 	teardown(&a);
 	return err ? 1 : 0;

@@ -281,7 +281,9 @@ static int read_stacks(struct sampler *s, int set, bool keep)
 	}
 	if (err)
 		return err;
-	qsort(s->refs, s->n_refs, sizeof(*s->refs), compare_refs);
+	/* refs is NULL until a drain has found a stack (e.g. --pid of an idle process). */
+	if (s->n_refs)
+		qsort(s->refs, s->n_refs, sizeof(*s->refs), compare_refs);
 	return 0;
 }
 

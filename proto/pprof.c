@@ -1118,3 +1118,32 @@ __s64 pprof__duration_ns(const struct pprof *p)
 {
 	return p ? p->duration_ns : 0;
 }
+
+size_t pprof__num_mappings(const struct pprof *p)
+{
+	return p ? p->n_maps : 0;
+}
+
+size_t pprof__num_functions(const struct pprof *p)
+{
+	return p ? p->n_fns : 0;
+}
+
+size_t pprof__num_locations(const struct pprof *p)
+{
+	return p ? p->n_locs : 0;
+}
+
+size_t pprof__num_comments(const struct pprof *p)
+{
+	return p ? p->n_comments : 0;
+}
+
+const char *pprof__comment(const struct pprof *p, size_t index)
+{
+	if (!p || index >= p->n_comments) {
+		errno = ENOENT;
+		return NULL;
+	}
+	return p->strs[p->comments[index]];
+}

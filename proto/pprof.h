@@ -156,4 +156,12 @@ struct pprof_decode_info {
 struct pprof *pprof__decode(const void *buf, size_t len, const struct pprof_decode_opts *opts,
 			    struct pprof_decode_info *info);
 
+/* Table sizes and comments, for writers that rebuild a profile (e.g. split it). */
+size_t pprof__num_mappings(const struct pprof *p);
+size_t pprof__num_functions(const struct pprof *p);
+size_t pprof__num_locations(const struct pprof *p);
+size_t pprof__num_comments(const struct pprof *p);
+/* NULL with errno set if out of range. */
+const char *pprof__comment(const struct pprof *p, size_t index);
+
 #endif /* FORNAX_PPROF_H */

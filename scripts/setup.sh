@@ -17,6 +17,8 @@ packages=(
 	# with --debuginfod; libc6-dbg gives the tests' short-lived processes a
 	# symbolized dynamic loader; node writes perf maps; xz makes MiniDebugInfo
 	libdebuginfod-dev libc6-dbg nodejs xz-utils
+	# tests: certificates for the TLS store tests
+	openssl
 )
 
 missing=()

@@ -107,6 +107,76 @@ class BadInput(unittest.TestCase):
             with self.subTest(env=env):
                 self.assertRejected([], env=env, mentions=mention)
 
+    def test_bad_store_flags(self):
+        store = ["--store", "grpc://127.0.0.1:7070"]
+        token = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no-such-token")
+        cases = [
+            (["--store", "http://parca:7070"], "--store"),
+            (["--store", "grpc://"], "--store"),
+            (["--store", "grpc://u:p@parca:7070"], "--store"),
+            (["--store", "grpc://parca:7070/path"], "--store"),
+            (["--store", "pyroscope+http://p:4040/?q=1"], "--store"),
+            (["--store", ""], "--store"),
+            (store + ["--label", "noequals"], "--label"),
+            (store + ["--label", "=v"], "--label"),
+            (store + ["--label", "2bad=v"], "--label"),
+            (store + ["--label", "a-b=v"], "--label"),
+            (store + ["--label", "__name__=x"], "--label"),
+            (store + ["--label", "pid=1"], "--label"),
+            (store + ["--label", "service_name=x"], "--label"),
+            (store + ["--label", "env="], "--label"),
+            (store + ["--label", "env=a", "--label", "env=b"], "--label"),
+            (store + ["--label", "env=a\x01"], "--label"),
+            (store + ["--service-name", ""], "--service-name"),
+            (store + ["--tenant", "a/b"], "--tenant"),
+            (store + ["--tenant", ".."], "--tenant"),
+            (store + ["--bearer-token-file", token], "--bearer-token-file"),
+            (store + ["--bearer-token-file", "/dev/null"], "--bearer-token-file"),
+            (store + ["--ca-file", token], "--ca-file"),
+            (store + ["--insecure-skip-verify=1"], "--insecure-skip-verify"),
+            (store + ["--spool-dir", ""], "--spool-dir"),
+            (store + ["--spool-max-bytes", "1K"], "--spool-max-bytes"),
+            (store + ["--spool-max-bytes", "10X"], "--spool-max-bytes"),
+            (store + ["--spool-max-bytes", "-5"], "--spool-max-bytes"),
+            (store + ["--spool-max-bytes", "99999999999T"], "--spool-max-bytes"),
+            (store + ["--store-timeout", "10"], "--store-timeout"),
+            (store + ["--store-timeout", "5ms"], "--store-timeout"),
+            (store + ["--store-connect-timeout", "x"], "--store-connect-timeout"),
+            (store + ["--store-queue", "0"], "--store-queue"),
+            (store + ["--store-queue", "100000"], "--store-queue"),
+            # Store flags without a store are a mistake, not a no-op.
+            (["--spool-dir", "/tmp/x"], "needs --store"),
+            (["--label", "env=prod"], "needs --store"),
+            (["--store-timeout", "5s"], "needs --store"),
+            (["--store", "pyroscope+http://p:4040"] +
+             [f"--label=l{i}=v" for i in range(25)], "Pyroscope"),
+        ]
+        for args, mention in cases:
+            with self.subTest(args=args):
+                self.assertRejected([a.replace("\\x01", "\x01") for a in args], mentions=mention)
+
+    def test_bad_store_environment(self):
+        store = {"FORNAX_STORE": "grpc://127.0.0.1:7070"}
+        cases = [
+            ({"FORNAX_STORE": "ftp://x"}, "FORNAX_STORE"),
+            ({**store, "FORNAX_LABEL": "env=prod,bad name=x"}, "FORNAX_LABEL"),
+            ({**store, "FORNAX_LABEL": "env=prod,env=dev"}, "FORNAX_LABEL"),
+            ({**store, "FORNAX_SERVICE_NAME": "a\nb"}, "FORNAX_SERVICE_NAME"),
+            ({**store, "FORNAX_TENANT": "a b"}, "FORNAX_TENANT"),
+            ({**store, "FORNAX_BEARER_TOKEN_FILE": "/nonexistent"}, "FORNAX_BEARER_TOKEN_FILE"),
+            ({**store, "FORNAX_CA_FILE": "/nonexistent"}, "FORNAX_CA_FILE"),
+            ({**store, "FORNAX_INSECURE_SKIP_VERIFY": "perhaps"}, "FORNAX_INSECURE_SKIP_VERIFY"),
+            ({**store, "FORNAX_SPOOL_MAX_BYTES": "lots"}, "FORNAX_SPOOL_MAX_BYTES"),
+            ({**store, "FORNAX_STORE_TIMEOUT": "1"}, "FORNAX_STORE_TIMEOUT"),
+            ({**store, "FORNAX_STORE_CONNECT_TIMEOUT": "1"}, "FORNAX_STORE_CONNECT_TIMEOUT"),
+            ({**store, "FORNAX_STORE_QUEUE": "-1"}, "FORNAX_STORE_QUEUE"),
+            ({"FORNAX_SPOOL_DIR": "/tmp/x"}, "needs --store"),
+        ]
+        for env, mention in cases:
+            with self.subTest(env=env):
+                self.assertRejected([], env={k: v.replace("\\n", "\n") for k, v in env.items()},
+                                    mentions=mention)
+
     def test_command_line_overrides_environment(self):
         # A bad environment value is still reported even if the flag is given:
         # silently ignoring a broken deploy setting would hide it.
@@ -151,7 +221,11 @@ class BadInput(unittest.TestCase):
                      "--debuginfod-timeout", "FORNAX_CGROUP", "FORNAX_DEBUGINFOD",
                      "FORNAX_FREQUENCY", "FORNAX_PID", "FORNAX_TITLE", "FORNAX_WIDTH",
                      "FORNAX_ICICLE", "FORNAX_TOP", "--unwind", "FORNAX_UNWIND",
-                     "--unwind-memory", "FORNAX_UNWIND_MEMORY"):
+                     "--unwind-memory", "FORNAX_UNWIND_MEMORY",
+                     "--store", "--label", "--service-name", "--tenant", "--bearer-token-file",
+                     "--ca-file", "--insecure-skip-verify", "--spool-dir", "--spool-max-bytes",
+                     "--store-timeout", "--store-connect-timeout", "--store-queue",
+                     "FORNAX_STORE", "FORNAX_LABEL", "FORNAX_BEARER_TOKEN_FILE"):
             self.assertIn(flag, proc.stdout)
         proc = fornax(["convert", "--help"])
         self.assertEqual(proc.returncode, 0)
