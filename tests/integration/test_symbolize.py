@@ -160,7 +160,9 @@ if (s < 0) console.log(s);
         script = self.path("hot.js")
         with open(script, "w") as f:
             f.write(self.SCRIPT)
-        js = subprocess.Popen([node, "--perf-basic-prof", script, "4000"])
+        # cwd: node drops an isolate-*-v8.log where it runs.
+        js = subprocess.Popen([node, "--perf-basic-prof", script, "4000"],
+                              cwd=os.path.dirname(script))
         try:
             time.sleep(1.0)
             out = self.path("jit.pb.gz")
