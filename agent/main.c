@@ -630,8 +630,9 @@ static int setup(struct agent *a)
 	if (cfg->kernel_stacks) {
 		err = symbolizer__load_kernel(a->symbolizer);
 		if (err == -EPERM)
-			log_warn("kernel addresses are hidden (kernel.kptr_restrict): kernel frames "
-				 "will show as [unknown]");
+			log_warn("kernel addresses in /proc/kallsyms are hidden from fornax (it needs "
+				 "CAP_SYSLOG, see kernel.kptr_restrict): kernel frames will show as "
+				 "[unknown]");
 		else if (err)
 			log_warn("reading kernel symbols: %s; kernel frames will show as [unknown]",
 				 strerror(-err));
