@@ -24,6 +24,9 @@
 #define IDLE_POLL_MS 1000
 /* After the spool refused a write (disk full, I/O error), when to try it again. */
 #define SPOOL_RETRY_NS (1 * NSEC_PER_SEC)
+/* "Still failing" warnings: after 10 s, then at doubling intervals up to every 10 minutes. */
+#define FAILING_REPORT_FIRST_NS (10 * NSEC_PER_SEC)
+#define FAILING_REPORT_MAX_NS (600 * NSEC_PER_SEC)
 
 static const char *const drop_names[NR_UPLOAD_DROPS] = {
 	[DROP_REJECTED] = "rejected",
@@ -72,6 +75,8 @@ struct uploader {
 	bool inflight_from_spool;
 	bool failing;
 	__u64 failing_since;
+	/* An outage of hours should cost a few log lines, not one per retry. */
+	__u64 failing_report_at, failing_report_every;
 	__u64 backoff_ns;
 	__u64 next_attempt;
 	__u64 spool_retry_after;
@@ -310,7 +315,7 @@ static void finish_inflight(struct uploader *u)
 
 static void handle_result(struct uploader *u, CURLcode code, __u64 now)
 {
-	static struct log_ratelimit rejected_rl, retry_rl;
+	static struct log_ratelimit rejected_rl;
 	struct uwin *w = u->inflight;
 	enum store_result r;
 	char why[600];
@@ -350,11 +355,16 @@ static void handle_result(struct uploader *u, CURLcode code, __u64 now)
 		if (!u->failing) {
 			u->failing = true;
 			u->failing_since = now;
+			u->failing_report_every = FAILING_REPORT_FIRST_NS;
+			u->failing_report_at = now + u->failing_report_every;
 			log_warn("store: %s; retrying with backoff%s", why,
 				 u->spool ? ", windows wait in the spool" : "");
-		} else {
-			log_ratelimited(&retry_rl, LOG_WARN, "store still failing after %.0fs: %s",
-					(double)(now - u->failing_since) / NSEC_PER_SEC, why);
+		} else if (now >= u->failing_report_at) {
+			log_warn("store still failing after %.0fs: %s",
+				 (double)(now - u->failing_since) / NSEC_PER_SEC, why);
+			u->failing_report_every = u->failing_report_every * 2 > FAILING_REPORT_MAX_NS ?
+				FAILING_REPORT_MAX_NS : u->failing_report_every * 2;
+			u->failing_report_at = now + u->failing_report_every;
 		}
 		log_debug("upload: window %" PRId64 " retry (%s)", (int64_t)w->time_nanos, why);
 		requeue_inflight(u);
