@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything fornax needs to build, run and test on Debian 12.
 # Idempotent: packages already present are left alone.
+# --build-only installs what building needs and nothing for the tests.
 set -euo pipefail
 
 packages=(
-	# build
 	build-essential cmake pkg-config clang llvm bpftool
 	libbpf-dev libelf-dev libdw-dev libiberty-dev zlib1g-dev uthash-dev
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
+)
+[ "${1:-}" = --build-only ] || packages+=(
 	# tests: independent readers and peers
 	golang-go protobuf-compiler golang-github-google-pprof-dev
 	python3 python3-grpcio python3-protobuf linux-perf binutils elfutils
