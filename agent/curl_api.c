@@ -18,10 +18,10 @@ static const struct {
 #define SYM(name) { "curl_" #name, offsetof(struct curl_api, name) }
 	SYM(global_init), SYM(global_cleanup), SYM(version_info), SYM(free),
 	SYM(easy_init), SYM(easy_cleanup), SYM(easy_setopt), SYM(easy_getinfo),
-	SYM(easy_strerror), SYM(multi_init), SYM(multi_cleanup), SYM(multi_add_handle),
-	SYM(multi_remove_handle), SYM(multi_perform), SYM(multi_poll), SYM(multi_wakeup),
-	SYM(multi_info_read), SYM(multi_strerror), SYM(slist_append), SYM(slist_free_all),
-	SYM(url), SYM(url_cleanup), SYM(url_set), SYM(url_get),
+	SYM(easy_strerror), SYM(easy_unescape), SYM(multi_init), SYM(multi_cleanup),
+	SYM(multi_add_handle), SYM(multi_remove_handle), SYM(multi_perform), SYM(multi_poll),
+	SYM(multi_wakeup), SYM(multi_info_read), SYM(multi_strerror), SYM(slist_append),
+	SYM(slist_free_all), SYM(url), SYM(url_cleanup), SYM(url_set), SYM(url_get),
 #undef SYM
 };
 

@@ -23,6 +23,7 @@ struct curl_api {
 	CURL_API_FN(easy_setopt);
 	CURL_API_FN(easy_getinfo);
 	CURL_API_FN(easy_strerror);
+	CURL_API_FN(easy_unescape);
 	CURL_API_FN(multi_init);
 	CURL_API_FN(multi_cleanup);
 	CURL_API_FN(multi_add_handle);

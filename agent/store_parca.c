@@ -160,33 +160,22 @@ static int parca_headers(const struct store *s, struct curl_slist **list)
 	return err;
 }
 
-static int hex_digit(char c)
+/*
+ * grpc-message is percent-encoded UTF-8; libcurl keeps a malformed escape as
+ * it is. Out of memory, the message is shown undecoded.
+ */
+static size_t decode_grpc_message(const char *in, char *out, size_t size)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	int decoded_len = 0;
+	char *decoded = libcurl.easy_unescape(NULL, in, 0, &decoded_len);
+	const char *from = decoded ? decoded : in;
+	size_t n = decoded ? (size_t)decoded_len : strlen(in);
 
-/* grpc-message is percent-encoded UTF-8; a malformed escape is kept as it is. */
-static size_t percent_decode(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (const char *p = in; *p && n + 1 < size; p++) {
-		int hi, lo;
-
-		if (*p == '%' && (hi = hex_digit(p[1])) >= 0 && (lo = hex_digit(p[2])) >= 0) {
-			out[n++] = (char)(hi << 4 | lo);
-			p += 2;
-		} else {
-			out[n++] = *p;
-		}
-	}
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(out, from, n);
 	out[n] = '\0';
+	libcurl.free(decoded);
 	return n;
 }
 
@@ -251,7 +240,7 @@ static enum store_result parca_classify(struct store *s, long status, long versi
 	}
 	snprintf(prefix, sizeof(prefix), "grpc-status %lu %s", code, grpc_names[code]);
 	store__describe(why, why_len, prefix, message,
-			percent_decode(r->grpc_message, message, sizeof(message)));
+			decode_grpc_message(r->grpc_message, message, sizeof(message)));
 	switch (code) {
 	case GRPC_INVALID_ARGUMENT:
 	case GRPC_NOT_FOUND:
