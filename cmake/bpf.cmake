@@ -27,9 +27,9 @@ function(fornax_bpf_skeleton name src)
 	set(obj "${FORNAX_BPF_GEN_DIR}/${name}.bpf.o")
 	set(skel "${FORNAX_BPF_GEN_DIR}/${name}.skel.h")
 
-	# A custom command's output is only visible in the directory that defines it.
-	get_directory_property(have_vmlinux FORNAX_VMLINUX_RULE)
-	if(NOT have_vmlinux)
+	# One target owns vmlinux.h: a custom command output that several targets
+	# list would run once per target, concurrently under make -j.
+	if(NOT TARGET fornax_vmlinux_h)
 		add_custom_command(
 			OUTPUT "${FORNAX_BPF_GEN_DIR}/vmlinux.h"
 			COMMAND "${FORNAX_BPFTOOL}" btf dump file "${FORNAX_VMLINUX_BTF}" format c > vmlinux.h.tmp
@@ -37,7 +37,7 @@ function(fornax_bpf_skeleton name src)
 			WORKING_DIRECTORY "${FORNAX_BPF_GEN_DIR}"
 			COMMENT "Generating vmlinux.h from ${FORNAX_VMLINUX_BTF}"
 			VERBATIM)
-		set_directory_properties(PROPERTIES FORNAX_VMLINUX_RULE TRUE)
+		add_custom_target(fornax_vmlinux_h DEPENDS "${FORNAX_BPF_GEN_DIR}/vmlinux.h")
 	endif()
 
 	add_custom_command(
@@ -45,7 +45,7 @@ function(fornax_bpf_skeleton name src)
 		COMMAND "${FORNAX_CLANG}" -g -O2 -target bpf -D__TARGET_ARCH_${FORNAX_BPF_ARCH}
 			-Wall -Werror -I "${FORNAX_BPF_GEN_DIR}" -I "${src_dir}"
 			-c "${src_abs}" -o "${obj}"
-		DEPENDS "${src_abs}" "${FORNAX_BPF_GEN_DIR}/vmlinux.h" ${ARG_DEPENDS}
+		DEPENDS "${src_abs}" ${ARG_DEPENDS}
 		COMMENT "BPF ${name}.bpf.o"
 		VERBATIM)
 	add_custom_command(
@@ -56,6 +56,7 @@ function(fornax_bpf_skeleton name src)
 		COMMENT "BPF skeleton ${name}.skel.h"
 		VERBATIM)
 	add_custom_target(${name}_skel_gen DEPENDS "${skel}")
+	add_dependencies(${name}_skel_gen fornax_vmlinux_h)
 	add_library(${name}_skel INTERFACE)
 	add_dependencies(${name}_skel ${name}_skel_gen)
 	target_include_directories(${name}_skel INTERFACE "${FORNAX_BPF_GEN_DIR}" "${src_dir}")
