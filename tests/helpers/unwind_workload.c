@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -434,6 +435,7 @@ int main(int argc, char **argv)
 {
 	double seconds;
 	int n, status, failed = 0;
+	pid_t parent;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: %s chain[N]|qsort|threads|signal|deep|dlopen|exec|read|jit "
@@ -448,6 +450,7 @@ int main(int argc, char **argv)
 		run_threads(seconds, n);
 		return 0;
 	}
+	parent = getpid();
 	for (int i = 1; i < n; i++) {
 		pid_t pid = fork();
 
@@ -456,6 +459,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (pid == 0) {
+			/* A caller that stops the parent stops the whole workload. */
+			if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
+				return 1;
 			n = 1;
 			break;
 		}

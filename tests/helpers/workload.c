@@ -18,7 +18,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +173,7 @@ int main(int argc, char **argv)
 {
 	double seconds;
 	int nprocs, status, failed = 0;
+	pid_t parent;
 	void (*fn)(double);
 
 	if (argc < 4 || argc > 5) {
@@ -192,10 +195,14 @@ int main(int argc, char **argv)
 	seconds = strtod(argv[2], NULL);
 	nprocs = atoi(argv[3]);
 
+	parent = getpid();
 	for (int i = 1; i < nprocs; i++) {
 		pid_t pid = fork();
 
 		if (pid == 0) {
+			/* A caller that stops the parent stops the whole workload. */
+			if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent)
+				return 1;
 			fn(seconds);
 			return 0;
 		}
