@@ -32,8 +32,8 @@
 #include "unwinder.h"
 #include "upload.h"
 #include "window.h"
+#include "timeconst.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 #define MIN_MAP_ENTRIES 1024
 /* Cached symbols and processes not used for this long are evicted. */
 #define SYMBOL_IDLE_NS (120 * NSEC_PER_SEC)
@@ -72,14 +72,6 @@ struct agent {
 	__u64 drain_late_sum_ns;
 	__u64 drain_late_max_ns;
 };
-
-static __u64 now_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (__u64)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
 
 static size_t round_up_pow2(size_t n)
 {
@@ -194,8 +186,8 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 
 static int new_window(struct agent *a)
 {
-	a->window_start_mono = now_ns(CLOCK_MONOTONIC);
-	a->window_start_real = now_ns(CLOCK_REALTIME);
+	a->window_start_mono = clock_ns(CLOCK_MONOTONIC);
+	a->window_start_real = clock_ns(CLOCK_REALTIME);
 	a->window = window__new(&(struct window_opts){
 		.symbolizer = a->symbolizer,
 		.frequency = a->cfg.frequency,
@@ -328,7 +320,7 @@ static int drain(struct agent *a, bool final)
 		struct window_stats ws;
 
 		window__stats(a->window, &ws);
-		progress__update(&a->progress, now_ns(CLOCK_MONOTONIC) - a->capture_start_mono,
+		progress__update(&a->progress, clock_ns(CLOCK_MONOTONIC) - a->capture_start_mono,
 				 ws.samples, ws.processes);
 	}
 	return err;
@@ -337,7 +329,7 @@ static int drain(struct agent *a, bool final)
 /* Writes the window to every output; a failed one does not stop the others. */
 static int write_window(struct agent *a, const struct config_output *outputs, size_t n)
 {
-	__u64 duration = now_ns(CLOCK_MONOTONIC) - a->window_start_mono;
+	__u64 duration = clock_ns(CLOCK_MONOTONIC) - a->window_start_mono;
 	const struct pprof *p = window__finish(a->window, duration);
 	struct window_stats ws;
 	char title[128], host[64] = "";
@@ -454,7 +446,7 @@ static void note_wakeup(struct agent *a, __u64 late_ns)
 static int run(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
-	__u64 start = now_ns(CLOCK_MONOTONIC);
+	__u64 start = clock_ns(CLOCK_MONOTONIC);
 	__u64 next_drain = start + cfg->drain_interval_ns;
 	__u64 capture_end = cfg->duration_ns ? start + cfg->duration_ns : UINT64_MAX;
 	__u64 window_end = cfg->duration_ns ? UINT64_MAX : start + cfg->interval_ns;
@@ -471,7 +463,7 @@ static int run(struct agent *a)
 		stop = wait_until(a, deadline);
 		if (stop < 0)
 			return stop;
-		now = now_ns(CLOCK_MONOTONIC);
+		now = clock_ns(CLOCK_MONOTONIC);
 		if (!stop)
 			note_wakeup(a, now - deadline);
 		if (stop || now >= capture_end)

@@ -99,6 +99,17 @@ int hmap__remove(struct hmap *m, __u64 hash, const void *val)
 	return 0;
 }
 
+void *hmap__next(const struct hmap *m, size_t *pos)
+{
+	while (*pos < m->cap) {
+		void *val = m->slots[(*pos)++].val;
+
+		if (val)
+			return val;
+	}
+	return NULL;
+}
+
 void hmap__shrink(struct hmap *m)
 {
 	size_t cap = m->cap;

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Internal open-addressing hash table of pointers. The caller computes the
- * hash and supplies the equality test, so one table type serves every cache
- * in symbolizer/. Linear probing with backward-shift deletion: no tombstones,
- * lookups stay short after churn. Not thread-safe.
+ * The project's one hash table: open addressing over pointers. The caller
+ * computes the hash (hash_u64(), hash_bytes() below) and supplies the
+ * equality test, so one table type serves every cache and index. Linear
+ * probing with backward-shift deletion: no tombstones, lookups stay short
+ * after churn. An insert that cannot allocate returns -ENOMEM and leaves the
+ * table as it was. Not thread-safe.
  */
-#ifndef FORNAX_SYMBOLIZER_HASHMAP_H
-#define FORNAX_SYMBOLIZER_HASHMAP_H
+#ifndef FORNAX_BASE_HASHMAP_H
+#define FORNAX_BASE_HASHMAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <linux/types.h>
 
 struct hmap_slot {
@@ -43,6 +46,13 @@ static inline size_t hmap__len(const struct hmap *m)
 	return m->len;
 }
 
+/*
+ * Walks the values: start with *pos = 0; returns the next value, or NULL
+ * after the last. The table must not change during the walk (a value may be
+ * freed once returned, if it is not removed from the table until the end).
+ */
+void *hmap__next(const struct hmap *m, size_t *pos);
+
 static inline __u64 hash_u64(__u64 x)
 {
 	/* splitmix64 finaliser */
@@ -54,17 +64,26 @@ static inline __u64 hash_u64(__u64 x)
 	return x;
 }
 
-static inline __u64 hash_bytes(const void *data, size_t len)
+/* Two values in one hash, order mattering. */
+static inline __u64 hash_pair(__u64 a, __u64 b)
 {
-	/* FNV-1a, then mixed so the low bits used for the slot index spread */
-	const unsigned char *p = data;
-	__u64 h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return hash_u64(h);
+	return hash_u64(b ^ hash_u64(a));
 }
 
-#endif /* FORNAX_SYMBOLIZER_HASHMAP_H */
+static inline __u64 hash_bytes(const void *data, size_t len)
+{
+	/* eight bytes a step through the finaliser, the tail and length last */
+	const unsigned char *p = data;
+	__u64 h = 0x9e3779b97f4a7c15ULL ^ len, w;
+
+	for (; len >= sizeof(w); p += sizeof(w), len -= sizeof(w)) {
+		memcpy(&w, p, sizeof(w));
+		h = hash_u64(h ^ w);
+	}
+	w = 0;
+	if (len)
+		memcpy(&w, p, len);
+	return hash_u64(h ^ w ^ ((__u64)len << 56));
+}
+
+#endif /* FORNAX_BASE_HASHMAP_H */

@@ -5,8 +5,8 @@
  * Used for function and source file names (shared by many cached
  * addresses) and for mapping paths.
  */
-#ifndef FORNAX_SYMBOLIZER_STRTAB_H
-#define FORNAX_SYMBOLIZER_STRTAB_H
+#ifndef FORNAX_BASE_STRTAB_H
+#define FORNAX_BASE_STRTAB_H
 
 #include <stddef.h>
 
@@ -27,4 +27,4 @@ const char *strtab__intern(struct strtab *t, const char *s);
 /* Frees every string: pointers returned before become invalid. */
 void strtab__clear(struct strtab *t);
 
-#endif /* FORNAX_SYMBOLIZER_STRTAB_H */
+#endif /* FORNAX_BASE_STRTAB_H */

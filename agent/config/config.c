@@ -15,9 +15,8 @@
 
 #include "store.h"
 #include "unwind.h"
+#include "timeconst.h"
 
-#define NSEC_PER_MSEC 1000000ULL
-#define NSEC_PER_SEC 1000000000ULL
 
 #define DEFAULT_FREQUENCY 19
 #define MAX_FREQUENCY 100000

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "flamegraph_js.h"
+#include "utf8.h"
 
 #define FRAME_H 16
 #define FONT_PX 12
@@ -96,48 +97,6 @@ static int putf(struct flamegraph_buf *b, const char *fmt, ...)
 	return 0;
 }
 
-/*
- * Decodes one UTF-8 character at s; returns its length and sets *cp, or
- * returns 1 with *cp = -1 for a byte that does not start a valid,
- * shortest-form sequence.
- */
-static size_t utf8_next(const unsigned char *s, long *cp)
-{
-	long c;
-	size_t n;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		c = s[0] & 0x07;
-	} else {
-		*cp = -1;
-		return 1;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) {
-			*cp = -1;
-			return 1;
-		}
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff))) {
-		*cp = -1;
-		return 1;
-	}
-	*cp = c;
-	return n;
-}
-
 /* Characters XML 1.0 allows in a document, minus the line breaks a title uses as separators. */
 static bool xml_allowed(long cp)
 {
@@ -157,7 +116,7 @@ long flamegraph__escape(struct flamegraph_buf *b, const char *s, size_t max_char
 
 	while (*p && (!max_chars || (size_t)chars < max_chars)) {
 		long cp;
-		size_t n = utf8_next(p, &cp);
+		size_t n = utf8_decode(p, SIZE_MAX, &cp);
 		int err;
 
 		switch (cp) {
@@ -195,7 +154,7 @@ static size_t utf8_chars(const char *s)
 	long cp;
 
 	while (*p) {
-		p += utf8_next(p, &cp);
+		p += utf8_decode(p, SIZE_MAX, &cp);
 		n++;
 	}
 	return n;

@@ -11,28 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "flame.h"
 #include "flamegraph.h"
 
 #define WINDOW_FILE_PREFIX "fornax-"
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
 
 static int write_file_atomically(const char *path, const void *buf, size_t len)
 {

@@ -6,26 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NSEC_PER_SEC 1000000000ULL
+#include "fileio.h"
+#include "timeconst.h"
 
 void progress__init(struct progress *pr, int fd, bool want, __u64 total_ns)
 {
 	*pr = (struct progress){ .fd = fd, .enabled = want && isatty(fd), .total_ns = total_ns };
-}
-
-static void write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, s, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* A terminal that went away is no reason to stop the capture. */
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
 }
 
 static void thousands(unsigned long long v, char *buf, size_t size)
@@ -58,7 +44,8 @@ void progress__update(struct progress *pr, __u64 elapsed_ns, __u64 samples, __u6
 		     (unsigned long long)((pr->total_ns + NSEC_PER_SEC - 1) / NSEC_PER_SEC), count,
 		     (unsigned long long)processes, processes == 1 ? "process" : "processes");
 	if (n > 0)
-		write_all(pr->fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		/* A terminal that went away is no reason to stop the capture. */
+		(void)write_all(pr->fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	pr->shown = true;
 }
 
@@ -66,6 +53,6 @@ void progress__clear(struct progress *pr)
 {
 	if (!pr->enabled || !pr->shown)
 		return;
-	write_all(pr->fd, "\r\033[K", 4);
+	(void)write_all(pr->fd, "\r\033[K", 4);
 	pr->shown = false;
 }

@@ -13,10 +13,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "array.h"
 #include "log.h"
 #include "profile.skel.h"
+#include "timeconst.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 #define COUNTS_BATCH 256
 #define STACKS_BATCH 64
 /* Scratch kept between drains up to this size; beyond it, freed after each drain. */
@@ -148,23 +149,6 @@ static void wait_for_running_programs(struct sampler *s)
 	nanosleep(&grace, NULL);
 }
 
-static int grow(void **ptr, size_t *cap, size_t need, size_t elem)
-{
-	size_t new_cap = *cap ? *cap : 64;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (new_cap < need)
-		new_cap *= 2;
-	p = realloc(*ptr, new_cap * elem);
-	if (!p)
-		return -ENOMEM;
-	*ptr = p;
-	*cap = new_cap;
-	return 0;
-}
-
 static int compare_refs(const void *a, const void *b)
 {
 	const struct stack_ref *x = a, *y = b;
@@ -187,8 +171,8 @@ static int add_stacks(struct sampler *s, __u32 n)
 		const struct fornax_stack *st = &s->stack_values[i];
 		__u32 len = st->len < FORNAX_MAX_STACK_DEPTH ? st->len : FORNAX_MAX_STACK_DEPTH;
 
-		if (grow((void **)&s->refs, &s->refs_cap, s->n_refs + 1, sizeof(*s->refs)) ||
-		    grow((void **)&s->stack_ips, &s->ips_cap, s->n_ips + len, sizeof(__u64)))
+		if (ARRAY_GROW(&s->refs, &s->refs_cap, s->n_refs + 1) ||
+		    ARRAY_GROW(&s->stack_ips, &s->ips_cap, s->n_ips + len))
 			return -ENOMEM;
 		s->refs[s->n_refs++] = (struct stack_ref){
 			.id = s->stack_ids[i], .off = s->n_ips, .len = len, .flags = st->flags
@@ -320,8 +304,8 @@ static int consume_counts(struct sampler *s, __u32 n)
 
 static int collect_counts(struct sampler *s, __u32 n)
 {
-	if (grow((void **)&s->all_keys, &s->all_keys_cap, s->n_all + n, sizeof(*s->all_keys)) ||
-	    grow((void **)&s->all_counts, &s->all_counts_cap, s->n_all + n, sizeof(__u64)))
+	if (ARRAY_GROW(&s->all_keys, &s->all_keys_cap, s->n_all + n) ||
+	    ARRAY_GROW(&s->all_counts, &s->all_counts_cap, s->n_all + n))
 		return -ENOMEM;
 	memcpy(s->all_keys + s->n_all, s->keys, n * sizeof(*s->keys));
 	memcpy(s->all_counts + s->n_all, s->counts, n * sizeof(*s->counts));

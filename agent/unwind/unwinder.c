@@ -58,13 +58,13 @@ static __thread bool unwinder_oom;
 #include <uthash.h>
 
 #include "cfi_table.h"
+#include "hex.h"
 #include "log.h"
 #include "procmaps.h"
 #include "range_alloc.h"
 #include "unwind.h"
+#include "timeconst.h"
 
-#define NSEC_PER_SEC 1000000000ULL
-#define NSEC_PER_MSEC 1000000ULL
 #define DEFAULT_PROC_ROOT "/proc"
 #define DEFAULT_MAX_TABLE_BYTES (256ULL << 20)
 #define POLL_NS (10 * NSEC_PER_MSEC)
@@ -248,10 +248,7 @@ struct unwinder {
 
 static __u64 now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static void stats_add(struct unwinder *u, __u64 *field, __s64 delta)
@@ -646,10 +643,9 @@ static struct utable *table_for_elf(struct unwinder *u, Elf *elf, const char *ke
 	}
 	len = dwelf_elf_gnu_build_id(elf, (const void **)&id);
 	if (len > 0 && len <= 40) {
-		size_t o = snprintf(key, sizeof(key), "b:");
-
-		for (ssize_t i = 0; i < len; i++)
-			o += snprintf(key + o, sizeof(key) - o, "%02x", id[i]);
+		key[0] = 'b';
+		key[1] = ':';
+		hex_encode(id, (size_t)len, key + 2);
 	} else {
 		snprintf(key, sizeof(key), "%s", key_fallback);
 	}
@@ -1562,13 +1558,7 @@ static void *worker(void *arg)
 		poll_ns = busy ? POLL_NS : poll_ns * 2 < IDLE_POLL_NS ? poll_ns * 2 : IDLE_POLL_NS;
 		/* Until the next poll of the requests, or until the builder hands something back. */
 		if (!u->stop && !u->done) {
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_sec += poll_ns / NSEC_PER_SEC;
-			until.tv_nsec += poll_ns % NSEC_PER_SEC;
-			if (until.tv_nsec >= (long)NSEC_PER_SEC) {
-				until.tv_sec++;
-				until.tv_nsec -= NSEC_PER_SEC;
-			}
+			until = timespec_after_ns(CLOCK_MONOTONIC, poll_ns);
 			pthread_cond_timedwait(&u->cond, &u->lock, &until);
 		}
 		pthread_mutex_unlock(&u->lock);
@@ -1803,16 +1793,9 @@ const struct sampler_unwind_maps *unwinder__maps(const struct unwinder *u)
 
 bool unwinder__wait_ready(struct unwinder *u, __u64 timeout_ns)
 {
-	struct timespec until;
+	struct timespec until = timespec_after_ns(CLOCK_MONOTONIC, timeout_ns);
 	bool ready;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ns / NSEC_PER_SEC;
-	until.tv_nsec += timeout_ns % NSEC_PER_SEC;
-	if (until.tv_nsec >= (long)NSEC_PER_SEC) {
-		until.tv_sec++;
-		until.tv_nsec -= NSEC_PER_SEC;
-	}
 	pthread_mutex_lock(&u->lock);
 	while (!u->ready && !u->stop)
 		if (pthread_cond_timedwait(&u->cond, &u->lock, &until))

@@ -12,6 +12,7 @@
 static __thread bool series_oom;
 #include <uthash.h>
 
+#include "array.h"
 #include "upload.pb-c.h"
 
 /* Samples of one process: (pid, comm) as the window's sample labels say. */
@@ -49,23 +50,6 @@ static const char *label_value(const struct pprof_sample *s, const char *key)
 		if (s->labels[i].str && strcmp(s->labels[i].key, key) == 0)
 			return s->labels[i].str;
 	return "";
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t n = *cap ? *cap : 16;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	p = reallocarray(*arr, n, elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = n;
-	return 0;
 }
 
 static void free_groups(struct group **table)
@@ -114,7 +98,7 @@ static int group_samples(const struct pprof *p, struct group **table)
 				return -ENOMEM;
 			}
 		}
-		if (grow((void **)&g->samples, &g->cap_samples, g->n_samples + 1, sizeof(size_t)))
+		if (ARRAY_GROW(&g->samples, &g->cap_samples, g->n_samples + 1))
 			return -ENOMEM;
 		g->samples[g->n_samples++] = i;
 	}
@@ -164,7 +148,7 @@ static __u64 remap_location(struct builder *b, __u64 id)
 		return 0;
 	if (l->mapping_id && !(mapping = remap_mapping(b, l->mapping_id)))
 		return 0;
-	if (grow((void **)&b->lines, &b->cap_lines, l->n_lines, sizeof(*b->lines))) {
+	if (ARRAY_GROW(&b->lines, &b->cap_lines, l->n_lines)) {
 		errno = ENOMEM;
 		return 0;
 	}
@@ -209,8 +193,8 @@ static int build_profile(struct builder *b, const struct series_opts *opts, cons
 		const struct pprof_sample *s = pprof__sample(src, g->samples[i]);
 		size_t nl = 0;
 
-		if (grow((void **)&b->ids, &b->cap_ids, s->n_locations, sizeof(*b->ids)) ||
-		    grow((void **)&b->labels, &b->cap_labels, s->n_labels, sizeof(*b->labels))) {
+		if (ARRAY_GROW(&b->ids, &b->cap_ids, s->n_locations) ||
+		    ARRAY_GROW(&b->labels, &b->cap_labels, s->n_labels)) {
 			err = -ENOMEM;
 			break;
 		}

@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fileio.h"
+
 #define SPOOL_MAGIC "FNXSPOOL"
 #define SPOOL_VERSION 1
 #define HEADER_SIZE 24
@@ -270,23 +272,6 @@ __u64 spool__bytes(const struct spool *s)
 	return s->bytes;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 int spool__put(struct spool *s, __s64 time_nanos, const void *buf, size_t len)
 {
 	unsigned char header[HEADER_SIZE] = SPOOL_MAGIC;
@@ -358,8 +343,9 @@ static int read_file(int fd, void **buf, size_t *len)
 {
 	unsigned char header[HEADER_SIZE];
 	struct stat st;
-	size_t got = 0, want;
+	size_t want;
 	char *data;
+	int err;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -374,16 +360,10 @@ static int read_file(int fd, void **buf, size_t *len)
 	data = malloc(want ?: 1);
 	if (!data)
 		return -ENOMEM;
-	while (got < want) {
-		ssize_t n = pread(fd, data + got, want - got, HEADER_SIZE + got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(data);
-			return n < 0 ? -errno : -EBADMSG;
-		}
-		got += n;
+	err = pread_all(fd, data, want, HEADER_SIZE);
+	if (err) {
+		free(data);
+		return err == -EIO ? -EBADMSG : err;
 	}
 	if (crc32(crc32(0, NULL, 0), (const Bytef *)data, want) != get_le32(header + 16)) {
 		free(data);

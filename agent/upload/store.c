@@ -16,9 +16,11 @@
 #include <unistd.h>
 
 #include "curl_api.h"
+#include "fileio.h"
 #include "log.h"
+#include "utf8.h"
+#include "timeconst.h"
 
-#define NSEC_PER_MSEC 1000000ULL
 #define MAX_TOKEN_BYTES (16 * 1024)
 #define MAX_LABEL_VALUE 1024
 #define MAX_TENANT 150
@@ -155,38 +157,13 @@ static bool printable_utf8(const unsigned char *s, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		unsigned char c = s[i];
-		unsigned cp, n;
+		long cp;
+		size_t n = utf8_decode(s + i, len - i, &cp);
 
-		if (c < 0x20 || c == 0x7f)
+		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
 			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (unsigned k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0)
-			return false;
-		i += n + 1;
+		i += n;
 	}
 	return true;
 }
@@ -249,24 +226,13 @@ int store__read_token(const char *path, char **token, const char **why)
 		err = -EINVAL;
 		goto cleanup;
 	}
-	buf = malloc(st.st_size + 1);
-	if (!buf) {
-		err = -ENOMEM;
+	err = read_fd_all(fd, MAX_TOKEN_BYTES, (void **)&buf, &len);
+	if (err == -EFBIG) {
+		*why = "is larger than 16 KiB"; /* grew since fstat() */
+		err = -EINVAL;
+	}
+	if (err)
 		goto cleanup;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
 	while (len > 0 && isspace((unsigned char)buf[len - 1]))
 		len--;
 	while (start < len && isspace((unsigned char)buf[start]))

@@ -14,9 +14,9 @@
 #include "profilestore.pb-c.h"
 #include "curl_api.h"
 #include "store_impl.h"
+#include "timeconst.h"
 
 #define PARCA_PROFILE_NAME "fornax_cpu"
-#define NSEC_PER_MSEC 1000000ULL
 #define GRPC_FRAME_HEADER 5
 
 enum grpc_code {

@@ -15,9 +15,9 @@
 #include "push.pb-c.h"
 #include "curl_api.h"
 #include "store_impl.h"
+#include "timeconst.h"
 
 #define PYROSCOPE_PROFILE_NAME "process_cpu"
-#define NSEC_PER_MSEC 1000000ULL
 
 static int label_cmp(const void *a, const void *b)
 {

@@ -16,9 +16,8 @@
 #include "log.h"
 #include "spool.h"
 #include "upload.pb-c.h"
+#include "timeconst.h"
 
-#define NSEC_PER_MSEC 1000000ULL
-#define NSEC_PER_SEC 1000000000ULL
 #define INITIAL_BACKOFF_NS (250 * NSEC_PER_MSEC)
 /* How long the thread sleeps when nothing is due; wakeups come earlier for new windows. */
 #define IDLE_POLL_MS 1000
@@ -90,10 +89,7 @@ const char *upload_drop_name(enum upload_drop why)
 
 static __u64 now_mono(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static void uwin_free(struct uwin *w)

@@ -14,8 +14,8 @@ static bool window_oom;
 #include <uthash.h>
 
 #include "log.h"
+#include "timeconst.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 
 enum addr_kind {
 	ADDR_USER_LEAF,

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "array.h"
 #include "pprof.h"
 #include "profile.pb-c.h"
 
@@ -227,27 +228,6 @@ static void arena_free(struct arena *a)
 	a->cur = a->end = NULL;
 }
 
-/*
- * Returns arr grown to at least need elements (possibly moved) and updates
- * *cap, or NULL with arr and *cap untouched.
- */
-static void *array_grow(void *arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap = *cap ? *cap : 16;
-	void *n;
-
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2)
-			return NULL;
-		ncap *= 2;
-	}
-	n = reallocarray(arr, ncap, elem);
-	if (!n)
-		return NULL;
-	*cap = ncap;
-	return n;
-}
-
 static int64_t str_idx(const char *s)
 {
 	if (!s)
@@ -261,7 +241,6 @@ static int str_intern(struct pprof *p, const char *s, const char **out)
 	struct str_entry *e;
 	bool hash_oom = false;
 	size_t len = strlen(s);
-	void *grown;
 
 	if (len >= MAX_KEY_LEN)
 		return -E2BIG;
@@ -273,10 +252,8 @@ static int str_intern(struct pprof *p, const char *s, const char **out)
 	if (p->n_strs >= UINT32_MAX)
 		return -E2BIG;
 	if (p->n_strs == p->cap_strs) {
-		grown = array_grow(p->strs, &p->cap_strs, p->n_strs + 1, sizeof(*p->strs));
-		if (!grown)
+		if (ARRAY_GROW(&p->strs, &p->cap_strs, p->n_strs + 1))
 			return -ENOMEM;
-		p->strs = grown;
 	}
 	e = arena_alloc(&p->arena, offsetof(struct str_entry, s) + len + 1);
 	if (!e)
@@ -384,7 +361,6 @@ __u64 pprof__add_mapping(struct pprof *p, const struct pprof_mapping *m)
 	struct mapping_entry *e = NULL;
 	struct pprof_mapping key;
 	bool hash_oom = false;
-	void *grown;
 	int err = 0;
 
 	if (!p || !m || m->limit < m->start) {
@@ -411,12 +387,10 @@ __u64 pprof__add_mapping(struct pprof *p, const struct pprof_mapping *m)
 		goto cleanup;
 
 	if (p->n_maps == p->cap_maps) {
-		grown = array_grow(p->maps, &p->cap_maps, p->n_maps + 1, sizeof(*p->maps));
-		if (!grown) {
+		if (ARRAY_GROW(&p->maps, &p->cap_maps, p->n_maps + 1)) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		p->maps = grown;
 	}
 	e = arena_alloc(&p->arena, sizeof(*e));
 	if (!e) {
@@ -445,7 +419,6 @@ __u64 pprof__add_function(struct pprof *p, const struct pprof_function *f)
 	struct function_entry *e = NULL;
 	struct pprof_function key;
 	bool hash_oom = false;
-	void *grown;
 	int err = 0;
 
 	if (!p || !f || !f->name) {
@@ -472,12 +445,10 @@ __u64 pprof__add_function(struct pprof *p, const struct pprof_function *f)
 		goto cleanup;
 
 	if (p->n_fns == p->cap_fns) {
-		grown = array_grow(p->fns, &p->cap_fns, p->n_fns + 1, sizeof(*p->fns));
-		if (!grown) {
+		if (ARRAY_GROW(&p->fns, &p->cap_fns, p->n_fns + 1)) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		p->fns = grown;
 	}
 	e = arena_alloc(&p->arena, sizeof(*e));
 	if (!e) {
@@ -507,7 +478,6 @@ static __u64 add_location(struct pprof *p, __u64 mapping_id, __u64 address,
 	struct location_entry *e = NULL, *existing = NULL;
 	struct pprof_location key;
 	bool hash_oom = false;
-	void *grown;
 	size_t i;
 	int err = 0;
 
@@ -536,12 +506,10 @@ static __u64 add_location(struct pprof *p, __u64 mapping_id, __u64 address,
 	}
 
 	if (p->n_locs == p->cap_locs) {
-		grown = array_grow(p->locs, &p->cap_locs, p->n_locs + 1, sizeof(*p->locs));
-		if (!grown) {
+		if (ARRAY_GROW(&p->locs, &p->cap_locs, p->n_locs + 1)) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		p->locs = grown;
 	}
 	e = arena_alloc(&p->arena, sizeof(*e) + n_lines * sizeof(*lines));
 	if (!e) {
@@ -594,16 +562,13 @@ static int labelset_intern(struct pprof *p, const struct pprof_label *labels, si
 	struct pprof_label *key;
 	bool hash_oom = false;
 	size_t i, key_len;
-	void *grown;
 	int err;
 
 	if (n > (MAX_KEY_LEN - sizeof(*e)) / sizeof(*labels))
 		return -E2BIG;
 	if (n > p->cap_label_buf) {
-		grown = array_grow(p->label_buf, &p->cap_label_buf, n, sizeof(*p->label_buf));
-		if (!grown)
+		if (ARRAY_GROW(&p->label_buf, &p->cap_label_buf, n))
 			return -ENOMEM;
-		p->label_buf = grown;
 	}
 	/* Check them all first, so a bad list leaves nothing behind. */
 	for (i = 0; i < n; i++) {
@@ -656,7 +621,6 @@ int pprof__add_sample(struct pprof *p, const __u64 *location_ids, size_t n_locat
 	bool hash_oom = false;
 	size_t i, key_len;
 	__s64 total, merged;
-	void *grown;
 	int err;
 
 	if (!p || (n_locations && !location_ids) || (n_labels && !labels) || count <= 0)
@@ -677,11 +641,8 @@ int pprof__add_sample(struct pprof *p, const __u64 *location_ids, size_t n_locat
 	}
 
 	if (n_locations + 1 > p->cap_key_buf) {
-		grown = array_grow(p->key_buf, &p->cap_key_buf, n_locations + 1,
-				   sizeof(*p->key_buf));
-		if (!grown)
+		if (ARRAY_GROW(&p->key_buf, &p->cap_key_buf, n_locations + 1))
 			return -ENOMEM;
-		p->key_buf = grown;
 	}
 	p->key_buf[0] = lset ? lset->idx + 1 : 0;
 	if (n_locations)
@@ -698,11 +659,8 @@ int pprof__add_sample(struct pprof *p, const __u64 *location_ids, size_t n_locat
 	}
 
 	if (p->n_samples == p->cap_samples) {
-		grown = array_grow(p->samples, &p->cap_samples, p->n_samples + 1,
-				   sizeof(*p->samples));
-		if (!grown)
+		if (ARRAY_GROW(&p->samples, &p->cap_samples, p->n_samples + 1))
 			return -ENOMEM;
-		p->samples = grown;
 	}
 	e = arena_alloc(&p->arena, sizeof(*e) + n_locations * sizeof(*location_ids));
 	if (!e)
@@ -737,17 +695,13 @@ int pprof__set_duration(struct pprof *p, __u64 duration_ns)
 int pprof__add_comment(struct pprof *p, const char *comment)
 {
 	int64_t idx;
-	void *grown;
 	int err;
 
 	if (!p || !comment)
 		return -EINVAL;
 	if (p->n_comments == p->cap_comments) {
-		grown = array_grow(p->comments, &p->cap_comments, p->n_comments + 1,
-				   sizeof(*p->comments));
-		if (!grown)
+		if (ARRAY_GROW(&p->comments, &p->cap_comments, p->n_comments + 1))
 			return -ENOMEM;
-		p->comments = grown;
 	}
 	err = str_intern_idx(p, comment, &idx);
 	if (err)
@@ -1011,12 +965,10 @@ static int gzip_buffer(const void *in, size_t in_len, void **out, size_t *out_le
 			goto cleanup;
 		}
 		used = (size_t)(zs.next_out - buf);
-		grown = array_grow(buf, &cap, cap * 2, 1);
-		if (!grown) {
+		if (ARRAY_GROW(&buf, &cap, cap * 2)) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		buf = grown;
 		if (cap - used > UINT_MAX) {
 			err = -E2BIG;
 			goto cleanup;

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+
 /* DWARF register numbers of the x86-64 psABI. */
 #define REG_RBP 6
 #define REG_RSP 7
@@ -65,23 +67,6 @@ struct builder {
 	struct cie_info *cies;
 	size_t n_cies, cies_cap;
 };
-
-static int grow(void **ptr, size_t *cap, size_t need, size_t elem)
-{
-	size_t new_cap = *cap ? *cap : 64;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (new_cap < need)
-		new_cap *= 2;
-	p = realloc(*ptr, new_cap * elem);
-	if (!p)
-		return -ENOMEM;
-	*ptr = p;
-	*cap = new_cap;
-	return 0;
-}
 
 static int read_uleb(const __u8 **p, const __u8 *end, __u64 *out)
 {
@@ -314,7 +299,7 @@ static int collect_fdes(struct builder *b, Elf *elf, Elf_Data *data, __u64 sh_ad
 			struct cie_info ci = { .offset = off };
 
 			parse_cie(&entry.cie, &ci);
-			err = grow((void **)&b->cies, &b->cies_cap, b->n_cies + 1, sizeof(*b->cies));
+			err = ARRAY_GROW(&b->cies, &b->cies_cap, b->n_cies + 1);
 			if (err)
 				return err;
 			b->cies[b->n_cies++] = ci;
@@ -329,8 +314,7 @@ static int collect_fdes(struct builder *b, Elf *elf, Elf_Data *data, __u64 sh_ad
 			    read_encoded(&p, entry.fde.end, ci->fde_encoding & 0x0f, 0, false,
 					 &range) == 0 &&
 			    range && start && start + range > start) {
-				err = grow((void **)&b->fdes, &b->fdes_cap, b->n_fdes + 1,
-					   sizeof(*b->fdes));
+				err = ARRAY_GROW(&b->fdes, &b->fdes_cap, b->n_fdes + 1);
 				if (err)
 					return err;
 				b->fdes[b->n_fdes++] = (struct fde_range){
@@ -509,7 +493,7 @@ static int add_row(struct builder *b, __u64 pc, const struct fornax_unwind_row *
 		return 0;
 	if (!last && rule->type == FORNAX_ROW_NONE)
 		return 0;
-	err = grow((void **)&b->raw, &b->raw_cap, b->n_raw + 1, sizeof(*b->raw));
+	err = ARRAY_GROW(&b->raw, &b->raw_cap, b->n_raw + 1);
 	if (err)
 		return err;
 	b->raw[b->n_raw++] = (struct raw_row){ .pc = pc, .rule = *rule };

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "hashmap.h"
+#include "hex.h"
 
 #define DEFAULT_DEBUG_DIRS "/usr/lib/debug"
 #define SIZELESS_MAX 4096 /* how far past a symbol without st_size we still attribute */
@@ -80,22 +81,6 @@ struct elf_file {
 	int (*fetch_debuginfo)(void *ctx, const unsigned char *build_id, size_t len, char **path);
 	void *fetch_ctx;
 };
-
-static const char hexdigits[] = "0123456789abcdef";
-
-static char *hex_string(const unsigned char *bits, size_t len)
-{
-	char *s = malloc(len * 2 + 1);
-
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		s[2 * i] = hexdigits[bits[i] >> 4];
-		s[2 * i + 1] = hexdigits[bits[i] & 0xf];
-	}
-	s[len * 2] = '\0';
-	return s;
-}
 
 static int elf_file__read_segments(struct elf_file *ef, Elf *elf)
 {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "strtab.h"
 
 #define DEFAULT_MAX_ENTRIES (1u << 20)
@@ -43,37 +44,16 @@ void perfmap__free(struct perfmap *pm)
 	free(pm);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* A hex number at *p (optional 0x), ending at a space; advances *p. */
+/* A hex number at *p (optional 0x), ending at a space; advances *p past the space. */
 static bool parse_hex(const char **p, const char *end, __u64 *out)
 {
 	const char *s = *p;
-	__u64 v = 0;
-	int digits = 0;
 
 	if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
 		s += 2;
-	for (; s < end && *s != ' '; s++) {
-		int d = hexval(*s);
-
-		if (d < 0 || ++digits > 16)
-			return false;
-		v = v << 4 | (__u64)d;
-	}
-	if (!digits || s == end)
+	if (!hex_parse_u64(&s, end, out) || s == end || *s != ' ')
 		return false;
 	*p = s + 1;
-	*out = v;
 	return true;
 }
 

@@ -10,13 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array.h"
+#include "fileio.h"
 #include "hashmap.h"
+#include "hex.h"
 
 #define PFX_PREFIX "__pfx_"
 #define PFX_MAX_PAD 64 /* CONFIG_FUNCTION_PADDING_BYTES is 16 on x86 */
 #define MODULE_TAIL_SLACK 4096 /* past the last symbol of a range known only by its symbols */
 #define CORE_MOD 0
 #define MAX_CORE_RANGES 2
+#define NOTES_MAX_BYTES (1u << 20)
 
 struct kallsyms {
 	size_t n;
@@ -66,23 +70,6 @@ static __u32 hash32(const char *s, size_t len)
 	return (__u32)hash_bytes(s, len);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t cap2 = *cap ? *cap : 64;
-	void *tmp;
-
-	if (need <= *cap)
-		return 0;
-	while (cap2 < need)
-		cap2 *= 2;
-	tmp = reallocarray(*p, cap2, elem);
-	if (!tmp)
-		return -ENOMEM;
-	*p = tmp;
-	*cap = cap2;
-	return 0;
-}
-
 static int builder__module(struct kallsyms_builder *b, const char *name, size_t len, __u16 *idx)
 {
 	struct kallsyms_module *m;
@@ -103,7 +90,7 @@ static int builder__module(struct kallsyms_builder *b, const char *name, size_t 
 	}
 	if (b->n_modules >= UINT16_MAX - 1)
 		return -E2BIG;
-	err = grow((void **)&b->modules, &b->cap_modules, b->n_modules + 1, sizeof(*b->modules));
+	err = ARRAY_GROW(&b->modules, &b->cap_modules, b->n_modules + 1);
 	if (err)
 		return err;
 	copy = strndup(name, len);
@@ -116,17 +103,6 @@ static int builder__module(struct kallsyms_builder *b, const char *name, size_t 
 	b->last_mod = b->n_modules++;
 	*idx = (__u16)b->n_modules;
 	return 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static __u8 sym_rank(char type, const char *name)
@@ -156,17 +132,15 @@ static int builder__line(struct kallsyms_builder *b, char *line, size_t len)
 	char *p = line, *end = line + len, *name, *name_end, *mod = NULL;
 	size_t mod_len = 0, name_len;
 	struct ksym_tmp t = {};
+	const char *digits_end = line;
 	__u64 addr = 0;
-	int d, err, digits = 0;
 	char type;
+	int err;
 
-	while (p < end && (d = hexval(*p)) >= 0) {
-		if (++digits > 16)
-			return 0;
-		addr = (addr << 4) | (__u64)d;
-		p++;
-	}
-	if (!digits || end - p < 3 || p[0] != ' ' || p[2] != ' ')
+	if (!hex_parse_u64(&digits_end, end, &addr))
+		return 0;
+	p = line + (digits_end - line);
+	if (end - p < 3 || p[0] != ' ' || p[2] != ' ')
 		return 0;
 	type = p[1];
 	if (type != 't' && type != 'T' && type != 'w' && type != 'W')
@@ -208,7 +182,7 @@ static int builder__line(struct kallsyms_builder *b, char *line, size_t len)
 	    memcmp(name, PFX_PREFIX, sizeof(PFX_PREFIX) - 1) == 0) {
 		t.is_pfx = 1;
 		t.name_off = hash32(name + sizeof(PFX_PREFIX) - 1, name_len - (sizeof(PFX_PREFIX) - 1));
-		err = grow((void **)&b->pfxs, &b->cap_pfx, b->n_pfx + 1, sizeof(*b->pfxs));
+		err = ARRAY_GROW(&b->pfxs, &b->cap_pfx, b->n_pfx + 1);
 		if (err)
 			return err;
 		b->pfxs[b->n_pfx++] = t;
@@ -219,13 +193,13 @@ static int builder__line(struct kallsyms_builder *b, char *line, size_t len)
 	t.rank = sym_rank(type, name);
 	if (b->names_len + name_len + 1 > UINT32_MAX)
 		return -E2BIG;
-	err = grow((void **)&b->names, &b->names_cap, b->names_len + name_len + 1, 1);
+	err = ARRAY_GROW(&b->names, &b->names_cap, b->names_len + name_len + 1);
 	if (err)
 		return err;
 	t.name_off = (__u32)b->names_len;
 	memcpy(b->names + b->names_len, name, name_len + 1);
 	b->names_len += name_len + 1;
-	err = grow((void **)&b->syms, &b->cap, b->n + 1, sizeof(*b->syms));
+	err = ARRAY_GROW(&b->syms, &b->cap, b->n + 1);
 	if (err)
 		return err;
 	b->syms[b->n++] = t;
@@ -587,60 +561,15 @@ size_t kallsyms__memory(const struct kallsyms *ks)
 	return bytes;
 }
 
-static int read_all(const char *path, unsigned char **out, size_t *out_len)
-{
-	unsigned char *buf = NULL, *tmp;
-	size_t len = 0, cap = 0;
-	int fd, err = 0;
-	ssize_t n;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 512;
-			if (cap > (1u << 20)) {
-				err = -EFBIG;
-				goto cleanup;
-			}
-			tmp = realloc(buf, cap);
-			if (!tmp) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			buf = tmp;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-cleanup:
-	free(buf);
-	close(fd);
-	return err;
-}
-
 int kallsyms__read_build_id(const char *notes_path, char **hex)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char *buf = NULL;
 	size_t len = 0, pos = 0;
 	int err;
 
 	if (!notes_path || !hex)
 		return -EINVAL;
-	err = read_all(notes_path, &buf, &len);
+	err = read_file_all(notes_path, NOTES_MAX_BYTES, (void **)&buf, &len);
 	if (err)
 		return err;
 	err = -ENOENT;
@@ -656,20 +585,8 @@ int kallsyms__read_build_id(const char *notes_path, char **hex)
 			break;
 		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
 		    memcmp(buf + pos, "GNU", 4) == 0 && nh.n_descsz > 0) {
-			const unsigned char *desc = buf + pos + name_pad;
-			char *s = malloc((size_t)nh.n_descsz * 2 + 1);
-
-			if (!s) {
-				err = -ENOMEM;
-				break;
-			}
-			for (size_t i = 0; i < nh.n_descsz; i++) {
-				s[2 * i] = digits[desc[i] >> 4];
-				s[2 * i + 1] = digits[desc[i] & 0xf];
-			}
-			s[(size_t)nh.n_descsz * 2] = '\0';
-			*hex = s;
-			err = 0;
+			*hex = hex_string(buf + pos + name_pad, nh.n_descsz);
+			err = *hex ? 0 : -ENOMEM;
 			break;
 		}
 		pos += name_pad + desc_pad;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "strtab.h"
 
 struct procmaps {
@@ -17,36 +18,6 @@ struct procmaps {
 };
 
 static const char deleted_suffix[] = " (deleted)";
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Parses at least one hex digit at *p (before end); advances *p. */
-static bool parse_hex(const char **p, const char *end, __u64 *out)
-{
-	const char *s = *p;
-	__u64 v = 0;
-	int d;
-
-	if (s >= end || hexval(*s) < 0)
-		return false;
-	for (; s < end && (d = hexval(*s)) >= 0; s++) {
-		if (v >> 60)
-			return false; /* overflow */
-		v = (v << 4) | (__u64)d;
-	}
-	*p = s;
-	*out = v;
-	return true;
-}
 
 static bool parse_dec(const char **p, const char *end, __u64 *out)
 {
@@ -151,12 +122,12 @@ static int procmaps__parse_line(struct procmaps *maps, const char *line, size_t 
 	size_t plen;
 	int err;
 
-	if (!parse_hex(&p, end, &e.start) || !expect(&p, end, '-') ||
-	    !parse_hex(&p, end, &e.end) || !expect(&p, end, ' ') ||
+	if (!hex_parse_u64(&p, end, &e.start) || !expect(&p, end, '-') ||
+	    !hex_parse_u64(&p, end, &e.end) || !expect(&p, end, ' ') ||
 	    !parse_perms(&p, end, &e.perms) || !expect(&p, end, ' ') ||
-	    !parse_hex(&p, end, &e.offset) || !expect(&p, end, ' ') ||
-	    !parse_hex(&p, end, &major) || !expect(&p, end, ':') ||
-	    !parse_hex(&p, end, &minor) || !expect(&p, end, ' ') ||
+	    !hex_parse_u64(&p, end, &e.offset) || !expect(&p, end, ' ') ||
+	    !hex_parse_u64(&p, end, &major) || !expect(&p, end, ':') ||
+	    !hex_parse_u64(&p, end, &minor) || !expect(&p, end, ' ') ||
 	    !parse_dec(&p, end, &e.inode))
 		goto skip;
 	if (e.end <= e.start || major > 0xffffffffULL || minor > 0xffffffffULL)
