@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	build-essential cmake pkg-config clang llvm bpftool
-	libbpf-dev libelf-dev libdw-dev libiberty-dev zlib1g-dev uthash-dev
+	libbpf-dev libelf-dev libdw-dev libiberty-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
 )
 [ "${1:-}" = --build-only ] || packages+=(

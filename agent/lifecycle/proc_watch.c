@@ -4,16 +4,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#define uthash_nonfatal_oom(obj) proc_watch_oom = true
-static bool proc_watch_oom;
-#include <uthash.h>
-
+#include "array.h"
+#include "hashmap.h"
 #include "log.h"
 #include "proc_events.skel.h"
 
@@ -54,7 +53,7 @@ struct pending {
 	size_t n, cap;
 	__u64 cycle;
 	bool truncated; /* more than MAX_EXIT_VMAS: not the complete layout */
-	UT_hash_handle hh;
+	TAILQ_ENTRY(pending) link; /* oldest first */
 };
 
 struct proc_watch {
@@ -62,7 +61,8 @@ struct proc_watch {
 	struct ring_buffer *rb;
 	proc_event_fn fn;
 	void *ctx;
-	struct pending *pending;
+	struct hmap pending; /* pending_key → pending */
+	TAILQ_HEAD(, pending) pending_list;
 	__u64 cycle;
 	int nr_cpus;
 	bool exit_maps;
@@ -71,9 +71,27 @@ struct proc_watch {
 	__u64 malformed;
 };
 
+static __u64 pending_hash(const struct pending_key *k)
+{
+	return hash_pair(k->tgid, k->start_ns);
+}
+
+static bool pending_eq(const void *val, const void *key)
+{
+	const struct pending_key *a = &((const struct pending *)val)->key, *b = key;
+
+	return a->tgid == b->tgid && a->start_ns == b->start_ns;
+}
+
+static struct pending *pending_find(struct proc_watch *pw, const struct pending_key *key)
+{
+	return hmap__find(&pw->pending, pending_hash(key), pending_eq, key);
+}
+
 static void pending_free(struct proc_watch *pw, struct pending *p)
 {
-	HASH_DEL(pw->pending, p);
+	(void)hmap__remove(&pw->pending, pending_hash(&p->key), p);
+	TAILQ_REMOVE(&pw->pending_list, p, link);
 	free(p->vmas);
 	free(p);
 }
@@ -88,36 +106,25 @@ static int add_maps(struct proc_watch *pw, const struct fornax_proc_maps_record 
 		pw->malformed++;
 		return 0;
 	}
-	HASH_FIND(hh, pw->pending, &key, sizeof(key), p);
+	p = pending_find(pw, &key);
 	if (!p) {
 		p = calloc(1, sizeof(*p));
 		if (!p)
 			return -ENOMEM;
 		p->key = key;
-		proc_watch_oom = false;
-		HASH_ADD(hh, pw->pending, key, sizeof(p->key), p);
-		if (proc_watch_oom) {
+		if (hmap__insert(&pw->pending, pending_hash(&key), p)) {
 			free(p);
 			return -ENOMEM;
 		}
+		TAILQ_INSERT_TAIL(&pw->pending_list, p, link);
 	}
 	p->cycle = pw->cycle;
 	if (p->n + n > MAX_EXIT_VMAS) {
 		p->truncated = true;
 		return 0;
 	}
-	if (p->n + n > p->cap) {
-		size_t cap = p->cap ? p->cap : 32;
-		struct fornax_proc_vma *v;
-
-		while (cap < p->n + n)
-			cap *= 2;
-		v = reallocarray(p->vmas, cap, sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		p->vmas = v;
-		p->cap = cap;
-	}
+	if (ARRAY_GROW(&p->vmas, &p->cap, p->n + n))
+		return -ENOMEM;
 	memcpy(p->vmas + p->n, rec->maps, n * sizeof(*p->vmas));
 	p->n += n;
 	return 0;
@@ -162,7 +169,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	};
 	if (hdr->kind == FORNAX_PROC_EXIT) {
 		key = (struct pending_key){ .tgid = hdr->tgid, .start_ns = hdr->process_start_ns };
-		HASH_FIND(hh, pw->pending, &key, sizeof(key), p);
+		p = pending_find(pw, &key);
 		ev.maps_complete = hdr->maps_walked != 0;
 		ev.vdso_start = hdr->vdso_start;
 		if (p) {
@@ -244,6 +251,7 @@ struct proc_watch *proc_watch__new(const struct proc_watch_opts *opts, proc_even
 		errno = ENOMEM;
 		return NULL;
 	}
+	TAILQ_INIT(&pw->pending_list);
 	pw->fn = fn;
 	pw->ctx = ctx;
 	pw->nr_cpus = libbpf_num_possible_cpus();
@@ -297,14 +305,13 @@ cleanup:
 
 void proc_watch__free(struct proc_watch *pw)
 {
-	struct pending *p, *tmp;
-
 	if (!pw)
 		return;
 	ring_buffer__free(pw->rb);
 	proc_events__destroy(pw->skel);
-	HASH_ITER(hh, pw->pending, p, tmp)
-		pending_free(pw, p);
+	while (!TAILQ_EMPTY(&pw->pending_list))
+		pending_free(pw, TAILQ_FIRST(&pw->pending_list));
+	hmap__clear(&pw->pending);
 	free(pw);
 }
 
@@ -325,16 +332,18 @@ int proc_watch__consume(struct proc_watch *pw)
 
 void proc_watch__end_cycle(struct proc_watch *pw)
 {
-	struct pending *p, *tmp;
+	struct pending *p, *next;
 
 	if (!pw)
 		return;
-	HASH_ITER(hh, pw->pending, p, tmp) {
+	for (p = TAILQ_FIRST(&pw->pending_list); p; p = next) {
+		next = TAILQ_NEXT(p, link);
 		if (pw->cycle - p->cycle >= PARTIAL_MAX_CYCLES) {
 			pending_free(pw, p);
 			pw->stale_partial++;
 		}
 	}
+	hmap__shrink(&pw->pending);
 	pw->cycle++;
 }
 

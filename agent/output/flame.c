@@ -6,95 +6,66 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+#include "hashmap.h"
+
 #define DEFAULT_MAX_DEPTH 1024
 
 static const char unknown_name[] = "[unknown]";
 static const char deeper_name[] = "[deeper frames not shown]";
 
 /*
- * Children are found through an open-addressing table keyed by (parent,
- * name, file, kind). The profile interns its strings, so equal names are
- * equal pointers and the key compares pointers, not bytes.
+ * Children are found through a hash table keyed by (parent, name, file,
+ * kind). The profile interns its strings, so equal names are equal pointers
+ * and the key compares pointers, not bytes. Nodes move when their array
+ * grows: the table holds a node's index + 1.
  */
-struct slot {
-	size_t node; /* FLAME_NONE: empty */
-	__u64 hash;  /* compared first, so a probe rarely touches a node */
+struct child_key {
+	const struct flame *f;
+	size_t parent;
+	const char *name;
+	const char *file;
+	enum flame_kind kind;
 };
 
 struct flame {
 	struct flame_node *nodes;
 	size_t n_nodes, cap_nodes;
-	struct slot *slots;
-	size_t n_slots; /* power of two */
+	struct hmap children; /* child_key → node index + 1 */
 	size_t *path;   /* scratch: the nodes of one sample, at most max_depth */
 	size_t path_len;
 	struct flame_stats stats;
 };
 
-static __u64 mix(__u64 h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	return h ^ (h >> 33);
-}
-
 static __u64 key_hash(size_t parent, const char *name, const char *file, enum flame_kind kind)
 {
-	return mix(parent * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)name ^ mix((uintptr_t)file + kind));
+	return hash_pair(hash_pair(parent, (uintptr_t)name), (uintptr_t)file + kind);
 }
 
-static int grow_slots(struct flame *f)
+static bool child_eq(const void *val, const void *key)
 {
-	size_t n = f->n_slots ? 2 * f->n_slots : 1024;
-	struct slot *slots = malloc(n * sizeof(*slots));
+	const struct child_key *k = key;
+	const struct flame_node *nd = &k->f->nodes[(uintptr_t)val - 1];
 
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		slots[i].node = FLAME_NONE;
-	for (size_t i = 0; i < f->n_slots; i++) {
-		size_t s;
-
-		if (f->slots[i].node == FLAME_NONE)
-			continue;
-		for (s = f->slots[i].hash & (n - 1); slots[s].node != FLAME_NONE; s = (s + 1) & (n - 1))
-			;
-		slots[s] = f->slots[i];
-	}
-	free(f->slots);
-	f->slots = slots;
-	f->n_slots = n;
-	return 0;
+	return nd->parent == k->parent && nd->name == k->name && nd->file == k->file &&
+	       nd->kind == k->kind;
 }
 
 /* The child of parent with this key, created if new. Returns its index or FLAME_NONE (ENOMEM). */
 static size_t child(struct flame *f, size_t parent, const char *name, const char *file,
 		    enum flame_kind kind)
 {
+	struct child_key key = { f, parent, name, file, kind };
 	__u64 h = key_hash(parent, name, file, kind);
 	struct flame_node *nd;
-	size_t s;
+	void *found;
 
-	if (2 * (f->n_nodes + 1) > f->n_slots && grow_slots(f))
+	found = hmap__find(&f->children, h, child_eq, &key);
+	if (found)
+		return (uintptr_t)found - 1;
+	if (ARRAY_GROW(&f->nodes, &f->cap_nodes, f->n_nodes + 1) ||
+	    hmap__insert(&f->children, h, (void *)(uintptr_t)(f->n_nodes + 1)))
 		return FLAME_NONE;
-	for (s = h & (f->n_slots - 1); f->slots[s].node != FLAME_NONE; s = (s + 1) & (f->n_slots - 1)) {
-		if (f->slots[s].hash != h)
-			continue;
-		nd = &f->nodes[f->slots[s].node];
-		if (nd->parent == parent && nd->name == name && nd->file == file && nd->kind == kind)
-			return f->slots[s].node;
-	}
-	if (f->n_nodes == f->cap_nodes) {
-		size_t cap = f->cap_nodes ? 2 * f->cap_nodes : 1024;
-		struct flame_node *grown = reallocarray(f->nodes, cap, sizeof(*grown));
-
-		if (!grown)
-			return FLAME_NONE;
-		f->nodes = grown;
-		f->cap_nodes = cap;
-	}
 	nd = &f->nodes[f->n_nodes];
 	*nd = (struct flame_node){
 		.name = name,
@@ -107,7 +78,6 @@ static size_t child(struct flame *f, size_t parent, const char *name, const char
 	};
 	if (nd->depth > f->stats.depth)
 		f->stats.depth = nd->depth;
-	f->slots[s] = (struct slot){ .node = f->n_nodes, .hash = h };
 	return f->n_nodes++;
 }
 
@@ -314,7 +284,7 @@ struct flame *flame__new(const struct pprof *p, const struct flame_opts *opts)
 	f->cap_nodes = 1024;
 	f->nodes = calloc(f->cap_nodes, sizeof(*f->nodes));
 	f->path = calloc(max_depth + 1, sizeof(*f->path));
-	if (!f->nodes || !f->path || grow_slots(f)) {
+	if (!f->nodes || !f->path) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -346,7 +316,7 @@ void flame__free(struct flame *f)
 	if (!f)
 		return;
 	free(f->nodes);
-	free(f->slots);
+	hmap__clear(&f->children);
 	free(f->path);
 	free(f);
 }

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+#include "hashmap.h"
+
 static const char unknown_name[] = "[unknown]";
 
 /*
@@ -20,61 +23,37 @@ struct row {
 	size_t stamp; /* the last sample counted in cum, plus one */
 };
 
+/* Rows move when their array grows: the index holds a row's index + 1. */
 struct table {
 	struct row *rows;
-	size_t *slots; /* index + 1 into rows; 0: empty */
-	size_t n, cap, n_slots;
+	size_t n, cap;
+	struct hmap index; /* name pointer → row index + 1 */
 };
 
-static size_t hash_ptr(const void *p)
+struct row_key {
+	const struct table *t;
+	const char *name;
+};
+
+static bool row_eq(const void *val, const void *key)
 {
-	__u64 h = (uintptr_t)p;
+	const struct row_key *k = key;
 
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	return (size_t)(h ^ (h >> 33));
-}
-
-static int table_grow(struct table *t)
-{
-	size_t n = t->n_slots ? 2 * t->n_slots : 256;
-	size_t *slots = calloc(n, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++) {
-		size_t s = hash_ptr(t->rows[i].e.name) & (n - 1);
-
-		while (slots[s])
-			s = (s + 1) & (n - 1);
-		slots[s] = i + 1;
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->n_slots = n;
-	return 0;
+	return k->t->rows[(uintptr_t)val - 1].e.name == k->name;
 }
 
 static struct row *table_get(struct table *t, const char *name)
 {
-	size_t s;
+	struct row_key key = { t, name };
+	__u64 h = hash_u64((uintptr_t)name);
+	void *found = hmap__find(&t->index, h, row_eq, &key);
 
-	if (2 * (t->n + 1) > t->n_slots && table_grow(t))
+	if (found)
+		return &t->rows[(uintptr_t)found - 1];
+	if (ARRAY_GROW(&t->rows, &t->cap, t->n + 1) ||
+	    hmap__insert(&t->index, h, (void *)(uintptr_t)(t->n + 1)))
 		return NULL;
-	for (s = hash_ptr(name) & (t->n_slots - 1); t->slots[s]; s = (s + 1) & (t->n_slots - 1))
-		if (t->rows[t->slots[s] - 1].e.name == name)
-			return &t->rows[t->slots[s] - 1];
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 256;
-		struct row *grown = reallocarray(t->rows, cap, sizeof(*grown));
-
-		if (!grown)
-			return NULL;
-		t->rows = grown;
-		t->cap = cap;
-	}
 	t->rows[t->n] = (struct row){ .e.name = name };
-	t->slots[s] = t->n + 1;
 	return &t->rows[t->n++];
 }
 
@@ -143,7 +122,7 @@ long top__compute(const struct pprof *p, struct top_entry **entries)
 		*entries = out;
 	}
 	free(t.rows);
-	free(t.slots);
+	hmap__clear(&t.index);
 	return err ? err : (long)t.n;
 }
 

@@ -8,13 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#define uthash_nonfatal_oom(obj) cgroups_oom = true
-static bool cgroups_oom;
-#include <uthash.h>
+#include "hashmap.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -332,14 +331,15 @@ struct cgroup_entry {
 	char container_id[CONTAINER_ID_LEN + 1];
 	char pod_uid[POD_UID_LEN + 1];
 	__u64 last_used;
-	UT_hash_handle hh;
+	TAILQ_ENTRY(cgroup_entry) lru;
 };
 
 struct cgroups {
 	char *mount;
 	size_t mount_len;
 	int mount_fd;
-	struct cgroup_entry *entries;
+	struct hmap entries; /* id → cgroup_entry */
+	TAILQ_HEAD(cgroup_lru, cgroup_entry) lru; /* most recently used first */
 	size_t max_entries;
 	unsigned idle_cycles;
 	__u64 cycle;
@@ -356,6 +356,7 @@ struct cgroups *cgroups__new(size_t max_entries, unsigned idle_cycles)
 		return NULL;
 	}
 	c->mount_fd = -1;
+	TAILQ_INIT(&c->lru);
 	c->max_entries = max_entries ? max_entries : 4096;
 	c->idle_cycles = idle_cycles ? idle_cycles : 120;
 	c->mount = cgroup2_mount();
@@ -376,21 +377,26 @@ fail:
 	return NULL;
 }
 
+static bool entry_eq(const void *val, const void *key)
+{
+	return ((const struct cgroup_entry *)val)->id == *(const __u64 *)key;
+}
+
 static void entry_free(struct cgroups *c, struct cgroup_entry *e)
 {
-	HASH_DEL(c->entries, e);
+	(void)hmap__remove(&c->entries, hash_u64(e->id), e);
+	TAILQ_REMOVE(&c->lru, e, lru);
 	free((char *)e->info.path);
 	free(e);
 }
 
 void cgroups__free(struct cgroups *c)
 {
-	struct cgroup_entry *e, *tmp;
-
 	if (!c)
 		return;
-	HASH_ITER(hh, c->entries, e, tmp)
-		entry_free(c, e);
+	while (!TAILQ_EMPTY(&c->lru))
+		entry_free(c, TAILQ_FIRST(&c->lru));
+	hmap__clear(&c->entries);
 	if (c->mount_fd >= 0)
 		close(c->mount_fd);
 	free(c->mount);
@@ -449,12 +455,8 @@ cleanup:
 
 static void evict_oldest(struct cgroups *c)
 {
-	struct cgroup_entry *e, *tmp, *oldest = NULL;
+	struct cgroup_entry *oldest = TAILQ_LAST(&c->lru, cgroup_lru);
 
-	HASH_ITER(hh, c->entries, e, tmp) {
-		if (!oldest || e->last_used < oldest->last_used)
-			oldest = e;
-	}
 	if (oldest) {
 		entry_free(c, oldest);
 		c->stats.evicted++;
@@ -467,9 +469,11 @@ const struct cgroup_info *cgroups__lookup(struct cgroups *c, __u64 id)
 
 	if (!c || !id)
 		return NULL;
-	HASH_FIND(hh, c->entries, &id, sizeof(id), e);
+	e = hmap__find(&c->entries, hash_u64(id), entry_eq, &id);
 	if (e) {
 		e->last_used = c->cycle;
+		TAILQ_REMOVE(&c->lru, e, lru);
+		TAILQ_INSERT_HEAD(&c->lru, e, lru);
 		return e->info.path ? &e->info : NULL;
 	}
 	e = calloc(1, sizeof(*e));
@@ -489,35 +493,33 @@ const struct cgroup_info *cgroups__lookup(struct cgroups *c, __u64 id)
 	} else {
 		c->stats.unresolved++;
 	}
-	while (HASH_COUNT(c->entries) >= c->max_entries)
+	while (hmap__len(&c->entries) >= c->max_entries)
 		evict_oldest(c);
-	cgroups_oom = false;
-	HASH_ADD(hh, c->entries, id, sizeof(e->id), e);
-	if (cgroups_oom) {
+	if (hmap__insert(&c->entries, hash_u64(id), e)) {
 		free((char *)e->info.path);
 		free(e);
 		return NULL;
 	}
+	TAILQ_INSERT_HEAD(&c->lru, e, lru);
 	return e->info.path ? &e->info : NULL;
 }
 
 void cgroups__end_cycle(struct cgroups *c)
 {
-	struct cgroup_entry *e, *tmp;
+	struct cgroup_entry *e;
 
 	if (!c)
 		return;
-	HASH_ITER(hh, c->entries, e, tmp) {
-		if (c->cycle - e->last_used >= c->idle_cycles) {
-			entry_free(c, e);
-			c->stats.evicted++;
-		}
+	while ((e = TAILQ_LAST(&c->lru, cgroup_lru)) && c->cycle - e->last_used >= c->idle_cycles) {
+		entry_free(c, e);
+		c->stats.evicted++;
 	}
+	hmap__shrink(&c->entries);
 	c->cycle++;
 }
 
 void cgroups__stats(const struct cgroups *c, struct cgroups_stats *out)
 {
 	*out = c->stats;
-	out->cached = HASH_COUNT(c->entries);
+	out->cached = hmap__len(&c->entries);
 }

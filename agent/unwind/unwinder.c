@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -53,11 +54,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#define uthash_nonfatal_oom(obj) unwinder_oom = true
-static __thread bool unwinder_oom;
-#include <uthash.h>
-
 #include "cfi_table.h"
+#include "hashmap.h"
 #include "hex.h"
 #include "log.h"
 #include "procmaps.h"
@@ -122,7 +120,7 @@ struct utable {
 	struct useg *segs; /* executable PT_LOADs */
 	size_t n_segs;
 	__u32 refs;      /* udevinos and uprocs (vdso) pointing here */
-	UT_hash_handle hh;
+	TAILQ_ENTRY(utable) link;
 };
 
 /* A file handed to the builder, and what came back. */
@@ -152,7 +150,7 @@ struct udevino {
 	int err;
 	__u32 proc_refs;      /* process mappings of it */
 	__u64 unused_since;
-	UT_hash_handle hh;
+	TAILQ_ENTRY(udevino) link;
 };
 
 struct umapping {
@@ -179,7 +177,7 @@ struct uproc {
 	bool dirty;           /* a table it maps came in: rewrite its entries */
 	__u64 next_refresh;
 	__u64 refresh_backoff;
-	UT_hash_handle hh;
+	TAILQ_ENTRY(uproc) link;
 };
 
 struct page {
@@ -219,9 +217,13 @@ struct unwinder {
 	struct page_pool mappings;
 	bool membarrier;
 
-	struct utable *tables;
-	struct udevino *devinos;
-	struct uproc *procs;
+	/* Each kind indexed by its key, and listed to be walked. */
+	struct hmap tables;  /* key → utable */
+	struct hmap devinos; /* devino_key → udevino */
+	struct hmap procs;   /* tgid → uproc */
+	TAILQ_HEAD(, utable) table_list;
+	TAILQ_HEAD(, udevino) devino_list;
+	TAILQ_HEAD(, uproc) proc_list;
 	size_t n_pending;        /* tables waiting for the builder */
 	bool reprioritize;       /* waiting processes or pending tables changed */
 	struct retired *retired;
@@ -259,6 +261,90 @@ static void stats_add(struct unwinder *u, __u64 *field, __s64 delta)
 }
 
 #define STAT_ADD(u, field, delta) stats_add((u), &(u)->stats.field, (delta))
+
+/* ---- indexes ---- */
+
+static bool table_eq(const void *val, const void *key)
+{
+	return strcmp(((const struct utable *)val)->key, key) == 0;
+}
+
+static struct utable *table_find(struct unwinder *u, const char *key)
+{
+	return hmap__find(&u->tables, hash_bytes(key, strlen(key)), table_eq, key);
+}
+
+static int table_link(struct unwinder *u, struct utable *t)
+{
+	int err = hmap__insert(&u->tables, hash_bytes(t->key, strlen(t->key)), t);
+
+	if (!err)
+		TAILQ_INSERT_TAIL(&u->table_list, t, link);
+	return err;
+}
+
+static void table_unlink(struct unwinder *u, struct utable *t)
+{
+	(void)hmap__remove(&u->tables, hash_bytes(t->key, strlen(t->key)), t);
+	TAILQ_REMOVE(&u->table_list, t, link);
+}
+
+static __u64 devino_hash(const struct devino_key *k)
+{
+	return hash_pair(k->dev, k->ino);
+}
+
+static bool devino_eq(const void *val, const void *key)
+{
+	const struct devino_key *a = &((const struct udevino *)val)->key, *b = key;
+
+	return a->dev == b->dev && a->ino == b->ino;
+}
+
+static struct udevino *devino_find(struct unwinder *u, const struct devino_key *key)
+{
+	return hmap__find(&u->devinos, devino_hash(key), devino_eq, key);
+}
+
+static int devino_link(struct unwinder *u, struct udevino *d)
+{
+	int err = hmap__insert(&u->devinos, devino_hash(&d->key), d);
+
+	if (!err)
+		TAILQ_INSERT_TAIL(&u->devino_list, d, link);
+	return err;
+}
+
+static void devino_unlink(struct unwinder *u, struct udevino *d)
+{
+	(void)hmap__remove(&u->devinos, devino_hash(&d->key), d);
+	TAILQ_REMOVE(&u->devino_list, d, link);
+}
+
+static bool proc_eq(const void *val, const void *key)
+{
+	return ((const struct uproc *)val)->tgid == *(const __u32 *)key;
+}
+
+static struct uproc *proc_find(struct unwinder *u, __u32 tgid)
+{
+	return hmap__find(&u->procs, hash_u64(tgid), proc_eq, &tgid);
+}
+
+static int proc_link(struct unwinder *u, struct uproc *p)
+{
+	int err = hmap__insert(&u->procs, hash_u64(p->tgid), p);
+
+	if (!err)
+		TAILQ_INSERT_TAIL(&u->proc_list, p, link);
+	return err;
+}
+
+static void proc_unlink(struct unwinder *u, struct uproc *p)
+{
+	(void)hmap__remove(&u->procs, hash_u64(p->tgid), p);
+	TAILQ_REMOVE(&u->proc_list, p, link);
+}
 
 /* ---- pages ---- */
 
@@ -565,7 +651,7 @@ static void table_free(struct unwinder *u, struct utable *t)
 	}
 	if (t->state == TABLE_FAILED && t->err != -ENOSPC)
 		STAT_ADD(u, files_failed, -1);
-	HASH_DEL(u->tables, t);
+	table_unlink(u, t);
 	cfi_table__free(t->built);
 	free(t->segs);
 	free(t);
@@ -649,7 +735,7 @@ static struct utable *table_for_elf(struct unwinder *u, Elf *elf, const char *ke
 	} else {
 		snprintf(key, sizeof(key), "%s", key_fallback);
 	}
-	HASH_FIND_STR(u->tables, key, t);
+	t = table_find(u, key);
 	if (t) {
 		t->refs++;
 		return t;
@@ -666,9 +752,7 @@ static struct utable *table_for_elf(struct unwinder *u, Elf *elf, const char *ke
 		free(t);
 		return NULL;
 	}
-	unwinder_oom = false;
-	HASH_ADD_STR(u->tables, key, t);
-	if (unwinder_oom) {
+	if (table_link(u, t)) {
 		free(t->segs);
 		free(t);
 		*err = -ENOMEM;
@@ -677,7 +761,7 @@ static struct utable *table_for_elf(struct unwinder *u, Elf *elf, const char *ke
 	t->refs = 1;
 	*err = queue_table(u, t, fd, image, image_len, cfi_bytes(elf));
 	if (*err) {
-		HASH_DEL(u->tables, t);
+		table_unlink(u, t);
 		free(t->segs);
 		free(t);
 		return NULL;
@@ -784,12 +868,13 @@ static int load_rows(struct unwinder *u, struct utable *t, const struct cfi_tabl
 	err = pool_get(&u->rows, layout.slots, &t->first_slot);
 	if (err == -ENOSPC) {
 		/* Make room from files no process maps any more, then try once more. */
-		struct udevino *d, *tmp;
+		struct udevino *d, *next;
 
-		HASH_ITER(hh, u->devinos, d, tmp) {
+		for (d = TAILQ_FIRST(&u->devino_list); d; d = next) {
+			next = TAILQ_NEXT(d, link);
 			if (d->proc_refs || d->table == t)
 				continue;
-			HASH_DEL(u->devinos, d);
+			devino_unlink(u, d);
 			if (!d->table)
 				STAT_ADD(u, files_failed, -1);
 			table_unref(u, d->table);
@@ -862,7 +947,7 @@ static void collect_built(struct unwinder *u)
 
 		done = job->next;
 		if (!job->cancelled)
-			HASH_FIND_STR(u->tables, job->key, t);
+			t = table_find(u, job->key);
 		pthread_mutex_lock(&u->lock);
 		u->stats.tables_pending--;
 		if (t && t->job == job && !job->err) {
@@ -926,7 +1011,7 @@ static struct udevino *devino_for(struct unwinder *u, __u32 pid, const struct pr
 	Elf *elf;
 	int fd, err = 0;
 
-	HASH_FIND(hh, u->devinos, &key, sizeof(key), d);
+	d = devino_find(u, &key);
 	if (d)
 		return d;
 	d = calloc(1, sizeof(*d));
@@ -955,9 +1040,7 @@ static struct udevino *devino_for(struct unwinder *u, __u32 pid, const struct pr
 		STAT_ADD(u, errors, 1);
 		return NULL;
 	}
-	unwinder_oom = false;
-	HASH_ADD(hh, u->devinos, key, sizeof(d->key), d);
-	if (unwinder_oom) {
+	if (devino_link(u, d)) {
 		table_unref(u, d->table);
 		free(d);
 		return NULL;
@@ -1216,7 +1299,7 @@ static void proc_free(struct unwinder *u, struct uproc *p, bool delete_entry)
 		bpf_map_delete_elem(u->maps.procs, &p->tgid);
 	retire(u, &u->mappings, p->first, p->count);
 	release_mappings(u, p->maps, p->n_maps);
-	HASH_DEL(u->procs, p);
+	proc_unlink(u, p);
 	pthread_mutex_lock(&u->lock);
 	u->stats.processes--;
 	u->stats.processes_fp -= p->fp_only;
@@ -1227,9 +1310,9 @@ static void proc_free(struct unwinder *u, struct uproc *p, bool delete_entry)
 /* After a table loads, the processes mapping it get entries that point at it. */
 static void rewrite_dirty(struct unwinder *u, const struct utable *t)
 {
-	struct uproc *p, *tmp;
+	struct uproc *p;
 
-	HASH_ITER(hh, u->procs, p, tmp) {
+	TAILQ_FOREACH(p, &u->proc_list, link) {
 		if (!p->installed)
 			continue;
 		for (size_t i = 0; i < p->n_maps && !p->dirty; i++)
@@ -1283,7 +1366,7 @@ static void new_process(struct unwinder *u, __u32 tgid, const struct fornax_unwi
 {
 	struct uproc *p;
 
-	HASH_FIND(hh, u->procs, &tgid, sizeof(tgid), p);
+	p = proc_find(u, tgid);
 	if (p && p->start_ns == req->start_ns && p->exec_id == req->exec_id) {
 		/* Sampled again while waiting for its tables: they matter more. */
 		if (!p->installed) {
@@ -1312,9 +1395,7 @@ static void new_process(struct unwinder *u, __u32 tgid, const struct fornax_unwi
 		p->maps = read_mappings(u, tgid, &p->n_maps);
 		p->fp_only = !p->maps;
 	}
-	unwinder_oom = false;
-	HASH_ADD(hh, u->procs, tgid, sizeof(p->tgid), p);
-	if (unwinder_oom) {
+	if (proc_link(u, p)) {
 		release_mappings(u, p->maps, p->n_maps);
 		free(p);
 		STAT_ADD(u, errors, 1);
@@ -1340,15 +1421,15 @@ static void new_process(struct unwinder *u, __u32 tgid, const struct fornax_unwi
  */
 static void reprioritize(struct unwinder *u)
 {
-	struct uproc *p, *ptmp;
-	struct utable *t, *ttmp;
+	struct uproc *p;
+	struct utable *t;
 
 	if (!u->reprioritize)
 		return;
 	u->reprioritize = false;
-	HASH_ITER(hh, u->tables, t, ttmp)
+	TAILQ_FOREACH(t, &u->table_list, link)
 		t->score = 0;
-	HASH_ITER(hh, u->procs, p, ptmp) {
+	TAILQ_FOREACH(p, &u->proc_list, link) {
 		double remaining = 0;
 
 		if (p->installed)
@@ -1365,7 +1446,7 @@ static void reprioritize(struct unwinder *u)
 		}
 	}
 	pthread_mutex_lock(&u->lock);
-	HASH_ITER(hh, u->tables, t, ttmp)
+	TAILQ_FOREACH(t, &u->table_list, link)
 		if (t->state == TABLE_PENDING && t->job)
 			t->job->priority = t->score;
 	pthread_mutex_unlock(&u->lock);
@@ -1375,9 +1456,9 @@ static void reprioritize(struct unwinder *u)
 static void install_waiting(struct unwinder *u)
 {
 	__u64 now = now_ns();
-	struct uproc *p, *tmp;
+	struct uproc *p;
 
-	HASH_ITER(hh, u->procs, p, tmp) {
+	TAILQ_FOREACH(p, &u->proc_list, link) {
 		if (!p->installed && (!proc_waits(p) || now - p->waiting_since >= INSTALL_WAIT_NS))
 			install_new(u, p);
 	}
@@ -1402,7 +1483,7 @@ static void refresh_process(struct unwinder *u, __u32 tgid)
 	size_t n;
 	__u64 now = now_ns();
 
-	HASH_FIND(hh, u->procs, &tgid, sizeof(tgid), p);
+	p = proc_find(u, tgid);
 	if (!p || !p->installed || p->fp_only || now < p->next_refresh)
 		return;
 	maps = read_mappings(u, tgid, &n);
@@ -1453,20 +1534,22 @@ static int handle_requests(struct unwinder *u)
 static void sweep(struct unwinder *u)
 {
 	__u64 now = now_ns();
-	struct uproc *p, *ptmp;
-	struct udevino *d, *dtmp;
-	struct utable *t, *ttmp;
+	struct uproc *p, *pnext;
+	struct udevino *d, *dnext;
+	struct utable *t;
 
-	HASH_ITER(hh, u->procs, p, ptmp) {
+	for (p = TAILQ_FIRST(&u->proc_list); p; p = pnext) {
+		pnext = TAILQ_NEXT(p, link);
 		if (same_process(u, p->tgid, p->start_ns))
 			continue;
 		proc_free(u, p, true);
 		STAT_ADD(u, process_exits, 1);
 	}
-	HASH_ITER(hh, u->devinos, d, dtmp) {
+	for (d = TAILQ_FIRST(&u->devino_list); d; d = dnext) {
+		dnext = TAILQ_NEXT(d, link);
 		if (d->proc_refs || now - d->unused_since < LINGER_NS)
 			continue;
-		HASH_DEL(u->devinos, d);
+		devino_unlink(u, d);
 		if (!d->table)
 			STAT_ADD(u, files_failed, -1);
 		table_unref(u, d->table);
@@ -1476,7 +1559,7 @@ static void sweep(struct unwinder *u)
 	 * Room may have been freed: try a table that did not fit again. One per
 	 * sweep: making room may drop other tables, so the walk stops here.
 	 */
-	HASH_ITER(hh, u->tables, t, ttmp) {
+	TAILQ_FOREACH(t, &u->table_list, link) {
 		struct cfi_table *ct = t->built;
 
 		if (t->state != TABLE_FAILED || t->err != -ENOSPC || now < t->retry_at)
@@ -1485,6 +1568,9 @@ static void sweep(struct unwinder *u)
 		finish_table(u, t, ct, 0);
 		break;
 	}
+	hmap__shrink(&u->procs);
+	hmap__shrink(&u->devinos);
+	hmap__shrink(&u->tables);
 }
 
 /* Opens pid's files and queues their tables, without a process entry. */
@@ -1658,6 +1744,9 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 		return NULL;
 	}
 	u->maps = (struct sampler_unwind_maps){ -1, -1, -1, -1, -1 };
+	TAILQ_INIT(&u->table_list);
+	TAILQ_INIT(&u->devino_list);
+	TAILQ_INIT(&u->proc_list);
 	u->rows.outer_fd = u->mappings.outer_fd = -1;
 	pthread_mutex_init(&u->lock, NULL);
 	{
@@ -1727,10 +1816,6 @@ cleanup:
 
 void unwinder__free(struct unwinder *u)
 {
-	struct uproc *p, *ptmp;
-	struct udevino *d, *dtmp;
-	struct utable *t, *ttmp;
-
 	if (!u)
 		return;
 	pthread_mutex_lock(&u->lock);
@@ -1743,18 +1828,25 @@ void unwinder__free(struct unwinder *u)
 	for (int i = 0; i < u->n_builders; i++)
 		pthread_join(u->builders[i], NULL);
 
-	HASH_ITER(hh, u->procs, p, ptmp) {
-		HASH_DEL(u->procs, p);
+	while (!TAILQ_EMPTY(&u->proc_list)) {
+		struct uproc *p = TAILQ_FIRST(&u->proc_list);
+
+		proc_unlink(u, p);
 		release_mappings(u, p->maps, p->n_maps);
 		free(p);
 	}
-	HASH_ITER(hh, u->devinos, d, dtmp) {
-		HASH_DEL(u->devinos, d);
+	while (!TAILQ_EMPTY(&u->devino_list)) {
+		struct udevino *d = TAILQ_FIRST(&u->devino_list);
+
+		devino_unlink(u, d);
 		table_unref(u, d->table);
 		free(d);
 	}
-	HASH_ITER(hh, u->tables, t, ttmp)
-		table_free(u, t);
+	while (!TAILQ_EMPTY(&u->table_list))
+		table_free(u, TAILQ_FIRST(&u->table_list));
+	hmap__clear(&u->tables);
+	hmap__clear(&u->devinos);
+	hmap__clear(&u->procs);
 	/* Both threads are gone: the jobs they left behind are ours. */
 	for (size_t i = 0; i < u->n_jobs; i++)
 		job_free(u->jobs[i]);

@@ -8,21 +8,30 @@
 #include <string.h>
 #include <unistd.h>
 
-#define uthash_nonfatal_oom(obj) series_oom = true
-static __thread bool series_oom;
-#include <uthash.h>
-
 #include "array.h"
+#include "hashmap.h"
 #include "upload.pb-c.h"
 
 /* Samples of one process: (pid, comm) as the window's sample labels say. */
 struct group {
-	UT_hash_handle hh;
 	const char *pid;  /* interned in the source profile */
 	const char *comm;
 	size_t *samples;  /* indexes into the source profile */
 	size_t n_samples, cap_samples;
+	size_t key_len;
 	char key[];       /* pid '\0' comm */
+};
+
+/* Every process of a window, in the order each first appears. */
+struct groups {
+	struct hmap index; /* key → group */
+	struct group **list;
+	size_t n, cap;
+};
+
+struct group_key {
+	const char *key;
+	size_t len;
 };
 
 /* Source id → id in the profile being built; valid when gen is the current group's. */
@@ -52,19 +61,48 @@ static const char *label_value(const struct pprof_sample *s, const char *key)
 	return "";
 }
 
-static void free_groups(struct group **table)
+static void free_groups(struct groups *gs)
 {
-	struct group *g, *tmp;
-
-	HASH_ITER(hh, *table, g, tmp) {
-		HASH_DEL(*table, g);
-		free(g->samples);
-		free(g);
+	for (size_t i = 0; i < gs->n; i++) {
+		free(gs->list[i]->samples);
+		free(gs->list[i]);
 	}
+	free(gs->list);
+	hmap__clear(&gs->index);
+}
+
+static bool group_eq(const void *val, const void *key)
+{
+	const struct group *g = val;
+	const struct group_key *k = key;
+
+	return g->key_len == k->len && memcmp(g->key, k->key, k->len) == 0;
+}
+
+static struct group *group_new(struct groups *gs, const char *pid, const char *comm, __u64 h,
+			       const struct group_key *key)
+{
+	struct group *g;
+
+	if (ARRAY_GROW(&gs->list, &gs->cap, gs->n + 1))
+		return NULL;
+	g = calloc(1, sizeof(*g) + key->len + 1);
+	if (!g)
+		return NULL;
+	memcpy(g->key, key->key, key->len + 1);
+	g->key_len = key->len;
+	g->pid = pid;
+	g->comm = comm;
+	if (hmap__insert(&gs->index, h, g)) {
+		free(g);
+		return NULL;
+	}
+	gs->list[gs->n++] = g;
+	return g;
 }
 
 /* Groups samples by process, in the order processes first appear. */
-static int group_samples(const struct pprof *p, struct group **table)
+static int group_samples(const struct pprof *p, struct groups *gs)
 {
 	size_t n = pprof__num_samples(p);
 
@@ -72,32 +110,25 @@ static int group_samples(const struct pprof *p, struct group **table)
 		const struct pprof_sample *s = pprof__sample(p, i);
 		const char *pid = label_value(s, "pid"), *comm = label_value(s, "comm");
 		size_t lp = strlen(pid), lc = strlen(comm);
-		struct group *g;
+		struct group_key k = { .len = lp + lc + 1 };
 		char stack_key[64], *key = stack_key;
+		struct group *g;
+		__u64 h;
 
 		/* pid and comm are short (10 digits, 16 bytes); the heap is only a fallback. */
 		if (lp + lc + 2 > sizeof(stack_key) && !(key = malloc(lp + lc + 2)))
 			return -ENOMEM;
 		memcpy(key, pid, lp + 1);
 		memcpy(key + lp + 1, comm, lc + 1);
-		HASH_FIND(hh, *table, key, lp + lc + 1, g);
+		k.key = key;
+		h = hash_bytes(key, k.len);
+		g = hmap__find(&gs->index, h, group_eq, &k);
+		if (!g)
+			g = group_new(gs, pid, comm, h, &k);
 		if (key != stack_key)
 			free(key);
-		if (!g) {
-			g = calloc(1, sizeof(*g) + lp + lc + 2);
-			if (!g)
-				return -ENOMEM;
-			memcpy(g->key, pid, lp + 1);
-			memcpy(g->key + lp + 1, comm, lc + 1);
-			g->pid = pid;
-			g->comm = comm;
-			series_oom = false;
-			HASH_ADD(hh, *table, key[0], lp + lc + 1, g);
-			if (series_oom) {
-				free(g);
-				return -ENOMEM;
-			}
-		}
+		if (!g)
+			return -ENOMEM;
 		if (ARRAY_GROW(&g->samples, &g->cap_samples, g->n_samples + 1))
 			return -ENOMEM;
 		g->samples[g->n_samples++] = i;
@@ -365,8 +396,8 @@ int series__pack_window(const struct pprof *p, const struct series_opts *opts,
 	Fornax__Upload__V1__Series **ptrs = NULL;
 	struct series_buf *sbs = NULL;
 	struct builder b = { .src = p };
-	struct group *groups = NULL, *g;
-	size_t n_groups, i = 0, packed;
+	struct groups groups = { 0 };
+	size_t n_groups, packed;
 	unsigned char *out = NULL;
 	int err;
 
@@ -374,7 +405,7 @@ int series__pack_window(const struct pprof *p, const struct series_opts *opts,
 	err = group_samples(p, &groups);
 	if (err)
 		goto cleanup;
-	n_groups = HASH_COUNT(groups);
+	n_groups = groups.n;
 	err = -ENOMEM;
 	b.maps = calloc(pprof__num_mappings(p) + 1, sizeof(*b.maps));
 	b.fns = calloc(pprof__num_functions(p) + 1, sizeof(*b.fns));
@@ -390,7 +421,8 @@ int series__pack_window(const struct pprof *p, const struct series_opts *opts,
 		common[k].value = (char *)opts->labels[k].value;
 	}
 
-	for (g = groups; g; g = g->hh.next, i++) {
+	for (size_t i = 0; i < n_groups; i++) {
+		const struct group *g = groups.list[i];
 		struct series_buf *sb = &sbs[i];
 		size_t samples;
 
@@ -422,7 +454,7 @@ int series__pack_window(const struct pprof *p, const struct series_opts *opts,
 	*len = packed;
 	err = 0;
 cleanup:
-	for (size_t k = 0; sbs && k < HASH_COUNT(groups); k++)
+	for (size_t k = 0; sbs && k < groups.n; k++)
 		series_buf_free(&sbs[k]);
 	free(sbs);
 	free(ptrs);

@@ -7,12 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Without HASH_NONFATAL_OOM, uthash exits the process when an add cannot allocate. */
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) window_oom = true
-static bool window_oom;
-#include <uthash.h>
-
+#include "hashmap.h"
 #include "log.h"
 #include "timeconst.h"
 
@@ -35,17 +30,12 @@ struct addr_key {
 struct addr_entry {
 	struct addr_key key;
 	__u64 location_id;
-	UT_hash_handle hh;
 };
 
 /* A process seen in this window, for the count shown while a capture runs. */
-struct process_entry {
-	struct {
-		__u32 pid;
-		__u32 pad;
-		__u64 start_ns;
-	} key;
-	UT_hash_handle hh;
+struct process_key {
+	__u32 pid;
+	__u64 start_ns;
 };
 
 /* Frames that stand for something other than code: a missing or cut stack. */
@@ -68,13 +58,13 @@ struct window {
 	struct symbolizer *symbolizer;
 	struct cgroups *cgroups;
 	struct pprof *pprof;
-	struct addr_entry *addresses;
+	struct hmap addresses; /* addr_key → addr_entry */
 	__u64 pseudo_locations[NR_PSEUDO_FRAMES];
 	/* Per-sample scratch, grown to the deepest stack seen. */
 	__u64 *location_ids;
 	size_t location_ids_cap;
 	struct symbolizer_location *symbolized;
-	struct process_entry *processes;
+	struct hmap processes; /* process_key → itself */
 	struct window_stats stats;
 };
 
@@ -107,24 +97,22 @@ fail:
 	return NULL;
 }
 
+static void free_values(struct hmap *m)
+{
+	size_t pos = 0;
+	void *val;
+
+	while ((val = hmap__next(m, &pos)))
+		free(val);
+	hmap__clear(m);
+}
+
 void window__free(struct window *w)
 {
-	struct addr_entry *e, *tmp;
-
 	if (!w)
 		return;
-	HASH_ITER(hh, w->addresses, e, tmp) {
-		HASH_DEL(w->addresses, e);
-		free(e);
-	}
-	{
-		struct process_entry *pe, *ptmp;
-
-		HASH_ITER(hh, w->processes, pe, ptmp) {
-			HASH_DEL(w->processes, pe);
-			free(pe);
-		}
-	}
+	free_values(&w->addresses);
+	free_values(&w->processes);
 	pprof__free(w->pprof);
 	free(w->location_ids);
 	free(w->symbolized);
@@ -195,12 +183,22 @@ static __u64 add_location(struct window *w, const struct symbolizer_location *lo
 	return pprof__add_location(w->pprof, mapping_id, loc->address, lines, n);
 }
 
+static __u64 addr_hash(const struct addr_key *k)
+{
+	return hash_pair(hash_pair((__u64)k->pid << 32 | k->kind, k->process_start_ns), k->address);
+}
+
+static bool addr_eq(const void *val, const void *key)
+{
+	const struct addr_key *a = &((const struct addr_entry *)val)->key, *b = key;
+
+	return a->address == b->address && a->pid == b->pid && a->kind == b->kind &&
+	       a->process_start_ns == b->process_start_ns;
+}
+
 static struct addr_entry *find_address(struct window *w, const struct addr_key *key)
 {
-	struct addr_entry *e;
-
-	HASH_FIND(hh, w->addresses, key, sizeof(*key), e);
-	return e;
+	return hmap__find(&w->addresses, addr_hash(key), addr_eq, key);
 }
 
 static int remember_address(struct window *w, const struct addr_key *key, __u64 location_id)
@@ -211,9 +209,7 @@ static int remember_address(struct window *w, const struct addr_key *key, __u64 
 		return -ENOMEM;
 	e->key = *key;
 	e->location_id = location_id;
-	window_oom = false;
-	HASH_ADD(hh, w->addresses, key, sizeof(e->key), e);
-	if (window_oom) {
+	if (hmap__insert(&w->addresses, addr_hash(key), e)) {
 		free(e);
 		return -ENOMEM;
 	}
@@ -296,22 +292,25 @@ static int add_missing_stack(struct window *w, __u64 id, __s32 err, __u64 *out, 
 	return 0;
 }
 
+static bool process_eq(const void *val, const void *key)
+{
+	const struct process_key *a = val, *b = key;
+
+	return a->pid == b->pid && a->start_ns == b->start_ns;
+}
+
 static int count_process(struct window *w, __u32 pid, __u64 start_ns)
 {
-	struct process_entry key = { 0 }, *e;
+	struct process_key key = { .pid = pid, .start_ns = start_ns }, *e;
+	__u64 h = hash_pair(pid, start_ns);
 
-	key.key.pid = pid;
-	key.key.start_ns = start_ns;
-	HASH_FIND(hh, w->processes, &key.key, sizeof(key.key), e);
-	if (e)
+	if (hmap__find(&w->processes, h, process_eq, &key))
 		return 0;
-	e = calloc(1, sizeof(*e));
+	e = malloc(sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->key = key.key;
-	window_oom = false;
-	HASH_ADD(hh, w->processes, key, sizeof(e->key), e);
-	if (window_oom) {
+	*e = key;
+	if (hmap__insert(&w->processes, h, e)) {
 		free(e);
 		return -ENOMEM;
 	}

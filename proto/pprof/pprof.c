@@ -4,9 +4,10 @@
  *
  * Everything interned (strings, mappings, functions, locations, label sets,
  * samples) is carved out of an append-only arena and never freed before the
- * profile itself: that keeps entries at stable addresses (uthash links them
- * by pointer, and the read views hand those pointers out) and avoids a
- * malloc header per entry. Lookups by id go through arrays of pointers.
+ * profile itself: that keeps entries at stable addresses (the hash tables
+ * hold pointers to them, and the read views hand those pointers out) and
+ * avoids a malloc header per entry. Lookups by id go through arrays of
+ * pointers.
  *
  * Strings are interned first, so every string pointer stored in an entry is
  * canonical: two equal strings have the same pointer. That lets the other
@@ -21,21 +22,9 @@
 #include <zlib.h>
 
 #include "array.h"
+#include "hashmap.h"
 #include "pprof.h"
 #include "profile.pb-c.h"
-
-/*
- * uthash aborts the process on allocation failure unless told otherwise.
- * With HASH_NONFATAL_OOM the element is simply not added; every HASH_ADD
- * site declares a local `hash_oom` that this hook sets.
- */
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) \
-	do {                     \
-		(void)(obj);     \
-		hash_oom = true; \
-	} while (0)
-#include <uthash.h>
 
 /*
  * Level 1, as Go's runtime/pprof uses: on measured profiles level 6 saved
@@ -59,26 +48,23 @@ struct arena {
 };
 
 struct str_entry {
-	UT_hash_handle hh;
 	__u32 idx;
+	__u32 len;
 	char s[]; /* the key, NUL-terminated */
 };
 
 struct mapping_entry {
-	UT_hash_handle hh;
 	__u64 id;
 	struct pprof_mapping view; /* key: every field up to has_inline_frames */
 };
 
 struct function_entry {
-	UT_hash_handle hh;
 	__u64 id;
 	/* key: the whole view (canonical string pointers, system_name NULL when equal to name) */
 	struct pprof_function view;
 };
 
 struct location_entry {
-	UT_hash_handle hh;
 	struct pprof_location view; /* key: (mapping_id, address) */
 	struct pprof_line lines[];
 };
@@ -88,14 +74,12 @@ struct location_entry {
  * so samples share them instead of carrying a copy each.
  */
 struct labelset_entry {
-	UT_hash_handle hh;
 	size_t idx; /* 0.. in insertion order; the encoder's index */
 	size_t n;
 	struct pprof_label labels[]; /* key: canonical pointers, num 0 for string labels */
 };
 
 struct sample_entry {
-	UT_hash_handle hh;
 	struct pprof_sample view;
 	__u64 lset_key; /* key starts here: labelset idx + 1, 0 for no labels */
 	__u64 ids[];    /* and continues with the stack */
@@ -109,28 +93,29 @@ struct pprof {
 
 	struct arena arena;
 
-	struct str_entry *str_tab;
+	struct hmap str_tab;
 	char **strs; /* by index; doubles as Profile.string_table */
 	size_t n_strs, cap_strs;
 
-	struct mapping_entry *map_tab;
+	struct hmap map_tab;
 	struct mapping_entry **maps; /* by id - 1 */
 	size_t n_maps, cap_maps;
 
-	struct function_entry *fn_tab;
+	struct hmap fn_tab;
 	struct function_entry **fns;
 	size_t n_fns, cap_fns;
 
-	struct location_entry *loc_tab;
+	struct hmap loc_tab; /* the first location of each (mapping_id, address) */
 	struct location_entry **locs;
 	size_t n_locs, cap_locs;
 	size_t n_lines; /* over all locations, to size the encoder's arrays */
 
-	struct labelset_entry *lset_tab; /* iterated in insertion order by the encoder */
-	size_t n_lsets;
+	struct hmap lset_tab;
+	struct labelset_entry **lsets; /* by idx, for the encoder */
+	size_t n_lsets, cap_lsets;
 	size_t n_lset_labels;
 
-	struct sample_entry *sample_tab;
+	struct hmap sample_tab;
 	struct sample_entry **samples;
 	size_t n_samples, cap_samples;
 
@@ -173,8 +158,56 @@ _Static_assert(offsetof(struct sample_entry, ids) ==
 
 _Static_assert(sizeof(__u64) == sizeof(uint64_t), "location ids are handed to protobuf-c as is");
 
-/* uthash key lengths are unsigned int. */
+/* No key (or entry) is larger: keeps the size arithmetic from wrapping. */
 #define MAX_KEY_LEN (UINT_MAX / 2)
+
+/* What every table's lookup compares: the key's bytes. */
+struct key_bytes {
+	const void *p;
+	size_t len;
+};
+
+static bool str_eq(const void *val, const void *key)
+{
+	const struct str_entry *e = val;
+	const struct key_bytes *k = key;
+
+	return e->len == k->len && memcmp(e->s, k->p, k->len) == 0;
+}
+
+static bool mapping_eq(const void *val, const void *key)
+{
+	return memcmp(&((const struct mapping_entry *)val)->view, key, MAPPING_KEY_LEN) == 0;
+}
+
+static bool function_eq(const void *val, const void *key)
+{
+	return memcmp(&((const struct function_entry *)val)->view, key,
+		      sizeof(struct pprof_function)) == 0;
+}
+
+static bool location_eq(const void *val, const void *key)
+{
+	return memcmp(&((const struct location_entry *)val)->view.mapping_id, key,
+		      LOCATION_KEY_LEN) == 0;
+}
+
+static bool labelset_eq(const void *val, const void *key)
+{
+	const struct labelset_entry *e = val;
+	const struct key_bytes *k = key;
+
+	return e->n * sizeof(e->labels[0]) == k->len && memcmp(e->labels, k->p, k->len) == 0;
+}
+
+static bool sample_eq(const void *val, const void *key)
+{
+	const struct sample_entry *e = val;
+	const struct key_bytes *k = key;
+
+	return (e->view.n_locations + 1) * sizeof(__u64) == k->len &&
+	       memcmp(&e->lset_key, k->p, k->len) == 0;
+}
 
 static void *arena_alloc(struct arena *a, size_t size)
 {
@@ -238,13 +271,15 @@ static int64_t str_idx(const char *s)
 /* Stores the canonical copy of s in *out. Returns 0 or -errno. */
 static int str_intern(struct pprof *p, const char *s, const char **out)
 {
-	struct str_entry *e;
-	bool hash_oom = false;
 	size_t len = strlen(s);
+	struct key_bytes key = { s, len };
+	struct str_entry *e;
+	__u64 h;
 
 	if (len >= MAX_KEY_LEN)
 		return -E2BIG;
-	HASH_FIND(hh, p->str_tab, s, (unsigned)len, e);
+	h = hash_bytes(s, len);
+	e = hmap__find(&p->str_tab, h, str_eq, &key);
 	if (e) {
 		*out = e->s;
 		return 0;
@@ -260,8 +295,8 @@ static int str_intern(struct pprof *p, const char *s, const char **out)
 		return -ENOMEM;
 	memcpy(e->s, s, len + 1);
 	e->idx = (__u32)p->n_strs;
-	HASH_ADD_KEYPTR(hh, p->str_tab, e->s, (unsigned)len, e);
-	if (hash_oom)
+	e->len = (__u32)len;
+	if (hmap__insert(&p->str_tab, h, e))
 		return -ENOMEM;
 	p->strs[p->n_strs++] = e->s;
 	*out = e->s;
@@ -337,14 +372,15 @@ void pprof__free(struct pprof *p)
 {
 	if (!p)
 		return;
-	/* HASH_CLEAR frees only uthash's own tables; entries live in the arena. */
-	HASH_CLEAR(hh, p->str_tab);
-	HASH_CLEAR(hh, p->map_tab);
-	HASH_CLEAR(hh, p->fn_tab);
-	HASH_CLEAR(hh, p->loc_tab);
-	HASH_CLEAR(hh, p->lset_tab);
-	HASH_CLEAR(hh, p->sample_tab);
+	/* the tables' slots only: the entries live in the arena */
+	hmap__clear(&p->str_tab);
+	hmap__clear(&p->map_tab);
+	hmap__clear(&p->fn_tab);
+	hmap__clear(&p->loc_tab);
+	hmap__clear(&p->lset_tab);
+	hmap__clear(&p->sample_tab);
 	arena_free(&p->arena);
+	free(p->lsets);
 	free(p->strs);
 	free(p->maps);
 	free(p->fns);
@@ -360,8 +396,8 @@ __u64 pprof__add_mapping(struct pprof *p, const struct pprof_mapping *m)
 {
 	struct mapping_entry *e = NULL;
 	struct pprof_mapping key;
-	bool hash_oom = false;
 	int err = 0;
+	__u64 h;
 
 	if (!p || !m || m->limit < m->start) {
 		err = -EINVAL;
@@ -382,7 +418,8 @@ __u64 pprof__add_mapping(struct pprof *p, const struct pprof_mapping *m)
 	key.has_line_numbers = m->has_line_numbers;
 	key.has_inline_frames = m->has_inline_frames;
 
-	HASH_FIND(hh, p->map_tab, &key, MAPPING_KEY_LEN, e);
+	h = hash_bytes(&key, MAPPING_KEY_LEN);
+	e = hmap__find(&p->map_tab, h, mapping_eq, &key);
 	if (e)
 		goto cleanup;
 
@@ -399,8 +436,7 @@ __u64 pprof__add_mapping(struct pprof *p, const struct pprof_mapping *m)
 	}
 	e->id = p->n_maps + 1;
 	e->view = key;
-	HASH_ADD(hh, p->map_tab, view, MAPPING_KEY_LEN, e);
-	if (hash_oom) {
+	if (hmap__insert(&p->map_tab, h, e)) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -418,8 +454,8 @@ __u64 pprof__add_function(struct pprof *p, const struct pprof_function *f)
 {
 	struct function_entry *e = NULL;
 	struct pprof_function key;
-	bool hash_oom = false;
 	int err = 0;
+	__u64 h;
 
 	if (!p || !f || !f->name) {
 		err = -EINVAL;
@@ -440,7 +476,8 @@ __u64 pprof__add_function(struct pprof *p, const struct pprof_function *f)
 		goto cleanup;
 	key.start_line = f->start_line;
 
-	HASH_FIND(hh, p->fn_tab, &key, sizeof(key), e);
+	h = hash_bytes(&key, sizeof(key));
+	e = hmap__find(&p->fn_tab, h, function_eq, &key);
 	if (e)
 		goto cleanup;
 
@@ -457,8 +494,7 @@ __u64 pprof__add_function(struct pprof *p, const struct pprof_function *f)
 	}
 	e->id = p->n_fns + 1;
 	e->view = key;
-	HASH_ADD(hh, p->fn_tab, view, sizeof(e->view), e);
-	if (hash_oom) {
+	if (hmap__insert(&p->fn_tab, h, e)) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -477,9 +513,9 @@ static __u64 add_location(struct pprof *p, __u64 mapping_id, __u64 address,
 {
 	struct location_entry *e = NULL, *existing = NULL;
 	struct pprof_location key;
-	bool hash_oom = false;
 	size_t i;
 	int err = 0;
+	__u64 h;
 
 	if (!p || (n_lines && !lines) || mapping_id > p->n_maps) {
 		err = -EINVAL;
@@ -499,7 +535,8 @@ static __u64 add_location(struct pprof *p, __u64 mapping_id, __u64 address,
 	memset(&key, 0, sizeof(key));
 	key.mapping_id = mapping_id;
 	key.address = address;
-	HASH_FIND(hh, p->loc_tab, &key.mapping_id, LOCATION_KEY_LEN, existing);
+	h = hash_pair(mapping_id, address);
+	existing = hmap__find(&p->loc_tab, h, location_eq, &key.mapping_id);
 	if (existing && !always_new) {
 		e = existing;
 		goto cleanup;
@@ -524,12 +561,9 @@ static __u64 add_location(struct pprof *p, __u64 mapping_id, __u64 address,
 		e->view.n_lines = n_lines;
 	}
 	/* Lookups keep finding the first location with this key; later ones are reached by id. */
-	if (!existing) {
-		HASH_ADD(hh, p->loc_tab, view.mapping_id, LOCATION_KEY_LEN, e);
-		if (hash_oom) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
+	if (!existing && hmap__insert(&p->loc_tab, h, e)) {
+		err = -ENOMEM;
+		goto cleanup;
 	}
 	p->locs[p->n_locs++] = e;
 	p->n_lines += n_lines;
@@ -560,9 +594,10 @@ static int labelset_intern(struct pprof *p, const struct pprof_label *labels, si
 {
 	struct labelset_entry *e;
 	struct pprof_label *key;
-	bool hash_oom = false;
+	struct key_bytes kb;
 	size_t i, key_len;
 	int err;
+	__u64 h;
 
 	if (n > (MAX_KEY_LEN - sizeof(*e)) / sizeof(*labels))
 		return -E2BIG;
@@ -592,22 +627,24 @@ static int labelset_intern(struct pprof *p, const struct pprof_label *labels, si
 			return err;
 	}
 	key_len = n * sizeof(*key);
-
-	HASH_FIND(hh, p->lset_tab, key, (unsigned)key_len, e);
+	kb = (struct key_bytes){ key, key_len };
+	h = hash_bytes(key, key_len);
+	e = hmap__find(&p->lset_tab, h, labelset_eq, &kb);
 	if (e) {
 		*out = e;
 		return 0;
 	}
+	if (ARRAY_GROW(&p->lsets, &p->cap_lsets, p->n_lsets + 1))
+		return -ENOMEM;
 	e = arena_alloc(&p->arena, sizeof(*e) + key_len);
 	if (!e)
 		return -ENOMEM;
 	e->idx = p->n_lsets;
 	e->n = n;
 	memcpy(e->labels, key, key_len);
-	HASH_ADD_KEYPTR(hh, p->lset_tab, e->labels, (unsigned)key_len, e);
-	if (hash_oom)
+	if (hmap__insert(&p->lset_tab, h, e))
 		return -ENOMEM;
-	p->n_lsets++;
+	p->lsets[p->n_lsets++] = e;
 	p->n_lset_labels += n;
 	*out = e;
 	return 0;
@@ -618,8 +655,9 @@ int pprof__add_sample(struct pprof *p, const __u64 *location_ids, size_t n_locat
 {
 	const struct labelset_entry *lset = NULL;
 	struct sample_entry *e;
-	bool hash_oom = false;
+	struct key_bytes kb;
 	size_t i, key_len;
+	__u64 h;
 	__s64 total, merged;
 	int err;
 
@@ -648,8 +686,9 @@ int pprof__add_sample(struct pprof *p, const __u64 *location_ids, size_t n_locat
 	if (n_locations)
 		memcpy(&p->key_buf[1], location_ids, n_locations * sizeof(*location_ids));
 	key_len = (n_locations + 1) * sizeof(*p->key_buf);
-
-	HASH_FIND(hh, p->sample_tab, p->key_buf, (unsigned)key_len, e);
+	kb = (struct key_bytes){ p->key_buf, key_len };
+	h = hash_bytes(p->key_buf, key_len);
+	e = hmap__find(&p->sample_tab, h, sample_eq, &kb);
 	if (e) {
 		if (__builtin_add_overflow(e->view.count, count, &merged))
 			return -EOVERFLOW;
@@ -676,8 +715,7 @@ int pprof__add_sample(struct pprof *p, const __u64 *location_ids, size_t n_locat
 		e->view.labels = lset->labels;
 		e->view.n_labels = lset->n;
 	}
-	HASH_ADD(hh, p->sample_tab, lset_key, (unsigned)key_len, e);
-	if (hash_oom)
+	if (hmap__insert(&p->sample_tab, h, e))
 		return -ENOMEM;
 	p->samples[p->n_samples++] = e;
 	p->total_count = total;
@@ -825,8 +863,8 @@ static int encode_raw(const struct pprof *p, void **buf, size_t *len)
 		loc_ptrs[i] = &locs[i];
 	}
 
-	/* uthash keeps insertion order, which is idx order. */
-	for (lset = p->lset_tab; lset; lset = lset->hh.next) {
+	for (i = 0; i < p->n_lsets; i++) {
+		lset = p->lsets[i];
 		lset_ptrs[lset->idx] = &label_ptrs[n_label];
 		for (j = 0; j < lset->n; j++, n_label++) {
 			const struct pprof_label *l = &lset->labels[j];
