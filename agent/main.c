@@ -28,11 +28,11 @@
 #include "progress.h"
 #include "sampler.h"
 #include "symbolizer.h"
+#include "timeconst.h"
 #include "top.h"
 #include "unwinder.h"
 #include "upload.h"
 #include "window.h"
-#include "timeconst.h"
 
 #define MIN_MAP_ENTRIES 1024
 /* Cached symbols and processes not used for this long are evicted. */

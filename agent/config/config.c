@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "store.h"
-#include "unwind.h"
 #include "timeconst.h"
+#include "unwind.h"
 
 
 #define DEFAULT_FREQUENCY 19

@@ -58,10 +58,10 @@
 #include "hashmap.h"
 #include "hex.h"
 #include "log.h"
-#include "procmaps.h"
+#include "procfs.h"
 #include "range_alloc.h"
-#include "unwind.h"
 #include "timeconst.h"
+#include "unwind.h"
 
 #define DEFAULT_PROC_ROOT "/proc"
 #define DEFAULT_MAX_TABLE_BYTES (256ULL << 20)
@@ -88,7 +88,6 @@
  */
 #define TABLE_BYTES_PER_PROCESS 4096
 #define MIN_PROCESSES 1024
-#define VDSO_MAX_SIZE (1u << 20)
 
 enum table_state {
 	TABLE_PENDING,
@@ -209,7 +208,7 @@ struct unwinder {
 	char *proc_root;
 	__u32 *pids;
 	size_t n_pids;
-	long ticks_per_sec;
+	__u64 ns_per_tick;
 	struct sampler_unwind_maps maps;
 	__u64 *gen;              /* unwind_gen's value, mmapped */
 	__u32 max_processes;     /* entries the process hash holds */
@@ -968,42 +967,7 @@ static void collect_built(struct unwinder *u)
 
 /* ---- files ---- */
 
-/* Opens <proc_root>/<pid>/<rest>; an fd or -errno. */
-static int __attribute__((format(printf, 3, 4)))
-open_proc_file(const struct unwinder *u, __u32 pid, const char *fmt, ...)
-{
-	char *rest = NULL, *path = NULL;
-	va_list ap;
-	int fd, n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&rest, fmt, ap);
-	va_end(ap);
-	if (n < 0 || asprintf(&path, "%s/%u/%s", u->proc_root, pid, rest) < 0) {
-		if (n >= 0)
-			free(rest);
-		return -ENOMEM;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	fd = fd >= 0 ? fd : -errno;
-	free(rest);
-	free(path);
-	return fd;
-}
-
-static int open_in_proc(struct unwinder *u, __u32 pid, const struct procmaps_entry *e)
-{
-	int fd;
-
-	/* map_files names the mapped file itself, even deleted or in another mount namespace. */
-	fd = open_proc_file(u, pid, "map_files/%llx-%llx", (unsigned long long)e->start,
-			    (unsigned long long)e->end);
-	if (fd >= 0 || !e->path)
-		return fd;
-	return open_proc_file(u, pid, "root%s", e->path);
-}
-
-static struct udevino *devino_for(struct unwinder *u, __u32 pid, const struct procmaps_entry *e)
+static struct udevino *devino_for(struct unwinder *u, int dirfd, const struct procmaps_entry *e)
 {
 	struct devino_key key = { makedev(e->dev_major, e->dev_minor), e->inode };
 	char fallback[64];
@@ -1018,7 +982,8 @@ static struct udevino *devino_for(struct unwinder *u, __u32 pid, const struct pr
 	if (!d)
 		return NULL;
 	d->key = key;
-	fd = open_in_proc(u, pid, e);
+	/* map_files names the mapped file itself, even deleted or in another mount namespace. */
+	fd = procfs__open_mapped(dirfd, e->start, e->end, e->path, e->inode);
 	if (fd < 0) {
 		d->err = fd;
 	} else {
@@ -1058,28 +1023,17 @@ static void devino_unref(struct udevino *d)
 }
 
 /* The vdso as process pid maps it, read from its memory. */
-static struct utable *vdso_table(struct unwinder *u, __u32 pid, const struct procmaps_entry *e)
+static struct utable *vdso_table(struct unwinder *u, int dirfd, const struct procmaps_entry *e)
 {
-	size_t len = e->end - e->start;
-	char key[32];
 	struct utable *t = NULL;
-	char *image;
-	ssize_t n;
+	char *image = NULL;
+	char key[32];
+	size_t len;
 	Elf *elf;
-	int fd, err;
+	int err;
 
-	if (!len || len > VDSO_MAX_SIZE)
+	if (procfs__read_vdso(dirfd, e->start, e->end, (void **)&image, &len))
 		return NULL;
-	fd = open_proc_file(u, pid, "mem");
-	if (fd < 0)
-		return NULL;
-	image = malloc(len);
-	n = image ? pread(fd, image, len, e->start) : -1;
-	close(fd);
-	if (n != (ssize_t)len) {
-		free(image);
-		return NULL;
-	}
 	elf = elf_memory(image, len);
 	if (elf) {
 		bool known;
@@ -1102,58 +1056,19 @@ static struct utable *vdso_table(struct unwinder *u, __u32 pid, const struct pro
 
 /* ---- processes ---- */
 
-static int read_start_ticks(struct unwinder *u, __u32 pid, __u64 *ticks)
+/* /proc/PID of pid if it is still the process that started at start_ns (boottime). */
+static int open_process(struct unwinder *u, __u32 pid, __u64 start_ns)
 {
-	char buf[1024], *p, *end, *save = NULL, *tok; /* the stat line is bounded */
-	ssize_t n;
-	int fd, i;
-
-	fd = open_proc_file(u, pid, "stat");
-	if (fd < 0)
-		return fd;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	/* comm may hold spaces and ')': the fields resume after the last ')' */
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EINVAL;
-	for (i = 3, tok = strtok_r(p + 1, " ", &save); tok && i < 22; i++)
-		tok = strtok_r(NULL, " ", &save);
-	if (!tok)
-		return -EINVAL;
-	errno = 0;
-	*ticks = strtoull(tok, &end, 10);
-	return errno || end == tok ? -EINVAL : 0;
-}
-
-/* Is pid still the process that started at start_ns (boottime)? */
-static bool same_process(struct unwinder *u, __u32 pid, __u64 start_ns)
-{
-	__u64 ticks, want = start_ns / (NSEC_PER_SEC / u->ticks_per_sec);
-
-	if (read_start_ticks(u, pid, &ticks))
-		return false;
-	/* the kernel truncates to ticks; allow one for rounding at the edges */
-	return ticks > want ? ticks - want <= 1 : want - ticks <= 1;
+	return procfs__open_same(u->proc_root, pid, start_ns / u->ns_per_tick);
 }
 
 /* Only 64-bit x86 processes: the walker reads 8-byte frames. */
-static bool walkable_process(struct unwinder *u, __u32 pid)
+static bool walkable_process(int dirfd)
 {
 	unsigned char ident[EI_NIDENT + 4];
 	__u16 machine;
-	ssize_t n;
-	int fd;
 
-	fd = open_proc_file(u, pid, "exe");
-	if (fd < 0)
-		return false;
-	n = pread(fd, ident, sizeof(ident), 0);
-	close(fd);
-	if (n != (ssize_t)sizeof(ident) || memcmp(ident, ELFMAG, SELFMAG))
+	if (procfs__read_exe(dirfd, ident, sizeof(ident)) || memcmp(ident, ELFMAG, SELFMAG))
 		return false;
 	memcpy(&machine, ident + EI_NIDENT + 2, sizeof(machine));
 	return ident[EI_CLASS] == ELFCLASS64 && ident[EI_DATA] == ELFDATA2LSB &&
@@ -1169,28 +1084,18 @@ static void release_mappings(struct unwinder *u, struct umapping *maps, size_t n
 	free(maps);
 }
 
-/* Reads pid's executable mappings, taking references; NULL with *n 0 on failure. */
-static struct umapping *read_mappings(struct unwinder *u, __u32 pid, size_t *n_out)
+/* Reads the executable mappings of the process at dirfd, taking references; NULL with *n 0 on failure. */
+static struct umapping *read_mappings(struct unwinder *u, int dirfd, size_t *n_out)
 {
 	struct procmaps *pm;
 	struct umapping *maps;
 	size_t n, k = 0;
-	int fd;
-	FILE *f;
 
 	*n_out = 0;
-	fd = open_proc_file(u, pid, "maps");
-	f = fd >= 0 ? fdopen(fd, "re") : NULL;
-	if (!f) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	pm = procmaps__parse_file(f, PROCMAPS_EXEC_ONLY);
-	fclose(f);
-	STAT_ADD(u, maps_reads, 1);
+	pm = procfs__read_maps(dirfd, PROCMAPS_EXEC_ONLY);
 	if (!pm)
 		return NULL;
+	STAT_ADD(u, maps_reads, 1);
 	n = procmaps__count(pm);
 	maps = calloc(n ? n : 1, sizeof(*maps));
 	if (!maps) {
@@ -1206,12 +1111,12 @@ static struct umapping *read_mappings(struct unwinder *u, __u32 pid, size_t *n_o
 			continue;
 		*m = (struct umapping){ .start = e->start, .end = e->end, .pgoff = e->offset };
 		if (e->path && e->pseudo && strcmp(e->path, "[vdso]") == 0) {
-			m->vdso = vdso_table(u, pid, e);
+			m->vdso = vdso_table(u, dirfd, e);
 			m->anon = !m->vdso;
 		} else if (!e->path || e->pseudo || !e->inode) {
 			m->anon = true;
 		} else {
-			m->devino = devino_for(u, pid, e);
+			m->devino = devino_for(u, dirfd, e);
 			if (m->devino)
 				m->devino->proc_refs++;
 		}
@@ -1365,6 +1270,7 @@ static void install_new(struct unwinder *u, struct uproc *p)
 static void new_process(struct unwinder *u, __u32 tgid, const struct fornax_unwind_request *req)
 {
 	struct uproc *p;
+	int dirfd;
 
 	p = proc_find(u, tgid);
 	if (p && p->start_ns == req->start_ns && p->exec_id == req->exec_id) {
@@ -1375,13 +1281,15 @@ static void new_process(struct unwinder *u, __u32 tgid, const struct fornax_unwi
 		}
 		return;
 	}
-	if (!same_process(u, tgid, req->start_ns))
+	dirfd = open_process(u, tgid, req->start_ns);
+	if (dirfd < 0)
 		return; /* gone, or the pid names another process by now */
 	if (p)
 		proc_free(u, p, true); /* exec or pid reuse: the old entry describes another image */
 
 	p = calloc(1, sizeof(*p));
 	if (!p) {
+		close(dirfd);
 		STAT_ADD(u, errors, 1);
 		return;
 	}
@@ -1390,11 +1298,12 @@ static void new_process(struct unwinder *u, __u32 tgid, const struct fornax_unwi
 	p->exec_id = req->exec_id;
 	p->refresh_backoff = REFRESH_MIN_NS;
 	p->next_refresh = now_ns() + REFRESH_MIN_NS;
-	p->fp_only = !walkable_process(u, tgid);
+	p->fp_only = !walkable_process(dirfd);
 	if (!p->fp_only) {
-		p->maps = read_mappings(u, tgid, &p->n_maps);
+		p->maps = read_mappings(u, dirfd, &p->n_maps);
 		p->fp_only = !p->maps;
 	}
+	close(dirfd);
 	if (proc_link(u, p)) {
 		release_mappings(u, p->maps, p->n_maps);
 		free(p);
@@ -1480,13 +1389,18 @@ static void refresh_process(struct unwinder *u, __u32 tgid)
 {
 	struct umapping *maps;
 	struct uproc *p;
+	int dirfd;
 	size_t n;
 	__u64 now = now_ns();
 
 	p = proc_find(u, tgid);
 	if (!p || !p->installed || p->fp_only || now < p->next_refresh)
 		return;
-	maps = read_mappings(u, tgid, &n);
+	dirfd = open_process(u, tgid, p->start_ns);
+	if (dirfd < 0)
+		return;
+	maps = read_mappings(u, dirfd, &n);
+	close(dirfd);
 	if (!maps)
 		return;
 	if (same_mappings(maps, n, p->maps, p->n_maps)) {
@@ -1539,9 +1453,15 @@ static void sweep(struct unwinder *u)
 	struct utable *t;
 
 	for (p = TAILQ_FIRST(&u->proc_list); p; p = pnext) {
+		int dirfd = open_process(u, p->tgid, p->start_ns);
+
 		pnext = TAILQ_NEXT(p, link);
-		if (same_process(u, p->tgid, p->start_ns))
+		if (dirfd >= 0) {
+			close(dirfd);
 			continue;
+		}
+		if (dirfd == -ENOMEM)
+			continue; /* not known to be gone */
 		proc_free(u, p, true);
 		STAT_ADD(u, process_exits, 1);
 	}
@@ -1576,10 +1496,17 @@ static void sweep(struct unwinder *u)
 /* Opens pid's files and queues their tables, without a process entry. */
 static void read_ahead(struct unwinder *u, __u32 pid)
 {
+	int dirfd = procfs__open(u->proc_root, pid);
+	struct umapping *maps;
 	size_t n;
-	struct umapping *maps = read_mappings(u, pid, &n);
 
-	release_mappings(u, maps, n);
+	if (dirfd < 0)
+		return;
+	if (walkable_process(dirfd)) {
+		maps = read_mappings(u, dirfd, &n);
+		release_mappings(u, maps, n);
+	}
+	close(dirfd);
 }
 
 /*
@@ -1591,8 +1518,7 @@ static void read_ahead(struct unwinder *u, __u32 pid)
 static void prescan(struct unwinder *u)
 {
 	for (size_t i = 0; i < u->n_pids; i++)
-		if (walkable_process(u, u->pids[i]))
-			read_ahead(u, u->pids[i]);
+		read_ahead(u, u->pids[i]);
 }
 
 static bool should_stop(struct unwinder *u)
@@ -1760,9 +1686,7 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 		pthread_cond_init(&u->build_cond, NULL);
 	}
 	u->mode = opts->mode;
-	u->ticks_per_sec = sysconf(_SC_CLK_TCK);
-	if (u->ticks_per_sec <= 0 || NSEC_PER_SEC % u->ticks_per_sec)
-		u->ticks_per_sec = 100;
+	u->ns_per_tick = procfs__ns_per_tick();
 	u->proc_root = strdup(opts->proc_root ? opts->proc_root : DEFAULT_PROC_ROOT);
 	if (!u->proc_root) {
 		err = -ENOMEM;

@@ -18,8 +18,8 @@
 #include "curl_api.h"
 #include "fileio.h"
 #include "log.h"
-#include "utf8.h"
 #include "timeconst.h"
+#include "utf8.h"
 
 #define MAX_TOKEN_BYTES (16 * 1024)
 #define MAX_LABEL_VALUE 1024

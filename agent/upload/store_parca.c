@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "profilestore.pb-c.h"
 #include "curl_api.h"
+#include "profilestore.pb-c.h"
 #include "store_impl.h"
 #include "timeconst.h"
 

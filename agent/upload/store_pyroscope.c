@@ -12,8 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "push.pb-c.h"
 #include "curl_api.h"
+#include "push.pb-c.h"
 #include "store_impl.h"
 #include "timeconst.h"
 

@@ -15,8 +15,8 @@
 #include "curl_api.h"
 #include "log.h"
 #include "spool.h"
-#include "upload.pb-c.h"
 #include "timeconst.h"
+#include "upload.pb-c.h"
 
 #define INITIAL_BACKOFF_NS (250 * NSEC_PER_MSEC)
 /* How long the thread sleeps when nothing is due; wakeups come earlier for new windows. */
