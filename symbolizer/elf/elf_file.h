@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <gelf.h>
 #include <linux/types.h>
 
 struct elf_file;
@@ -87,6 +88,12 @@ bool elf_file__dwarf_skipped(const struct elf_file *ef);
  * per-CU state (line tables, function ranges) of the CUs used so far.
  */
 size_t elf_file__memory(const struct elf_file *ef);
+
+/*
+ * The PT_LOAD segments of elf, malloc'ed in *segs. 0, -ENOEXEC (none, or no
+ * program headers), -ENOMEM.
+ */
+int elf_segments__read(Elf *elf, struct elf_segment **segs, size_t *n);
 
 /*
  * Converts a file offset (runtime address - mapping start + mapping offset)
