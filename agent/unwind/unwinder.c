@@ -55,6 +55,7 @@
 #include <bpf/libbpf.h>
 
 #include "cfi_table.h"
+#include "elf_file.h"
 #include "hashmap.h"
 #include "hex.h"
 #include "log.h"
@@ -62,6 +63,7 @@
 #include "range_alloc.h"
 #include "timeconst.h"
 #include "unwind.h"
+#include "unwind_rows.h"
 
 #define DEFAULT_PROC_ROOT "/proc"
 #define DEFAULT_MAX_TABLE_BYTES (256ULL << 20)
@@ -662,47 +664,25 @@ static void table_unref(struct unwinder *u, struct utable *t)
 		table_free(u, t);
 }
 
+/* The executable PT_LOAD segments, where a mapping's table applies. */
 static int read_segments(Elf *elf, struct utable *t)
 {
+	struct elf_segment *segs;
 	size_t n;
+	int err = elf_segments__read(elf, &segs, &n);
 
-	if (elf_getphdrnum(elf, &n))
-		return -ENOEXEC;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-		struct useg *s;
-
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
-			continue;
-		s = realloc(t->segs, (t->n_segs + 1) * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		t->segs = s;
-		t->segs[t->n_segs++] = (struct useg){ ph.p_offset, ph.p_vaddr, ph.p_filesz };
+	if (err)
+		return err;
+	t->segs = calloc(n, sizeof(*t->segs));
+	for (size_t i = 0; t->segs && i < n; i++) {
+		if (segs[i].flags & PF_X)
+			t->segs[t->n_segs++] = (struct useg){ segs[i].offset, segs[i].vaddr,
+							      segs[i].filesz };
 	}
+	free(segs);
+	if (!t->segs)
+		return -ENOMEM;
 	return t->n_segs ? 0 : -ENOEXEC;
-}
-
-/* Bytes of CFI in elf: what building its table will cost, roughly. */
-static __u64 cfi_bytes(Elf *elf)
-{
-	Elf_Scn *scn = NULL;
-	__u64 bytes = 0;
-	size_t shstrndx;
-
-	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
-		return 0;
-	while ((scn = elf_nextscn(elf, scn))) {
-		const char *name;
-		GElf_Shdr sh;
-
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && (strcmp(name, ".eh_frame") == 0 || strcmp(name, ".debug_frame") == 0))
-			bytes += sh.sh_size;
-	}
-	return bytes;
 }
 
 /*
@@ -758,7 +738,7 @@ static struct utable *table_for_elf(struct unwinder *u, Elf *elf, const char *ke
 		return NULL;
 	}
 	t->refs = 1;
-	*err = queue_table(u, t, fd, image, image_len, cfi_bytes(elf));
+	*err = queue_table(u, t, fd, image, image_len, cfi_table__cfi_bytes(elf));
 	if (*err) {
 		table_unlink(u, t);
 		free(t->segs);
@@ -851,19 +831,19 @@ static void *builder_small(void *arg)
 /* Puts a built table's index and rows into the row pages. 0 or -errno (ENOSPC: no room). */
 static int load_rows(struct unwinder *u, struct utable *t, const struct cfi_table *ct)
 {
-	struct cfi_table_layout layout;
+	struct unwind_rows_layout layout;
 	struct fornax_unwind_row *image;
 	size_t n;
 	int err;
 
 	cfi_table__rows(ct, &n);
-	err = cfi_table__layout(ct, &layout);
+	err = unwind_rows__layout(ct, &layout);
 	if (err)
 		return err;
 	image = malloc((size_t)layout.slots * sizeof(*image));
 	if (!image)
 		return -ENOMEM;
-	cfi_table__serialize(ct, &layout, image);
+	unwind_rows__serialize(ct, &layout, image);
 	err = pool_get(&u->rows, layout.slots, &t->first_slot);
 	if (err == -ENOSPC) {
 		/* Make room from files no process maps any more, then try once more. */

@@ -31,7 +31,7 @@
 #define MAX_SPAN 0xffffffffULL
 
 struct cfi_table {
-	struct fornax_unwind_row *rows;
+	struct cfi_row *rows;
 	size_t n_rows;
 	__u64 origin;
 	struct cfi_table_stats stats;
@@ -52,7 +52,7 @@ struct cie_info {
 
 struct raw_row {
 	__u64 pc;
-	struct fornax_unwind_row rule; /* pc field unused until the origin is known */
+	struct cfi_row rule; /* pc field unused until the origin is known */
 };
 
 struct builder {
@@ -398,7 +398,7 @@ static bool saved_at_rsp(const Dwarf_Op *ops, size_t n, __s64 *off)
  * rsp + F. Anything else in a signal frame is unsupported.
  */
 static bool signal_row(Dwarf_Frame *frame, const Dwarf_Op *cfa, size_t n_cfa,
-		       struct fornax_unwind_row *row)
+		       struct cfi_row *row)
 {
 	Dwarf_Op mem[3], *ops;
 	__s64 k, rip, rbp;
@@ -413,7 +413,7 @@ static bool signal_row(Dwarf_Frame *frame, const Dwarf_Op *cfa, size_t n_cfa,
 	if (dwarf_frame_register(frame, REG_RBP, mem, &ops, &n) || !saved_at_rsp(ops, n, &rbp) ||
 	    rbp <= 0 || rbp % 8 || rbp / 8 > 127)
 		return false;
-	row->type = FORNAX_ROW_SIGNAL;
+	row->type = CFI_ROW_SIGNAL;
 	row->cfa_off = k;
 	row->fp_off = rbp / 8;
 	return true;
@@ -421,7 +421,7 @@ static bool signal_row(Dwarf_Frame *frame, const Dwarf_Op *cfa, size_t n_cfa,
 
 /* Turns libdw's frame state into a row. */
 static void translate(struct builder *b, Dwarf_Frame *frame, bool signal,
-		      struct fornax_unwind_row *row)
+		      struct cfi_row *row)
 {
 	Dwarf_Op mem[3], *ops, *cfa;
 	size_t n, n_cfa;
@@ -429,11 +429,11 @@ static void translate(struct builder *b, Dwarf_Frame *frame, bool signal,
 	__s64 off;
 
 	memset(row, 0, sizeof(*row));
-	row->type = FORNAX_ROW_UNSUPPORTED;
+	row->type = CFI_ROW_UNSUPPORTED;
 
 	if (dwarf_frame_register(frame, REG_RA, mem, &ops, &n) == 0 && n == 0 && ops == mem) {
 		/* Return address undefined: nothing called this frame. */
-		row->type = FORNAX_ROW_OUTERMOST;
+		row->type = CFI_ROW_OUTERMOST;
 		return;
 	}
 	if (dwarf_frame_cfa(frame, &cfa, &n_cfa) || n_cfa == 0)
@@ -441,14 +441,14 @@ static void translate(struct builder *b, Dwarf_Frame *frame, bool signal,
 	if (signal && signal_row(frame, cfa, n_cfa, row))
 		return;
 	if (n_cfa == 1 && op_breg(&cfa[0], REG_RSP, &off) && off > 0 && off <= MAX_CFA_OFFSET) {
-		row->type = FORNAX_ROW_CFA_SP;
+		row->type = CFI_ROW_CFA_SP;
 		row->cfa_off = off;
 	} else if (n_cfa == 1 && op_breg(&cfa[0], REG_RBP, &off) && off > 0 &&
 		   off <= MAX_CFA_OFFSET) {
-		row->type = FORNAX_ROW_CFA_FP;
+		row->type = CFI_ROW_CFA_FP;
 		row->cfa_off = off;
 	} else if (plt_expression(cfa, n_cfa, &threshold)) {
-		row->type = FORNAX_ROW_PLT;
+		row->type = CFI_ROW_PLT;
 		row->cfa_off = threshold;
 	} else {
 		return;
@@ -457,7 +457,7 @@ static void translate(struct builder *b, Dwarf_Frame *frame, bool signal,
 	/* The return address is where the call put it, or the walker cannot use the row. */
 	if (dwarf_frame_register(frame, REG_RA, mem, &ops, &n) || !saved_at_cfa(ops, n, &off) ||
 	    off != -8) {
-		row->type = FORNAX_ROW_UNSUPPORTED;
+		row->type = CFI_ROW_UNSUPPORTED;
 		row->cfa_off = 0;
 		return;
 	}
@@ -472,12 +472,12 @@ static void translate(struct builder *b, Dwarf_Frame *frame, bool signal,
 	b->t->stats.rbp_unsupported++;
 }
 
-static bool same_rule(const struct fornax_unwind_row *a, const struct fornax_unwind_row *b)
+static bool same_rule(const struct cfi_row *a, const struct cfi_row *b)
 {
 	return a->type == b->type && a->fp_off == b->fp_off && a->cfa_off == b->cfa_off;
 }
 
-static int add_row(struct builder *b, __u64 pc, const struct fornax_unwind_row *rule)
+static int add_row(struct builder *b, __u64 pc, const struct cfi_row *rule)
 {
 	struct raw_row *last = b->n_raw ? &b->raw[b->n_raw - 1] : NULL;
 	int err;
@@ -491,7 +491,7 @@ static int add_row(struct builder *b, __u64 pc, const struct fornax_unwind_row *
 	}
 	if (last && same_rule(&last->rule, rule))
 		return 0;
-	if (!last && rule->type == FORNAX_ROW_NONE)
+	if (!last && rule->type == CFI_ROW_NONE)
 		return 0;
 	err = ARRAY_GROW(&b->raw, &b->raw_cap, b->n_raw + 1);
 	if (err)
@@ -502,7 +502,7 @@ static int add_row(struct builder *b, __u64 pc, const struct fornax_unwind_row *
 
 static int add_fde_rows(struct builder *b, Dwarf_CFI *cfi, __u64 start, __u64 end)
 {
-	struct fornax_unwind_row row;
+	struct cfi_row row;
 	__u64 addr = start;
 	int err;
 
@@ -516,7 +516,7 @@ static int add_fde_rows(struct builder *b, Dwarf_CFI *cfi, __u64 start, __u64 en
 			/* The rest of this FDE is unusable; say so rather than guess. */
 			free(frame);
 			b->t->stats.fde_errors++;
-			row = (struct fornax_unwind_row){ .type = FORNAX_ROW_UNSUPPORTED };
+			row = (struct cfi_row){ .type = CFI_ROW_UNSUPPORTED };
 			b->t->stats.cfi_rows++;
 			return add_row(b, addr, &row);
 		}
@@ -534,7 +534,7 @@ static int add_fde_rows(struct builder *b, Dwarf_CFI *cfi, __u64 start, __u64 en
 
 static int build_rows(struct builder *b)
 {
-	const struct fornax_unwind_row gap = { .type = FORNAX_ROW_NONE };
+	const struct cfi_row gap = { .type = CFI_ROW_NONE };
 	__u64 covered_to = 0;
 	int err;
 
@@ -591,7 +591,7 @@ static int finish(struct builder *b)
 		return -ENOENT;
 	origin = b->raw[0].pc;
 	span = b->raw[b->n_raw - 1].pc - origin;
-	if (span > MAX_SPAN || b->n_raw > FORNAX_UNWIND_MAX_ROWS)
+	if (span > MAX_SPAN || b->n_raw > CFI_MAX_ROWS)
 		return -E2BIG;
 	t->rows = calloc(b->n_raw, sizeof(*t->rows));
 	if (!t->rows)
@@ -688,7 +688,7 @@ void cfi_table__free(struct cfi_table *t)
 	free(t);
 }
 
-const struct fornax_unwind_row *cfi_table__rows(const struct cfi_table *t, size_t *n)
+const struct cfi_row *cfi_table__rows(const struct cfi_table *t, size_t *n)
 {
 	*n = t->n_rows;
 	return t->rows;
@@ -704,7 +704,7 @@ const struct cfi_table_stats *cfi_table__stats(const struct cfi_table *t)
 	return &t->stats;
 }
 
-const struct fornax_unwind_row *cfi_table__lookup(const struct cfi_table *t, __u64 vaddr)
+const struct cfi_row *cfi_table__lookup(const struct cfi_table *t, __u64 vaddr)
 {
 	size_t lo = 0, hi = t->n_rows;
 	__u64 rel;
@@ -720,46 +720,28 @@ const struct fornax_unwind_row *cfi_table__lookup(const struct cfi_table *t, __u
 		else
 			hi = mid;
 	}
-	if (!lo || t->rows[lo - 1].type == FORNAX_ROW_NONE)
+	if (!lo || t->rows[lo - 1].type == CFI_ROW_NONE)
 		return NULL;
 	return &t->rows[lo - 1];
 }
 
-int cfi_table__layout(const struct cfi_table *t, struct cfi_table_layout *out)
+__u64 cfi_table__cfi_bytes(Elf *elf)
 {
-	__u64 span = t->n_rows ? t->rows[t->n_rows - 1].pc : 0;
-	__u64 per_row = t->n_rows ? span / t->n_rows : 0;
-	__u64 buckets, slots;
-	__u32 shift = 4;
+	Elf_Scn *scn = NULL;
+	__u64 bytes = 0;
+	size_t shstrndx;
 
-	/* About four rows per bucket: a search of two or three probes. */
-	while (shift < 24 && (1ULL << shift) < 4 * per_row)
-		shift++;
-	buckets = (span >> shift) + 1;
-	slots = fornax_unwind_index_slots(buckets) + (__u64)t->n_rows;
-	if (slots > FORNAX_UNWIND_MAX_ROWS)
-		return -E2BIG;
-	out->shift = shift;
-	out->n_buckets = buckets;
-	out->index_slots = fornax_unwind_index_slots(buckets);
-	out->slots = slots;
-	return 0;
-}
+	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+		GElf_Shdr sh;
 
-void cfi_table__serialize(const struct cfi_table *t, const struct cfi_table_layout *layout,
-			  struct fornax_unwind_row *out)
-{
-	struct fornax_unwind_index_slot *index = (struct fornax_unwind_index_slot *)out;
-	size_t row = 0;
-
-	memset(index, 0, (size_t)layout->index_slots * sizeof(*index));
-	/* start(k): the last row at or below the bucket's first address */
-	for (__u64 k = 0; k <= layout->n_buckets; k++) {
-		__u64 at = k << layout->shift;
-
-		while (row + 1 < t->n_rows && t->rows[row + 1].pc <= at)
-			row++;
-		index[k / 2].start[k % 2] = row;
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && (strcmp(name, ".eh_frame") == 0 || strcmp(name, ".debug_frame") == 0))
+			bytes += sh.sh_size;
 	}
-	memcpy(out + layout->index_slots, t->rows, t->n_rows * sizeof(*t->rows));
+	return bytes;
 }

@@ -171,27 +171,27 @@ enum expect_kind { EXPECT_EXACT, EXPECT_EXPRESSION };
 
 /* The row readelf's columns call for. */
 static enum expect_kind expected_row(const struct re_row *r, bool signal,
-				     struct fornax_unwind_row *want)
+				     struct cfi_row *want)
 {
 	long n;
 	char *end;
 
 	memset(want, 0, sizeof(*want));
 	if (strcmp(r->ra, "u") == 0) {
-		want->type = FORNAX_ROW_OUTERMOST;
+		want->type = CFI_ROW_OUTERMOST;
 		return EXPECT_EXACT;
 	}
 	if (strcmp(r->cfa, "exp") == 0) {
-		want->type = signal ? FORNAX_ROW_SIGNAL : FORNAX_ROW_PLT;
+		want->type = signal ? CFI_ROW_SIGNAL : CFI_ROW_PLT;
 		return EXPECT_EXPRESSION;
 	}
-	want->type = FORNAX_ROW_UNSUPPORTED;
+	want->type = CFI_ROW_UNSUPPORTED;
 	if (strncmp(r->cfa, "rsp+", 4) && strncmp(r->cfa, "rbp+", 4))
 		return EXPECT_EXACT;
 	n = strtol(r->cfa + 4, &end, 10);
 	if (*end || n <= 0 || n > 0xffff || strcmp(r->ra, "c-8") != 0)
 		return EXPECT_EXACT;
-	want->type = r->cfa[1] == 's' ? FORNAX_ROW_CFA_SP : FORNAX_ROW_CFA_FP;
+	want->type = r->cfa[1] == 's' ? CFI_ROW_CFA_SP : CFI_ROW_CFA_FP;
 	want->cfa_off = n;
 	if (r->rbp[0] == 'c' && r->rbp[1] == '-') {
 		n = strtol(r->rbp + 1, &end, 10);
@@ -202,20 +202,20 @@ static enum expect_kind expected_row(const struct re_row *r, bool signal,
 }
 
 static int check_at(const struct cfi_table *t, unsigned long long addr,
-		    const struct fornax_unwind_row *want, enum expect_kind kind)
+		    const struct cfi_row *want, enum expect_kind kind)
 {
-	const struct fornax_unwind_row *got = cfi_table__lookup(t, addr);
+	const struct cfi_row *got = cfi_table__lookup(t, addr);
 
 	if (!got)
 		TEST_FAIL("%#llx: no row, want type %u", addr, want->type);
 	if (kind == EXPECT_EXPRESSION) {
 		/* An expression we recognise, or one counted as unsupported; never a plain rule. */
-		if (got->type != want->type && got->type != FORNAX_ROW_UNSUPPORTED)
+		if (got->type != want->type && got->type != CFI_ROW_UNSUPPORTED)
 			TEST_FAIL("%#llx: expression row has type %u", addr, got->type);
 		return 0;
 	}
 	if (got->type != want->type ||
-	    (want->type <= FORNAX_ROW_CFA_FP &&
+	    (want->type <= CFI_ROW_CFA_FP &&
 	     (got->cfa_off != want->cfa_off || got->fp_off != want->fp_off)))
 		TEST_FAIL("%#llx: got type %u cfa_off %u fp_off %d, want type %u cfa_off %u fp_off %d",
 			  addr, got->type, got->cfa_off, got->fp_off, want->type, want->cfa_off,
@@ -271,7 +271,7 @@ static int compare_with_readelf(const char *path, size_t *n_checked)
 		for (size_t r = 0; r < n_rows && !failed; r++) {
 			unsigned long long at = e->n_rows ? rows[r].loc : e->start;
 			unsigned long long next = r + 1 < n_rows ? rows[r + 1].loc : e->end;
-			struct fornax_unwind_row want;
+			struct cfi_row want;
 			enum expect_kind kind = expected_row(&rows[r], cie && cie->signal, &want);
 
 			if (!e->n_rows && r > 0)
@@ -349,7 +349,7 @@ TEST(known_functions)
 {
 	char *path = fx_path("cfx_nofp");
 	struct cfi_table *t = path ? build_file(path) : NULL;
-	const struct fornax_unwind_row *r, *rows;
+	const struct cfi_row *r, *rows;
 	unsigned long long addr, size;
 	unsigned max_off = 0;
 	bool saw_fp = false;
@@ -359,21 +359,21 @@ TEST(known_functions)
 	rows = cfi_table__rows(t, &n);
 	ASSERT_TRUE(n > 10);
 	ASSERT_EQ(cfi_table__stats(t)->fde_errors, 0);
-	ASSERT_EQ(cfi_table__stats(t)->rows_by_type[FORNAX_ROW_UNSUPPORTED], 0);
+	ASSERT_EQ(cfi_table__stats(t)->rows_by_type[CFI_ROW_UNSUPPORTED], 0);
 
 	/* A leaf: the CIE's rule only. */
 	ASSERT_EQ(nm_symbol(path, "fx_leaf", &addr, &size), 0);
 	for (unsigned long long a = addr; a < addr + size; a++) {
 		r = cfi_table__lookup(t, a);
 		ASSERT_TRUE(r);
-		ASSERT_EQ(r->type, FORNAX_ROW_CFA_SP);
+		ASSERT_EQ(r->type, CFI_ROW_CFA_SP);
 		ASSERT_EQ(r->cfa_off, 8);
 	}
 	/* The big frame needs a two-byte offset. */
 	ASSERT_EQ(nm_symbol(path, "fx_big_frame", &addr, &size), 0);
 	for (unsigned long long a = addr; a < addr + size; a++) {
 		r = cfi_table__lookup(t, a);
-		ASSERT_TRUE(r && r->type == FORNAX_ROW_CFA_SP);
+		ASSERT_TRUE(r && r->type == CFI_ROW_CFA_SP);
 		if (r->cfa_off > max_off)
 			max_off = r->cfa_off;
 	}
@@ -383,7 +383,7 @@ TEST(known_functions)
 	for (unsigned long long a = addr; a < addr + size; a++) {
 		r = cfi_table__lookup(t, a);
 		ASSERT_TRUE(r);
-		if (r->type == FORNAX_ROW_CFA_FP) {
+		if (r->type == CFI_ROW_CFA_FP) {
 			ASSERT_EQ(r->cfa_off, 16);
 			ASSERT_EQ(r->fp_off, -2);
 			saw_fp = true;
@@ -394,7 +394,7 @@ TEST(known_functions)
 	ASSERT_EQ(nm_symbol(path, "_start", &addr, &size), 0);
 	r = cfi_table__lookup(t, addr);
 	ASSERT_TRUE(r);
-	ASSERT_EQ(r->type, FORNAX_ROW_OUTERMOST);
+	ASSERT_EQ(r->type, CFI_ROW_OUTERMOST);
 	/* Rows are sorted and merged: no two neighbours say the same thing. */
 	for (size_t i = 1; i < n; i++) {
 		ASSERT_TRUE(rows[i - 1].pc < rows[i].pc);
@@ -411,7 +411,7 @@ TEST(plt_and_signal_frame_rows)
 {
 	char *path = fx_path("cfx_nofp");
 	struct cfi_table *t = path ? build_file(path) : NULL;
-	const struct fornax_unwind_row *r;
+	const struct cfi_row *r;
 	char *out;
 	unsigned long long plt = 0;
 	size_t n_signal = 0;
@@ -423,7 +423,7 @@ TEST(plt_and_signal_frame_rows)
 	/* PLT0 pushes then jumps; each later 16-byte entry is described by the expression. */
 	r = cfi_table__lookup(t, plt + 16);
 	ASSERT_TRUE(r);
-	ASSERT_EQ(r->type, FORNAX_ROW_PLT);
+	ASSERT_EQ(r->type, CFI_ROW_PLT);
 	ASSERT_EQ(r->cfa_off, 11);
 	cfi_table__free(t);
 	free(path);
@@ -434,10 +434,10 @@ TEST(plt_and_signal_frame_rows)
 	ASSERT_TRUE(t);
 	{
 		size_t n;
-		const struct fornax_unwind_row *rows = cfi_table__rows(t, &n);
+		const struct cfi_row *rows = cfi_table__rows(t, &n);
 
 		for (size_t i = 0; i < n; i++) {
-			if (rows[i].type != FORNAX_ROW_SIGNAL)
+			if (rows[i].type != CFI_ROW_SIGNAL)
 				continue;
 			/* __restore_rt: rsp at ucontext + 160, rip after it, rbp at + 120 */
 			ASSERT_EQ(rows[i].cfa_off, 160);
@@ -447,91 +447,6 @@ TEST(plt_and_signal_frame_rows)
 	}
 	ASSERT_EQ(n_signal, 1);
 	cfi_table__free(t);
-	return 0;
-}
-
-/*
- * The walker's search (bpf/unwind.bpf.h: bucket, then a binary search of
- * the bucket's rows) over the serialized table, redone here.
- */
-static const struct fornax_unwind_row *indexed_lookup(const struct fornax_unwind_row *image,
-						      const struct cfi_table_layout *l, __u32 rel)
-{
-	const struct fornax_unwind_index_slot *index = (const void *)image;
-	const struct fornax_unwind_row *rows = image + l->index_slots;
-	__u32 k = rel >> l->shift, first, last, lo, hi;
-
-	if (k >= l->n_buckets)
-		return NULL;
-	first = index[k / 2].start[k % 2];
-	last = index[(k + 1) / 2].start[(k + 1) % 2];
-	if (last < first || rows[first].pc > rel)
-		return NULL;
-	lo = first + 1;
-	hi = last + 1;
-	while (lo < hi) {
-		__u32 mid = lo + (hi - lo) / 2;
-
-		if (rows[mid].pc <= rel)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return rows[lo - 1].type == FORNAX_ROW_NONE ? NULL : &rows[lo - 1];
-}
-
-/* Every address of a table: the indexed search finds what a plain search of the rows does. */
-static int check_index(const char *path)
-{
-	struct cfi_table *t = build_file(path);
-	struct cfi_table_layout l;
-	struct fornax_unwind_row *image;
-	const struct fornax_unwind_row *rows;
-	__u64 origin, max_bucket_rows = 0;
-	size_t n;
-
-	ASSERT_TRUE(t);
-	rows = cfi_table__rows(t, &n);
-	origin = cfi_table__origin(t);
-	ASSERT_EQ(cfi_table__layout(t, &l), 0);
-	ASSERT_EQ(l.index_slots, fornax_unwind_index_slots(l.n_buckets));
-	ASSERT_EQ(l.slots, l.index_slots + n);
-	image = malloc(l.slots * sizeof(*image));
-	ASSERT_TRUE(image);
-	cfi_table__serialize(t, &l, image);
-	for (__u64 rel = 0; rel <= rows[n - 1].pc + 16; rel++) {
-		const struct fornax_unwind_row *want = cfi_table__lookup(t, origin + rel);
-		const struct fornax_unwind_row *got = indexed_lookup(image, &l, rel);
-
-		if (!want != !got || (want && memcmp(want, got, sizeof(*want))))
-			TEST_FAIL("%s: %#llx: indexed search disagrees", path, (unsigned long long)rel);
-	}
-	for (__u64 k = 0; k < l.n_buckets; k++) {
-		const struct fornax_unwind_index_slot *index = (const void *)image;
-		__u64 span = index[(k + 1) / 2].start[(k + 1) % 2] - index[k / 2].start[k % 2] + 1;
-
-		if (span > max_bucket_rows)
-			max_bucket_rows = span;
-	}
-	fprintf(stderr, "  %s: %zu rows, %u buckets of %u bytes, at most %llu rows in one\n", path,
-		n, l.n_buckets, 1u << l.shift, (unsigned long long)max_bucket_rows);
-	free(image);
-	cfi_table__free(t);
-	return 0;
-}
-
-TEST(bucket_index_finds_every_row)
-{
-	char *path = fx_path("cfx_nofp");
-	int err;
-
-	ASSERT_TRUE(path);
-	err = check_index(path);
-	free(path);
-	if (err)
-		return err;
-	if (access(LIBC_PATH, R_OK) == 0)
-		return check_index(LIBC_PATH);
 	return 0;
 }
 
@@ -588,13 +503,13 @@ TEST(corrupt_cfi_is_survived)
 		t = elf ? cfi_table__build(elf) : NULL;
 		if (t) {
 			size_t n;
-			const struct fornax_unwind_row *rows = cfi_table__rows(t, &n);
+			const struct cfi_row *rows = cfi_table__rows(t, &n);
 
 			built++;
 			for (size_t i = 1; i < n; i++)
 				failed |= rows[i - 1].pc >= rows[i].pc;
 			for (size_t i = 0; i < n; i++)
-				failed |= rows[i].type >= FORNAX_ROW_NR_TYPES;
+				failed |= rows[i].type >= CFI_ROW_NR_TYPES;
 		}
 		cfi_table__free(t);
 		elf_end(elf);
@@ -616,7 +531,6 @@ int main(void)
 	RUN(libc_matches_readelf);
 	RUN(known_functions);
 	RUN(plt_and_signal_frame_rows);
-	RUN(bucket_index_finds_every_row);
 	RUN(no_cfi_is_enoent);
 	RUN(corrupt_cfi_is_survived);
 	return test_summary();
