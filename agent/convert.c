@@ -12,7 +12,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "output.h"
-#include "pprof.h"
+#include "pprof_codec.h"
 #include "top.h"
 
 /* Larger compressed profiles than this are not profiles anyone means to draw. */

@@ -14,6 +14,7 @@
 #include "fileio.h"
 #include "flame.h"
 #include "flamegraph.h"
+#include "pprof_codec.h"
 
 #define WINDOW_FILE_PREFIX "fornax-"
 

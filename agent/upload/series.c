@@ -10,6 +10,7 @@
 
 #include "array.h"
 #include "hashmap.h"
+#include "pprof_codec.h"
 #include "upload.pb-c.h"
 
 /* Samples of one process: (pid, comm) as the window's sample labels say. */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "pprof.h"
+#include "pprof_codec.h"
 #include "profile.pb-c.h"
 
 #define DEFAULT_MAX_BYTES (1ULL << 30)

@@ -2,9 +2,9 @@
 /*
  * In-memory pprof profile: a builder that interns strings, mappings,
  * functions and locations (ids 1..N in insertion order, as Parca requires)
- * and merges samples with the same stack and labels; read accessors for the
- * other writers (folded stacks, flamegraphs); and the encoder to the
- * perftools.profiles wire format, optionally gzipped.
+ * and merges samples with the same stack and labels; and read accessors for
+ * every writer (folded stacks, flame graphs, the encoder in
+ * proto/codec/pprof_codec.h). No wire format here.
  *
  * Library code: returns -errno / 0 ids with errno set, never logs.
  */
@@ -112,10 +112,7 @@ int pprof__set_duration(struct pprof *p, __u64 duration_ns);
 /* Free-text note carried in Profile.comment (e.g. what a window dropped). */
 int pprof__add_comment(struct pprof *p, const char *comment);
 
-/* Encodes the profile; *buf is malloc'ed, the caller frees it. Returns 0 or -errno. */
-int pprof__encode(const struct pprof *p, bool gzip, void **buf, size_t *len);
-
-/* Read access, for writers other than the encoder. */
+/* Read access, for the writers. */
 size_t pprof__num_samples(const struct pprof *p);
 const struct pprof_sample *pprof__sample(const struct pprof *p, size_t index);
 /* By id (1..N); NULL if out of range. */
@@ -126,35 +123,6 @@ __s64 pprof__total_count(const struct pprof *p);
 __u64 pprof__period_ns(const struct pprof *p);
 __s64 pprof__time_nanos(const struct pprof *p);
 __s64 pprof__duration_ns(const struct pprof *p);
-
-/*
- * Reading profiles written by anyone (Go's runtime/pprof, Parca, pprof
- * itself, fornax): gzipped or not, checked for consistency, and loaded into
- * the same model the builder makes, so every writer works on them.
- */
-struct pprof_decode_opts {
-	size_t max_bytes;        /* cap on the uncompressed message; 0: 1 GiB */
-	const char *sample_type; /* value to read, by type name; NULL: see pprof__decode */
-};
-
-struct pprof_decode_info {
-	char sample_type[32];    /* the value read, e.g. "samples" */
-	char sample_unit[32];    /* its unit, e.g. "count" */
-	__u64 samples_skipped;   /* samples whose value was 0 or negative */
-	__u64 labels_skipped;    /* labels with an empty key */
-	char error[160];         /* why decoding failed, for the user */
-};
-
-/*
- * Decodes an encoded profile (gzip, zlib or raw protobuf) into a new model.
- * Each sample's count is one of its values: opts->sample_type if given,
- * else the first value whose unit is "count" (CPU profiles: samples), else
- * the profile's default_sample_type, else the last one, as pprof does.
- * Returns NULL with errno set (EINVAL: not a valid profile, EFBIG: larger
- * than max_bytes, ENOMEM) and info->error saying why; info may be NULL.
- */
-struct pprof *pprof__decode(const void *buf, size_t len, const struct pprof_decode_opts *opts,
-			    struct pprof_decode_info *info);
 
 /* Table sizes and comments, for writers that rebuild a profile (e.g. split it). */
 size_t pprof__num_mappings(const struct pprof *p);

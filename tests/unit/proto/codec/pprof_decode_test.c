@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "pprof.h"
+#include "pprof_codec.h"
 #include "profile.pb-c.h"
 #include "test.h"
 

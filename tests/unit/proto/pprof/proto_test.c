@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "pprof.h"
+#include "pprof_codec.h"
 #include "test.h"
 
 #ifndef PPROF_UPSTREAM_PROTO_DIR
