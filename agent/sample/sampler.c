@@ -2,7 +2,6 @@
 #include "sampler.h"
 
 #include <errno.h>
-#include <linux/membarrier.h>
 #include <linux/perf_event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "array.h"
+#include "grace.h"
 #include "log.h"
 #include "profile.skel.h"
 #include "timeconst.h"
@@ -46,7 +46,7 @@ struct sampler {
 	int stacks_fd[FORNAX_NR_SETS];
 	int stats_fd;
 	bool single_buffer;
-	bool synchronize_with_membarrier;
+	struct grace_period grace;
 	bool stopped;
 
 	/* Drain scratch, reused across drains. */
@@ -125,30 +125,6 @@ static void detach_all(struct sampler *s)
 	s->n_links = 0;
 }
 
-static bool membarrier_global_supported(void)
-{
-	long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-
-	return cmds >= 0 && (cmds & MEMBARRIER_CMD_GLOBAL);
-}
-
-/*
- * Returns once every program run that may have read the old active_set has
- * finished. The program runs from the perf hrtimer interrupt, an RCU
- * read-side critical section, so an RCU grace period is exactly that wait;
- * MEMBARRIER_CMD_GLOBAL is the syscall that performs synchronize_rcu().
- */
-static void wait_for_running_programs(struct sampler *s)
-{
-	struct timespec grace = { .tv_nsec = 20 * 1000 * 1000 };
-
-	if (s->synchronize_with_membarrier &&
-	    syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
-		return;
-	/* nohz_full kernels refuse it; a run lasts microseconds, so sleep well past that. */
-	nanosleep(&grace, NULL);
-}
-
 static int compare_refs(const void *a, const void *b)
 {
 	const struct stack_ref *x = a, *y = b;
@@ -185,7 +161,7 @@ static int add_stacks(struct sampler *s, __u32 n)
 
 /*
  * Reads a whole hash map in batches, deleting as it goes unless keep is set.
- * The map must be quiescent when deleting (see wait_for_running_programs).
+ * The map must be quiescent when deleting (a grace period after the flip).
  */
 static int read_map(int fd, bool keep, void *keys, void *values, size_t *batch,
 		    int (*consume)(struct sampler *, __u32), struct sampler *s)
@@ -420,7 +396,8 @@ int sampler__drain(struct sampler *s, sampler_sample_fn fn, void *ctx,
 		old = __atomic_load_n(&s->skel->bss->active_set, __ATOMIC_RELAXED);
 		if (!s->stopped) {
 			__atomic_store_n(&s->skel->bss->active_set, !old, __ATOMIC_SEQ_CST);
-			wait_for_running_programs(s);
+			/* every run that may have read the old active_set has finished */
+			grace_period__wait(&s->grace);
 		}
 		err = drain_set(s, old, &dc);
 	}
@@ -437,7 +414,7 @@ int sampler__stop(struct sampler *s, sampler_sample_fn fn, void *ctx,
 	if (s->stopped)
 		return sampler__drain(s, fn, ctx, stats);
 	detach_all(s);
-	wait_for_running_programs(s);
+	grace_period__wait(&s->grace);
 	s->stopped = true;
 	/* Both sets are quiescent now: drain the active one, then the other. */
 	err = sampler__drain(s, fn, ctx, stats);
@@ -596,8 +573,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	s->stacks_fd[1] = bpf_map__fd(s->skel->maps.stacks_1);
 	s->stats_fd = bpf_map__fd(s->skel->maps.set_stats);
 
-	s->synchronize_with_membarrier = membarrier_global_supported();
-	if (!s->synchronize_with_membarrier)
+	if (!grace_period__init(&s->grace))
 		log_warn("membarrier(MEMBARRIER_CMD_GLOBAL) unavailable (nohz_full?): drains wait "
 			 "a fixed 20 ms for running samples instead of an RCU grace period");
 

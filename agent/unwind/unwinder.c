@@ -36,7 +36,6 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <linux/membarrier.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,7 +45,6 @@
 #include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +54,7 @@
 
 #include "cfi_table.h"
 #include "elf_file.h"
+#include "grace.h"
 #include "hashmap.h"
 #include "hex.h"
 #include "log.h"
@@ -216,7 +215,7 @@ struct unwinder {
 	__u32 max_processes;     /* entries the process hash holds */
 	struct page_pool rows;
 	struct page_pool mappings;
-	bool membarrier;
+	struct grace_period grace;
 
 	/* Each kind indexed by its key, and listed to be walked. */
 	struct hmap tables;  /* key → utable */
@@ -544,19 +543,12 @@ static void retire(struct unwinder *u, struct page_pool *pool, __u32 start, __u3
 	u->retired[u->n_retired++] = (struct retired){ pool, start, n };
 }
 
-/*
- * Programs run from the perf interrupt, inside RCU read-side sections: a
- * grace period (MEMBARRIER_CMD_GLOBAL performs synchronize_rcu()) outlasts
- * every run that could still read a retired range.
- */
+/* After a grace period no program run can still read a retired range. */
 static void free_retired(struct unwinder *u)
 {
-	struct timespec grace = { .tv_nsec = 20 * NSEC_PER_MSEC };
-
 	if (!u->n_retired)
 		return;
-	if (!u->membarrier || syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0)
-		nanosleep(&grace, NULL);
+	grace_period__wait(&u->grace);
 	for (size_t i = 0; i < u->n_retired; i++)
 		pool_put(u->retired[i].pool, u->retired[i].start, u->retired[i].n);
 	u->n_retired = 0;
@@ -1632,7 +1624,6 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 {
 	struct unwinder *u;
 	sigset_t all, old;
-	long cmds;
 	int err;
 
 	if (!opts || (opts->mode != FORNAX_UNWIND_AUTO && opts->mode != FORNAX_UNWIND_DWARF)) {
@@ -1688,8 +1679,7 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 		log_error("creating the unwinder's maps: %s", strerror(-err));
 		goto cleanup;
 	}
-	cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-	u->membarrier = cmds >= 0 && (cmds & MEMBARRIER_CMD_GLOBAL);
+	grace_period__init(&u->grace);
 	u->next_sweep = now_ns() + SWEEP_NS;
 
 	/* Signals belong to the main thread's signalfd: the worker takes none. */
