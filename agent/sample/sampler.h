@@ -13,17 +13,9 @@
 
 #include "cgroups.h"
 #include "profile.h"
+#include "unwinder.h"
 
 struct sampler;
-
-/* The DWARF unwinder's maps (bpf/unwind.h), created by agent/unwinder.c. */
-struct sampler_unwind_maps {
-	int row_pages;
-	int map_pages;
-	int procs;
-	int requests;
-	int gen;
-};
 
 struct sampler_opts {
 	unsigned frequency;     /* Hz per CPU; required */
@@ -49,7 +41,7 @@ struct sampler_opts {
 	bool single_buffer;
 	__u32 unwind_mode; /* enum fornax_unwind_mode; 0 (frame pointers) by default */
 	/* Required unless unwind_mode is FORNAX_UNWIND_FP. */
-	const struct sampler_unwind_maps *unwind_maps;
+	const struct unwinder_maps *unwind_maps;
 	/* Time each user-stack walk in the kernel (set_stats.user_walk_*); for bench/. */
 	bool time_user_walks;
 };

@@ -16,9 +16,16 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-#include "sampler.h"
-
 struct unwinder;
+
+/* The maps the walker reads (bpf/unwind.h), created here for the sampler's program to reuse. */
+struct unwinder_maps {
+	int row_pages;
+	int map_pages;
+	int procs;
+	int requests;
+	int gen;
+};
 
 struct unwinder_opts {
 	__u32 mode;              /* FORNAX_UNWIND_AUTO or FORNAX_UNWIND_DWARF */
@@ -56,7 +63,7 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts);
 void unwinder__free(struct unwinder *u);
 
 /* The maps to hand to sampler__new(). */
-const struct sampler_unwind_maps *unwinder__maps(const struct unwinder *u);
+const struct unwinder_maps *unwinder__maps(const struct unwinder *u);
 
 /*
  * Waits at most timeout_ns for the tables of the processes that ran at
@@ -65,5 +72,14 @@ const struct sampler_unwind_maps *unwinder__maps(const struct unwinder *u);
 bool unwinder__wait_ready(struct unwinder *u, __u64 timeout_ns);
 
 void unwinder__stats(struct unwinder *u, struct unwinder_stats *out);
+/* Logs the tables and processes of the run in one line. */
+void unwinder__log_summary(struct unwinder *u);
+
+/*
+ * Process pid (group leader start time start_ns, boottime) exited, as the
+ * kernel reported (agent/lifecycle/): its entry is dropped at once instead
+ * of at the next sweep. Any thread; the worker does the work.
+ */
+void unwinder__process_exit(struct unwinder *u, __u32 pid, __u64 start_ns);
 
 #endif /* FORNAX_UNWINDER_H */
