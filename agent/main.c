@@ -27,6 +27,7 @@
 #include "proc_watch.h"
 #include "progress.h"
 #include "sampler.h"
+#include "sampler_stats.h"
 #include "symbolizer.h"
 #include "timeconst.h"
 #include "top.h"
@@ -59,13 +60,10 @@ struct agent {
 	const struct pprof *finished; /* the window last written */
 	__u64 capture_start_mono;
 	/* Whole-run books, reported at exit. */
-	__u64 total_samples;
-	__u64 total_lost;
+	struct sampler_totals totals;
 	__u64 windows_written;
 	__u64 write_errors;
 	struct unwinder *unwinder;
-	__u64 unwind_fp;                   /* user stacks walked by frame pointers */
-	__u64 unwind_end[FORNAX_END_NR];   /* CFI walks by how they ended */
 	struct uploader *uploader; /* NULL without --store */
 	/* How late the loop woke for its drains: it must not wait on anything but the timer. */
 	__u64 drain_wakeups;
@@ -197,103 +195,10 @@ static int new_window(struct agent *a)
 	return a->window ? 0 : -errno;
 }
 
-static void check_books(const struct sampler_drain_stats *st)
-{
-	const struct fornax_set_stats *k = &st->set;
-
-	/* Both sides count every sample; a mismatch would mean the drain lost some. */
-	if (k->samples != k->recorded + k->filtered + k->idle + k->counts_map_full ||
-	    st->drained_samples != k->recorded)
-		log_warn("drain books do not balance: kernel saw %llu samples (%llu recorded), "
-			 "drain read %llu",
-			 (unsigned long long)k->samples, (unsigned long long)k->recorded,
-			 (unsigned long long)st->drained_samples);
-	if (k->counts_map_full)
-		log_warn_ratelimited("%llu samples lost: counts map full (raise --max-stacks or "
-				     "lower --drain-interval)",
-				     (unsigned long long)k->counts_map_full);
-	if (k->stack_map_full)
-		log_warn_ratelimited("%llu stacks dropped: stacks map full (raise --max-stacks)",
-				     (unsigned long long)k->stack_map_full);
-}
-
-static const char *const unwind_end_names[FORNAX_END_NR] = {
-	[FORNAX_END_COMPLETE] = "complete",
-	[FORNAX_END_DEPTH] = "depth limit",
-	[FORNAX_END_PC_NOT_COVERED] = "pc not covered",
-	[FORNAX_END_READ_FAULT] = "read fault",
-	[FORNAX_END_TABLE_MISSING] = "table missing",
-	[FORNAX_END_UNSUPPORTED] = "unsupported CFI",
-	[FORNAX_END_BAD_FRAME] = "bad frame",
-};
-
-/* "12 complete, 3 pc not covered, ..." for the CFI walks in end[]. */
-static void format_unwind_ends(const __u64 *end, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (int i = FORNAX_END_COMPLETE; i < FORNAX_END_NR && n < size; i++) {
-		if (!end[i] && i != FORNAX_END_COMPLETE)
-			continue;
-		n += snprintf(buf + n, size - n, "%s%llu %s", n ? ", " : "",
-			      (unsigned long long)end[i], unwind_end_names[i]);
-	}
-}
-
-static void account_unwind(struct agent *a, const struct fornax_set_stats *k)
-{
-	char ends[256];
-
-	a->unwind_fp += k->unwind_fp;
-	for (int i = 0; i < FORNAX_END_NR; i++)
-		a->unwind_end[i] += k->unwind_end[i];
-	if (!a->unwinder || !log_enabled(LOG_DEBUG))
-		return;
-	format_unwind_ends(k->unwind_end, ends, sizeof(ends));
-	log_debug("unwind: CFI walks: %s; %llu by frame pointers, %llu frame-pointer steps, "
-		  "%llu signal frames, %llu requests lost",
-		  ends, (unsigned long long)k->unwind_fp, (unsigned long long)k->unwind_fp_steps,
-		  (unsigned long long)k->unwind_signal_frames,
-		  (unsigned long long)k->unwind_requests_lost);
-}
-
-static void log_unwind_summary(struct agent *a)
-{
-	struct unwinder_stats us;
-	__u64 walks = 0;
-	char ends[256];
-
-	if (!a->unwinder)
-		return;
-	for (int i = 0; i < FORNAX_END_NR; i++)
-		walks += a->unwind_end[i];
-	format_unwind_ends(a->unwind_end, ends, sizeof(ends));
-	log_info("user stacks: %llu walked by CFI (%s), %llu by frame pointers",
-		 (unsigned long long)walks, ends, (unsigned long long)a->unwind_fp);
-	unwinder__stats(a->unwinder, &us);
-	log_info("unwind tables: %llu loaded (%llu rows, %.1f MiB of map memory), %llu built in "
-		 "%.0f ms, %llu evicted, %llu files without usable CFI, %llu did not fit; "
-		 "%llu processes",
-		 (unsigned long long)us.tables, (unsigned long long)us.rows,
-		 (double)(us.row_bytes + us.mapping_bytes) / (1 << 20),
-		 (unsigned long long)us.tables_built, (double)us.build_ns / 1e6,
-		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
-		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes);
-}
-
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
-	check_books(st);
-	account_unwind(a, &st->set);
+	sampler_totals__add(&a->totals, st, a->unwinder != NULL);
 	window__add_drain_stats(a->window, st);
-	a->total_samples += st->drained_samples;
-	a->total_lost += st->set.counts_map_full;
-	log_debug("drain: %llu samples, %llu keys, %llu stacks (kernel: %llu samples, %llu idle, "
-		  "%llu filtered)",
-		  (unsigned long long)st->drained_samples, (unsigned long long)st->keys,
-		  (unsigned long long)st->stacks, (unsigned long long)st->set.samples,
-		  (unsigned long long)st->set.idle, (unsigned long long)st->set.filtered);
 }
 
 static int drain(struct agent *a, bool final)
@@ -385,25 +290,6 @@ static void print_top(struct agent *a)
 	free(text);
 }
 
-/* What the bounded caches hold, once a window: they must level off, not grow. */
-static void log_caches(const struct agent *a)
-{
-	struct symbolizer_stats ss;
-	struct cgroups_stats cs = {};
-
-	if (!log_enabled(LOG_DEBUG))
-		return;
-	symbolizer__stats(a->symbolizer, &ss);
-	if (a->cgroups)
-		cgroups__stats(a->cgroups, &cs);
-	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups; "
-		  "evicted %llu processes, %llu files, %llu addresses",
-		  (unsigned long long)ss.processes, (unsigned long long)ss.files,
-		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
-		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
-		  (unsigned long long)ss.evicted_addresses);
-}
-
 static int rotate_window(struct agent *a)
 {
 	struct config_output out = { .format = a->cfg.format };
@@ -430,7 +316,7 @@ static int rotate_window(struct agent *a)
 	err = new_window(a);
 	if (err)
 		log_error("starting a window: %s", strerror(-err));
-	log_caches(a);
+	lifecycle__log_caches(a->lifecycle);
 	return err;
 }
 
@@ -696,6 +582,8 @@ static int setup(struct agent *a)
 	}
 	if (!a->sampler)
 		return -errno;
+	/* exits reach the unwinder too, now that it is the one the program reads */
+	lifecycle__set_unwinder(a->lifecycle, a->unwinder);
 	if (a->proc_watch) {
 		err = proc_watch__add_ringbuf(a->proc_watch, sampler__announcements_fd(a->sampler));
 		if (err)
@@ -783,10 +671,14 @@ int main(int argc, char **argv, char **envp)
 		err = run(&a);
 	if (a.sampler) {
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
-			 (unsigned long long)a.total_samples, (unsigned long long)a.windows_written,
-			 (unsigned long long)a.total_lost, (unsigned long long)a.write_errors);
-		lifecycle__log_summary(a.lifecycle, a.proc_watch);
-		log_unwind_summary(&a);
+			 (unsigned long long)a.totals.samples, (unsigned long long)a.windows_written,
+			 (unsigned long long)a.totals.lost, (unsigned long long)a.write_errors);
+		lifecycle__log_summary(a.lifecycle);
+		proc_watch__log_summary(a.proc_watch);
+		if (a.unwinder) {
+			sampler_totals__log_unwind(&a.totals);
+			unwinder__log_summary(a.unwinder);
+		}
 	}
 	if (a.drain_wakeups)
 		log_info("drain schedule: %llu wake-ups, %.3f ms late on average, %.3f ms at most",

@@ -11,6 +11,7 @@
 struct lifecycle {
 	struct symbolizer *symbolizer;
 	struct cgroups *cgroups;
+	struct unwinder *unwinder;
 	const __u32 *pids;
 	size_t n_pids;
 	/* exit mappings converted for the symbolizer, reused */
@@ -108,6 +109,8 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 		break;
 	case FORNAX_PROC_EXIT:
 		err = on_exit_event(lc, ev);
+		if (lc->unwinder)
+			unwinder__process_exit(lc->unwinder, ev->pid, ev->process_start_ns);
 		break;
 	default:
 		break;
@@ -117,9 +120,13 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 	return 0;
 }
 
-void lifecycle__log_summary(const struct lifecycle *lc, const struct proc_watch *pw)
+void lifecycle__set_unwinder(struct lifecycle *lc, struct unwinder *u)
 {
-	struct proc_watch_stats ws;
+	lc->unwinder = u;
+}
+
+void lifecycle__log_summary(const struct lifecycle *lc)
+{
 	struct symbolizer_stats ss;
 
 	if (!lc)
@@ -134,14 +141,22 @@ void lifecycle__log_summary(const struct lifecycle *lc, const struct proc_watch 
 		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,
 		 (unsigned long long)ss.exits, (unsigned long long)ss.exit_unknown_files,
 		 (unsigned long long)ss.exited_freed, (unsigned long long)ss.evicted_processes);
-	if (!pw || proc_watch__stats(pw, &ws) != 0)
+}
+
+void lifecycle__log_caches(const struct lifecycle *lc)
+{
+	struct symbolizer_stats ss;
+	struct cgroups_stats cs = {};
+
+	if (!log_enabled(LOG_DEBUG))
 		return;
-	log_info("process events: %llu forks, %llu execs, %llu exits (%llu without mappings), "
-		 "%llu lost (ring buffer full)",
-		 (unsigned long long)ws.kernel.forks, (unsigned long long)ws.kernel.execs,
-		 (unsigned long long)ws.kernel.exits, (unsigned long long)ws.kernel.exits_without_mm,
-		 (unsigned long long)ws.kernel.ringbuf_full);
-	if (ws.kernel.ringbuf_full)
-		log_warn("%llu process events lost: the ring buffer was full",
-			 (unsigned long long)ws.kernel.ringbuf_full);
+	symbolizer__stats(lc->symbolizer, &ss);
+	if (lc->cgroups)
+		cgroups__stats(lc->cgroups, &cs);
+	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups; "
+		  "evicted %llu processes, %llu files, %llu addresses",
+		  (unsigned long long)ss.processes, (unsigned long long)ss.files,
+		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
+		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
+		  (unsigned long long)ss.evicted_addresses);
 }

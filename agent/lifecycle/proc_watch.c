@@ -347,6 +347,22 @@ void proc_watch__end_cycle(struct proc_watch *pw)
 	pw->cycle++;
 }
 
+void proc_watch__log_summary(const struct proc_watch *pw)
+{
+	struct proc_watch_stats ws;
+
+	if (!pw || proc_watch__stats(pw, &ws) != 0)
+		return;
+	log_info("process events: %llu forks, %llu execs, %llu exits (%llu without mappings), "
+		 "%llu lost (ring buffer full)",
+		 (unsigned long long)ws.kernel.forks, (unsigned long long)ws.kernel.execs,
+		 (unsigned long long)ws.kernel.exits, (unsigned long long)ws.kernel.exits_without_mm,
+		 (unsigned long long)ws.kernel.ringbuf_full);
+	if (ws.kernel.ringbuf_full)
+		log_warn("%llu process events lost: the ring buffer was full",
+			 (unsigned long long)ws.kernel.ringbuf_full);
+}
+
 int proc_watch__stats(const struct proc_watch *pw, struct proc_watch_stats *out)
 {
 	struct fornax_proc_event_stats *percpu;

@@ -65,5 +65,7 @@ int proc_watch__consume(struct proc_watch *pe);
 void proc_watch__end_cycle(struct proc_watch *pe);
 
 int proc_watch__stats(const struct proc_watch *pe, struct proc_watch_stats *out);
+/* Logs the kernel's process-event counters of the run; pw may be NULL. */
+void proc_watch__log_summary(const struct proc_watch *pw);
 
 #endif /* FORNAX_PROC_WATCH_H */
