@@ -1057,24 +1057,6 @@ static int apply_command_line(struct config *cfg, int argc, char **argv)
 	return 0;
 }
 
-static bool has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-enum output_format config__format_from_extension(const char *path)
-{
-	if (has_suffix(path, ".folded") || has_suffix(path, ".txt"))
-		return OUTPUT_FORMAT_FOLDED;
-	if (has_suffix(path, ".svg"))
-		return OUTPUT_FORMAT_SVG;
-	if (has_suffix(path, ".pb.gz") || has_suffix(path, ".pprof") || has_suffix(path, ".pb"))
-		return OUTPUT_FORMAT_PPROF;
-	return OUTPUT_FORMAT_AUTO;
-}
-
 static const char *format_name(enum output_format f)
 {
 	return f == OUTPUT_FORMAT_FOLDED ? "folded" : f == OUTPUT_FORMAT_SVG ? "svg" : "pprof";
@@ -1091,7 +1073,7 @@ static int resolve_output_formats(struct config *cfg)
 
 	for (size_t i = 0; i < cfg->n_outputs; i++) {
 		struct config_output *o = &cfg->outputs[i];
-		enum output_format ext = config__format_from_extension(o->path);
+		enum output_format ext = output__format_from_extension(o->path);
 
 		if (cfg->format != OUTPUT_FORMAT_AUTO && ext != OUTPUT_FORMAT_AUTO &&
 		    ext != cfg->format) {

@@ -13,13 +13,7 @@
 #include <linux/types.h>
 
 #include "cgroups.h"
-
-enum output_format {
-	OUTPUT_FORMAT_AUTO, /* from the file extension; pprof otherwise */
-	OUTPUT_FORMAT_PPROF,
-	OUTPUT_FORMAT_FOLDED,
-	OUTPUT_FORMAT_SVG,
-};
+#include "output.h"
 
 /* One file an ad-hoc capture (or convert) writes. */
 struct config_output {
@@ -97,8 +91,6 @@ int config__parse(struct config *cfg, int argc, char **argv, char **envp);
 /* The same for "fornax convert IN -o OUT...": argv[0] is "convert"; only its options apply. */
 int config__parse_convert(struct config *cfg, int argc, char **argv, char **envp);
 void config__print_convert_help(const char *argv0);
-/* The format an extension names (.pb.gz, .folded, .svg...), AUTO for none. */
-enum output_format config__format_from_extension(const char *path);
 void config__free(struct config *cfg);
 void config__print_help(const char *argv0);
 

@@ -208,6 +208,24 @@ int output__svg(const struct pprof *p, const struct output_opts *opts, char **te
 	}, text, len, NULL);
 }
 
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+enum output_format output__format_from_extension(const char *path)
+{
+	if (has_suffix(path, ".folded") || has_suffix(path, ".txt"))
+		return OUTPUT_FORMAT_FOLDED;
+	if (has_suffix(path, ".svg"))
+		return OUTPUT_FORMAT_SVG;
+	if (has_suffix(path, ".pb.gz") || has_suffix(path, ".pprof") || has_suffix(path, ".pb"))
+		return OUTPUT_FORMAT_PPROF;
+	return OUTPUT_FORMAT_AUTO;
+}
+
 int output__write(const struct pprof *p, enum output_format format, const char *path)
 {
 	return output__write_opts(p, format, path, NULL);

@@ -9,8 +9,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
 #include "pprof.h"
+
+enum output_format {
+	OUTPUT_FORMAT_AUTO, /* from the file extension; pprof otherwise */
+	OUTPUT_FORMAT_PPROF,
+	OUTPUT_FORMAT_FOLDED,
+	OUTPUT_FORMAT_SVG,
+};
+
+/* The format an extension names (.pb.gz, .folded, .svg...), AUTO for none. */
+enum output_format output__format_from_extension(const char *path);
 
 /* Writes p to path in the given format (not AUTO). Returns 0 or -errno. */
 int output__write(const struct pprof *p, enum output_format format, const char *path);
