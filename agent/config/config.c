@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store_config.h"
 #include "timeconst.h"
 #include "unwind.h"
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Agent pieces that need no BPF: configuration, folded output, file naming and pruning. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -55,6 +56,19 @@ TEST(environment_then_command_line)
 	/* Empty means unset: the default interval stays. */
 	ASSERT_UEQ(cfg.interval_ns, 10000000000ULL);
 	ASSERT_STREQ(cfg.output, "fornax-profiles");
+	config__free(&cfg);
+	return 0;
+}
+
+/* Reading the store's flags loads nothing: a missing libcurl is for the uploader to say. */
+TEST(store_flags_do_not_load_libcurl)
+{
+	char *argv[] = { "fornax", "--store", "grpcs://parca.example", "--label", "env=prod", NULL };
+	struct config cfg;
+
+	ASSERT_EQ(config__parse(&cfg, 5, argv, NULL), 0);
+	ASSERT_STREQ(cfg.store, "grpcs://parca.example");
+	ASSERT_TRUE(!dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD));
 	config__free(&cfg);
 	return 0;
 }
@@ -186,6 +200,7 @@ int main(void)
 {
 	RUN(durations);
 	RUN(environment_then_command_line);
+	RUN(store_flags_do_not_load_libcurl);
 	RUN(capture_defaults_and_format_from_extension);
 	RUN(folded_output);
 	RUN(window_paths_sort_by_time_and_prune_keeps_the_newest);

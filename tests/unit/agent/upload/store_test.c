@@ -40,6 +40,16 @@ TEST(urls)
 		{ "pyroscope+http://p.example:4040/?x=1", -EINVAL, 0, false, NULL },
 		{ "pyroscope+http://p.example:99999", -EINVAL, 0, false, NULL },
 		{ "parca.example:7070", -EINVAL, 0, false, NULL },
+		{ "grpc://[::1]", 0, STORE_PARCA, false, "http://[::1]:7070" },
+		{ "grpc://parca.example:07070", 0, STORE_PARCA, false, "http://parca.example:7070" },
+		{ "pyroscope+http://p.example/a%20b//", 0, STORE_PYROSCOPE, false,
+		  "http://p.example:4040/a%20b" },
+		{ "grpc://parca.example:0", -EINVAL, 0, false, NULL },
+		{ "grpc://parca.example:", -EINVAL, 0, false, NULL },
+		{ "grpc://parca example:7070", -EINVAL, 0, false, NULL },
+		{ "grpc://[::1", -EINVAL, 0, false, NULL },
+		{ "pyroscope+http://p.example/a b", -EINVAL, 0, false, NULL },
+		{ "pyroscope+http://p.example#top", -EINVAL, 0, false, NULL },
 		{ "", -EINVAL, 0, false, NULL },
 	};
 
