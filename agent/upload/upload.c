@@ -14,18 +14,16 @@
 
 #include "curl_api.h"
 #include "log.h"
+#include "retry.h"
 #include "spool.h"
+#include "upload_queue.h"
 #include "timeconst.h"
 #include "upload.pb-c.h"
 
-#define INITIAL_BACKOFF_NS (250 * NSEC_PER_MSEC)
 /* How long the thread sleeps when nothing is due; wakeups come earlier for new windows. */
 #define IDLE_POLL_MS 1000
 /* After the spool refused a write (disk full, I/O error), when to try it again. */
 #define SPOOL_RETRY_NS (1 * NSEC_PER_SEC)
-/* "Still failing" warnings: after 10 s, then at doubling intervals up to every 10 minutes. */
-#define FAILING_REPORT_FIRST_NS (10 * NSEC_PER_SEC)
-#define FAILING_REPORT_MAX_NS (600 * NSEC_PER_SEC)
 
 static const char *const drop_names[NR_UPLOAD_DROPS] = {
 	[DROP_REJECTED] = "rejected",
@@ -38,14 +36,6 @@ static const char *const drop_names[NR_UPLOAD_DROPS] = {
 	[DROP_ENCODE] = "encode",
 };
 
-/* One packed window (a fornax.upload.v1.Window) in memory. */
-struct uwin {
-	struct uwin *next;
-	__s64 time_nanos;
-	void *buf;
-	size_t len;
-};
-
 struct uploader {
 	struct series_label *labels;
 	char *hostname;
@@ -54,16 +44,14 @@ struct uploader {
 	struct spool *spool;
 	CURLM *multi;
 	unsigned queue_windows;
-	__u64 max_backoff_ns;
 	__u64 store_timeout_ns;
 	pthread_t thread;
 	bool thread_started;
 	bool thread_joined;
 
 	pthread_mutex_t lock;
-	/* Guarded by lock: the queue (oldest first), the stop request, the books. */
-	struct uwin *head, *tail;
-	size_t queued;
+	/* Guarded by lock: the queue, the stop request, the books. */
+	struct upload_queue queue;
 	bool stopping;
 	__u64 stop_deadline;
 	struct uploader_stats stats;
@@ -72,14 +60,8 @@ struct uploader {
 	struct uwin *inflight;
 	CURL *inflight_handle;
 	bool inflight_from_spool;
-	bool failing;
-	__u64 failing_since;
-	/* An outage of hours should cost a few log lines, not one per retry. */
-	__u64 failing_report_at, failing_report_every;
-	__u64 backoff_ns;
-	__u64 next_attempt;
+	struct retry retry;
 	__u64 spool_retry_after;
-	__u64 rng;
 };
 
 const char *upload_drop_name(enum upload_drop why)
@@ -90,49 +72,6 @@ const char *upload_drop_name(enum upload_drop why)
 static __u64 now_mono(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
-}
-
-static void uwin_free(struct uwin *w)
-{
-	if (!w)
-		return;
-	free(w->buf);
-	free(w);
-}
-
-/* Callers hold u->lock for these four. */
-static void queue_push_tail(struct uploader *u, struct uwin *w)
-{
-	w->next = NULL;
-	if (u->tail)
-		u->tail->next = w;
-	else
-		u->head = w;
-	u->tail = w;
-	u->queued++;
-}
-
-static void queue_push_head(struct uploader *u, struct uwin *w)
-{
-	w->next = u->head;
-	u->head = w;
-	if (!u->tail)
-		u->tail = w;
-	u->queued++;
-}
-
-static struct uwin *queue_pop_head(struct uploader *u)
-{
-	struct uwin *w = u->head;
-
-	if (!w)
-		return NULL;
-	u->head = w->next;
-	if (!u->head)
-		u->tail = NULL;
-	u->queued--;
-	w->next = NULL;
-	return w;
 }
 
 /* Never logs: a slow stderr must not hold the lock the drain loop takes. */
@@ -167,35 +106,13 @@ static void on_spool_evict(void *ctx, __s64 time_nanos, size_t bytes)
 			(int64_t)time_nanos, bytes);
 }
 
-static __u64 next_random(struct uploader *u)
-{
-	/* xorshift64*: jitter needs spread, not secrecy. */
-	u->rng ^= u->rng >> 12;
-	u->rng ^= u->rng << 25;
-	u->rng ^= u->rng >> 27;
-	return u->rng * 0x2545f4914f6cdd1dULL;
-}
-
-/* Exponential backoff with jitter: the next try is in [backoff/2, backoff]. */
-static void schedule_retry(struct uploader *u, __u64 now)
-{
-	__u64 b;
-
-	u->backoff_ns = u->backoff_ns ? u->backoff_ns * 2 : INITIAL_BACKOFF_NS;
-	if (u->backoff_ns > u->max_backoff_ns)
-		u->backoff_ns = u->max_backoff_ns;
-	b = u->backoff_ns;
-	u->next_attempt = now + b / 2 + next_random(u) % (b / 2 + 1);
-}
-
 static void store_answered(struct uploader *u, __u64 now)
 {
-	if (u->failing)
-		log_info("store: reachable again after %.1fs%s", (double)(now - u->failing_since) / NSEC_PER_SEC,
+	__u64 since = u->retry.failing_since;
+
+	if (retry__answered(&u->retry))
+		log_info("store: reachable again after %.1fs%s", (double)(now - since) / NSEC_PER_SEC,
 			 u->spool && spool__count(u->spool) ? ", replaying the spool oldest first" : "");
-	u->failing = false;
-	u->backoff_ns = 0;
-	u->next_attempt = 0;
 }
 
 /*
@@ -208,7 +125,7 @@ static int spool_one(struct uploader *u)
 	int err;
 
 	pthread_mutex_lock(&u->lock);
-	w = queue_pop_head(u);
+	w = upload_queue__pop_head(&u->queue);
 	pthread_mutex_unlock(&u->lock);
 	if (!w)
 		return 1;
@@ -222,7 +139,7 @@ static int spool_one(struct uploader *u)
 	}
 	pthread_mutex_lock(&u->lock);
 	if (err)
-		queue_push_head(u, w);
+		upload_queue__push_head(&u->queue, w);
 	else
 		u->stats.spooled++;
 	pthread_mutex_unlock(&u->lock);
@@ -242,20 +159,22 @@ static int spool_one(struct uploader *u)
 static void settle_queue(struct uploader *u, bool stopping, bool hard_stop, __u64 now)
 {
 	bool spool_ok = u->spool && now >= u->spool_retry_after;
-	bool spool_all = u->failing ||
+	bool spool_all = u->retry.failing ||
 			 (stopping && (hard_stop || (u->spool && spool__count(u->spool) > 0)));
 	static struct log_ratelimit rl;
 
 	for (;;) {
+		enum settle_action action;
 		size_t queued;
 		int err;
 
 		pthread_mutex_lock(&u->lock);
-		queued = u->queued;
+		queued = u->queue.n;
 		pthread_mutex_unlock(&u->lock);
-		if (!queued || (queued <= u->queue_windows && !(spool_ok && spool_all)))
+		action = upload_queue__settle(queued, u->queue_windows, spool_ok, spool_all);
+		if (action == SETTLE_DONE)
 			break;
-		if (spool_ok) {
+		if (action == SETTLE_SPOOL) {
 			err = spool_one(u);
 			if (err < 0) {
 				log_ratelimited(&rl, LOG_ERROR, "spool: writing a window: %s",
@@ -265,14 +184,12 @@ static void settle_queue(struct uploader *u, bool stopping, bool hard_stop, __u6
 			}
 			continue;
 		}
-		if (queued <= u->queue_windows)
-			break;
 		{
 			enum upload_drop why = u->spool ? DROP_SPOOL_ERROR : DROP_QUEUE_FULL;
 			struct uwin *w;
 
 			pthread_mutex_lock(&u->lock);
-			w = queue_pop_head(u);
+			w = upload_queue__pop_head(&u->queue);
 			count_drop_locked(u, why);
 			pthread_mutex_unlock(&u->lock);
 			log_drop(why, w->time_nanos);
@@ -297,7 +214,7 @@ static void requeue_inflight(struct uploader *u)
 		return;
 	}
 	pthread_mutex_lock(&u->lock);
-	queue_push_head(u, w);
+	upload_queue__push_head(&u->queue, w);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -348,23 +265,20 @@ static void handle_result(struct uploader *u, CURLcode code, __u64 now)
 		pthread_mutex_lock(&u->lock);
 		u->stats.retries++;
 		pthread_mutex_unlock(&u->lock);
-		if (!u->failing) {
-			u->failing = true;
-			u->failing_since = now;
-			u->failing_report_every = FAILING_REPORT_FIRST_NS;
-			u->failing_report_at = now + u->failing_report_every;
+		switch (retry__failed(&u->retry, now)) {
+		case RETRY_NOW_FAILING:
 			log_warn("store: %s; retrying with backoff%s", why,
 				 u->spool ? ", windows wait in the spool" : "");
-		} else if (now >= u->failing_report_at) {
+			break;
+		case RETRY_STILL_FAILING:
 			log_warn("store still failing after %.0fs: %s",
-				 (double)(now - u->failing_since) / NSEC_PER_SEC, why);
-			u->failing_report_every = u->failing_report_every * 2 > FAILING_REPORT_MAX_NS ?
-				FAILING_REPORT_MAX_NS : u->failing_report_every * 2;
-			u->failing_report_at = now + u->failing_report_every;
+				 (double)(now - u->retry.failing_since) / NSEC_PER_SEC, why);
+			break;
+		case RETRY_QUIET:
+			break;
 		}
 		log_debug("upload: window %" PRId64 " retry (%s)", (int64_t)w->time_nanos, why);
 		requeue_inflight(u);
-		schedule_retry(u, now);
 		break;
 	}
 }
@@ -405,7 +319,7 @@ static bool has_work(struct uploader *u, bool stopping)
 	size_t queued;
 
 	pthread_mutex_lock(&u->lock);
-	queued = u->queued;
+	queued = u->queue.n;
 	pthread_mutex_unlock(&u->lock);
 	/* A stop sends what is in memory; the spool keeps until the next run. */
 	return queued || (!stopping && u->spool && spool__count(u->spool));
@@ -423,7 +337,7 @@ static void start_attempt(struct uploader *u, bool stopping, __u64 now)
 
 	w = calloc(1, sizeof(*w));
 	if (!w) {
-		schedule_retry(u, now);
+		retry__backoff(&u->retry, now);
 		return;
 	}
 	u->inflight_from_spool = !stopping && u->spool && spool__count(u->spool);
@@ -440,13 +354,13 @@ static void start_attempt(struct uploader *u, bool stopping, __u64 now)
 			log_ratelimited(&rl, LOG_ERROR, "spool: reading window %" PRId64 ": %s",
 					(int64_t)w->time_nanos, strerror(-err));
 			free(w);
-			schedule_retry(u, now);
+			retry__backoff(&u->retry, now);
 			return;
 		}
 	} else {
 		free(w);
 		pthread_mutex_lock(&u->lock);
-		w = queue_pop_head(u);
+		w = upload_queue__pop_head(&u->queue);
 		pthread_mutex_unlock(&u->lock);
 		if (!w)
 			return;
@@ -468,7 +382,7 @@ static void start_attempt(struct uploader *u, bool stopping, __u64 now)
 		log_ratelimited(&rl, LOG_ERROR, "upload: encoding window %" PRId64 ": %s",
 				(int64_t)w->time_nanos, strerror(errno));
 		requeue_inflight(u);
-		schedule_retry(u, now);
+		retry__backoff(&u->retry, now);
 		return;
 	}
 	mc = libcurl.multi_add_handle(u->multi, h);
@@ -477,7 +391,7 @@ static void start_attempt(struct uploader *u, bool stopping, __u64 now)
 				libcurl.multi_strerror(mc));
 		store__finish(u->store, CURLE_FAILED_INIT, NULL, 0, &(size_t){ 0 });
 		requeue_inflight(u);
-		schedule_retry(u, now);
+		retry__backoff(&u->retry, now);
 		return;
 	}
 	u->inflight_handle = h;
@@ -506,7 +420,7 @@ static void final_settle(struct uploader *u)
 			;
 	for (;;) {
 		pthread_mutex_lock(&u->lock);
-		w = queue_pop_head(u);
+		w = upload_queue__pop_head(&u->queue);
 		pthread_mutex_unlock(&u->lock);
 		if (!w)
 			break;
@@ -547,14 +461,14 @@ static void *upload_thread(void *arg)
 
 			if (stopping && (!work || hard_stop))
 				break;
-			if (work && now >= u->next_attempt) {
+			if (work && retry__due(&u->retry, now)) {
 				start_attempt(u, stopping, now);
 				continue;
 			}
 		}
 		timeout = IDLE_POLL_MS;
 		if (!u->inflight && has_work(u, stopping))
-			timeout = ms_until(u->next_attempt, now);
+			timeout = ms_until(u->retry.next_attempt, now);
 		if (stopping && ms_until(deadline, now) < timeout)
 			timeout = ms_until(deadline, now);
 		mc = libcurl.multi_poll(u->multi, NULL, 0, timeout, NULL);
@@ -585,6 +499,7 @@ struct uploader *uploader__new(const struct uploader_opts *opts)
 	sigset_t all, old;
 	struct uploader *u;
 	bool have_hostname = false;
+	__u64 seed;
 	size_t n = 0;
 	int err;
 
@@ -600,10 +515,11 @@ struct uploader *uploader__new(const struct uploader_opts *opts)
 	}
 	pthread_mutex_init(&u->lock, NULL);
 	u->queue_windows = opts->queue_windows;
-	u->max_backoff_ns = opts->max_backoff_ns;
 	u->store_timeout_ns = opts->store.timeout_ns;
-	if (getrandom(&u->rng, sizeof(u->rng), 0) != sizeof(u->rng) || !u->rng)
-		u->rng = now_mono() | 1;
+	upload_queue__init(&u->queue);
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = now_mono();
+	retry__init(&u->retry, opts->max_backoff_ns, seed);
 
 	err = -ENOMEM;
 	u->hostname = host_name();
@@ -746,13 +662,9 @@ int uploader__submit(struct uploader *u, const struct pprof *window)
 		  (double)(now_mono() - started) / 1e6);
 	pthread_mutex_lock(&u->lock);
 	u->stats.produced++;
-	queue_push_tail(u, w);
-	/*
-	 * The thread keeps the queue at queue_windows; this bound only holds
-	 * memory if the thread itself is stuck (a spool disk that hangs).
-	 */
-	if (u->queued > 2 * (size_t)u->queue_windows + 2) {
-		overflow = queue_pop_head(u);
+	upload_queue__push_tail(&u->queue, w);
+	if (upload_queue__overflowing(u->queue.n, u->queue_windows)) {
+		overflow = upload_queue__pop_head(&u->queue);
 		count_drop_locked(u, DROP_QUEUE_FULL);
 	}
 	pthread_mutex_unlock(&u->lock);
@@ -781,7 +693,7 @@ void uploader__stats(struct uploader *u, struct uploader_stats *out)
 {
 	pthread_mutex_lock(&u->lock);
 	*out = u->stats;
-	out->queued = u->queued;
+	out->queued = u->queue.n;
 	pthread_mutex_unlock(&u->lock);
 	/* The spool is the thread's: its size is read once the thread is gone. */
 	out->in_spool = u->spool && u->thread_joined ? spool__count(u->spool) : 0;
@@ -814,13 +726,10 @@ void uploader__log_stats(struct uploader *u)
 
 void uploader__free(struct uploader *u)
 {
-	struct uwin *w;
-
 	if (!u)
 		return;
 	uploader__stop(u, u->store_timeout_ns);
-	while ((w = queue_pop_head(u)))
-		uwin_free(w);
+	upload_queue__clear(&u->queue);
 	uwin_free(u->inflight);
 	libcurl.multi_cleanup(u->multi);
 	store__free(u->store);

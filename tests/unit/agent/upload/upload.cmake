@@ -10,3 +10,7 @@ fornax_unit_test(series_test
 fornax_unit_test(store_test
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/store_test.c
 	LIBS fornax_agent)
+# The queue's order and bound, the retry backoff and outage reports.
+fornax_unit_test(upload_queue_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/upload_queue_test.c
+	LIBS fornax_agent)
