@@ -1,12 +1,12 @@
 # Which rows of the unwind row space a table owns.
 fornax_unit_test(range_alloc_test
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/range_alloc_test.c
-	LIBS fornax_agent)
+	LIBS fornax_unwind)
 # CFI rows laid out for the BPF walker: its indexed search agrees with a
 # plain one at every address of fixture programs and libc.
 fornax_unit_test(unwind_rows_test
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/unwind_rows_test.c
-	LIBS fornax_agent
+	LIBS fornax_unwind
 	INCLUDES ${FORNAX_TEST_ROOT}/unit/symbolizer
 	DEFINITIONS FX_DIR="${UNW_FX_BIN}" FX_SRC_DIR="${UNW_FX_SRC}"
 	DEPENDS unwind_fixtures)
