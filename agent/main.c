@@ -471,18 +471,10 @@ static int setup_store(struct agent *a)
 	return 0;
 }
 
-static int setup(struct agent *a)
+static int setup_symbolizer(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
-	struct sampler_opts sopts;
-	size_t max_keys, max_stacks;
 	int err;
-
-	if (!cfg->duration_ns && cfg->output && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
-		err = -errno;
-		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
-		return err;
-	}
 
 	if (cfg->debuginfod_urls) {
 		err = setup_debuginfod(cfg);
@@ -504,17 +496,23 @@ static int setup(struct agent *a)
 			log_error("starting the symbolizer: %s", strerror(-err));
 		return err;
 	}
+	if (!cfg->kernel_stacks)
+		return 0;
+	err = symbolizer__load_kernel(a->symbolizer);
+	if (err == -EPERM)
+		log_warn("kernel addresses in /proc/kallsyms are hidden from fornax (it needs "
+			 "CAP_SYSLOG, see kernel.kptr_restrict): kernel frames will show as "
+			 "[unknown]");
+	else if (err)
+		log_warn("reading kernel symbols: %s; kernel frames will show as [unknown]",
+			 strerror(-err));
+	return 0;
+}
 
-	if (cfg->kernel_stacks) {
-		err = symbolizer__load_kernel(a->symbolizer);
-		if (err == -EPERM)
-			log_warn("kernel addresses in /proc/kallsyms are hidden from fornax (it needs "
-				 "CAP_SYSLOG, see kernel.kptr_restrict): kernel frames will show as "
-				 "[unknown]");
-		else if (err)
-			log_warn("reading kernel symbols: %s; kernel frames will show as [unknown]",
-				 strerror(-err));
-	}
+/* The kernel's process records, to every tracker of processes (the unwinder joins later). */
+static int setup_lifecycle(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
 
 	a->cgroups = cgroups__new(0, SYMBOL_IDLE_NS / cfg->drain_interval_ns + 1);
 	if (!a->cgroups)
@@ -534,28 +532,40 @@ static int setup(struct agent *a)
 	if (!a->proc_watch)
 		log_warn("process events unavailable (%s): processes that exit before a drain "
 			 "stay unsymbolized", strerror(errno));
-	if (cfg->unwind_mode != FORNAX_UNWIND_FP) {
-		a->unwinder = unwinder__new(&(struct unwinder_opts){
-			.mode = cfg->unwind_mode,
-			.max_table_bytes = cfg->unwind_memory,
-			.pids = cfg->pids,
-			.n_pids = cfg->n_pids,
-		});
-		if (!a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_DWARF) {
-			err = -errno;
-			log_error("--unwind=dwarf: cannot set up CFI unwinding: %s", strerror(-err));
-			return err;
-		}
-		if (!a->unwinder)
-			log_warn("CFI unwinding unavailable (%s): user stacks are walked by frame "
-				 "pointers", strerror(errno));
-		else if (!unwinder__wait_ready(a->unwinder, UNWIND_READY_NS))
-			log_info("unwind tables still loading: until a process's are in, its stacks "
-				 "are walked by frame pointers");
-	}
+	return 0;
+}
 
-	size_maps(cfg, &max_keys, &max_stacks);
-	sopts = (struct sampler_opts){
+static int setup_unwinder(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	int err;
+
+	if (cfg->unwind_mode == FORNAX_UNWIND_FP)
+		return 0;
+	a->unwinder = unwinder__new(&(struct unwinder_opts){
+		.mode = cfg->unwind_mode,
+		.max_table_bytes = cfg->unwind_memory,
+		.pids = cfg->pids,
+		.n_pids = cfg->n_pids,
+	});
+	if (!a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_DWARF) {
+		err = -errno;
+		log_error("--unwind=dwarf: cannot set up CFI unwinding: %s", strerror(-err));
+		return err;
+	}
+	if (!a->unwinder)
+		log_warn("CFI unwinding unavailable (%s): user stacks are walked by frame "
+			 "pointers", strerror(errno));
+	else if (!unwinder__wait_ready(a->unwinder, UNWIND_READY_NS))
+		log_info("unwind tables still loading: until a process's are in, its stacks "
+			 "are walked by frame pointers");
+	return 0;
+}
+
+static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
+{
+	const struct config *cfg = &a->cfg;
+	struct sampler_opts sopts = {
 		.frequency = cfg->frequency,
 		.pids = cfg->pids,
 		.n_pids = cfg->n_pids,
@@ -569,6 +579,8 @@ static int setup(struct agent *a)
 		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
 		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
 	};
+	int err;
+
 	a->sampler = sampler__new(&sopts);
 	if (!a->sampler && a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_AUTO) {
 		/* The walker needs more of the kernel (Linux 6.1+) than the rest of the program. */
@@ -589,7 +601,30 @@ static int setup(struct agent *a)
 		if (err)
 			log_warn("reading first-sample records: %s, ignoring", strerror(-err));
 	}
+	return 0;
+}
 
+static int setup(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	size_t max_keys, max_stacks;
+	int err;
+
+	if (!cfg->duration_ns && cfg->output && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
+		err = -errno;
+		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
+		return err;
+	}
+	size_maps(cfg, &max_keys, &max_stacks);
+	err = setup_symbolizer(a);
+	if (!err)
+		err = setup_lifecycle(a);
+	if (!err)
+		err = setup_unwinder(a);
+	if (!err)
+		err = setup_sampler(a, max_keys, max_stacks);
+	if (err)
+		return err;
 	err = setup_signals(a);
 	if (err) {
 		log_error("setting up signals and timers: %s", strerror(-err));
