@@ -392,10 +392,8 @@ TEST(live)
 	double t0, t1;
 	int checked = 0;
 
-	if (!live_addr("_stext")) {
-		fprintf(stderr, "  /proc/kallsyms not readable or restricted, skipped\n");
-		return 0;
-	}
+	if (!live_addr("_stext"))
+		TEST_SKIP("/proc/kallsyms not readable or restricted");
 	before = rss_kib();
 	t0 = now_ms();
 	ks = kallsyms__load("/proc/kallsyms", "/proc/modules");
