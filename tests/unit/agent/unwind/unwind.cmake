@@ -10,3 +10,7 @@ fornax_unit_test(unwind_rows_test
 	INCLUDES ${FORNAX_TEST_ROOT}/unit/symbolizer
 	DEFINITIONS FX_DIR="${UNW_FX_BIN}" FX_SRC_DIR="${UNW_FX_SRC}"
 	DEPENDS unwind_fixtures)
+# The row and mapping spaces on real BPF maps (needs CAP_BPF; skips without).
+fornax_unit_test(page_pool_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/page_pool_test.c
+	LIBS fornax_unwind PkgConfig::LIBBPF)
