@@ -224,20 +224,6 @@ static int configure(struct proc_watch *pw, const struct proc_watch_opts *opts)
 	return err;
 }
 
-static int fill_cgroup_filter(struct proc_watch *pw, const struct cgroup_filter *cg)
-{
-	int fd = bpf_map__fd(pw->skel->maps.cgroup_filter);
-	__u8 yes = 1;
-
-	for (size_t i = 0; cg && i < cg->n; i++) {
-		int err = bpf_map_update_elem(fd, &cg->ids[i], &yes, BPF_ANY);
-
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 struct proc_watch *proc_watch__new(const struct proc_watch_opts *opts, proc_event_fn fn, void *ctx)
 {
 	const struct proc_watch_opts empty = {};
@@ -279,7 +265,7 @@ struct proc_watch *proc_watch__new(const struct proc_watch_opts *opts, proc_even
 		log_error("loading the process-event BPF programs: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = fill_cgroup_filter(pw, opts->cgroups);
+	err = cgroup_filter__fill(opts->cgroups, bpf_map__fd(pw->skel->maps.cgroup_filter));
 	if (err) {
 		log_error("filling the cgroup filter: %s", strerror(-err));
 		goto cleanup;

@@ -13,6 +13,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "hashmap.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -231,6 +233,19 @@ void cgroup_filter__levels(const struct cgroup_filter *f, __u32 *min, __u32 *max
 	}
 	if (*min > *max)
 		*min = *max;
+}
+
+int cgroup_filter__fill(const struct cgroup_filter *f, int map_fd)
+{
+	__u8 yes = 1;
+
+	for (size_t i = 0; f && i < f->n; i++) {
+		int err = bpf_map_update_elem(map_fd, &f->ids[i], &yes, BPF_ANY);
+
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* ---- container ids ---- */

@@ -33,6 +33,8 @@ int cgroup_filter__add(struct cgroup_filter *f, const char *arg, const char **wh
 void cgroup_filter__free(struct cgroup_filter *f);
 /* Smallest and largest level in f (f->n > 0). */
 void cgroup_filter__levels(const struct cgroup_filter *f, __u32 *min, __u32 *max);
+/* Puts f's ids into a program's cgroup_filter map (cgroup_filter.bpf.h). f may be NULL. 0 or -errno. */
+int cgroup_filter__fill(const struct cgroup_filter *f, int map_fd);
 
 /*
  * The container id and pod UID a cgroup path shows, for the layouts of

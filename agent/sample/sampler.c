@@ -482,20 +482,6 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 	return err;
 }
 
-static int fill_cgroup_filter(struct sampler *s, const struct cgroup_filter *cg)
-{
-	int fd = bpf_map__fd(s->skel->maps.cgroup_filter);
-	__u8 yes = 1;
-
-	for (size_t i = 0; cg && i < cg->n; i++) {
-		int err = bpf_map_update_elem(fd, &cg->ids[i], &yes, BPF_ANY);
-
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 static int fill_pid_filter(struct sampler *s, const struct sampler_opts *opts)
 {
 	int fd = bpf_map__fd(s->skel->maps.pid_filter);
@@ -562,7 +548,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		log_error("filling the pid filter: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = fill_cgroup_filter(s, opts->cgroups);
+	err = cgroup_filter__fill(opts->cgroups, bpf_map__fd(s->skel->maps.cgroup_filter));
 	if (err) {
 		log_error("filling the cgroup filter: %s", strerror(-err));
 		goto cleanup;

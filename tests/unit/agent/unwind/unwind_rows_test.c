@@ -8,29 +8,12 @@
 #include <elf.h>
 #include <libelf.h>
 
+#include "cfi_test_util.h"
 #include "symbolizer_test_util.h"
 #include "test.h"
 #include "unwind_rows.h"
 
 #define LIBC_PATH "/lib/x86_64-linux-gnu/libc.so.6"
-
-static struct cfi_table *build_file(const char *path)
-{
-	struct cfi_table *t = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf *elf;
-
-	if (fd < 0)
-		return NULL;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf)
-		t = cfi_table__build(elf);
-	else
-		errno = ENOEXEC;
-	elf_end(elf);
-	close(fd);
-	return t;
-}
 
 /* The same rule, in the walker's terms. */
 static bool same_row(const struct cfi_row *a, const struct fornax_unwind_row *b)

@@ -10,7 +10,7 @@
 #include <elf.h>
 #include <libelf.h>
 
-#include "cfi_table.h"
+#include "cfi_test_util.h"
 #include "symbolizer_test_util.h"
 #include "test.h"
 
@@ -221,24 +221,6 @@ static int check_at(const struct cfi_table *t, unsigned long long addr,
 			  addr, got->type, got->cfa_off, got->fp_off, want->type, want->cfa_off,
 			  want->fp_off);
 	return 0;
-}
-
-static struct cfi_table *build_file(const char *path)
-{
-	struct cfi_table *t = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf *elf;
-
-	if (fd < 0)
-		return NULL;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf)
-		t = cfi_table__build(elf);
-	else
-		errno = ENOEXEC;
-	elf_end(elf);
-	close(fd);
-	return t;
 }
 
 /* Every FDE readelf prints, every location: the same rule. */
