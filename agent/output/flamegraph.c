@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "flamegraph_js.h"
 #include "utf8.h"
 
@@ -44,22 +45,8 @@ static const char style[] =
 
 static int flamegraph_buf_grow(struct flamegraph_buf *b, size_t more)
 {
-	size_t cap;
-	char *p;
-
-	if (b->len + more + 1 <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more + 1) {
-		if (cap > SIZE_MAX / 2)
-			return -ENOMEM;
-		cap *= 2;
-	}
-	p = realloc(b->buf, cap);
-	if (!p)
+	if (more > SIZE_MAX - b->len - 1 || ARRAY_GROW(&b->buf, &b->cap, b->len + more + 1))
 		return -ENOMEM;
-	b->buf = p;
-	b->cap = cap;
 	return 0;
 }
 

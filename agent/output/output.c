@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "fileio.h"
 #include "flame.h"
 #include "flamegraph.h"
@@ -59,18 +60,8 @@ struct strbuf {
 
 static int strbuf_append(struct strbuf *sb, const char *s, size_t n)
 {
-	if (sb->len + n + 1 > sb->cap) {
-		size_t cap = sb->cap ? sb->cap : 256;
-		char *p;
-
-		while (sb->len + n + 1 > cap)
-			cap *= 2;
-		p = realloc(sb->buf, cap);
-		if (!p)
-			return -ENOMEM;
-		sb->buf = p;
-		sb->cap = cap;
-	}
+	if (ARRAY_GROW(&sb->buf, &sb->cap, sb->len + n + 1))
+		return -ENOMEM;
 	memcpy(sb->buf + sb->len, s, n);
 	sb->len += n;
 	sb->buf[sb->len] = '\0';

@@ -339,7 +339,7 @@ bool spool__oldest(const struct spool *s, __s64 *time_nanos)
 	return true;
 }
 
-static int read_file(int fd, void **buf, size_t *len)
+static int read_window_file(int fd, void **buf, size_t *len)
 {
 	unsigned char header[HEADER_SIZE];
 	struct stat st;
@@ -384,7 +384,7 @@ int spool__read_oldest(struct spool *s, void **buf, size_t *len, __s64 *time_nan
 	fd = openat(s->dir_fd, s->entries[s->head].name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? -EBADMSG : -errno;
-	err = read_file(fd, buf, len);
+	err = read_window_file(fd, buf, len);
 	close(fd);
 	if (!err)
 		s->pinned = true;
