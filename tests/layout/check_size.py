@@ -69,6 +69,10 @@ def main():
             if count > MAX_FUNCTION_LINES:
                 bad.append(f"{rel}:{first}: {name}() is {count} lines (at most "
                            f"{MAX_FUNCTION_LINES})")
+    if not files or not funcs:
+        # a wrong root would otherwise pass with nothing checked
+        print(f"no C files found under {root}", file=sys.stderr)
+        return 1
     files.sort(reverse=True)
     funcs.sort(reverse=True)
     print(f"{len(files)} files, {len(funcs)} functions under {', '.join(STAGES)}")
