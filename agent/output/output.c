@@ -297,17 +297,9 @@ int output__prune(const char *dir, unsigned keep)
 	while ((de = readdir(d))) {
 		if (!is_window_file(de->d_name))
 			continue;
-		if (n == cap) {
-			size_t new_cap = cap ? 2 * cap : 64;
-			char **p = realloc(names, new_cap * sizeof(*names));
-
-			if (!p) {
-				err = -ENOMEM;
-				break;
-			}
-			names = p;
-			cap = new_cap;
-		}
+		err = ARRAY_GROW(&names, &cap, n + 1);
+		if (err)
+			break;
 		names[n] = strdup(de->d_name);
 		if (!names[n]) {
 			err = -ENOMEM;

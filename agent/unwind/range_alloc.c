@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+
 struct free_range {
 	__u64 start;
 	__u64 len;
@@ -26,13 +28,12 @@ struct range_alloc *range_alloc__new(__u64 capacity)
 		return NULL;
 	}
 	a = calloc(1, sizeof(*a));
-	if (!a || !(a->free = malloc(8 * sizeof(*a->free)))) {
+	if (!a || ARRAY_GROW(&a->free, &a->cap_free, 1)) {
 		free(a);
 		errno = ENOMEM;
 		return NULL;
 	}
 	a->capacity = capacity;
-	a->cap_free = 8;
 	a->free[0] = (struct free_range){ 0, capacity };
 	a->n_free = 1;
 	return a;
@@ -102,14 +103,8 @@ int range_alloc__put(struct range_alloc *a, __u32 start, __u32 n)
 		next->start = start;
 		next->len += n;
 	} else {
-		if (a->n_free == a->cap_free) {
-			struct free_range *p = realloc(a->free, 2 * a->cap_free * sizeof(*p));
-
-			if (!p)
-				return -ENOMEM;
-			a->free = p;
-			a->cap_free *= 2;
-		}
+		if (ARRAY_GROW(&a->free, &a->cap_free, a->n_free + 1))
+			return -ENOMEM;
 		memmove(&a->free[lo + 1], &a->free[lo], (a->n_free - lo) * sizeof(*a->free));
 		a->free[lo] = (struct free_range){ start, n };
 		a->n_free++;
