@@ -14,6 +14,7 @@
 #include "cgroup_filter.bpf.h"
 #include "announce.bpf.h"
 
+#define ENOMEM 12
 #define EFAULT 14
 #define EEXIST 17
 #define ENOSPC 28
@@ -99,6 +100,7 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 	__u32 zero = 0;
 	struct fornax_stack *stack = bpf_map_lookup_elem(&scratch, &zero);
 	long ret;
+	int uerr;
 	__u64 id;
 
 	if (!stack) {
@@ -128,10 +130,21 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 		st->user_stack_truncated++;
 
 	id = hash_stack(stack);
-	ret = bpf_map_update_elem(stacks, &id, stack, BPF_NOEXIST);
-	if (ret && ret != -EEXIST) {
-		st->stack_map_full++;
-		*err = -ENOSPC;
+	/*
+	 * int, not long: before Linux 6.4 ("bpf: return long from bpf_map_ops
+	 * funcs") the verifier calls the map's int-returning op directly, so the
+	 * error reaches R0 zero-extended (-EEXIST as 0xffffffef) and a 64-bit
+	 * compare would take every stack seen before for a full map.
+	 */
+	uerr = bpf_map_update_elem(stacks, &id, stack, BPF_NOEXIST);
+	if (uerr && uerr != -EEXIST) {
+		if (uerr == -E2BIG || uerr == -ENOMEM) {
+			st->stack_map_full++;
+			*err = -ENOSPC;
+		} else {
+			st->stack_other_error++;
+			*err = uerr;
+		}
 		return 0;
 	}
 	*err = 0;

@@ -187,8 +187,14 @@ static __always_inline void unwind_request(__u32 tgid, __u64 start_ns, __u64 exe
 		.reason = reason,
 	};
 
-	/* -EEXIST: already asked and not yet read, which is enough. */
-	if (bpf_map_update_elem(&unwind_requests, &tgid, &req, BPF_NOEXIST) == -E2BIG)
+	/*
+	 * -EEXIST: already asked and not yet read, which is enough. The result
+	 * is kept in an int: before Linux 6.4 it arrives zero-extended (see
+	 * store_stack()).
+	 */
+	int uerr = bpf_map_update_elem(&unwind_requests, &tgid, &req, BPF_NOEXIST);
+
+	if (uerr && uerr != -EEXIST)
 		st->unwind_requests_lost++;
 }
 

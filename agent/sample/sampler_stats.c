@@ -47,6 +47,9 @@ static void check_books(const struct sampler_drain_stats *st)
 	if (k->stack_map_full)
 		log_warn_ratelimited("%llu stacks dropped: stacks map full (raise --max-stacks)",
 				     (unsigned long long)k->stack_map_full);
+	if (k->stack_other_error)
+		log_warn_ratelimited("%llu stacks dropped: the kernel could not walk or store them",
+				     (unsigned long long)k->stack_other_error);
 }
 
 static void log_unwind(const struct fornax_set_stats *k)
@@ -72,7 +75,8 @@ void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_st
 	if (cfi)
 		log_unwind(&st->set);
 	t->samples += st->drained_samples;
-	t->lost += st->set.counts_map_full;
+	t->samples_lost += st->set.counts_map_full;
+	t->stacks_dropped += st->set.stack_map_full + st->set.stack_other_error;
 	log_debug("drain: %llu samples, %llu keys, %llu stacks (kernel: %llu samples, %llu idle, "
 		  "%llu filtered)",
 		  (unsigned long long)st->drained_samples, (unsigned long long)st->keys,

@@ -15,7 +15,8 @@
 /* Over the whole run. */
 struct sampler_totals {
 	__u64 samples;                   /* drained */
-	__u64 lost;                      /* counts map full */
+	__u64 samples_lost;              /* counts map full: not in any profile */
+	__u64 stacks_dropped;            /* kept with a pseudo frame in place of a stack */
 	__u64 unwind_fp;                 /* user stacks walked by frame pointers */
 	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */
 };

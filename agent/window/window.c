@@ -42,6 +42,7 @@ struct process_key {
 enum pseudo_frame {
 	PSEUDO_TRUNCATED,
 	PSEUDO_STACK_DROPPED,
+	PSEUDO_STACK_FAILED,
 	PSEUDO_STACK_MISSING,
 	PSEUDO_NO_STACK,
 	NR_PSEUDO_FRAMES,
@@ -50,6 +51,7 @@ enum pseudo_frame {
 static const char *const pseudo_names[NR_PSEUDO_FRAMES] = {
 	[PSEUDO_TRUNCATED] = "[truncated]",
 	[PSEUDO_STACK_DROPPED] = "[stack dropped: stacks map full]",
+	[PSEUDO_STACK_FAILED] = "[stack dropped: error]",
 	[PSEUDO_STACK_MISSING] = "[stack missing]",
 	[PSEUDO_NO_STACK] = "[no stack]",
 };
@@ -269,8 +271,12 @@ static int add_stack(struct window *w, bool kernel, __u32 pid, __u64 start_ns, c
 	return 0;
 }
 
-/* A stack that was asked for but is not there gets a pseudo frame saying why. */
-static int add_missing_stack(struct window *w, __u64 id, __s32 err, __u64 *out, size_t *n)
+/*
+ * A stack that was asked for but is not there gets a pseudo frame saying why,
+ * and is counted once per sample, as the kernel counted it.
+ */
+static int add_missing_stack(struct window *w, __u64 id, __s32 err, __u64 count, __u64 *out,
+			     size_t *n)
 {
 	enum pseudo_frame which;
 
@@ -278,12 +284,13 @@ static int add_missing_stack(struct window *w, __u64 id, __s32 err, __u64 *out, 
 		return 0; /* not asked for, or nothing to walk (kernel thread, user-mode sample) */
 	if (id) {
 		which = PSEUDO_STACK_MISSING;
-		w->stats.stacks_missing++;
+		w->stats.stacks_missing += count;
 	} else if (err == -ENOSPC) {
 		which = PSEUDO_STACK_DROPPED;
-		w->stats.stacks_dropped++;
+		w->stats.stacks_dropped += count;
 	} else {
-		which = PSEUDO_STACK_MISSING;
+		which = PSEUDO_STACK_FAILED;
+		w->stats.stacks_failed += count;
 	}
 	out[*n] = pseudo_location(w, which);
 	if (!out[*n])
@@ -370,7 +377,8 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 			return err;
 		n += sample->n_kernel;
 	} else {
-		err = add_missing_stack(w, key->kernel_stack_id, key->kernel_stack_err, ids, &n);
+		err = add_missing_stack(w, key->kernel_stack_id, key->kernel_stack_err,
+					sample->count, ids, &n);
 		if (err)
 			return err;
 	}
@@ -386,7 +394,8 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 				return -errno;
 		}
 	} else {
-		err = add_missing_stack(w, key->user_stack_id, key->user_stack_err, ids, &n);
+		err = add_missing_stack(w, key->user_stack_id, key->user_stack_err, sample->count,
+					ids, &n);
 		if (err)
 			return err;
 	}
@@ -454,7 +463,9 @@ const struct pprof *window__finish(struct window *w, __u64 duration_ns)
 	pprof__set_duration(w->pprof, duration_ns);
 	add_comment(w, "samples lost: counts map full (raise --max-stacks or lower "
 		       "--drain-interval)", w->stats.lost_counts_map_full);
-	add_comment(w, "stacks dropped: stacks map full", w->stats.stacks_dropped);
+	add_comment(w, "stacks dropped: stacks map full (raise --max-stacks)",
+		    w->stats.stacks_dropped);
+	add_comment(w, "stacks dropped: error storing them", w->stats.stacks_failed);
 	add_comment(w, "stacks missing from their drain", w->stats.stacks_missing);
 	add_comment(w, "user stacks cut short ([truncated]): depth limit",
 		    w->stats.unwind_end[FORNAX_END_DEPTH]);

@@ -30,7 +30,9 @@ struct window_stats {
 	__u64 keys;
 	__u64 lost_counts_map_full;
 	__u64 stacks_missing;    /* a key named a stack the drain did not find */
-	__u64 stacks_dropped;    /* stacks map full: samples kept without that stack */
+	/* Counted per sample: each is kept with a pseudo frame in place of the stack. */
+	__u64 stacks_dropped;    /* stacks map full */
+	__u64 stacks_failed;     /* storing the stack failed otherwise */
 	__u64 drains;
 	__u64 processes;         /* distinct (pid, start time) seen */
 	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */

@@ -187,6 +187,14 @@ static const char *last_frame(const struct pprof *p, size_t i)
 	return s && s->n_locations ? frame_name(p, s->location_ids[s->n_locations - 1]) : NULL;
 }
 
+static bool has_comment(const struct pprof *p, const char *want)
+{
+	for (size_t i = 0; i < pprof__num_comments(p); i++)
+		if (strcmp(pprof__comment(p, i), want) == 0)
+			return true;
+	return false;
+}
+
 TEST(missing_and_cut_stacks_get_pseudo_frames)
 {
 	const struct pprof *p;
@@ -201,11 +209,13 @@ TEST(missing_and_cut_stacks_get_pseudo_frames)
 	fx.key.tid = 2;
 	fx.s.n_user = 0;
 	ASSERT_EQ(window__add_sample(&fx.s, fx.w), 0);
-	/* 2: dropped in the kernel, stacks map full */
+	/* 2: dropped in the kernel, stacks map full, three times: counted per sample */
 	fx.key.tid = 3;
 	fx.key.user_stack_id = 0;
 	fx.key.user_stack_err = -ENOSPC;
+	fx.s.count = 3;
 	ASSERT_EQ(window__add_sample(&fx.s, fx.w), 0);
+	fx.s.count = 1;
 	/* 3: nothing to walk, nothing asked: the sample is kept all the same */
 	fx.key.tid = 4;
 	fx.key.user_stack_err = -EFAULT;
@@ -220,9 +230,15 @@ TEST(missing_and_cut_stacks_get_pseudo_frames)
 	fx.s.n_user = FORNAX_MAX_STACK_DEPTH;
 	fx.s.user_flags = FORNAX_STACK_FP;
 	ASSERT_EQ(window__add_sample(&fx.s, fx.w), 0);
+	/* 5: storing it failed for another reason: never said to be a full map */
+	fx.key.tid = 6;
+	fx.key.user_stack_id = 0;
+	fx.key.user_stack_err = -EINVAL;
+	fx.s.n_user = 0;
+	ASSERT_EQ(window__add_sample(&fx.s, fx.w), 0);
 
 	p = window__finish(fx.w, 1);
-	ASSERT_EQ(pprof__num_samples(p), 5);
+	ASSERT_EQ(pprof__num_samples(p), 6);
 	ASSERT_STREQ(last_frame(p, 0), "[truncated]");
 	ASSERT_STREQ(label(pprof__sample(p, 0), "unwind"), "truncated: pc not covered");
 	ASSERT_STREQ(last_frame(p, 1), "[stack missing]");
@@ -232,19 +248,15 @@ TEST(missing_and_cut_stacks_get_pseudo_frames)
 	ASSERT_EQ(pprof__sample(p, 4)->n_locations, FORNAX_MAX_STACK_DEPTH + 1);
 	ASSERT_STREQ(last_frame(p, 4), "[truncated]");
 	ASSERT_STREQ(label(pprof__sample(p, 4), "unwind"), "frame pointers");
+	ASSERT_STREQ(last_frame(p, 5), "[stack dropped: error]");
 	window__stats(fx.w, &ws);
 	ASSERT_EQ(ws.stacks_missing, 1);
-	ASSERT_EQ(ws.stacks_dropped, 1);
+	ASSERT_EQ(ws.stacks_dropped, 3);
+	ASSERT_EQ(ws.stacks_failed, 1);
+	ASSERT_TRUE(has_comment(p, "fornax: 3 stacks dropped: stacks map full (raise --max-stacks)"));
+	ASSERT_TRUE(has_comment(p, "fornax: 1 stacks dropped: error storing them"));
 	fixture_free(&fx);
 	return 0;
-}
-
-static bool has_comment(const struct pprof *p, const char *want)
-{
-	for (size_t i = 0; i < pprof__num_comments(p); i++)
-		if (strcmp(pprof__comment(p, i), want) == 0)
-			return true;
-	return false;
 }
 
 /* What the kernel lost is said in the profile itself. */
