@@ -21,6 +21,7 @@
 #include "cgroups.h"
 #include "config.h"
 #include "convert.h"
+#include "kernel_features.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "output.h"
@@ -52,6 +53,7 @@ struct agent {
 	struct proc_watch *proc_watch; /* NULL: no lifecycle events (logged) */
 	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
 	struct lifecycle *lifecycle;
+	struct kernel_features kernel;
 	__u64 window_start_mono;
 	__s64 window_start_real;
 	int signal_fd;
@@ -264,8 +266,9 @@ static int write_window(struct agent *a, const struct config_output *outputs, si
 		log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s", outputs[i].path,
 			 (unsigned long long)ws.samples, pprof__num_samples(p),
 			 (double)duration / NSEC_PER_SEC,
-			 ws.lost_counts_map_full ? " (some samples lost, see the profile's comments)"
-						 : "");
+			 ws.lost_counts_map_full || ws.stacks_dropped || ws.stacks_failed
+				 ? " (some samples or stacks lost, see the profile's comments)"
+				 : "");
 	}
 	if (!err)
 		a->windows_written++;
@@ -527,8 +530,10 @@ static int setup_lifecycle(struct agent *a)
 	if (!a->lifecycle)
 		return -errno;
 	/* before the sampler: a process exec'd between the two would miss its read */
-	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){ .cgroups = &cfg->cgroups },
-					lifecycle__on_event, a->lifecycle);
+	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){
+						.cgroups = &cfg->cgroups,
+						.vma_iterator = a->kernel.vma_iterator,
+					}, lifecycle__on_event, a->lifecycle);
 	if (!a->proc_watch)
 		log_warn("process events unavailable (%s): processes that exit before a drain "
 			 "stay unsymbolized", strerror(errno));
@@ -616,6 +621,8 @@ static int setup(struct agent *a)
 		return err;
 	}
 	size_maps(cfg, &max_keys, &max_stacks);
+	kernel_features__probe(&a->kernel);
+	kernel_features__log(&a->kernel);
 	err = setup_symbolizer(a);
 	if (!err)
 		err = setup_lifecycle(a);
@@ -705,9 +712,13 @@ int main(int argc, char **argv, char **envp)
 	if (!err)
 		err = run(&a);
 	if (a.sampler) {
-		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
+		log_info("done: %llu samples in %llu profiles, %llu lost (%llu samples: counts map "
+			 "full, %llu stacks dropped), %llu write errors",
 			 (unsigned long long)a.totals.samples, (unsigned long long)a.windows_written,
-			 (unsigned long long)a.totals.lost, (unsigned long long)a.write_errors);
+			 (unsigned long long)(a.totals.samples_lost + a.totals.stacks_dropped),
+			 (unsigned long long)a.totals.samples_lost,
+			 (unsigned long long)a.totals.stacks_dropped,
+			 (unsigned long long)a.write_errors);
 		lifecycle__log_summary(a.lifecycle);
 		proc_watch__log_summary(a.proc_watch);
 		if (a.unwinder) {

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "array.h"
@@ -185,19 +184,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	return err;
 }
 
-/* Does the running kernel have the open-coded VMA iterator (6.7+)? */
-static bool kernel_has_vma_iterator(void)
-{
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool found;
-
-	if (!vmlinux)
-		return false;
-	found = btf__find_by_name_kind(vmlinux, "bpf_iter_task_vma_new", BTF_KIND_FUNC) > 0;
-	btf__free(vmlinux);
-	return found;
-}
-
 static int configure(struct proc_watch *pw, const struct proc_watch_opts *opts)
 {
 	const struct cgroup_filter *cg = opts->cgroups;
@@ -245,10 +231,7 @@ struct proc_watch *proc_watch__new(const struct proc_watch_opts *opts, proc_even
 		err = pw->nr_cpus ? pw->nr_cpus : -EINVAL;
 		goto cleanup;
 	}
-	pw->exit_maps = kernel_has_vma_iterator();
-	if (!pw->exit_maps)
-		log_info("this kernel has no BPF VMA iterator (needs 6.7): the mappings of "
-			 "processes that exit before a drain are known only if read at exec");
+	pw->exit_maps = opts->vma_iterator;
 	pw->skel = proc_events__open();
 	if (!pw->skel) {
 		err = -errno;

@@ -20,6 +20,7 @@ struct proc_watch;
 struct proc_watch_opts {
 	const struct cgroup_filter *cgroups; /* same filter as the sampler; NULL: none */
 	size_t ringbuf_bytes;                /* power of two; 0: sized from the CPUs */
+	bool vma_iterator; /* the kernel has the BPF VMA iterator (6.7): walk mappings at exit */
 };
 
 struct proc_event {
