@@ -140,6 +140,7 @@ class Sample:
 class Profile:
     def __init__(self):
         self.header = {}
+        self.comments = []  # the profile's comments, in order
         self.sample_types = []
         self.samples = []
         self.locations = {}
@@ -187,7 +188,9 @@ def parse_pprof_raw(text):
             section = "mappings"
             continue
         if section == "header":
-            if ":" in raw:
+            if raw.startswith("Comment: "):
+                p.comments.append(raw[len("Comment: "):])
+            elif ":" in raw:
                 k, v = raw.split(":", 1)
                 p.header[k.strip()] = v.strip()
         elif section == "sample_types":

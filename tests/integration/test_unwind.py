@@ -9,6 +9,7 @@ the assertions can fail.
 """
 import glob
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import fornaxtest as ft  # noqa: E402
 
 WORKLOAD = os.environ.get("UNWIND_WORKLOAD", "")
+CHURN = os.path.join(os.environ.get("FORNAX_HELPERS", ""), "fornax_churn")
 CPUS = os.cpu_count()
 FREQUENCY = 199
 # What each chain leaf's callers must be, innermost first.
@@ -283,6 +285,72 @@ class DepthLimit(ft.TempDirTestCase):
         self.assertGreaterEqual(share(leafs, lambda s: s in walked), 0.9)
         self.assertGreaterEqual(share(walked, cut_at_depth), 0.99,
                                 [user_functions(s)[-3:] for s in walked if not cut_at_depth(s)][:3])
+
+
+# The run's books: "done: N samples in P profiles, L lost (A samples: ..., D stacks dropped)".
+DONE_RE = re.compile(r"done: (\d+) samples in (\d+) profiles, (\d+) lost \((\d+) samples: "
+                     r"counts map full, (\d+) stacks dropped\)")
+COMMENT_RE = re.compile(r"fornax: (\d+) (samples lost|stacks dropped)")
+
+
+class BesideChurn(ft.TempDirTestCase):
+    """An FP-less program while short-lived processes come and go around it.
+
+    Every sample's stack is stored in the kernel's stacks map; a stack seen
+    before must be found there, not dropped (Linux before 6.4 hands map
+    errors to programs zero-extended). Whatever is lost is counted, and the
+    counts agree with what the profiles show.
+    """
+
+    def test_stacks_stay_complete_and_losses_match_the_profiles(self):
+        seconds, outdir = 12, self.path("windows")
+        work = subprocess.Popen([WORKLOAD, "chain", str(seconds + 4), "1"])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
+        try:
+            time.sleep(0.3)
+            pids = process_tree(work.pid)
+            agent = subprocess.Popen([ft.FORNAX, "--interval", "3s", "-F", str(FREQUENCY),
+                                      "-o", outdir], env=env, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                subprocess.run([CHURN, "20", "2", "30", "2"], check=True, timeout=60)
+            agent.send_signal(signal.SIGTERM)
+            _, err = agent.communicate(timeout=60)
+            self.assertEqual(agent.returncode, 0, err)
+        finally:
+            work.wait()
+        profiles = [ft.read_pprof(f)
+                    for f in sorted(glob.glob(os.path.join(outdir, "fornax-*.pb.gz")))]
+        self.assertGreaterEqual(len(profiles), 3, err)
+
+        def dropped(s):
+            return any(f.startswith("[stack dropped") for f in s.frames())
+
+        shown_dropped = sum(p.total(dropped) for p in profiles)
+        self.assertEqual(shown_dropped, 0, "stacks dropped at the default map sizes")
+        done = DONE_RE.search(err)
+        self.assertIsNotNone(done, err)
+        samples, n_profiles, lost, samples_lost, stacks_dropped = map(int, done.groups())
+        self.assertEqual(n_profiles, len(profiles))
+        self.assertEqual(samples, sum(p.total() for p in profiles))
+        self.assertEqual(lost, samples_lost + stacks_dropped)
+        self.assertEqual(stacks_dropped, shown_dropped)
+        said = {"samples lost": 0, "stacks dropped": 0}
+        for p in profiles:
+            for c in p.comments:
+                m = COMMENT_RE.match(c)
+                if m:
+                    said[m[2]] += int(m[1])
+        self.assertEqual(said, {"samples lost": samples_lost, "stacks dropped": stacks_dropped})
+
+        # The first window holds the walks by frame pointers from before the
+        # program's tables were in; afterwards its stacks are whole.
+        steady = [s for p in profiles[1:] for s in DeepChain.leaf_samples(p.by_pids(pids))]
+        self.assertGreater(sum(s.count for s in steady), 50)
+        self.assertGreaterEqual(share(steady, DeepChain.exact), 0.99,
+                                [user_functions(s) for s in steady if not DeepChain.exact(s)][:3])
+        churned = sum(p.total(lambda s: s.labels.get("comm") == "fornax_churn") for p in profiles)
+        self.assertGreater(churned, 0, "the churn ran beside the program")
 
 
 if __name__ == "__main__":
