@@ -53,6 +53,7 @@ struct agent {
 	struct proc_watch *proc_watch; /* NULL: no lifecycle events (logged) */
 	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
 	struct lifecycle *lifecycle;
+	struct sideband *sideband; /* NULL: no perf sideband records (logged) */
 	struct kernel_features kernel;
 	__u64 window_start_mono;
 	__s64 window_start_real;
@@ -136,6 +137,10 @@ static void consume_proc_events(struct agent *a)
 {
 	int n;
 
+	/* mappings first: an exit record takes what was mapped before it */
+	n = sideband__consume(a->sideband);
+	if (n < 0)
+		log_warn_ratelimited("reading perf sideband records: %s, ignoring", strerror(-n));
 	if (!a->proc_watch)
 		return;
 	n = proc_watch__consume(a->proc_watch);
@@ -221,6 +226,7 @@ static int drain(struct agent *a, bool final)
 	symbolizer__end_cycle(a->symbolizer);
 	cgroups__end_cycle(a->cgroups);
 	proc_watch__end_cycle(a->proc_watch);
+	sideband__end_cycle(a->sideband);
 	if (err)
 		log_error("drain: %s", strerror(-err));
 	if (!final) {
@@ -529,10 +535,17 @@ static int setup_lifecycle(struct agent *a)
 	});
 	if (!a->lifecycle)
 		return -errno;
+	a->sideband = sideband__new(NULL, lifecycle__on_mmap, a->lifecycle);
+	if (a->sideband)
+		lifecycle__set_sideband(a->lifecycle, a->sideband);
+	else
+		log_warn("perf sideband records unavailable (%s): exits keep only the mappings %s",
+			 strerror(errno), a->kernel.vma_iterator ? "walked at exit" : "read before");
 	/* before the sampler: a process exec'd between the two would miss its read */
 	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){
 						.cgroups = &cfg->cgroups,
-						.vma_iterator = a->kernel.vma_iterator,
+						/* the sideband knows the mappings: no walk at exit */
+						.vma_iterator = a->kernel.vma_iterator && !a->sideband,
 					}, lifecycle__on_event, a->lifecycle);
 	if (!a->proc_watch)
 		log_warn("process events unavailable (%s): processes that exit before a drain "
@@ -622,10 +635,11 @@ static int setup(struct agent *a)
 	}
 	size_maps(cfg, &max_keys, &max_stacks);
 	kernel_features__probe(&a->kernel);
-	kernel_features__log(&a->kernel);
 	err = setup_symbolizer(a);
 	if (!err)
 		err = setup_lifecycle(a);
+	if (!err)
+		kernel_features__log(&a->kernel, a->sideband != NULL);
 	if (!err)
 		err = setup_unwinder(a);
 	if (!err)
@@ -670,6 +684,7 @@ static void teardown(struct agent *a)
 	/* After the sampler: the program reads the unwinder's maps until detached. */
 	unwinder__free(a->unwinder);
 	proc_watch__free(a->proc_watch);
+	sideband__free(a->sideband);
 	lifecycle__free(a->lifecycle);
 	cgroups__free(a->cgroups);
 	symbolizer__free(a->symbolizer);

@@ -78,13 +78,17 @@ void kernel_features__probe(struct kernel_features *f)
 	f->perf_build_id = perf_has_build_id();
 }
 
-void kernel_features__log(const struct kernel_features *f)
+void kernel_features__log(const struct kernel_features *f, bool sideband)
 {
+	const char *maps = sideband	   ? "perf sideband records"
+			   : f->vma_iterator ? "the BPF VMA iterator at exit"
+					     : "/proc reads while alive";
+
 	log_info("kernel %s: BTF %s; map ops return long (6.4): %s; BPF VMA iterator (6.7): "
-		 "%s; build-ids in perf MMAP2 records (5.12): %s",
+		 "%s; perf sideband records: %s (build-ids in them, 5.12: %s); mappings of "
+		 "exited processes from %s",
 		 f->release[0] ? f->release : "(unknown)", f->btf ? "yes" : "no",
 		 f->map_ops_long ? "yes" : "no, map errors are read as int",
-		 f->vma_iterator ? "yes, mappings walked at exit"
-				 : "no, mappings of exited processes come from exec-time reads",
-		 f->perf_build_id ? "yes" : "no, files are known by (dev, inode)");
+		 f->vma_iterator ? "yes" : "no", sideband ? "yes" : "no",
+		 f->perf_build_id ? "yes, files matched by (dev, inode)" : "no", maps);
 }

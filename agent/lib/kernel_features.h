@@ -25,7 +25,10 @@ struct kernel_features {
 /* Fills f; a probe that cannot run leaves its feature false. */
 void kernel_features__probe(struct kernel_features *f);
 
-/* The start-up line: the kernel, the features found and the fallbacks taken. */
-void kernel_features__log(const struct kernel_features *f);
+/*
+ * The start-up line: the kernel, the features found and the fallbacks
+ * taken; sideband: perf sideband records could be opened.
+ */
+void kernel_features__log(const struct kernel_features *f, bool sideband);
 
 #endif /* FORNAX_KERNEL_FEATURES_H */

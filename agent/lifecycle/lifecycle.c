@@ -12,6 +12,7 @@ struct lifecycle {
 	struct symbolizer *symbolizer;
 	struct cgroups *cgroups;
 	struct unwinder *unwinder;
+	struct sideband *sideband;
 	const __u32 *pids;
 	size_t n_pids;
 	/* exit mappings converted for the symbolizer, reused */
@@ -64,6 +65,12 @@ static int on_exit_event(struct lifecycle *lc, const struct proc_event *ev)
 		.complete = ev->maps_complete,
 		.vdso_start = ev->vdso_start,
 	};
+	struct sideband_exit sbx;
+
+	/* the mappings as they were made, from exec (or fork) to exit */
+	if (lc->sideband && sideband__take_exit(lc->sideband, ev->pid, &sbx) && !ex.complete)
+		return symbolizer__process_exit(lc->symbolizer, ev->pid, ev->process_start_ns,
+						&sbx.ex);
 
 	if (ev->n_vmas > lc->vmas_cap) {
 		struct symbolizer_vma *v = reallocarray(lc->vmas, ev->n_vmas, sizeof(*v));
@@ -120,6 +127,24 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 	return 0;
 }
 
+void lifecycle__on_mmap(__u32 pid, const struct symbolizer_vma *vma, const char *path, void *ctx)
+{
+	struct lifecycle *lc = ctx;
+	int err;
+
+	if (!pid_selected(lc, pid))
+		return;
+	err = symbolizer__file_mapped(lc->symbolizer, pid, vma, path);
+	if (err)
+		log_warn_ratelimited("process %u: opening %s: %s, ignoring", pid, path,
+				     strerror(-err));
+}
+
+void lifecycle__set_sideband(struct lifecycle *lc, struct sideband *sb)
+{
+	lc->sideband = sb;
+}
+
 void lifecycle__set_unwinder(struct lifecycle *lc, struct unwinder *u)
 {
 	lc->unwinder = u;
@@ -141,6 +166,19 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,
 		 (unsigned long long)ss.exits, (unsigned long long)ss.exit_unknown_files,
 		 (unsigned long long)ss.exited_freed, (unsigned long long)ss.evicted_processes);
+	if (lc->sideband) {
+		struct sideband_stats sb;
+
+		sideband__stats(lc->sideband, &sb);
+		log_info("perf sideband: %llu records: %llu executable mappings (%llu files opened "
+			 "as mapped), %llu execs, %llu forks, %llu exits; %llu exits given their "
+			 "mappings, %llu not followed from their start; %llu records lost",
+			 (unsigned long long)sb.records, (unsigned long long)sb.mmaps,
+			 (unsigned long long)ss.files_mapped, (unsigned long long)sb.execs,
+			 (unsigned long long)sb.forks, (unsigned long long)sb.exits,
+			 (unsigned long long)sb.taken, (unsigned long long)sb.unknown,
+			 (unsigned long long)sb.lost);
+	}
 }
 
 void lifecycle__log_caches(const struct lifecycle *lc)

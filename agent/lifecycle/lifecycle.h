@@ -15,6 +15,7 @@
 
 #include "cgroups.h"
 #include "proc_watch.h"
+#include "sideband.h"
 #include "symbolizer.h"
 #include "unwinder.h"
 
@@ -33,6 +34,15 @@ void lifecycle__free(struct lifecycle *lc);
 
 /* A proc_event_fn: ctx is the lifecycle. Failures are logged, never returned. */
 int lifecycle__on_event(const struct proc_event *ev, void *ctx);
+
+/* A sideband_mmap_fn: ctx is the lifecycle. A file not seen before is opened now. */
+void lifecycle__on_mmap(__u32 pid, const struct symbolizer_vma *vma, const char *path, void *ctx);
+
+/*
+ * Exits take their mappings from sb (borrowed; NULL: none) when it followed
+ * the process from its start.
+ */
+void lifecycle__set_sideband(struct lifecycle *lc, struct sideband *sb);
 
 /* Exits go to u too from now on (NULL: no more); set once the sampler has taken it. */
 void lifecycle__set_unwinder(struct lifecycle *lc, struct unwinder *u);

@@ -277,3 +277,24 @@ int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
 	TAILQ_INSERT_TAIL(&sym->exited, p, exit_link);
 	return 0;
 }
+
+int symbolizer__file_mapped(struct symbolizer *sym, __u32 pid, const struct symbolizer_vma *v,
+			    const char *path)
+{
+	__u64 dev;
+	struct sym_devino *dv;
+
+	if (!sym || !v || !path)
+		return -EINVAL;
+	dev = (__u64)v->dev_major << 32 | v->dev_minor;
+	dv = devino_find(sym, dev, v->inode);
+	if (dv) {
+		dv->last_used = sym->cycle;
+		return 0;
+	}
+	dv = devino_get(sym, dev, v->inode, path);
+	if (!dv)
+		return -ENOMEM;
+	sym->stats.files_mapped++;
+	return devino_open_now(sym, dv, pid, v->start, v->end);
+}

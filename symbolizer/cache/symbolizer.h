@@ -105,6 +105,7 @@ struct symbolizer_stats {
 	__u64 exec_gone;          /* processes gone before their exec read */
 	__u64 exits;              /* exits reported with their mappings */
 	__u64 exit_unknown_files; /* exit mappings of files never seen while open */
+	__u64 files_mapped;       /* files first seen in a mapping as it was made */
 	__u64 exited_freed;       /* exited processes freed after their grace */
 	__u64 jit_frames;         /* addresses named from a perf map */
 	__u64 perfmap_reads;      /* perf map files (re)read */
@@ -188,6 +189,15 @@ struct symbolizer_vma {
 	__u32 dev_major;
 	__u32 dev_minor;
 };
+
+/*
+ * pid (alive, or just gone) mapped v of the file it sees at path: a file
+ * not known yet is opened now, while the process can still be asked for it
+ * (map_files, checked against the inode), so its exit can name it. 0 or
+ * -ENOMEM; a file that cannot be opened now is tried again when needed.
+ */
+int symbolizer__file_mapped(struct symbolizer *sym, __u32 pid, const struct symbolizer_vma *v,
+			    const char *path);
 
 struct symbolizer_exit {
 	/*
