@@ -27,3 +27,6 @@ hostile_program(toggle toggle.c -static)
 hostile_program(jit jit.c -static)
 hostile_program(box box.c)
 add_custom_target(fornax_hostile_helpers ALL DEPENDS ${hostile_outputs})
+
+# Real BPF: the agent against the attackers above. convert needs neither root nor BPF.
+fornax_bpf_test(hostile_files test_hostile_files.py)
