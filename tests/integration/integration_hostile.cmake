@@ -30,3 +30,4 @@ add_custom_target(fornax_hostile_helpers ALL DEPENDS ${hostile_outputs})
 
 # Real BPF: the agent against the attackers above. convert needs neither root nor BPF.
 fornax_bpf_test(hostile_files test_hostile_files.py)
+fornax_bpf_test(hostile_agent test_hostile_agent.py)
