@@ -31,3 +31,7 @@ add_custom_target(fornax_hostile_helpers ALL DEPENDS ${hostile_outputs})
 # Real BPF: the agent against the attackers above. convert needs neither root nor BPF.
 fornax_bpf_test(hostile_files test_hostile_files.py)
 fornax_bpf_test(hostile_agent test_hostile_agent.py)
+add_test(NAME hostile_convert
+	COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_hostile_convert.py" -v)
+set_tests_properties(hostile_convert PROPERTIES LABELS cli TIMEOUT 300
+	ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>")
