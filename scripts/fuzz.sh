@@ -16,6 +16,7 @@
 # oom-*) and fails the run. Once a crash is fixed, add its input to
 # tests/fuzz/corpus/<target>/ so the corpus grows with every crash found.
 set -euo pipefail
+shopt -s nullglob
 cd "$(dirname "$0")/.."
 
 ALL_TARGETS=(procmaps_fuzz kallsyms_fuzz perfmap_fuzz elf_file_fuzz pprof_decode_fuzz
@@ -56,14 +57,13 @@ for t in "${targets[@]}"; do
 	[ -n "$bin" ] || { echo "fuzz.sh: no $t in $build_dir/tests" >&2; exit 1; }
 	seeds=tests/fuzz/corpus/$t
 	out=$build_dir/fuzz/$t
-	mkdir -p "$out/corpus" "$seeds"
+	mkdir -p "$out/corpus"
 	read -r -a extra <<<"$(extra_seeds "$t")"
 	# -timeout: an input that takes 10 s is a hang; -rss_limit_mb: one that takes 2 GiB a bomb.
 	common=(-timeout=10 -rss_limit_mb=2048 -artifact_prefix="$out/" -print_final_stats=1)
 	if [ $replay = 1 ]; then
-		known=tests/fuzz/crashes/$t
-		inputs=("$seeds"/*)
-		[ -d "$known" ] && inputs+=("$known"/*)
+		mapfile -t inputs < <(find "$seeds" "${extra[@]}" tests/fuzz/crashes/"$t" -maxdepth 1 \
+			-type f 2>/dev/null)
 		echo "== $t: replaying ${#inputs[@]} inputs"
 		if ! "$bin" "${common[@]}" "${inputs[@]}" >"$out/replay.log" 2>&1; then
 			echo "   FAILED: see $out/replay.log"
