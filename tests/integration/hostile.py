@@ -38,8 +38,12 @@ def strict():
     return os.environ.get("FORNAX_HOSTILE_STRICT", "") == "1"
 
 
-def _known_failure(fn, why):
-    """fn as an expected failure, but only by a failed assertion: a broken test stays an error."""
+def _known_failure(fn, why, racy):
+    """fn as an expected failure, but only by a failed assertion: a broken test stays an error.
+
+    A racy case (one whose attack wins a race most of the time, not always)
+    counts as an expected failure either way, and says which it was.
+    """
     @functools.wraps(fn)
     def run(self):
         try:
@@ -55,11 +59,17 @@ def _known_failure(fn, why):
             if outcome is not None and hasattr(outcome, "expecting_failure"):
                 outcome.expecting_failure = False
             raise
+        if racy:
+            print(f"\n  known failure ({why}): the race was not won this run", file=sys.stderr)
+            raise AssertionError("the race was not won this run")
     return unittest.expectedFailure(run)
 
 
-def apply_known_failures(namespace, known):
-    """Marks each listed test ("Class.test_name") of the module as an expected failure."""
+def apply_known_failures(namespace, known, racy=()):
+    """Marks each listed test ("Class.test_name") of the module as an expected failure.
+
+    Those also in racy may pass as well (see _known_failure).
+    """
     if strict():
         return
     seen = set()
@@ -69,7 +79,7 @@ def apply_known_failures(namespace, known):
         for attr in dir(cls):
             key = f"{cls_name}.{attr}"
             if key in known:
-                setattr(cls, attr, _known_failure(getattr(cls, attr), known[key]))
+                setattr(cls, attr, _known_failure(getattr(cls, attr), known[key], key in racy))
                 seen.add(key)
     missing = set(known) - seen
     if missing:
@@ -181,7 +191,8 @@ class Inotify:
 class Agent:
     """The real agent in continuous mode, one profile per second into outdir."""
 
-    def __init__(self, test, args=(), prefix=(), outdir=None, frequency=99, continuous=True):
+    def __init__(self, test, args=(), prefix=(), outdir=None, frequency=99, continuous=True,
+                 env=None):
         self.test = test
         self.outdir = outdir or test.path("profiles")
         self.log_path = test.path("agent.log")
@@ -189,7 +200,8 @@ class Agent:
         if continuous:
             argv += ["-o", self.outdir, "--interval", "1s", "--max-files", "0"]
         argv += ["-F", str(frequency)] + list(args)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
+        env = dict({k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")},
+                   **(env or {}))
         self.log = open(self.log_path, "w")
         # A session of its own, as systemd starts a service: no controlling terminal.
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,

@@ -38,6 +38,9 @@ KNOWN_FAILURES = {
         "case 5: each process's perf map may take 64 MiB, with no total",
 }
 
+# Attacks that win a race most of the time, not always: until fixed, they may pass.
+RACY = {"UnwinderOpen.test_mapping_toggled_between_file_and_fifo"}
+
 JIT_ADDRESS = 0x100000000
 
 
@@ -185,9 +188,9 @@ class UnwinderOpen(h.HostileCase):
         lib = user_copy(h.helper("libsigbus.so"), os.path.join(u, "lib.so"))
         agent = h.Agent(self)
         agent.wait_started()
-        attacker = h.UserProcess(self, [h.helper("toggle"), "race", lib, "20", "2"])
+        attacker = h.UserProcess(self, [h.helper("toggle"), "race", lib, "25", "3"])
         self.assertEqual(attacker.readline(), "ready")
-        time.sleep(20)
+        time.sleep(25)
         attacker.kill()
         self.check_unwinder_still_works(agent)
         agent.assert_stops()
@@ -292,20 +295,22 @@ class PerfMapMemory(h.HostileCase):
         big = os.path.join(u, "big.map")
         self.write_map(big)
         h.chown_user(big)
-        agent = h.Agent(self)
+        # An ASan build keeps 256 MiB of freed memory in quarantine: not what is measured.
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        agent = h.Agent(self, env={"ASAN_OPTIONS": f"{asan}:quarantine_size_mb=16".lstrip(":")})
         agent.wait_started()
         base_kb = int(agent.status("VmRSS").split()[0])
         procs = []
         for _ in range(self.PROCS):
-            p = h.UserProcess(self, [h.helper("jit"), "60", f"{JIT_ADDRESS:x}", big])
+            p = h.UserProcess(self, [h.helper("jit"), "120", f"{JIT_ADDRESS:x}", big])
             self.assertTrue(p.readline().startswith("ready"))
             self.addCleanup(lambda pid=p.pid: os.path.exists(f"/tmp/perf-{pid}.map")
                             and os.unlink(f"/tmp/perf-{pid}.map"))
             procs.append(p)
         self.assertEqual(os.stat(big).st_nlink, self.PROCS + 1)
-        # Until every process's JIT frames are named (each perf map read), or 40 s.
+        # Until every process's JIT frames are named (each perf map read), or 90 s.
         began, named = time.time(), set()
-        while len(named) < self.PROCS and time.time() < began + 40 and agent.alive():
+        while len(named) < self.PROCS and time.time() < began + 90 and agent.alive():
             time.sleep(2)
             for s in h.samples_of(agent.windows(began), {str(p.pid) for p in procs}):
                 if "hostile_jit_code" in s.frames():
@@ -319,7 +324,7 @@ class PerfMapMemory(h.HostileCase):
                         f"with {self.PROCS} links to one {self.MAP_BYTES >> 20} MiB perf map; "
                         f"{len(named)} processes' JIT frames named")
 
-h.apply_known_failures(globals(), KNOWN_FAILURES)
+h.apply_known_failures(globals(), KNOWN_FAILURES, RACY)
 
 if __name__ == "__main__":
     h.require_root_and_bpf()

@@ -10,7 +10,8 @@
  *       FIFO every time.
  *   toggle race FILE SECONDS NPROCS
  *       for SECONDS, keeps NPROCS children alive, a new one every 100 ms; each
- *       takes its own copy of FILE (a new inode, so nothing is cached) and
+ *       takes its own copy of FILE (a new inode, so nothing is cached by
+ *       (device, inode)) and
  *       toggles one path between "the copy, mapped" and "a FIFO, unmapped"
  *       about every 100 us: a profiler that reads the maps in the first state
  *       and opens the mapping in the second falls back to the path, a FIFO.
@@ -171,6 +172,11 @@ static void toggler(const char *file, int id, double seconds)
 		put_at(fifo, path, tmp);
 		burn(100e-6);
 	}
+	/* the next child's copy must be a new inode, not this one truncated */
+	unlink(path);
+	unlink(store);
+	unlink(fifo);
+	rmdir(dir);
 }
 
 static int race(const char *file, double seconds, int nprocs)
@@ -194,7 +200,7 @@ static int race(const char *file, double seconds, int nprocs)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			if (getppid() != parent)
 				_exit(0);
-			toggler(file, id % 64, 0.1 * nprocs);
+			toggler(file, id, 0.1 * nprocs);
 			_exit(0);
 		}
 		alive++;
