@@ -6,6 +6,7 @@ Real agent, real BPF; attackers run as uid 65534 (see hostile.py).
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -154,15 +155,18 @@ class Spool(HostileCase):
     def test_full_disk_keeps_the_newest_windows(self):
         spool = self.path("spool")
         os.mkdir(spool, 0o700)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", spool],
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k,mode=0700", "tmpfs", spool],
                        check=True)
+        # cleanups run after tearDown, whose rmtree cannot remove a mount point
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.addCleanup(subprocess.run, ["umount", "-l", spool])
-        work = ft.start_workload("split", 30, 1)
+        work = ft.start_workload("split", 40, 1)
         self.addCleanup(lambda: (work.kill(), work.wait()))
         # The byte limit is far above the disk: the disk fills first.
         agent = h.Agent(self, self.store_args(spool, "--spool-max-bytes", "64M"), continuous=False,
                         frequency=199)
-        time.sleep(16)
+        # The disk fills within a few windows; then as many again go by.
+        time.sleep(20)
         newest_allowed = time.time_ns() - 4 * 10**9
         names = [n for n in os.listdir(spool) if SPOOL_NAME_RE.match(n)]
         st = os.statvfs(spool)
