@@ -23,7 +23,7 @@
  * - the checks: the (device, inode) the kernel reported for a mapping, the
  *   owner, a single link, a size bound.
  *
- * Reading is by pread() with bounds (safe_open__pread(), __read_all()), never
+ * Read what it opens with bounds (fileio.h: read_fd_all(), pread_all()), never
  * through a mapping of the file, which its owner turns into SIGBUS by
  * truncating it.
  *
@@ -89,15 +89,5 @@ int safe_open__mapping(int pid_dirfd, __u64 start, __u64 end, const char *path,
  * '/', at most NAME_MAX bytes. A .gnu_debuglink name must be one.
  */
 bool safe_open__is_component(const char *name);
-
-/* Reads up to len bytes at off, through short reads and EINTR: the bytes read (fewer at EOF). */
-ssize_t safe_open__pread(int fd, void *buf, size_t len, __u64 off);
-
-/*
- * The whole file in a malloc()ed buffer, NUL-terminated (the NUL not counted
- * in *len). -EFBIG if it has more than max bytes, however its size changes
- * while it is read.
- */
-int safe_open__read_all(int fd, size_t max, char **buf, size_t *len);
 
 #endif /* FORNAX_SAFE_OPEN_H */

@@ -24,10 +24,8 @@ KNOWN_FAILURES = {
         "case 2: the main thread computes the CRC-32 of /dev/zero forever",
     "DebugFiles.test_debuglink_with_dotdot_reads_nothing_outside_the_container":
         "case 2: the .gnu_debuglink name is joined unchecked and opens a host file",
-    "UnwinderOpen.test_fifo_over_a_mapping_when_map_files_is_not_permitted":
-        "case 3: the unwinder opens the FIFO blocking, and pthread_join waits for it",
     "UnwinderOpen.test_mapping_toggled_between_file_and_fifo":
-        "case 3: the same, through a race with map_files",
+        "case 3: the unwinder opens the FIFO blocking, and pthread_join waits for it",
     "Containers.test_tmp_symlinked_to_a_host_perf_map":
         "case 4: /proc/PID/root/tmp follows an absolute symlink to the host's perf-1.map",
     "Containers.test_debug_dir_symlinked_to_the_host":

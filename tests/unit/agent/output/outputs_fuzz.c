@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "output.h"
-#include "pprof.h"
+#include "pprof_codec.h"
 #include "top.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer target: unwind rows from an ELF file's CFI (.eh_frame,
- * .debug_frame), then every lookup and the row-space layout the BPF walker
- * reads (built with -DFORNAX_FUZZ=ON and clang). Seed it with ELF files.
+ * .debug_frame), then every lookup, and the layout the BPF walker reads
+ * (agent/unwind/unwind_rows.c) (built with -DFORNAX_FUZZ=ON and clang). Seed
+ * it with ELF files.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,13 +13,14 @@
 #include <gelf.h>
 
 #include "cfi_table.h"
+#include "unwind_rows.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cfi_table_layout layout;
-	const struct fornax_unwind_row *rows;
+	struct unwind_rows_layout layout;
+	const struct cfi_row *rows;
 	struct fornax_unwind_row *out;
 	struct cfi_table *t;
 	char *image;
@@ -42,10 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)cfi_table__lookup(t, vaddr);
 			(void)cfi_table__lookup(t, vaddr - 1);
 		}
-		if (cfi_table__layout(t, &layout) == 0 && layout.slots) {
+		if (unwind_rows__layout(t, &layout) == 0 && layout.slots) {
 			out = calloc(layout.slots, sizeof(*out));
 			if (out)
-				cfi_table__serialize(t, &layout, out);
+				unwind_rows__serialize(t, &layout, out);
 			free(out);
 		}
 		cfi_table__free(t);
