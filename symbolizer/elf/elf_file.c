@@ -188,6 +188,15 @@ static int sym_ent_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* Is section shndx of elf (the file holding the symbol table) executable code? */
+static bool in_code_section(Elf *elf, GElf_Word shndx)
+{
+	Elf_Scn *scn = elf ? elf_getscn(elf, shndx) : NULL;
+	GElf_Shdr shdr;
+
+	return scn && gelf_getshdr(scn, &shdr) && (shdr.sh_flags & SHF_EXECINSTR);
+}
+
 static int elf_file__load_symbols(struct elf_file *ef)
 {
 	int n, kept = 0;
@@ -202,16 +211,26 @@ static int elf_file__load_symbols(struct elf_file *ef)
 			return -ENOMEM;
 	}
 	for (int i = 1; i < n; i++) {
+		const char *name;
 		GElf_Addr addr;
 		GElf_Word shndx;
 		GElf_Sym sym;
+		Elf *elf = NULL;
 		int type;
 
-		if (!dwfl_module_getsym_info(ef->mod, i, &sym, &addr, &shndx, NULL, NULL))
+		name = dwfl_module_getsym_info(ef->mod, i, &sym, &addr, &shndx, &elf, NULL);
+		if (!name)
 			continue;
 		type = GELF_ST_TYPE(sym.st_info);
-		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
-		    shndx == (GElf_Word)-1 || !addr)
+		if (sym.st_shndx == SHN_UNDEF || shndx == (GElf_Word)-1 || !addr)
+			continue;
+		/*
+		 * Assembly labels such as ld.so's _start and _dl_start_user have no
+		 * type and no size: perf names code up to the next symbol after
+		 * them, and so does this (elf_file__symbol_at()).
+		 */
+		if (type != STT_FUNC && type != STT_GNU_IFUNC &&
+		    !(type == STT_NOTYPE && name[0] && in_code_section(elf, shndx)))
 			continue;
 		ef->syms[kept++] = (struct sym_ent){
 			.addr = addr,
