@@ -82,12 +82,14 @@ struct fornax_set_stats {
 	__u64 unwind_fp_steps;      /* frames crossed by frame pointer inside CFI walks */
 	__u64 unwind_signal_frames; /* signal frames crossed */
 	__u64 unwind_requests_lost; /* requests map full: the agent hears later */
+	/* frame-pointer walks ended at a return address no user code has (0, garbage) */
+	__u64 unwind_fp_bad_return;
 	/* Only with unwind_timing (bench/unwind_cost): the user-stack walk's cost. */
 	__u64 user_walks;
 	__u64 user_walk_frames;
 	__u64 user_walk_ns;       /* including one bpf_ktime_get_ns() */
 	__u64 user_walk_timer_ns; /* what one bpf_ktime_get_ns() costs, summed */
 };
-_Static_assert(sizeof(struct fornax_set_stats) == 80 + 16 * 8, "set stats ABI");
+_Static_assert(sizeof(struct fornax_set_stats) == 80 + 17 * 8, "set stats ABI");
 
 #endif /* FORNAX_BPF_PROFILE_H */

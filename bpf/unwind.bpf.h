@@ -394,6 +394,17 @@ static __always_inline int unwind_read(struct unwind_walk *w, __u64 addr, void *
 	return 0;
 }
 
+/*
+ * Could a return address found by frame pointers be user code? Not below
+ * the first page nor above the largest user address space (5-level paging):
+ * such a value is a frame-pointer register used for data, and recording it
+ * would invent a frame.
+ */
+static __always_inline bool user_text_address(__u64 ip)
+{
+	return ip >= 4096 && ip < (1ULL << 56);
+}
+
 static __always_inline long unwind_stop(struct unwind_walk *w, __u32 end)
 {
 	w->end = end;
@@ -418,8 +429,11 @@ static __always_inline long unwind_fp_step(struct unwind_walk *w, struct fornax_
 		return unwind_stop(w, reason);
 	if (unwind_read(w, w->bp, frame, 16))
 		return unwind_stop(w, reason);
-	if (!frame[1])
+	if (!user_text_address(frame[1])) {
+		if (frame[1])
+			st->unwind_fp_bad_return++;
 		return unwind_stop(w, reason);
+	}
 	w->sp = w->bp + 16;
 	w->bp = frame[0];
 	w->pc = frame[1];
@@ -548,9 +562,21 @@ static __always_inline long unwind_by_fp(struct bpf_perf_event_data *ctx,
 					 struct fornax_stack *stack,
 					 struct fornax_set_stats *st)
 {
+	long ret;
+
 	stack->flags = FORNAX_STACK_FP;
 	st->unwind_fp++;
-	return bpf_get_stack(ctx, stack->ips, sizeof(stack->ips), BPF_F_USER_STACK);
+	ret = bpf_get_stack(ctx, stack->ips, sizeof(stack->ips), BPF_F_USER_STACK);
+	if (ret <= 0)
+		return ret;
+	/* the leaf is the interrupted pc; every caller must look like code */
+	for (__u32 i = 1; i < FORNAX_MAX_STACK_DEPTH && i < (__u64)ret / sizeof(__u64); i++) {
+		if (!user_text_address(stack->ips[i])) {
+			st->unwind_fp_bad_return++;
+			return (long)i * sizeof(__u64);
+		}
+	}
+	return ret;
 }
 
 static __always_inline long unwind_user(struct bpf_perf_event_data *ctx,

@@ -60,10 +60,12 @@ static void log_unwind(const struct fornax_set_stats *k)
 		return;
 	format_unwind_ends(k->unwind_end, ends, sizeof(ends));
 	log_debug("unwind: CFI walks: %s; %llu by frame pointers, %llu frame-pointer steps, "
-		  "%llu signal frames, %llu requests lost",
+		  "%llu signal frames, %llu requests lost, %llu frame-pointer walks ended at a "
+		  "return address that cannot be code",
 		  ends, (unsigned long long)k->unwind_fp, (unsigned long long)k->unwind_fp_steps,
 		  (unsigned long long)k->unwind_signal_frames,
-		  (unsigned long long)k->unwind_requests_lost);
+		  (unsigned long long)k->unwind_requests_lost,
+		  (unsigned long long)k->unwind_fp_bad_return);
 }
 
 void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_stats *st, bool cfi)
