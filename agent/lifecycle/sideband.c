@@ -201,7 +201,8 @@ static void on_fork(struct sideband *sb, const struct sb_task *r)
 		child->complete = false;
 		return;
 	}
-	memcpy(child->vmas, parent->vmas, parent->n * sizeof(parent->vmas[0]));
+	if (parent->n)
+		memcpy(child->vmas, parent->vmas, parent->n * sizeof(parent->vmas[0]));
 	child->n = parent->n;
 }
 
@@ -319,7 +320,8 @@ int sideband__consume(struct sideband *sb)
 	/* rings are per CPU: a process that moved between CPUs is ordered by time */
 	for (size_t i = 0; i < sb->n_recs; i++)
 		sb->recs[i].hdr = (struct perf_event_header *)(sb->buf + sb->recs[i].seq);
-	qsort(sb->recs, sb->n_recs, sizeof(sb->recs[0]), record_cmp);
+	if (sb->n_recs > 1)
+		qsort(sb->recs, sb->n_recs, sizeof(sb->recs[0]), record_cmp);
 	for (size_t i = 0; i < sb->n_recs; i++)
 		apply(sb, sb->recs[i].hdr);
 	return err ? err : (int)sb->n_recs;
@@ -348,7 +350,8 @@ bool sideband__take_exit(struct sideband *sb, __u32 pid, struct sideband_exit *o
 		proc_free(sb, p);
 		return false;
 	}
-	memcpy(sb->taken, p->vmas, p->n * sizeof(p->vmas[0]));
+	if (p->n)
+		memcpy(sb->taken, p->vmas, p->n * sizeof(p->vmas[0]));
 	out->ex = (struct symbolizer_exit){
 		.vmas = sb->taken,
 		.n_vmas = p->n,
