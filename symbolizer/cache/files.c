@@ -430,19 +430,25 @@ int file_reopen(struct symbolizer *sym, struct sym_proc *p, const struct proc_ma
 }
 
 /*
- * A process mapped dv's file just now (a perf MMAP2 record): open it while
- * the process is alive, through its map_files entry checked against the
- * inode, else by the path on the host. A failure is left to the lazy open
- * at symbolization, which tries the same and more.
+ * A process mapped dv's file just now (a perf MMAP2 record). When the host
+ * sees the very same file at that path, nothing needs doing: it opens there
+ * whenever it is needed, even after the process is gone. Otherwise (a
+ * container's file) it is opened now, while the process is alive, through
+ * its map_files entry checked against the inode. A failure is left to the
+ * lazy open at symbolization, which tries the same and more.
  */
 int devino_open_now(struct symbolizer *sym, struct sym_devino *dv, __u32 pid, __u64 start,
 		    __u64 end)
 {
 	char *debug_path = NULL;
 	struct elf_file *ef;
+	struct stat st;
 	int dirfd, fd;
 
 	if (dv->file || dv->failed)
+		return 0;
+	if (dv->path[0] == '/' && stat(dv->path, &st) == 0 && (__u64)st.st_ino == dv->ino &&
+	    major(st.st_dev) == (dv->dev >> 32) && minor(st.st_dev) == (dv->dev & 0xffffffffu))
 		return 0;
 	dirfd = procfs__open(sym->proc_root, pid);
 	fd = dirfd >= 0 ? procfs__open_mapped(dirfd, start, end, dv->path, dv->ino) : dirfd;
