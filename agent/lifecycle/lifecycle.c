@@ -170,8 +170,8 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 		struct sideband_stats sb;
 
 		sideband__stats(lc->sideband, &sb);
-		log_info("perf sideband: %llu records: %llu executable mappings (%llu files opened "
-			 "as mapped), %llu execs, %llu forks, %llu exits; %llu exits given their "
+		log_info("perf sideband: %llu records: %llu executable mappings (%llu files first "
+			 "seen there), %llu execs, %llu forks, %llu exits; %llu exits given their "
 			 "mappings, %llu not followed from their start; %llu records lost",
 			 (unsigned long long)sb.records, (unsigned long long)sb.mmaps,
 			 (unsigned long long)ss.files_mapped, (unsigned long long)sb.execs,

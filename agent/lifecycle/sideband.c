@@ -16,11 +16,11 @@
 #include "log.h"
 
 /*
- * 32 data pages (128 KiB) per CPU hold about a thousand records: several
+ * 64 data pages (256 KiB) per CPU hold about two thousand records: several
  * hundred short-lived processes between two reads. The agent reads them
  * whenever a process record wakes it, so the ring only absorbs a drain.
  */
-#define DEFAULT_RING_PAGES 32
+#define DEFAULT_RING_PAGES 64
 /* A process not taken this many cycles after its exit is dropped. */
 #define EXITED_MAX_CYCLES 2
 

@@ -242,8 +242,6 @@ void file_unref(struct sym_file *f);
 struct sym_devino *devino_get(struct symbolizer *sym, __u64 dev, __u64 ino, const char *path);
 struct sym_devino *devino_find(struct symbolizer *sym, __u64 dev, __u64 ino);
 void devino_free(struct symbolizer *sym, struct sym_devino *dv);
-int devino_open_now(struct symbolizer *sym, struct sym_devino *dv, __u32 pid, __u64 start,
-		    __u64 end);
 /* The file record behind m, opening it on first use. NULL: unsymbolizable (or *err). */
 struct sym_file *mapping_file(struct symbolizer *sym, struct sym_proc *p,
 			      const struct proc_mapping *m, int *err);

@@ -254,12 +254,11 @@ static int open_vdso_fd(struct symbolizer *sym, struct sym_proc *p, const struct
  * (its root, verified by inode), or by its path if the host sees the very
  * same file there (device and inode). -ESRCH when neither works.
  */
-static int open_devino_on_host(const struct sym_devino *dv, char **debug_path);
-
 static int open_devino_elsewhere(struct symbolizer *sym, const struct sym_proc *p,
 				 const struct sym_devino *dv, const struct proc_mapping *m,
 				 char **debug_path)
 {
+	struct stat st;
 	int fd = -ESRCH;
 
 	if (dv->opener_pid &&
@@ -267,18 +266,6 @@ static int open_devino_elsewhere(struct symbolizer *sym, const struct sym_proc *
 		fd = open_mapping_fd(sym, dv->opener_pid, dv->opener_ticks, m, false, debug_path);
 	if (fd >= 0 || fd == -ENOMEM)
 		return fd;
-	return open_devino_on_host(dv, debug_path);
-}
-
-/*
- * dv's file by its path on the host, if the host sees the very same file
- * there (device and inode). -ESRCH when it does not.
- */
-static int open_devino_on_host(const struct sym_devino *dv, char **debug_path)
-{
-	struct stat st;
-	int fd;
-
 	if (!dv->path || dv->path[0] != '/')
 		return -ESRCH;
 	fd = open(dv->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -426,49 +413,5 @@ int file_reopen(struct symbolizer *sym, struct sym_proc *p, const struct proc_ma
 		return -ENOENT;
 	}
 	file_attach(sym, f, ef);
-	return 0;
-}
-
-/*
- * A process mapped dv's file just now (a perf MMAP2 record). When the host
- * sees the very same file at that path, nothing needs doing: it opens there
- * whenever it is needed, even after the process is gone. Otherwise (a
- * container's file) it is opened now, while the process is alive, through
- * its map_files entry checked against the inode. A failure is left to the
- * lazy open at symbolization, which tries the same and more.
- */
-int devino_open_now(struct symbolizer *sym, struct sym_devino *dv, __u32 pid, __u64 start,
-		    __u64 end)
-{
-	char *debug_path = NULL;
-	struct elf_file *ef;
-	struct stat st;
-	int dirfd, fd;
-
-	if (dv->file || dv->failed)
-		return 0;
-	if (dv->path[0] == '/' && stat(dv->path, &st) == 0 && (__u64)st.st_ino == dv->ino &&
-	    major(st.st_dev) == (dv->dev >> 32) && minor(st.st_dev) == (dv->dev & 0xffffffffu))
-		return 0;
-	dirfd = procfs__open(sym->proc_root, pid);
-	fd = dirfd >= 0 ? procfs__open_mapped(dirfd, start, end, dv->path, dv->ino) : dirfd;
-	if (dirfd >= 0)
-		close(dirfd);
-	if (fd >= 0 && asprintf(&debug_path, "%s/%u/root%s", sym->proc_root, pid, dv->path) < 0) {
-		close(fd);
-		return -ENOMEM;
-	}
-	if (fd < 0 && fd != -ENOMEM)
-		fd = open_devino_on_host(dv, &debug_path);
-	if (fd < 0)
-		return fd == -ENOMEM ? fd : 0;
-	ef = elf_file__open(fd, debug_path ? debug_path : "", &sym->elf_opts);
-	free(debug_path);
-	if (!ef)
-		return errno == ENOMEM ? -ENOMEM : 0;
-	dv->file = file_for_elf(sym, ef);
-	if (!dv->file)
-		return -ENOMEM;
-	dv->file->refs++;
 	return 0;
 }

@@ -192,9 +192,8 @@ struct symbolizer_vma {
 
 /*
  * pid (alive, or just gone) mapped v of the file it sees at path: a file
- * not known yet is opened now, while the process can still be asked for it
- * (map_files, checked against the inode), so its exit can name it. 0 or
- * -ENOMEM; a file that cannot be opened now is tried again when needed.
+ * not known yet is recorded by (dev, inode) and path, so the mappings of
+ * its exit name it. 0 or -ENOMEM.
  */
 int symbolizer__file_mapped(struct symbolizer *sym, __u32 pid, const struct symbolizer_vma *v,
 			    const char *path);
