@@ -76,7 +76,8 @@ endfunction()
 # dropped), and BesideChurn checks that nothing is dropped at the default
 # sizes and that the loss counters match the profiles. Left out: tests whose
 # figures depend on timing that emulation on a loaded host moves (samples per
-# second of guest time, window lengths, how soon a process's tables are in:
+# second of guest time, window lengths, a workload outliving the agent's start
+# (Fornax.test_pid_filter), how soon a process's tables are in:
 # DeepChain, DepthLimit, AcrossLibc, Threads, SignalFrames, KernelAndJit; the
 # short-lived process shares), SplitWorkload's inlined-frame check (too few
 # samples land in the inlined helper under emulation), and tests that need
@@ -87,7 +88,7 @@ fornax_vm_test(vm_6.1_profile KERNEL 6.1 SCRIPT test_profile.py
 		SplitWorkload.test_mapping_carries_build_id_and_range
 		SplitWorkload.test_stacks_reach_main_through_the_call_chain
 		Fornax.test_folded_output Fornax.test_kernel_frames_for_a_syscall_heavy_program
-		Fornax.test_no_kernel_keeps_user_frames_only Fornax.test_pid_filter)
+		Fornax.test_no_kernel_keeps_user_frames_only)
 fornax_vm_test(vm_6.1_unwind KERNEL 6.1 SCRIPT test_unwind.py
 	TESTS NewCode BesideChurn
 	INCLUDE ${UNWIND_WORKLOAD_NOFP} ${UNWIND_WORKLOAD_FP} ${UNWIND_DL} ${FX_HELPER_OUT}/fornax_churn)
