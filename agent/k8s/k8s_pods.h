@@ -90,6 +90,13 @@ struct k8s_pod *k8s_pods__lookup(struct k8s_pods *p, const char *container_id,
 				 const char *pod_uid);
 void k8s_pod__put(struct k8s_pod *pod);
 
+struct metrics;
+/*
+ * Exports the stats below as fornax_kubernetes_* families. Returns the
+ * collector's id (metrics__remove_collector() before k8s_pods__free()) or -errno.
+ */
+int k8s_pods__add_metrics(struct k8s_pods *p, struct metrics *m);
+
 /* Waits until the first full list (0) or timeout_ns (-ETIMEDOUT). */
 int k8s_pods__wait_synced(struct k8s_pods *p, uint64_t timeout_ns);
 void k8s_pods__stats(struct k8s_pods *p, struct k8s_pods_stats *out);

@@ -7,6 +7,7 @@
  * slow, failing or answering garbage.
  */
 #include "k8s_pods.h"
+#include "metrics.h"
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -403,6 +404,29 @@ TEST(down_then_up)
 	ASSERT_TRUE(strstr(events, "I kubernetes: the API server answers again"));
 	k8s_pods__stats(p, &st);
 	ASSERT_EQ(st.errors_parse + st.errors_auth + st.errors_http, 0);
+	/* the same numbers on /metrics */
+	{
+		struct metrics *m = metrics__new();
+		char *text = NULL, *line;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		int id = k8s_pods__add_metrics(p, m);
+
+		ASSERT_TRUE(m && f && id >= 0);
+		ASSERT_EQ(metrics__write(m, f), 0);
+		fclose(f);
+		ASSERT_TRUE(strstr(text, "\nfornax_kubernetes_synced 1\n"));
+		ASSERT_TRUE(strstr(text, "\nfornax_kubernetes_pods 1\n"));
+		static const char prefix[] =
+			"fornax_kubernetes_request_failures_total{reason=\"connect\"} ";
+
+		line = strstr(text, prefix);
+		ASSERT_TRUE(line && strtoul(line + sizeof(prefix) - 1, NULL, 10) >= 2);
+		ASSERT_TRUE(strstr(text, "fornax_kubernetes_request_failures_total{reason=\"auth\"} 0\n"));
+		metrics__remove_collector(m, id);
+		metrics__free(m);
+		free(text);
+	}
 	k8s_pods__free(p);
 	server_stop(&s);
 	return 0;
