@@ -69,7 +69,12 @@ struct http_server_opts {
 	const char *address;
 	struct metrics *metrics;      /* /metrics; NULL: 404. Must outlive the server */
 	http_capture_fn capture;      /* NULL: /debug/pprof/profile answers 501 */
-	/* Called once by http_server__free() so that a capture in progress returns. */
+	/*
+	 * Called once by http_server__free(), before it waits for its threads:
+	 * from then on capture must return -ECANCELED at once, for a capture
+	 * in progress and for one that starts later (a request admitted just
+	 * before the stop may call it after this).
+	 */
 	void (*capture_cancel)(void *ctx);
 	void *capture_ctx;
 	unsigned max_seconds;         /* 0: 60 */
