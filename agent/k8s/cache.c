@@ -10,43 +10,60 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-/* An allocation failure inside HASH_ADD leaves the table as it was, and says so here. */
-#define HASH_NONFATAL_OOM 1
-static _Thread_local bool hash_oom;
-#define uthash_nonfatal_oom(elt) (hash_oom = true)
-#include <uthash.h>
+#include "array.h"
+#include "hashmap.h"
+#include "timeconst.h"
 
 struct pod_entry {
 	char *uid; /* the key: the pod's own uid, copied, since the pod is replaced on update */
 	struct k8s_pod *pod;
 	uint64_t generation; /* the last list that showed it */
 	uint64_t deleted_ns; /* 0: alive */
-	UT_hash_handle hh;
 };
 
 struct container_entry {
 	char id[65];
 	struct pod_entry *owner;
-	UT_hash_handle hh;
 };
 
 struct k8s_cache {
 	pthread_mutex_t lock;
-	struct pod_entry *pods;
-	struct container_entry *containers;
+	struct hmap pods;       /* uid -> struct pod_entry */
+	struct hmap containers; /* container id -> struct container_entry */
 	size_t max_pods;
 	uint64_t grace_ns;
 	uint64_t generation;
 };
 
+static __u64 str_hash(const char *s)
+{
+	return hash_bytes(s, strlen(s));
+}
+
+static bool pod_eq(const void *val, const void *key)
+{
+	return strcmp(((const struct pod_entry *)val)->uid, key) == 0;
+}
+
+static bool container_eq(const void *val, const void *key)
+{
+	return strcmp(((const struct container_entry *)val)->id, key) == 0;
+}
+
+static struct pod_entry *find_pod(struct k8s_cache *c, const char *uid)
+{
+	return hmap__find(&c->pods, str_hash(uid), pod_eq, uid);
+}
+
+static struct container_entry *find_container(struct k8s_cache *c, const char *id)
+{
+	return hmap__find(&c->containers, str_hash(id), container_eq, id);
+}
+
 uint64_t k8s_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 struct k8s_cache *k8s_cache__new(size_t max_pods, uint64_t grace_ns)
@@ -64,33 +81,42 @@ struct k8s_cache *k8s_cache__new(size_t max_pods, uint64_t grace_ns)
 static void drop_containers(struct k8s_cache *c, struct pod_entry *e)
 {
 	for (size_t i = 0; i < e->pod->n_containers; i++) {
-		struct container_entry *ce;
+		const char *id = e->pod->containers[i].id;
+		struct container_entry *ce = *id ? find_container(c, id) : NULL;
 
-		HASH_FIND_STR(c->containers, e->pod->containers[i].id, ce);
 		if (ce && ce->owner == e) {
-			HASH_DEL(c->containers, ce);
+			(void)hmap__remove(&c->containers, str_hash(ce->id), ce);
 			free(ce);
 		}
 	}
 }
 
-static void remove_pod(struct k8s_cache *c, struct pod_entry *e)
+/* Frees e; the caller removes it from c->pods (or is clearing the table). */
+static void free_pod(struct k8s_cache *c, struct pod_entry *e)
 {
 	drop_containers(c, e);
-	HASH_DEL(c->pods, e);
 	k8s_pod__put(e->pod);
 	free(e->uid);
 	free(e);
 }
 
+static void remove_pod(struct k8s_cache *c, struct pod_entry *e)
+{
+	(void)hmap__remove(&c->pods, str_hash(e->uid), e);
+	free_pod(c, e);
+}
+
 void k8s_cache__free(struct k8s_cache *c)
 {
-	struct pod_entry *e, *tmp;
+	struct pod_entry *e;
+	size_t pos = 0;
 
 	if (!c)
 		return;
-	HASH_ITER(hh, c->pods, e, tmp)
-		remove_pod(c, e);
+	while ((e = hmap__next(&c->pods, &pos)))
+		free_pod(c, e);
+	hmap__clear(&c->pods);
+	hmap__clear(&c->containers);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -98,11 +124,12 @@ void k8s_cache__free(struct k8s_cache *c)
 /* Room for one more pod: frees the longest-deleted one if the cache is full. */
 static bool make_room(struct k8s_cache *c)
 {
-	struct pod_entry *e, *tmp, *oldest = NULL;
+	struct pod_entry *e, *oldest = NULL;
+	size_t pos = 0;
 
-	if (HASH_COUNT(c->pods) < c->max_pods)
+	if (hmap__len(&c->pods) < c->max_pods)
 		return true;
-	HASH_ITER(hh, c->pods, e, tmp)
+	while ((e = hmap__next(&c->pods, &pos)))
 		if (e->deleted_ns && (!oldest || e->deleted_ns < oldest->deleted_ns))
 			oldest = e;
 	if (!oldest)
@@ -119,7 +146,7 @@ static void index_containers(struct k8s_cache *c, struct pod_entry *e)
 
 		if (!*id)
 			continue;
-		HASH_FIND_STR(c->containers, id, ce);
+		ce = find_container(c, id);
 		if (ce) {
 			ce->owner = e;
 			continue;
@@ -127,11 +154,10 @@ static void index_containers(struct k8s_cache *c, struct pod_entry *e)
 		ce = calloc(1, sizeof(*ce));
 		if (!ce)
 			continue; /* found by its pod's uid still */
-		memcpy(ce->id, id, sizeof(ce->id));
+		/* ids are 64 hex digits at most (k8s_pod__from_json checks) */
+		strncpy(ce->id, id, sizeof(ce->id) - 1);
 		ce->owner = e;
-		hash_oom = false;
-		HASH_ADD_STR(c->containers, id, ce);
-		if (hash_oom)
+		if (hmap__insert(&c->containers, str_hash(ce->id), ce))
 			free(ce);
 	}
 }
@@ -142,7 +168,7 @@ int k8s_cache__upsert(struct k8s_cache *c, struct k8s_pod *pod)
 	int err = 0;
 
 	pthread_mutex_lock(&c->lock);
-	HASH_FIND_STR(c->pods, pod->uid, e);
+	e = find_pod(c, pod->uid);
 	if (e) {
 		drop_containers(c, e);
 		k8s_pod__put(e->pod);
@@ -151,14 +177,10 @@ int k8s_cache__upsert(struct k8s_cache *c, struct k8s_pod *pod)
 	} else if (!(e = calloc(1, sizeof(*e))) || !(e->uid = strdup(pod->uid))) {
 		free(e);
 		err = -ENOMEM;
-	} else {
-		hash_oom = false;
-		HASH_ADD_KEYPTR(hh, c->pods, e->uid, strlen(e->uid), e);
-		if (hash_oom) {
-			free(e->uid);
-			free(e);
-			err = -ENOMEM;
-		}
+	} else if (hmap__insert(&c->pods, str_hash(e->uid), e)) {
+		free(e->uid);
+		free(e);
+		err = -ENOMEM;
 	}
 	if (!err) {
 		e->pod = pod;
@@ -177,7 +199,7 @@ void k8s_cache__delete(struct k8s_cache *c, const char *uid, uint64_t now_ns)
 	struct pod_entry *e;
 
 	pthread_mutex_lock(&c->lock);
-	HASH_FIND_STR(c->pods, uid, e);
+	e = find_pod(c, uid);
 	if (e && !e->deleted_ns)
 		e->deleted_ns = now_ns ? now_ns : 1;
 	pthread_mutex_unlock(&c->lock);
@@ -192,10 +214,11 @@ void k8s_cache__begin_list(struct k8s_cache *c)
 
 void k8s_cache__end_list(struct k8s_cache *c, uint64_t now_ns)
 {
-	struct pod_entry *e, *tmp;
+	struct pod_entry *e;
+	size_t pos = 0;
 
 	pthread_mutex_lock(&c->lock);
-	HASH_ITER(hh, c->pods, e, tmp)
+	while ((e = hmap__next(&c->pods, &pos)))
 		if (e->generation != c->generation && !e->deleted_ns)
 			e->deleted_ns = now_ns ? now_ns : 1;
 	pthread_mutex_unlock(&c->lock);
@@ -203,17 +226,24 @@ void k8s_cache__end_list(struct k8s_cache *c, uint64_t now_ns)
 
 size_t k8s_cache__expire(struct k8s_cache *c, uint64_t now_ns)
 {
-	struct pod_entry *e, *tmp;
-	size_t n = 0;
+	struct pod_entry *e, **doomed = NULL;
+	size_t pos = 0, n = 0, cap = 0;
 
 	pthread_mutex_lock(&c->lock);
-	HASH_ITER(hh, c->pods, e, tmp) {
-		if (e->deleted_ns && now_ns - e->deleted_ns >= c->grace_ns) {
-			remove_pod(c, e);
-			n++;
-		}
+	/* the table must not change during a walk: collect, then remove */
+	while ((e = hmap__next(&c->pods, &pos))) {
+		if (!e->deleted_ns || now_ns - e->deleted_ns < c->grace_ns)
+			continue;
+		if (ARRAY_GROW(&doomed, &cap, n + 1))
+			break; /* the rest expire on the next call */
+		doomed[n++] = e;
 	}
+	for (size_t i = 0; i < n; i++)
+		remove_pod(c, doomed[i]);
+	hmap__shrink(&c->pods);
+	hmap__shrink(&c->containers);
 	pthread_mutex_unlock(&c->lock);
+	free(doomed);
 	return n;
 }
 
@@ -226,11 +256,11 @@ struct k8s_pod *k8s_cache__lookup(struct k8s_cache *c, const char *container_id,
 
 	pthread_mutex_lock(&c->lock);
 	if (container_id && *container_id)
-		HASH_FIND_STR(c->containers, container_id, ce);
+		ce = find_container(c, container_id);
 	if (ce)
 		e = ce->owner;
 	else if (pod_uid && *pod_uid)
-		HASH_FIND_STR(c->pods, pod_uid, e);
+		e = find_pod(c, pod_uid);
 	if (e)
 		pod = k8s_pod__get(e->pod);
 	pthread_mutex_unlock(&c->lock);
@@ -240,7 +270,7 @@ struct k8s_pod *k8s_cache__lookup(struct k8s_cache *c, const char *container_id,
 void k8s_cache__counts(struct k8s_cache *c, uint64_t *pods, uint64_t *containers)
 {
 	pthread_mutex_lock(&c->lock);
-	*pods = HASH_COUNT(c->pods);
-	*containers = HASH_COUNT(c->containers);
+	*pods = hmap__len(&c->pods);
+	*containers = hmap__len(&c->containers);
 	pthread_mutex_unlock(&c->lock);
 }
