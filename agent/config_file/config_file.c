@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config_file_impl.h"
 
+#include "fileio.h"
 #include "relabel.h"
 
 #include <errno.h>
@@ -377,8 +378,7 @@ static int load_document(struct config_file *cf, struct loader *l,
 static int read_file(const char *path, size_t max, char **buf, size_t *len, const char **why)
 {
 	struct stat st;
-	ssize_t n;
-	int fd, err = 0;
+	int fd, err;
 
 	*buf = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -391,30 +391,12 @@ static int read_file(const char *path, size_t max, char **buf, size_t *len, cons
 		*why = "not a regular file";
 		goto cleanup;
 	}
-	if ((size_t)st.st_size > max) {
-		err = -EFBIG;
+	err = read_fd_all(fd, max, (void **)buf, len);
+	if (err == -EFBIG)
 		*why = "larger than a config file should be";
-		goto cleanup;
-	}
-	*buf = malloc((size_t)st.st_size + 1);
-	if (!*buf) {
-		err = -ENOMEM;
-		*why = "out of memory";
-		goto cleanup;
-	}
-	*len = 0;
-	/* one byte more than fstat said, to see a file that grew meanwhile */
-	while ((n = pread(fd, *buf + *len, (size_t)st.st_size + 1 - *len, (off_t)*len)) > 0)
-		*len += (size_t)n;
-	if (n < 0 || *len > (size_t)st.st_size) {
-		err = n < 0 ? -errno : -EAGAIN;
-		*why = n < 0 ? strerror(errno) : "the file changed while it was read";
-	}
+	else if (err)
+		*why = strerror(-err);
 cleanup:
-	if (err) {
-		free(*buf);
-		*buf = NULL;
-	}
 	close(fd);
 	return err;
 }

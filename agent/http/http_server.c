@@ -2,6 +2,7 @@
 #include "http_impl.h"
 
 #include "metrics.h"
+#include "timeconst.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,10 +33,7 @@ static const char *const handler_names[N_HANDLERS] = {
 
 uint64_t http_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static void count_request(struct http_server *s, enum http_handler h, unsigned code)

@@ -7,6 +7,8 @@
  */
 #include "k8s_http.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -89,9 +91,8 @@ int k8s_read_token(const char *path, char **token, const char **why)
 {
 	struct stat st;
 	size_t len = 0;
-	ssize_t n;
-	char *buf;
-	int fd;
+	char *buf = NULL;
+	int fd, err;
 
 	*token = NULL;
 	/* the kubelet rotates it: a symlink into a ..data directory, re-read for every request */
@@ -100,21 +101,17 @@ int k8s_read_token(const char *path, char **token, const char **why)
 		*why = strerror(errno);
 		return -EACCES;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)MAX_TOKEN_BYTES) {
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		*why = "not a regular file of at most 64 KiB";
+		*why = "not a regular file";
 		return -EACCES;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		*why = "out of memory";
-		return -ENOMEM;
-	}
-	while (len < (size_t)st.st_size &&
-	       (n = pread(fd, buf + len, (size_t)st.st_size - len, (off_t)len)) > 0)
-		len += (size_t)n;
+	err = read_fd_all(fd, MAX_TOKEN_BYTES, (void **)&buf, &len);
 	close(fd);
+	if (err) {
+		*why = err == -EFBIG ? "larger than 64 KiB" : strerror(-err);
+		return err == -ENOMEM ? -ENOMEM : -EACCES;
+	}
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
 		len--;
 	buf[len] = '\0';

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 struct collector {
 	int id;
 	const struct metric_desc *descs;
@@ -290,33 +292,11 @@ void metrics__free(struct metrics *m)
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
 static size_t utf8_len(const unsigned char *s)
 {
-	size_t n;
-	uint32_t cp;
+	long cp;
+	size_t n = utf8_decode(s, SIZE_MAX, &cp);
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	/* surrogates are not text Prometheus accepts */
+	return cp < 0 || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
 }
 
 /* Copies s, each byte that starts no valid UTF-8 sequence replaced by U+FFFD. */
