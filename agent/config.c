@@ -521,6 +521,17 @@ static int apply_unwind(struct config *cfg, const char *value, const char *origi
 	return 0;
 }
 
+static int apply_python(struct config *cfg, const char *value, const char *origin)
+{
+	if (strcmp(value, "auto") == 0)
+		cfg->python = true;
+	else if (strcmp(value, "off") == 0)
+		cfg->python = false;
+	else
+		return invalid(origin, value, "is not a Python mode (auto, off)");
+	return 0;
+}
+
 /* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes. */
 static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
 {
@@ -886,6 +897,9 @@ static const struct option_spec option_specs[] = {
 	  "default), dwarf (CFI tables only), fp (frame pointers only)" },
 	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
 	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)" },
+	{ "python", 0, OPT_VALUE, apply_python, "MODE",
+	  "auto (default): CPython 3.11+ processes show their Python frames, with names, files "
+	  "and lines, in place of the interpreter loop; off: native frames only" },
 	{ "store", 0, OPT_VALUE, apply_store, "URL",
 	  "also send every window to a profile store: grpc://HOST:PORT or grpcs://... (Parca), "
 	  "pyroscope+http://HOST:PORT or pyroscope+https://... (Pyroscope)" },
@@ -1219,6 +1233,7 @@ static int parse(struct config *cfg, bool convert, int argc, char **argv, char *
 		.convert = convert,
 		.debuginfod_timeout_ns = DEFAULT_DEBUGINFOD_TIMEOUT_NS,
 		.unwind_mode = FORNAX_UNWIND_AUTO,
+		.python = true,
 		.spool_max_bytes = DEFAULT_SPOOL_MAX_BYTES,
 		.store_timeout_ns = DEFAULT_STORE_TIMEOUT_NS,
 		.store_connect_timeout_ns = DEFAULT_STORE_CONNECT_TIMEOUT_NS,

@@ -13,6 +13,7 @@
 
 #include "cgroups.h"
 #include "proc_watch.h"
+#include "python_tracker.h"
 #include "symbolizer.h"
 
 struct lifecycle;
@@ -20,6 +21,7 @@ struct lifecycle;
 struct lifecycle_opts {
 	struct symbolizer *symbolizer; /* borrowed; required */
 	struct cgroups *cgroups;       /* borrowed; NULL: none */
+	struct python_tracker *python; /* borrowed; NULL: --python=off */
 	const __u32 *pids;             /* --pid: only these processes; NULL: all */
 	size_t n_pids;
 };
@@ -27,6 +29,9 @@ struct lifecycle_opts {
 /* NULL with errno set. */
 struct lifecycle *lifecycle__new(const struct lifecycle_opts *opts);
 void lifecycle__free(struct lifecycle *lc);
+
+/* Stops (NULL) or changes the Python tracker that process records go to. */
+void lifecycle__set_python(struct lifecycle *lc, struct python_tracker *python);
 
 /* A proc_event_fn: ctx is the lifecycle. Failures are logged, never returned. */
 int lifecycle__on_event(const struct proc_event *ev, void *ctx);
