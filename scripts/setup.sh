@@ -21,6 +21,9 @@ packages=(
 	libdebuginfod-dev libc6-dbg nodejs xz-utils
 	# tests: certificates for the TLS store tests
 	openssl
+	# tests: Debian's CPython 3.11 is profiled and read (python3.11), and a
+	# program embedding libpython3.11.so is built (libpython3.11-dev)
+	python3.11 libpython3.11-dev
 )
 
 missing=()
