@@ -112,7 +112,7 @@ struct window *window__new(const struct window_opts *opts)
 	w->location_ids = calloc(w->location_ids_cap, sizeof(*w->location_ids));
 	w->symbolized = calloc(FORNAX_MAX_STACK_DEPTH, sizeof(*w->symbolized));
 	w->native_ids = calloc(FORNAX_MAX_STACK_DEPTH, sizeof(*w->native_ids));
-	w->merged = calloc(2 * FORNAX_MAX_STACK_DEPTH + 3, sizeof(*w->merged));
+	w->merged = calloc(2 * FORNAX_MAX_STACK_DEPTH + 4, sizeof(*w->merged));
 	if (!w->pprof || !w->location_ids || !w->symbolized || !w->native_ids || !w->merged)
 		goto fail;
 	return w;
@@ -412,8 +412,10 @@ static int merge_python(struct window *w, const struct sampler_sample *sample, _
 	in = (struct py_merge_input){
 		.native = sample->user_ips,
 		.n_native = sample->n_user,
+		/* a frame-pointer walk through CPython (built without them) ends anywhere */
 		.native_cut = !sample->n_user || sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
-			      user_stack_cut(sample->user_flags),
+			      user_stack_cut(sample->user_flags) ||
+			      (sample->user_flags & FORNAX_STACK_METHOD_MASK) != FORNAX_STACK_DWARF,
 		.python = sample->python_frames,
 		.n_python = sample->n_python,
 		.python_end = (sample->python_flags >> FORNAX_STACK_END_SHIFT) &
@@ -424,6 +426,16 @@ static int merge_python(struct window *w, const struct sampler_sample *sample, _
 	nm = py_merge(&in, w->merged, 2 * FORNAX_MAX_STACK_DEPTH + 3);
 	if (nm < 0)
 		return nm;
+	/* A cut walk without Python callers past the cut is marked as without Python. */
+	if (sample->n_user && (sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
+			       user_stack_cut(sample->user_flags))) {
+		bool gap = false;
+
+		for (int i = 0; i < nm; i++)
+			gap |= w->merged[i].kind == PY_MERGE_GAP;
+		if (!gap)
+			w->merged[nm++] = (struct py_merge_item){ PY_MERGE_GAP, 0 };
+	}
 	memcpy(w->native_ids, ids, sample->n_user * sizeof(*ids));
 	for (int i = 0; i < nm; i++) {
 		const struct py_merge_item *it = &w->merged[i];

@@ -114,10 +114,12 @@ int py_merge(const struct py_merge_input *in, struct py_merge_item *out, size_t 
 			return -ENOSPC;
 		}
 	}
-	if (in->native_cut && put(&m, PY_MERGE_GAP, 0))
-		return -ENOSPC;
-	if (leftover < m.n_runs && put_runs(&m, leftover, m.n_runs - 1))
-		return -ENOSPC;
+	if (leftover < m.n_runs) {
+		/* callers of everything above, past the frames the native walk did not reach */
+		if ((in->native_cut && put(&m, PY_MERGE_GAP, 0)) ||
+		    put_runs(&m, leftover, m.n_runs - 1))
+			return -ENOSPC;
+	}
 	if (put_python_end(&m))
 		return -ENOSPC;
 	return (int)m.n;

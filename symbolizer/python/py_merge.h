@@ -12,7 +12,8 @@
  * run yet (or any more) and stays a native frame. When either stack was cut
  * short, they are paired from the innermost, which both still have; runs
  * left over are callers of everything shown and go at the outer end, after
- * a gap where the native stack was cut.
+ * a gap where the native stack was cut. The caller marks a native stack
+ * cut short without such runs, as it does without Python frames.
  */
 #ifndef FORNAX_PY_MERGE_H
 #define FORNAX_PY_MERGE_H
@@ -37,7 +38,8 @@ struct py_merge_item {
 struct py_merge_input {
 	const __u64 *native; /* leaf first */
 	size_t n_native;
-	bool native_cut;     /* the native walk did not reach the outermost frame */
+	/* the native walk is not known to have reached the outermost frame */
+	bool native_cut;
 	const __u64 *python; /* packed frames (bpf/python.h), innermost first */
 	size_t n_python;
 	__u32 python_end;    /* enum fornax_py_end */

@@ -3,7 +3,8 @@
 Three leaf functions take 60, 30 and 10 % of the time under a few levels of
 Python calls; leaf_c runs as a key function that sorted() (C code) calls
 back, so its stacks read Python -> C -> Python. Runs until killed, or for
-argv[1] seconds.
+argv[1] seconds; argv[2] adds that many recursive calls of outer() above
+middle(), for deep stacks.
 """
 import sys
 import time
@@ -12,9 +13,10 @@ UNIT = 20000
 
 
 def spin(n):
+    # every iteration costs the same: no int grows past one digit
     x = 0
     for i in range(n):
-        x += i * i
+        x = (x + i) & 0xffff
     return x
 
 
@@ -41,15 +43,18 @@ def middle():
     through_c()
 
 
-def outer():
+def outer(depth=0):
+    if depth > 0:
+        return outer(depth - 1)
     middle()
 
 
 def main():
     deadline = time.monotonic() + float(sys.argv[1]) if len(sys.argv) > 1 else None
+    depth = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     print("ready", flush=True)
     while deadline is None or time.monotonic() < deadline:
-        outer()
+        outer(depth)
 
 
 if __name__ == "__main__":

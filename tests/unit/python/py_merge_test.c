@@ -84,6 +84,8 @@ TEST(cut_native_stack_pairs_from_the_innermost)
 	/* the native walk stopped after the first eval: the outer run goes past a gap */
 	__u64 py[] = { pyf(0, 1), pyf(1, 1) };
 
+	/* cut, but both runs paired: no gap (the caller marks the cut) */
+	ASSERT_STREQ(render(two_evals, 5, 1, py, 2, FORNAX_PY_END_COMPLETE), "n0 p0 n2 p1 n4");
 	ASSERT_STREQ(render(two_evals, 2, 1, py, 2, FORNAX_PY_END_COMPLETE), "n0 p0 G p1");
 	/* no eval frame at all (a frame-pointer walk through code without them) */
 	ASSERT_STREQ(render((const __u64[]){ 0x10, 0x20 }, 2, 1, py, 2, FORNAX_PY_END_COMPLETE),
