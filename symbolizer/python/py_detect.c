@@ -231,7 +231,7 @@ static int probe_file(int dirfd, __u32 pid, const struct procmaps_entry *e,
 		out->bytes_type = bias + syms[SYM_BYTES_TYPE].value;
 	out->dev = makedev(e->dev_major, e->dev_minor);
 	out->inode = e->inode;
-	out->shared_library = elf_kind(elf) == ELF_K_ELF && strstr(e->path, "libpython") != NULL;
+	out->shared_library = strstr(e->path, "libpython") != NULL;
 	err = identify(pid, e->path, syms, bias, out);
 
 cleanup:
