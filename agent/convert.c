@@ -9,9 +9,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "log.h"
 #include "output.h"
-#include "pprof.h"
+#include "pprof_codec.h"
 #include "top.h"
 
 /* Larger compressed profiles than this are not profiles anyone means to draw. */
@@ -20,54 +21,15 @@
 /* Reads a whole file (or stdin for "-") into *buf. Returns 0 or -errno (EFBIG past the cap). */
 static int read_input(const char *path, void **buf, size_t *len)
 {
-	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-	size_t cap = 1 << 16, used = 0;
-	char *data = NULL;
-	int err = 0;
+	int fd, err;
 
+	if (strcmp(path, "-") == 0)
+		return read_fd_all(STDIN_FILENO, MAX_INPUT_BYTES, buf, len);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	data = malloc(cap);
-	if (!data) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (used == cap) {
-			char *grown;
-
-			if (cap >= MAX_INPUT_BYTES) {
-				err = -EFBIG;
-				goto cleanup;
-			}
-			grown = realloc(data, cap * 2);
-			if (!grown) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			data = grown;
-			cap *= 2;
-		}
-		n = read(fd, data + used, cap - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	*buf = data;
-	*len = used;
-	data = NULL;
-cleanup:
-	free(data);
-	if (fd != STDIN_FILENO)
-		close(fd);
+	err = read_fd_all(fd, MAX_INPUT_BYTES, buf, len);
+	close(fd);
 	return err;
 }
 

@@ -26,14 +26,16 @@
 #include "output.h"
 #include "proc_watch.h"
 #include "progress.h"
+#include "python_tracker.h"
 #include "sampler.h"
+#include "sampler_stats.h"
 #include "symbolizer.h"
+#include "timeconst.h"
 #include "top.h"
 #include "unwinder.h"
 #include "upload.h"
 #include "window.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 #define MIN_MAP_ENTRIES 1024
 /* Cached symbols and processes not used for this long are evicted. */
 #define SYMBOL_IDLE_NS (120 * NSEC_PER_SEC)
@@ -60,27 +62,16 @@ struct agent {
 	const struct pprof *finished; /* the window last written */
 	__u64 capture_start_mono;
 	/* Whole-run books, reported at exit. */
-	__u64 total_samples;
-	__u64 total_lost;
+	struct sampler_totals totals;
 	__u64 windows_written;
 	__u64 write_errors;
 	struct unwinder *unwinder;
-	__u64 unwind_fp;                   /* user stacks walked by frame pointers */
-	__u64 unwind_end[FORNAX_END_NR];   /* CFI walks by how they ended */
 	struct uploader *uploader; /* NULL without --store */
 	/* How late the loop woke for its drains: it must not wait on anything but the timer. */
 	__u64 drain_wakeups;
 	__u64 drain_late_sum_ns;
 	__u64 drain_late_max_ns;
 };
-
-static __u64 now_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (__u64)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
 
 static size_t round_up_pow2(size_t n)
 {
@@ -195,8 +186,8 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 
 static int new_window(struct agent *a)
 {
-	a->window_start_mono = now_ns(CLOCK_MONOTONIC);
-	a->window_start_real = now_ns(CLOCK_REALTIME);
+	a->window_start_mono = clock_ns(CLOCK_MONOTONIC);
+	a->window_start_real = clock_ns(CLOCK_REALTIME);
 	a->window = window__new(&(struct window_opts){
 		.symbolizer = a->symbolizer,
 		.frequency = a->cfg.frequency,
@@ -207,105 +198,12 @@ static int new_window(struct agent *a)
 	return a->window ? 0 : -errno;
 }
 
-static void check_books(const struct sampler_drain_stats *st)
-{
-	const struct fornax_set_stats *k = &st->set;
-
-	/* Both sides count every sample; a mismatch would mean the drain lost some. */
-	if (k->samples != k->recorded + k->filtered + k->idle + k->counts_map_full ||
-	    st->drained_samples != k->recorded)
-		log_warn("drain books do not balance: kernel saw %llu samples (%llu recorded), "
-			 "drain read %llu",
-			 (unsigned long long)k->samples, (unsigned long long)k->recorded,
-			 (unsigned long long)st->drained_samples);
-	if (k->counts_map_full)
-		log_warn_ratelimited("%llu samples lost: counts map full (raise --max-stacks or "
-				     "lower --drain-interval)",
-				     (unsigned long long)k->counts_map_full);
-	if (k->stack_map_full)
-		log_warn_ratelimited("%llu stacks dropped: stacks map full (raise --max-stacks)",
-				     (unsigned long long)k->stack_map_full);
-}
-
-static const char *const unwind_end_names[FORNAX_END_NR] = {
-	[FORNAX_END_COMPLETE] = "complete",
-	[FORNAX_END_DEPTH] = "depth limit",
-	[FORNAX_END_PC_NOT_COVERED] = "pc not covered",
-	[FORNAX_END_READ_FAULT] = "read fault",
-	[FORNAX_END_TABLE_MISSING] = "table missing",
-	[FORNAX_END_UNSUPPORTED] = "unsupported CFI",
-	[FORNAX_END_BAD_FRAME] = "bad frame",
-};
-
-/* "12 complete, 3 pc not covered, ..." for the CFI walks in end[]. */
-static void format_unwind_ends(const __u64 *end, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (int i = FORNAX_END_COMPLETE; i < FORNAX_END_NR && n < size; i++) {
-		if (!end[i] && i != FORNAX_END_COMPLETE)
-			continue;
-		n += snprintf(buf + n, size - n, "%s%llu %s", n ? ", " : "",
-			      (unsigned long long)end[i], unwind_end_names[i]);
-	}
-}
-
-static void account_unwind(struct agent *a, const struct fornax_set_stats *k)
-{
-	char ends[256];
-
-	a->unwind_fp += k->unwind_fp;
-	for (int i = 0; i < FORNAX_END_NR; i++)
-		a->unwind_end[i] += k->unwind_end[i];
-	if (!a->unwinder || !log_enabled(LOG_DEBUG))
-		return;
-	format_unwind_ends(k->unwind_end, ends, sizeof(ends));
-	log_debug("unwind: CFI walks: %s; %llu by frame pointers, %llu frame-pointer steps, "
-		  "%llu signal frames, %llu requests lost",
-		  ends, (unsigned long long)k->unwind_fp, (unsigned long long)k->unwind_fp_steps,
-		  (unsigned long long)k->unwind_signal_frames,
-		  (unsigned long long)k->unwind_requests_lost);
-}
-
-static void log_unwind_summary(struct agent *a)
-{
-	struct unwinder_stats us;
-	__u64 walks = 0;
-	char ends[256];
-
-	if (!a->unwinder)
-		return;
-	for (int i = 0; i < FORNAX_END_NR; i++)
-		walks += a->unwind_end[i];
-	format_unwind_ends(a->unwind_end, ends, sizeof(ends));
-	log_info("user stacks: %llu walked by CFI (%s), %llu by frame pointers",
-		 (unsigned long long)walks, ends, (unsigned long long)a->unwind_fp);
-	unwinder__stats(a->unwinder, &us);
-	log_info("unwind tables: %llu loaded (%llu rows, %.1f MiB of map memory), %llu built in "
-		 "%.0f ms, %llu evicted, %llu files without usable CFI, %llu did not fit; "
-		 "%llu processes",
-		 (unsigned long long)us.tables, (unsigned long long)us.rows,
-		 (double)(us.row_bytes + us.mapping_bytes) / (1 << 20),
-		 (unsigned long long)us.tables_built, (double)us.build_ns / 1e6,
-		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
-		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes);
-}
-
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
-	check_books(st);
-	account_unwind(a, &st->set);
+	sampler_totals__add(&a->totals, st, a->unwinder != NULL);
 	if (a->python)
 		python_tracker__account_drain(a->python, &st->set);
 	window__add_drain_stats(a->window, st);
-	a->total_samples += st->drained_samples;
-	a->total_lost += st->set.counts_map_full;
-	log_debug("drain: %llu samples, %llu keys, %llu stacks (kernel: %llu samples, %llu idle, "
-		  "%llu filtered)",
-		  (unsigned long long)st->drained_samples, (unsigned long long)st->keys,
-		  (unsigned long long)st->stacks, (unsigned long long)st->set.samples,
-		  (unsigned long long)st->set.idle, (unsigned long long)st->set.filtered);
 }
 
 static int drain(struct agent *a, bool final)
@@ -334,7 +232,7 @@ static int drain(struct agent *a, bool final)
 		struct window_stats ws;
 
 		window__stats(a->window, &ws);
-		progress__update(&a->progress, now_ns(CLOCK_MONOTONIC) - a->capture_start_mono,
+		progress__update(&a->progress, clock_ns(CLOCK_MONOTONIC) - a->capture_start_mono,
 				 ws.samples, ws.processes);
 	}
 	return err;
@@ -343,7 +241,7 @@ static int drain(struct agent *a, bool final)
 /* Writes the window to every output; a failed one does not stop the others. */
 static int write_window(struct agent *a, const struct config_output *outputs, size_t n)
 {
-	__u64 duration = now_ns(CLOCK_MONOTONIC) - a->window_start_mono;
+	__u64 duration = clock_ns(CLOCK_MONOTONIC) - a->window_start_mono;
 	const struct pprof *p = window__finish(a->window, duration);
 	struct window_stats ws;
 	char title[128], host[64] = "";
@@ -399,25 +297,6 @@ static void print_top(struct agent *a)
 	free(text);
 }
 
-/* What the bounded caches hold, once a window: they must level off, not grow. */
-static void log_caches(const struct agent *a)
-{
-	struct symbolizer_stats ss;
-	struct cgroups_stats cs = {};
-
-	if (!log_enabled(LOG_DEBUG))
-		return;
-	symbolizer__stats(a->symbolizer, &ss);
-	if (a->cgroups)
-		cgroups__stats(a->cgroups, &cs);
-	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups; "
-		  "evicted %llu processes, %llu files, %llu addresses",
-		  (unsigned long long)ss.processes, (unsigned long long)ss.files,
-		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
-		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
-		  (unsigned long long)ss.evicted_addresses);
-}
-
 static int rotate_window(struct agent *a)
 {
 	struct config_output out = { .format = a->cfg.format };
@@ -444,7 +323,7 @@ static int rotate_window(struct agent *a)
 	err = new_window(a);
 	if (err)
 		log_error("starting a window: %s", strerror(-err));
-	log_caches(a);
+	lifecycle__log_caches(a->lifecycle);
 	return err;
 }
 
@@ -460,7 +339,7 @@ static void note_wakeup(struct agent *a, __u64 late_ns)
 static int run(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
-	__u64 start = now_ns(CLOCK_MONOTONIC);
+	__u64 start = clock_ns(CLOCK_MONOTONIC);
 	__u64 next_drain = start + cfg->drain_interval_ns;
 	__u64 capture_end = cfg->duration_ns ? start + cfg->duration_ns : UINT64_MAX;
 	__u64 window_end = cfg->duration_ns ? UINT64_MAX : start + cfg->interval_ns;
@@ -477,7 +356,7 @@ static int run(struct agent *a)
 		stop = wait_until(a, deadline);
 		if (stop < 0)
 			return stop;
-		now = now_ns(CLOCK_MONOTONIC);
+		now = clock_ns(CLOCK_MONOTONIC);
 		if (!stop)
 			note_wakeup(a, now - deadline);
 		if (stop || now >= capture_end)
@@ -599,18 +478,10 @@ static int setup_store(struct agent *a)
 	return 0;
 }
 
-static int setup(struct agent *a)
+static int setup_symbolizer(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
-	struct sampler_opts sopts;
-	size_t max_keys, max_stacks;
 	int err;
-
-	if (!cfg->duration_ns && cfg->output && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
-		err = -errno;
-		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
-		return err;
-	}
 
 	if (cfg->debuginfod_urls) {
 		err = setup_debuginfod(cfg);
@@ -632,17 +503,23 @@ static int setup(struct agent *a)
 			log_error("starting the symbolizer: %s", strerror(-err));
 		return err;
 	}
+	if (!cfg->kernel_stacks)
+		return 0;
+	err = symbolizer__load_kernel(a->symbolizer);
+	if (err == -EPERM)
+		log_warn("kernel addresses in /proc/kallsyms are hidden from fornax (it needs "
+			 "CAP_SYSLOG, see kernel.kptr_restrict): kernel frames will show as "
+			 "[unknown]");
+	else if (err)
+		log_warn("reading kernel symbols: %s; kernel frames will show as [unknown]",
+			 strerror(-err));
+	return 0;
+}
 
-	if (cfg->kernel_stacks) {
-		err = symbolizer__load_kernel(a->symbolizer);
-		if (err == -EPERM)
-			log_warn("kernel addresses in /proc/kallsyms are hidden from fornax (it needs "
-				 "CAP_SYSLOG, see kernel.kptr_restrict): kernel frames will show as "
-				 "[unknown]");
-		else if (err)
-			log_warn("reading kernel symbols: %s; kernel frames will show as [unknown]",
-				 strerror(-err));
-	}
+/* The kernel's process records, to every tracker of processes (the unwinder joins later). */
+static int setup_lifecycle(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
 
 	a->cgroups = cgroups__new(0, SYMBOL_IDLE_NS / cfg->drain_interval_ns + 1);
 	if (!a->cgroups)
@@ -669,28 +546,40 @@ static int setup(struct agent *a)
 	if (!a->proc_watch)
 		log_warn("process events unavailable (%s): processes that exit before a drain "
 			 "stay unsymbolized", strerror(errno));
-	if (cfg->unwind_mode != FORNAX_UNWIND_FP) {
-		a->unwinder = unwinder__new(&(struct unwinder_opts){
-			.mode = cfg->unwind_mode,
-			.max_table_bytes = cfg->unwind_memory,
-			.pids = cfg->pids,
-			.n_pids = cfg->n_pids,
-		});
-		if (!a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_DWARF) {
-			err = -errno;
-			log_error("--unwind=dwarf: cannot set up CFI unwinding: %s", strerror(-err));
-			return err;
-		}
-		if (!a->unwinder)
-			log_warn("CFI unwinding unavailable (%s): user stacks are walked by frame "
-				 "pointers", strerror(errno));
-		else if (!unwinder__wait_ready(a->unwinder, UNWIND_READY_NS))
-			log_info("unwind tables still loading: until a process's are in, its stacks "
-				 "are walked by frame pointers");
-	}
+	return 0;
+}
 
-	size_maps(cfg, &max_keys, &max_stacks);
-	sopts = (struct sampler_opts){
+static int setup_unwinder(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	int err;
+
+	if (cfg->unwind_mode == FORNAX_UNWIND_FP)
+		return 0;
+	a->unwinder = unwinder__new(&(struct unwinder_opts){
+		.mode = cfg->unwind_mode,
+		.max_table_bytes = cfg->unwind_memory,
+		.pids = cfg->pids,
+		.n_pids = cfg->n_pids,
+	});
+	if (!a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_DWARF) {
+		err = -errno;
+		log_error("--unwind=dwarf: cannot set up CFI unwinding: %s", strerror(-err));
+		return err;
+	}
+	if (!a->unwinder)
+		log_warn("CFI unwinding unavailable (%s): user stacks are walked by frame "
+			 "pointers", strerror(errno));
+	else if (!unwinder__wait_ready(a->unwinder, UNWIND_READY_NS))
+		log_info("unwind tables still loading: until a process's are in, its stacks "
+			 "are walked by frame pointers");
+	return 0;
+}
+
+static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
+{
+	const struct config *cfg = &a->cfg;
+	struct sampler_opts sopts = {
 		.frequency = cfg->frequency,
 		.pids = cfg->pids,
 		.n_pids = cfg->n_pids,
@@ -706,6 +595,8 @@ static int setup(struct agent *a)
 		.python_walk = a->python != NULL,
 		.python_procs_fd = a->python ? python_tracker__procs_fd(a->python) : -1,
 	};
+	int err;
+
 	a->sampler = sampler__new(&sopts);
 	if (!a->sampler && a->python) {
 		/* The Python walker needs bpf_loop (Linux 5.17+), as the CFI walker does. */
@@ -730,12 +621,37 @@ static int setup(struct agent *a)
 	}
 	if (!a->sampler)
 		return -errno;
+	/* exits reach the unwinder too, now that it is the one the program reads */
+	lifecycle__set_unwinder(a->lifecycle, a->unwinder);
 	if (a->proc_watch) {
 		err = proc_watch__add_ringbuf(a->proc_watch, sampler__announcements_fd(a->sampler));
 		if (err)
 			log_warn("reading first-sample records: %s, ignoring", strerror(-err));
 	}
+	return 0;
+}
 
+static int setup(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	size_t max_keys, max_stacks;
+	int err;
+
+	if (!cfg->duration_ns && cfg->output && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
+		err = -errno;
+		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
+		return err;
+	}
+	size_maps(cfg, &max_keys, &max_stacks);
+	err = setup_symbolizer(a);
+	if (!err)
+		err = setup_lifecycle(a);
+	if (!err)
+		err = setup_unwinder(a);
+	if (!err)
+		err = setup_sampler(a, max_keys, max_stacks);
+	if (err)
+		return err;
 	err = setup_signals(a);
 	if (err) {
 		log_error("setting up signals and timers: %s", strerror(-err));
@@ -818,10 +734,14 @@ int main(int argc, char **argv, char **envp)
 		err = run(&a);
 	if (a.sampler) {
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
-			 (unsigned long long)a.total_samples, (unsigned long long)a.windows_written,
-			 (unsigned long long)a.total_lost, (unsigned long long)a.write_errors);
-		lifecycle__log_summary(a.lifecycle, a.proc_watch);
-		log_unwind_summary(&a);
+			 (unsigned long long)a.totals.samples, (unsigned long long)a.windows_written,
+			 (unsigned long long)a.totals.lost, (unsigned long long)a.write_errors);
+		lifecycle__log_summary(a.lifecycle);
+		proc_watch__log_summary(a.proc_watch);
+		if (a.unwinder) {
+			sampler_totals__log_unwind(&a.totals);
+			unwinder__log_summary(a.unwinder);
+		}
 		python_tracker__log_summary(a.python);
 	}
 	if (a.drain_wakeups)

@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "flamegraph.h"
-#include "pprof.h"
+#include "pprof_codec.h"
 
 #define N_FUNCTIONS 4000
 #define N_KERNEL 300

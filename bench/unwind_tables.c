@@ -22,12 +22,13 @@
 #include <unistd.h>
 
 #include "cfi_table.h"
+#include "unwind_rows.h"
 
-static const char *const type_names[FORNAX_ROW_NR_TYPES] = {
-	[FORNAX_ROW_NONE] = "none",       [FORNAX_ROW_CFA_SP] = "rsp",
-	[FORNAX_ROW_CFA_FP] = "rbp",      [FORNAX_ROW_PLT] = "plt",
-	[FORNAX_ROW_SIGNAL] = "signal",   [FORNAX_ROW_OUTERMOST] = "outermost",
-	[FORNAX_ROW_UNSUPPORTED] = "unsupported",
+static const char *const type_names[CFI_ROW_NR_TYPES] = {
+	[CFI_ROW_NONE] = "none",       [CFI_ROW_CFA_SP] = "rsp",
+	[CFI_ROW_CFA_FP] = "rbp",      [CFI_ROW_PLT] = "plt",
+	[CFI_ROW_SIGNAL] = "signal",   [CFI_ROW_OUTERMOST] = "outermost",
+	[CFI_ROW_UNSUPPORTED] = "unsupported",
 };
 
 static double now(void)
@@ -56,15 +57,15 @@ static struct cfi_table *build(const char *path, double *seconds)
 		return NULL;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf) {
-		struct cfi_table_layout layout;
+		struct unwind_rows_layout layout;
 
 		t = cfi_table__build(elf);
 		/* What loading it costs too: the index is built from the rows. */
-		if (t && cfi_table__layout(t, &layout) == 0) {
+		if (t && unwind_rows__layout(t, &layout) == 0) {
 			struct fornax_unwind_row *image = malloc(layout.slots * sizeof(*image));
 
 			if (image)
-				cfi_table__serialize(t, &layout, image);
+				unwind_rows__serialize(t, &layout, image);
 			free(image);
 		}
 		elf_end(elf);
@@ -79,10 +80,10 @@ static struct cfi_table *build(const char *path, double *seconds)
 static void dump(const struct cfi_table *t)
 {
 	size_t n;
-	const struct fornax_unwind_row *rows = cfi_table__rows(t, &n);
+	const struct cfi_row *rows = cfi_table__rows(t, &n);
 
 	for (size_t i = 0; i < n; i++) {
-		const struct fornax_unwind_row *r = &rows[i];
+		const struct cfi_row *r = &rows[i];
 
 		printf("%016llx %-11s cfa_off=%-5u rbp=", (unsigned long long)(cfi_table__origin(t) + r->pc),
 		       type_names[r->type], r->cfa_off);
@@ -142,18 +143,18 @@ int main(int argc, char **argv)
 		if (do_dump) {
 			dump(t);
 		} else {
-			struct cfi_table_layout layout = { 0 };
+			struct unwind_rows_layout layout = { 0 };
 
 			qsort(times, runs, sizeof(*times), compare_doubles);
 			st = cfi_table__stats(t);
 			cfi_table__rows(t, &n);
-			cfi_table__layout(t, &layout);
+			unwind_rows__layout(t, &layout);
 			printf("%-40s %9zu %9u %10zu %7llu %8llu %6llu %6llu %10.1f %10.1f\n", argv[i],
 			       n, layout.n_buckets, (size_t)layout.slots * sizeof(struct fornax_unwind_row),
 			       (unsigned long long)st->fdes,
-			       (unsigned long long)st->rows_by_type[FORNAX_ROW_UNSUPPORTED],
-			       (unsigned long long)st->rows_by_type[FORNAX_ROW_PLT],
-			       (unsigned long long)st->rows_by_type[FORNAX_ROW_SIGNAL],
+			       (unsigned long long)st->rows_by_type[CFI_ROW_UNSUPPORTED],
+			       (unsigned long long)st->rows_by_type[CFI_ROW_PLT],
+			       (unsigned long long)st->rows_by_type[CFI_ROW_SIGNAL],
 			       times[runs / 2] * 1e3, (times[runs - 1] - times[0]) * 1e3);
 		}
 		cfi_table__free(t);

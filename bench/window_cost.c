@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pprof.h"
+#include "pprof_codec.h"
 #include "sampler.h"
 #include "symbolizer.h"
 #include "window.h"

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	build-essential cmake pkg-config clang llvm bpftool
-	libbpf-dev libelf-dev libdw-dev libiberty-dev zlib1g-dev uthash-dev
+	libbpf-dev libelf-dev libdw-dev libiberty-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
 )
 [ "${1:-}" = --build-only ] || packages+=(
@@ -21,6 +21,9 @@ packages=(
 	libdebuginfod-dev libc6-dbg nodejs xz-utils
 	# tests: certificates for the TLS store tests
 	openssl
+	# tests: Debian 12's own kernel booted under qemu (tests/vm/run_in_vm.py);
+	# busybox is the guest's init
+	qemu-system-x86 busybox-static
 	# tests: Debian's CPython 3.11 is profiled and read (python3.11), and a
 	# program embedding libpython3.11.so is built (libpython3.11-dev)
 	python3.11 libpython3.11-dev
@@ -32,10 +35,45 @@ for p in "${packages[@]}"; do
 		missing+=("$p")
 done
 
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
 if ((${#missing[@]})); then
-	sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	echo "setup: installing ${missing[*]}" >&2
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+[ "${1:-}" = --build-only ] && exit 0
+
+# tests: the kernels the VM tests boot, taken from Debian's own packages: the
+# image each metapackage depends on today, extracted (not installed) into a
+# cache that tests/vm/run_in_vm.py reads. Only boot/ is kept: the guest loads
+# no modules.
+vm_kernels=(linux-image-cloud-amd64)
+vm_cache=${FORNAX_VM_CACHE:-${XDG_CACHE_HOME:-~/.cache}/fornax/vm}
+depends_on() { apt-cache depends "$1" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'; }
+for meta in "${vm_kernels[@]}"; do
+	image=$(depends_on "$meta")
+	if [ -z "$image" ]; then
+		$sudo apt-get update -qq
+		image=$(depends_on "$meta")
+	fi
+	[ -n "$image" ] || { echo "setup: $meta names no kernel image" >&2; exit 1; }
+	version=$(apt-cache show --no-all-versions "$image" | awk '$1 == "Version:" { print $2; exit }')
+	dir=$vm_cache/${image}_$version
+	[ -e "$dir/boot" ] && continue
+	echo "setup: fetching $image $version for the VM tests into $vm_cache" >&2
+	tmp=$(mktemp -d)
+	# apt downloads as its sandbox user, who must be able to write there
+	[ "$(id -u)" -ne 0 ] || chown _apt "$tmp" 2>/dev/null || true
+	(cd "$tmp" && apt-get download -qq "$image=$version" && dpkg-deb -x ./*.deb root)
+	# older builds of the same flavour (6.1.0-NN-cloud-amd64) are no longer what Debian ships
+	flavour=${image#linux-image-*-*-}
+	find "$vm_cache" -maxdepth 1 -regextype posix-extended \
+		-regex ".*/linux-image-[0-9.]+-[0-9]+-${flavour}_.*" ! -name "${image}_$version" \
+		-exec rm -rf {} +
+	mkdir -p "$dir.tmp"
+	mv "$tmp/root/boot" "$dir.tmp/"
+	rm -rf "$tmp"
+	mv "$dir.tmp" "$dir"
+done

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct lifecycle {
+	struct symbolizer *symbolizer;
+	struct cgroups *cgroups;
+	struct unwinder *unwinder;
+	struct python_tracker *python;
+	const __u32 *pids;
+	size_t n_pids;
+	/* exit mappings converted for the symbolizer, reused */
+	struct symbolizer_vma *vmas;
+	size_t vmas_cap;
+};
+
+struct lifecycle *lifecycle__new(const struct lifecycle_opts *opts)
+{
+	struct lifecycle *lc;
+
+	if (!opts || !opts->symbolizer) {
+		errno = EINVAL;
+		return NULL;
+	}
+	lc = calloc(1, sizeof(*lc));
+	if (!lc) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	lc->symbolizer = opts->symbolizer;
+	lc->cgroups = opts->cgroups;
+	lc->python = opts->python;
+	lc->pids = opts->pids;
+	lc->n_pids = opts->n_pids;
+	return lc;
+}
+
+void lifecycle__free(struct lifecycle *lc)
+{
+	if (!lc)
+		return;
+	free(lc->vmas);
+	free(lc);
+}
+
+void lifecycle__set_python(struct lifecycle *lc, struct python_tracker *python)
+{
+	lc->python = python;
+}
+
+static bool pid_selected(const struct lifecycle *lc, __u32 pid)
+{
+	if (!lc->n_pids)
+		return true;
+	for (size_t i = 0; i < lc->n_pids; i++)
+		if (lc->pids[i] == pid)
+			return true;
+	return false;
+}
+
+static int on_exit_event(struct lifecycle *lc, const struct proc_event *ev)
+{
+	struct symbolizer_exit ex = {
+		.n_vmas = ev->n_vmas,
+		.complete = ev->maps_complete,
+		.vdso_start = ev->vdso_start,
+	};
+
+	if (ev->n_vmas > lc->vmas_cap) {
+		struct symbolizer_vma *v = reallocarray(lc->vmas, ev->n_vmas, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		lc->vmas = v;
+		lc->vmas_cap = ev->n_vmas;
+	}
+	for (size_t i = 0; i < ev->n_vmas; i++) {
+		const struct fornax_proc_vma *k = &ev->vmas[i];
+
+		lc->vmas[i] = (struct symbolizer_vma){
+			.start = k->start, .end = k->end, .offset = k->offset, .inode = k->inode,
+			.dev_major = k->dev_major, .dev_minor = k->dev_minor,
+		};
+	}
+	ex.vmas = lc->vmas;
+	return symbolizer__process_exit(lc->symbolizer, ev->pid, ev->process_start_ns, &ex);
+}
+
+int lifecycle__on_event(const struct proc_event *ev, void *ctx)
+{
+	struct lifecycle *lc = ctx;
+	int err = 0;
+
+	if (!pid_selected(lc, ev->pid))
+		return 0;
+	switch (ev->kind) {
+	case FORNAX_PROC_FORK:
+		err = symbolizer__process_fork(lc->symbolizer, ev->parent_pid, ev->parent_start_ns,
+					       ev->pid, ev->process_start_ns);
+		break;
+	case FORNAX_PROC_EXEC:
+	case FORNAX_PROC_FIRST_SAMPLE:
+		err = symbolizer__process_read(lc->symbolizer, ev->pid, ev->process_start_ns,
+					       ev->kind == FORNAX_PROC_EXEC);
+		if (err == -ESRCH)
+			err = 0; /* gone already: its exit record brings the mappings */
+		if (lc->python)
+			python_tracker__process_seen(lc->python, ev->pid, ev->process_start_ns,
+						     ev->kind == FORNAX_PROC_EXEC);
+		/* a container's cgroup may be gone by the drain: name it now */
+		if (lc->cgroups)
+			(void)cgroups__lookup(lc->cgroups, ev->cgroup_id);
+		break;
+	case FORNAX_PROC_EXIT:
+		err = on_exit_event(lc, ev);
+		if (lc->unwinder)
+			unwinder__process_exit(lc->unwinder, ev->pid, ev->process_start_ns);
+		if (lc->python)
+			python_tracker__process_exit(lc->python, ev->pid, ev->process_start_ns);
+		break;
+	default:
+		break;
+	}
+	if (err)
+		log_warn_ratelimited("process %u: %s, ignoring", ev->pid, strerror(-err));
+	return 0;
+}
+
+void lifecycle__set_unwinder(struct lifecycle *lc, struct unwinder *u)
+{
+	lc->unwinder = u;
+}
+
+void lifecycle__log_summary(const struct lifecycle *lc)
+{
+	struct symbolizer_stats ss;
+
+	if (!lc)
+		return;
+	symbolizer__stats(lc->symbolizer, &ss);
+	if (ss.debuginfod_found || ss.debuginfod_missed)
+		log_info("debuginfod: %llu debug files fetched, %llu not found",
+			 (unsigned long long)ss.debuginfod_found,
+			 (unsigned long long)ss.debuginfod_missed);
+	log_info("processes: %llu maps read at exec (%llu gone before), %llu exits with mappings "
+		 "(%llu mappings of unseen files), %llu freed after exit, %llu evicted",
+		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,
+		 (unsigned long long)ss.exits, (unsigned long long)ss.exit_unknown_files,
+		 (unsigned long long)ss.exited_freed, (unsigned long long)ss.evicted_processes);
+}
+
+void lifecycle__log_caches(const struct lifecycle *lc)
+{
+	struct symbolizer_stats ss;
+	struct cgroups_stats cs = {};
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	symbolizer__stats(lc->symbolizer, &ss);
+	if (lc->cgroups)
+		cgroups__stats(lc->cgroups, &cs);
+	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups; "
+		  "evicted %llu processes, %llu files, %llu addresses",
+		  (unsigned long long)ss.processes, (unsigned long long)ss.files,
+		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
+		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
+		  (unsigned long long)ss.evicted_addresses);
+}

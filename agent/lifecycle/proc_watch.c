@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "proc_watch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "array.h"
+#include "hashmap.h"
+#include "log.h"
+#include "proc_events.skel.h"
+
+/*
+ * The agent reads records as they come, so the buffer only has to absorb a
+ * burst while it is busy draining: 64 KiB per CPU (about 30 exits with
+ * their mappings each), at least 256 KiB. Every data page is mapped twice
+ * and counts twice in the agent's RSS.
+ */
+#define RINGBUF_BYTES_PER_CPU (64u << 10)
+#define MIN_RINGBUF_BYTES (256u << 10)
+#define MAX_RINGBUF_BYTES (16u << 20)
+
+static size_t default_ringbuf_bytes(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = MIN_RINGBUF_BYTES;
+
+	while (want < MAX_RINGBUF_BYTES && want < (size_t)(cpus > 0 ? cpus : 1) * RINGBUF_BYTES_PER_CPU)
+		want <<= 1;
+	return want;
+}
+/* Mapping records wait this many cycles for their exit record. */
+#define PARTIAL_MAX_CYCLES 2
+/* Executable mappings kept per exiting process; past it the report is partial. */
+#define MAX_EXIT_VMAS (1u << 16)
+
+struct pending_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns;
+};
+
+/* EXIT_MAPS records of one process, until its EXIT record. */
+struct pending {
+	struct pending_key key;
+	struct fornax_proc_vma *vmas;
+	size_t n, cap;
+	__u64 cycle;
+	bool truncated; /* more than MAX_EXIT_VMAS: not the complete layout */
+	TAILQ_ENTRY(pending) link; /* oldest first */
+};
+
+struct proc_watch {
+	struct proc_events *skel;
+	struct ring_buffer *rb;
+	proc_event_fn fn;
+	void *ctx;
+	struct hmap pending; /* pending_key → pending */
+	TAILQ_HEAD(, pending) pending_list;
+	__u64 cycle;
+	int nr_cpus;
+	bool exit_maps;
+	__u64 delivered;
+	__u64 stale_partial;
+	__u64 malformed;
+};
+
+static __u64 pending_hash(const struct pending_key *k)
+{
+	return hash_pair(k->tgid, k->start_ns);
+}
+
+static bool pending_eq(const void *val, const void *key)
+{
+	const struct pending_key *a = &((const struct pending *)val)->key, *b = key;
+
+	return a->tgid == b->tgid && a->start_ns == b->start_ns;
+}
+
+static struct pending *pending_find(struct proc_watch *pw, const struct pending_key *key)
+{
+	return hmap__find(&pw->pending, pending_hash(key), pending_eq, key);
+}
+
+static void pending_free(struct proc_watch *pw, struct pending *p)
+{
+	(void)hmap__remove(&pw->pending, pending_hash(&p->key), p);
+	TAILQ_REMOVE(&pw->pending_list, p, link);
+	free(p->vmas);
+	free(p);
+}
+
+static int add_maps(struct proc_watch *pw, const struct fornax_proc_maps_record *rec)
+{
+	struct pending_key key = { .tgid = rec->hdr.tgid, .start_ns = rec->hdr.process_start_ns };
+	__u32 n = rec->hdr.n_maps;
+	struct pending *p;
+
+	if (n > FORNAX_PROC_MAPS_PER_RECORD) {
+		pw->malformed++;
+		return 0;
+	}
+	p = pending_find(pw, &key);
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		p->key = key;
+		if (hmap__insert(&pw->pending, pending_hash(&key), p)) {
+			free(p);
+			return -ENOMEM;
+		}
+		TAILQ_INSERT_TAIL(&pw->pending_list, p, link);
+	}
+	p->cycle = pw->cycle;
+	if (p->n + n > MAX_EXIT_VMAS) {
+		p->truncated = true;
+		return 0;
+	}
+	if (ARRAY_GROW(&p->vmas, &p->cap, p->n + n))
+		return -ENOMEM;
+	memcpy(p->vmas + p->n, rec->maps, n * sizeof(*p->vmas));
+	p->n += n;
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct proc_watch *pw = ctx;
+	const struct fornax_proc_event *hdr = data;
+	struct pending_key key;
+	struct pending *p = NULL;
+	struct proc_event ev;
+	int err;
+
+	if (size < sizeof(*hdr)) {
+		pw->malformed++;
+		return 0;
+	}
+	switch (hdr->kind) {
+	case FORNAX_PROC_EXIT_MAPS:
+		if (size < sizeof(struct fornax_proc_maps_record)) {
+			pw->malformed++;
+			return 0;
+		}
+		return add_maps(pw, data);
+	case FORNAX_PROC_EXEC:
+	case FORNAX_PROC_FIRST_SAMPLE:
+	case FORNAX_PROC_FORK:
+	case FORNAX_PROC_EXIT:
+		break;
+	default:
+		pw->malformed++;
+		return 0;
+	}
+	ev = (struct proc_event){
+		.kind = hdr->kind,
+		.pid = hdr->tgid,
+		.process_start_ns = hdr->process_start_ns,
+		.cgroup_id = hdr->cgroup_id,
+		.parent_pid = hdr->parent_tgid,
+		.parent_start_ns = hdr->parent_start_ns,
+	};
+	if (hdr->kind == FORNAX_PROC_EXIT) {
+		key = (struct pending_key){ .tgid = hdr->tgid, .start_ns = hdr->process_start_ns };
+		p = pending_find(pw, &key);
+		ev.maps_complete = hdr->maps_walked != 0;
+		ev.vdso_start = hdr->vdso_start;
+		if (p) {
+			ev.vmas = p->vmas;
+			ev.n_vmas = p->n;
+			ev.maps_complete &= !p->truncated;
+		}
+	}
+	pw->delivered++;
+	err = pw->fn ? pw->fn(&ev, pw->ctx) : 0;
+	if (p)
+		pending_free(pw, p);
+	return err;
+}
+
+/* Does the running kernel have the open-coded VMA iterator (6.7+)? */
+static bool kernel_has_vma_iterator(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool found;
+
+	if (!vmlinux)
+		return false;
+	found = btf__find_by_name_kind(vmlinux, "bpf_iter_task_vma_new", BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
+static int configure(struct proc_watch *pw, const struct proc_watch_opts *opts)
+{
+	const struct cgroup_filter *cg = opts->cgroups;
+	long page = sysconf(_SC_PAGESIZE);
+	int err;
+
+	pw->skel->rodata->page_size = page > 0 ? (__u64)page : 4096;
+	err = bpf_map__set_max_entries(pw->skel->maps.events,
+				       opts->ringbuf_bytes ? opts->ringbuf_bytes
+							   : default_ringbuf_bytes());
+	if (!err && cg && cg->n) {
+		__u32 min, max;
+
+		cgroup_filter__levels(cg, &min, &max);
+		pw->skel->rodata->filter_cgroups = true;
+		pw->skel->rodata->cgroup_min_level = min;
+		pw->skel->rodata->cgroup_max_level = max;
+		err = bpf_map__set_max_entries(pw->skel->maps.cgroup_filter, cg->n);
+	}
+	if (!err)
+		err = bpf_program__set_autoload(pw->skel->progs.fornax_exit_maps, pw->exit_maps);
+	if (!err)
+		err = bpf_program__set_autoload(pw->skel->progs.fornax_exit, !pw->exit_maps);
+	return err;
+}
+
+struct proc_watch *proc_watch__new(const struct proc_watch_opts *opts, proc_event_fn fn, void *ctx)
+{
+	const struct proc_watch_opts empty = {};
+	struct proc_watch *pw;
+	int err;
+
+	if (!opts)
+		opts = &empty;
+	pw = calloc(1, sizeof(*pw));
+	if (!pw) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	TAILQ_INIT(&pw->pending_list);
+	pw->fn = fn;
+	pw->ctx = ctx;
+	pw->nr_cpus = libbpf_num_possible_cpus();
+	if (pw->nr_cpus <= 0) {
+		err = pw->nr_cpus ? pw->nr_cpus : -EINVAL;
+		goto cleanup;
+	}
+	pw->exit_maps = kernel_has_vma_iterator();
+	if (!pw->exit_maps)
+		log_info("this kernel has no BPF VMA iterator (needs 6.7): the mappings of "
+			 "processes that exit before a drain are known only if read at exec");
+	pw->skel = proc_events__open();
+	if (!pw->skel) {
+		err = -errno;
+		log_error("opening the process-event BPF object: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = configure(pw, opts);
+	if (err) {
+		log_error("configuring process events: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = proc_events__load(pw->skel);
+	if (err) {
+		log_error("loading the process-event BPF programs: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = cgroup_filter__fill(opts->cgroups, bpf_map__fd(pw->skel->maps.cgroup_filter));
+	if (err) {
+		log_error("filling the cgroup filter: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = proc_events__attach(pw->skel);
+	if (err) {
+		log_error("attaching to sched_process_exec/exit: %s", strerror(-err));
+		goto cleanup;
+	}
+	pw->rb = ring_buffer__new(bpf_map__fd(pw->skel->maps.events), on_record, pw, NULL);
+	if (!pw->rb) {
+		err = -errno;
+		log_error("opening the process-event ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	return pw;
+
+cleanup:
+	proc_watch__free(pw);
+	errno = -err;
+	return NULL;
+}
+
+void proc_watch__free(struct proc_watch *pw)
+{
+	if (!pw)
+		return;
+	ring_buffer__free(pw->rb);
+	proc_events__destroy(pw->skel);
+	while (!TAILQ_EMPTY(&pw->pending_list))
+		pending_free(pw, TAILQ_FIRST(&pw->pending_list));
+	hmap__clear(&pw->pending);
+	free(pw);
+}
+
+int proc_watch__add_ringbuf(struct proc_watch *pw, int map_fd)
+{
+	return ring_buffer__add(pw->rb, map_fd, on_record, pw);
+}
+
+int proc_watch__fd(const struct proc_watch *pw)
+{
+	return ring_buffer__epoll_fd(pw->rb);
+}
+
+int proc_watch__consume(struct proc_watch *pw)
+{
+	return ring_buffer__consume(pw->rb);
+}
+
+void proc_watch__end_cycle(struct proc_watch *pw)
+{
+	struct pending *p, *next;
+
+	if (!pw)
+		return;
+	for (p = TAILQ_FIRST(&pw->pending_list); p; p = next) {
+		next = TAILQ_NEXT(p, link);
+		if (pw->cycle - p->cycle >= PARTIAL_MAX_CYCLES) {
+			pending_free(pw, p);
+			pw->stale_partial++;
+		}
+	}
+	hmap__shrink(&pw->pending);
+	pw->cycle++;
+}
+
+void proc_watch__log_summary(const struct proc_watch *pw)
+{
+	struct proc_watch_stats ws;
+
+	if (!pw || proc_watch__stats(pw, &ws) != 0)
+		return;
+	log_info("process events: %llu forks, %llu execs, %llu exits (%llu without mappings), "
+		 "%llu lost (ring buffer full)",
+		 (unsigned long long)ws.kernel.forks, (unsigned long long)ws.kernel.execs,
+		 (unsigned long long)ws.kernel.exits, (unsigned long long)ws.kernel.exits_without_mm,
+		 (unsigned long long)ws.kernel.ringbuf_full);
+	if (ws.kernel.ringbuf_full)
+		log_warn("%llu process events lost: the ring buffer was full",
+			 (unsigned long long)ws.kernel.ringbuf_full);
+}
+
+int proc_watch__stats(const struct proc_watch *pw, struct proc_watch_stats *out)
+{
+	struct fornax_proc_event_stats *percpu;
+	__u32 zero = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	out->delivered = pw->delivered;
+	out->stale_partial = pw->stale_partial;
+	out->exit_maps = pw->exit_maps;
+	percpu = calloc(pw->nr_cpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	err = bpf_map_lookup_elem(bpf_map__fd(pw->skel->maps.event_stats), &zero, percpu);
+	for (int cpu = 0; !err && cpu < pw->nr_cpus; cpu++) {
+		const __u64 *src = (const __u64 *)&percpu[cpu];
+		__u64 *dst = (__u64 *)&out->kernel;
+
+		for (size_t f = 0; f < sizeof(out->kernel) / sizeof(__u64); f++)
+			dst[f] += src[f];
+	}
+	free(percpu);
+	return err;
+}

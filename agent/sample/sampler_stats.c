@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sampler_stats.h"
+
+#include <stdio.h>
+
+#include "log.h"
+
+static const char *const unwind_end_names[FORNAX_END_NR] = {
+	[FORNAX_END_COMPLETE] = "complete",
+	[FORNAX_END_DEPTH] = "depth limit",
+	[FORNAX_END_PC_NOT_COVERED] = "pc not covered",
+	[FORNAX_END_READ_FAULT] = "read fault",
+	[FORNAX_END_TABLE_MISSING] = "table missing",
+	[FORNAX_END_UNSUPPORTED] = "unsupported CFI",
+	[FORNAX_END_BAD_FRAME] = "bad frame",
+};
+
+/* "12 complete, 3 pc not covered, ..." for the CFI walks in end[]. */
+static void format_unwind_ends(const __u64 *end, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = FORNAX_END_COMPLETE; i < FORNAX_END_NR && n < size; i++) {
+		if (!end[i] && i != FORNAX_END_COMPLETE)
+			continue;
+		n += snprintf(buf + n, size - n, "%s%llu %s", n ? ", " : "",
+			      (unsigned long long)end[i], unwind_end_names[i]);
+	}
+}
+
+static void check_books(const struct sampler_drain_stats *st)
+{
+	const struct fornax_set_stats *k = &st->set;
+
+	/* Both sides count every sample; a mismatch would mean the drain lost some. */
+	if (k->samples != k->recorded + k->filtered + k->idle + k->counts_map_full ||
+	    st->drained_samples != k->recorded)
+		log_warn("drain books do not balance: kernel saw %llu samples (%llu recorded), "
+			 "drain read %llu",
+			 (unsigned long long)k->samples, (unsigned long long)k->recorded,
+			 (unsigned long long)st->drained_samples);
+	if (k->counts_map_full)
+		log_warn_ratelimited("%llu samples lost: counts map full (raise --max-stacks or "
+				     "lower --drain-interval)",
+				     (unsigned long long)k->counts_map_full);
+	if (k->stack_map_full)
+		log_warn_ratelimited("%llu stacks dropped: stacks map full (raise --max-stacks)",
+				     (unsigned long long)k->stack_map_full);
+}
+
+static void log_unwind(const struct fornax_set_stats *k)
+{
+	char ends[256];
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	format_unwind_ends(k->unwind_end, ends, sizeof(ends));
+	log_debug("unwind: CFI walks: %s; %llu by frame pointers, %llu frame-pointer steps, "
+		  "%llu signal frames, %llu requests lost",
+		  ends, (unsigned long long)k->unwind_fp, (unsigned long long)k->unwind_fp_steps,
+		  (unsigned long long)k->unwind_signal_frames,
+		  (unsigned long long)k->unwind_requests_lost);
+}
+
+void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_stats *st, bool cfi)
+{
+	check_books(st);
+	t->unwind_fp += st->set.unwind_fp;
+	for (int i = 0; i < FORNAX_END_NR; i++)
+		t->unwind_end[i] += st->set.unwind_end[i];
+	if (cfi)
+		log_unwind(&st->set);
+	t->samples += st->drained_samples;
+	t->lost += st->set.counts_map_full;
+	log_debug("drain: %llu samples, %llu keys, %llu stacks (kernel: %llu samples, %llu idle, "
+		  "%llu filtered)",
+		  (unsigned long long)st->drained_samples, (unsigned long long)st->keys,
+		  (unsigned long long)st->stacks, (unsigned long long)st->set.samples,
+		  (unsigned long long)st->set.idle, (unsigned long long)st->set.filtered);
+}
+
+void sampler_totals__log_unwind(const struct sampler_totals *t)
+{
+	__u64 walks = 0;
+	char ends[256];
+
+	for (int i = 0; i < FORNAX_END_NR; i++)
+		walks += t->unwind_end[i];
+	format_unwind_ends(t->unwind_end, ends, sizeof(ends));
+	log_info("user stacks: %llu walked by CFI (%s), %llu by frame pointers",
+		 (unsigned long long)walks, ends, (unsigned long long)t->unwind_fp);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The kernel's counters of the sampling program (bpf/profile.h's
+ * fornax_set_stats), as drains read them: checked, summed over the run, and
+ * said in the log by this module, which owns them.
+ */
+#ifndef FORNAX_SAMPLER_STATS_H
+#define FORNAX_SAMPLER_STATS_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "sampler.h"
+
+/* Over the whole run. */
+struct sampler_totals {
+	__u64 samples;                   /* drained */
+	__u64 lost;                      /* counts map full */
+	__u64 unwind_fp;                 /* user stacks walked by frame pointers */
+	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */
+};
+
+/*
+ * Accounts one drain: checks its books (the kernel's samples against what
+ * was recorded and read; a mismatch is a warning), warns about full maps,
+ * logs the drain at debug level (and the CFI walks when cfi is set), and
+ * adds it to t.
+ */
+void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_stats *st, bool cfi);
+
+/* "user stacks: N walked by CFI (...), M by frame pointers" for the run. */
+void sampler_totals__log_unwind(const struct sampler_totals *t);
+
+#endif /* FORNAX_SAMPLER_STATS_H */

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The builder threads: a queue of files to turn into rows, taken by
+ * priority (which saves most samples soonest, see reprioritize()), one
+ * thread for any file and one only for files with little CFI.
+ */
+#include "unwind_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "array.h"
+
+void job_free(struct build_job *job)
+{
+	if (!job)
+		return;
+	if (job->fd >= 0)
+		close(job->fd);
+	free(job->image);
+	cfi_table__free(job->result);
+	free(job);
+}
+
+int job_queue(struct unwinder *u, struct utable *t, int *fd, char **image, size_t image_len,
+	      __u64 cost)
+{
+	struct build_job *job = calloc(1, sizeof(*job));
+	int err = 0;
+
+	if (!job)
+		return -ENOMEM;
+	snprintf(job->key, sizeof(job->key), "%s", t->key);
+	job->fd = -1;
+	job->cost = cost;
+	pthread_mutex_lock(&u->lock);
+	err = ARRAY_GROW(&u->jobs, &u->jobs_cap, u->n_jobs + 1);
+	if (!err) {
+		if (fd) {
+			job->fd = *fd;
+			*fd = -1;
+		}
+		if (image) {
+			job->image = *image;
+			job->image_len = image_len;
+			*image = NULL;
+		}
+		u->jobs[u->n_jobs++] = job;
+		u->stats.tables_pending++;
+		/* Either builder may be the one that can take it. */
+		pthread_cond_broadcast(&u->build_cond);
+	}
+	pthread_mutex_unlock(&u->lock);
+	if (err) {
+		free(job);
+		return err;
+	}
+	t->job = job;
+	t->cost = cost;
+	t->state = TABLE_PENDING;
+	u->n_pending++;
+	u->reprioritize = true;
+	return 0;
+}
+
+void job_cancel(struct unwinder *u, struct utable *t)
+{
+	if (!t->job)
+		return;
+	pthread_mutex_lock(&u->lock);
+	t->job->cancelled = true;
+	pthread_mutex_unlock(&u->lock);
+	t->job = NULL;
+	u->n_pending--;
+}
+
+/* Builds one job's rows (builder thread): nothing but the job is touched. */
+static void build_job(struct build_job *job)
+{
+	__u64 start = now_ns();
+	Elf *elf;
+
+	if (job->image)
+		elf = elf_memory(job->image, job->image_len);
+	else
+		elf = elf_begin(job->fd, ELF_C_READ_MMAP, NULL);
+	if (elf) {
+		job->result = cfi_table__build(elf);
+		job->err = job->result ? 0 : -errno;
+		elf_end(elf);
+	} else {
+		job->err = -ENOEXEC;
+	}
+	if (job->fd >= 0)
+		close(job->fd);
+	job->fd = -1;
+	free(job->image);
+	job->image = NULL;
+	job->build_ns = now_ns() - start;
+}
+
+/* The job a builder limited to max_cost should take next; -1 if none. */
+static long pick_job(const struct unwinder *u, __u64 max_cost)
+{
+	long best = -1;
+
+	for (size_t i = 0; i < u->n_jobs; i++) {
+		const struct build_job *a = u->jobs[i], *b = best >= 0 ? u->jobs[best] : NULL;
+
+		if (a->cost > max_cost && !a->cancelled)
+			continue;
+		/* Dropped jobs first (they cost nothing), then by priority, then smallest. */
+		if (!b || (a->cancelled != b->cancelled  ? a->cancelled :
+			   a->priority != b->priority ? a->priority > b->priority :
+							a->cost < b->cost))
+			best = i;
+	}
+	return best;
+}
+
+static void *build_loop(struct unwinder *u, __u64 max_cost)
+{
+	pthread_mutex_lock(&u->lock);
+	for (;;) {
+		struct build_job *job;
+		long best = -1;
+
+		while (!u->stop && (best = pick_job(u, max_cost)) < 0)
+			pthread_cond_wait(&u->build_cond, &u->lock);
+		if (u->stop)
+			break;
+		job = u->jobs[best];
+		u->jobs[best] = u->jobs[--u->n_jobs];
+		if (!job->cancelled) {
+			pthread_mutex_unlock(&u->lock);
+			build_job(job);
+			pthread_mutex_lock(&u->lock);
+		}
+		job->next = u->done;
+		u->done = job;
+		pthread_cond_broadcast(&u->cond);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+void *builder_any(void *arg)
+{
+	return build_loop(arg, UINT64_MAX);
+}
+
+void *builder_small(void *arg)
+{
+	return build_loop(arg, FAST_LANE_CFI_BYTES);
+}

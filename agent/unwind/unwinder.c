@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The unwinder's API and its worker loop; unwind_impl.h says what the
+ * threads do and which file holds which job.
+ */
+#include "unwind_impl.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "log.h"
+#include "procfs.h"
+
+/* Exit reports waiting for the worker at most; more are left to the sweep. */
+#define MAX_PENDING_EXITS 65536
+
+void unwinder_retire(struct unwinder *u, struct page_pool *pool, __u32 start, __u32 n)
+{
+	if (page_retire__add(&u->retired, pool, start, n))
+		STAT_ADD(u, errors, 1);
+}
+
+static bool should_stop(struct unwinder *u)
+{
+	bool stop;
+
+	pthread_mutex_lock(&u->lock);
+	stop = u->stop;
+	pthread_mutex_unlock(&u->lock);
+	return stop;
+}
+
+static void *worker(void *arg)
+{
+	struct unwinder *u = arg;
+
+	/*
+	 * Requests sit in a map the program writes, so they are polled: every
+	 * POLL_NS while there is work, slowing to IDLE_POLL_NS when there is
+	 * none, so an idle agent does not wake a hundred times a second.
+	 */
+	__u64 poll_ns = POLL_NS;
+
+	prescan(u);
+	while (!should_stop(u)) {
+		struct timespec until;
+		bool busy;
+		__u64 now;
+
+		busy = handle_requests(u) > 0;
+		handle_exits(u);
+		collect_built(u);
+		install_waiting(u);
+		reprioritize(u);
+		now = now_ns();
+		if (now >= u->next_sweep) {
+			sweep(u);
+			u->next_sweep = now + SWEEP_NS;
+		}
+		page_retire__flush(&u->retired);
+
+		pthread_mutex_lock(&u->lock);
+		u->stats.row_bytes = page_pool__bytes(&u->rows);
+		u->stats.mapping_bytes = page_pool__bytes(&u->mappings);
+		if (!u->ready && !u->n_pending) {
+			u->ready = true;
+			pthread_cond_broadcast(&u->cond);
+		}
+		busy = busy || u->n_pending;
+		poll_ns = busy ? POLL_NS : poll_ns * 2 < IDLE_POLL_NS ? poll_ns * 2 : IDLE_POLL_NS;
+		/* Until the next poll of the requests, or until the builder hands something back. */
+		if (!u->stop && !u->done) {
+			until = timespec_after_ns(CLOCK_MONOTONIC, poll_ns);
+			pthread_cond_timedwait(&u->cond, &u->lock, &until);
+		}
+		pthread_mutex_unlock(&u->lock);
+	}
+	return NULL;
+}
+
+struct unwinder *unwinder__new(const struct unwinder_opts *opts)
+{
+	struct unwinder *u;
+	sigset_t all, old;
+	int err;
+
+	if (!opts || (opts->mode != FORNAX_UNWIND_AUTO && opts->mode != FORNAX_UNWIND_DWARF)) {
+		errno = EINVAL;
+		return NULL;
+	}
+#if !defined(__x86_64__)
+	/* Rows and the walker know the x86-64 psABI only. */
+	errno = ENOTSUP;
+	return NULL;
+#endif
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	u->maps = (struct unwinder_maps){ -1, -1, -1, -1, -1 };
+	TAILQ_INIT(&u->table_list);
+	TAILQ_INIT(&u->devino_list);
+	TAILQ_INIT(&u->proc_list);
+	u->rows.outer_fd = u->mappings.outer_fd = -1;
+	pthread_mutex_init(&u->lock, NULL);
+	{
+		pthread_condattr_t attr;
+
+		/* Deadlines are CLOCK_MONOTONIC: the wall clock may jump. */
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&u->cond, &attr);
+		pthread_condattr_destroy(&attr);
+		pthread_cond_init(&u->build_cond, NULL);
+	}
+	u->mode = opts->mode;
+	u->ns_per_tick = procfs__ns_per_tick();
+	u->proc_root = strdup(opts->proc_root ? opts->proc_root : DEFAULT_PROC_ROOT);
+	if (!u->proc_root) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (opts->n_pids) {
+		u->pids = calloc(opts->n_pids, sizeof(*u->pids));
+		if (!u->pids) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		memcpy(u->pids, opts->pids, opts->n_pids * sizeof(*u->pids));
+		u->n_pids = opts->n_pids;
+	}
+	elf_version(EV_CURRENT);
+	err = create_maps(u, opts->max_table_bytes ? opts->max_table_bytes
+						   : DEFAULT_MAX_TABLE_BYTES);
+	if (err) {
+		log_error("creating the unwinder's maps: %s", strerror(-err));
+		goto cleanup;
+	}
+	grace_period__init(&u->retired.grace);
+	u->retired.gen = u->gen;
+	u->next_sweep = now_ns() + SWEEP_NS;
+
+	/* Signals belong to the main thread's signalfd: the worker takes none. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&u->builders[0], NULL, builder_any, u);
+	if (!err) {
+		u->n_builders++;
+		err = -pthread_create(&u->builders[1], NULL, builder_small, u);
+	}
+	if (!err) {
+		u->n_builders++;
+		err = -pthread_create(&u->thread, NULL, worker, u);
+		u->thread_started = !err;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		log_error("starting the unwinder threads: %s", strerror(-err));
+		goto cleanup;
+	}
+	return u;
+
+cleanup:
+	unwinder__free(u);
+	errno = -err;
+	return NULL;
+}
+
+void unwinder__free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->stop = true;
+	pthread_cond_broadcast(&u->cond);
+	pthread_cond_broadcast(&u->build_cond);
+	pthread_mutex_unlock(&u->lock);
+	if (u->thread_started)
+		pthread_join(u->thread, NULL);
+	for (int i = 0; i < u->n_builders; i++)
+		pthread_join(u->builders[i], NULL);
+
+	procs_free(u);
+	devinos_free(u);
+	tables_free(u);
+	/* Both threads are gone: the jobs they left behind are ours. */
+	for (size_t i = 0; i < u->n_jobs; i++)
+		job_free(u->jobs[i]);
+	while (u->done) {
+		struct build_job *job = u->done;
+
+		u->done = job->next;
+		job_free(job);
+	}
+	/* Nothing runs the program any more once the agent frees this: no grace period. */
+	destroy_maps(u);
+	page_retire__free(&u->retired);
+	free(u->exits);
+	free(u->jobs);
+	free(u->scratch);
+	free(u->pids);
+	free(u->proc_root);
+	pthread_mutex_destroy(&u->lock);
+	pthread_cond_destroy(&u->cond);
+	pthread_cond_destroy(&u->build_cond);
+	free(u);
+}
+
+const struct unwinder_maps *unwinder__maps(const struct unwinder *u)
+{
+	return &u->maps;
+}
+
+bool unwinder__wait_ready(struct unwinder *u, __u64 timeout_ns)
+{
+	struct timespec until = timespec_after_ns(CLOCK_MONOTONIC, timeout_ns);
+	bool ready;
+
+	pthread_mutex_lock(&u->lock);
+	while (!u->ready && !u->stop)
+		if (pthread_cond_timedwait(&u->cond, &u->lock, &until))
+			break;
+	ready = u->ready;
+	pthread_mutex_unlock(&u->lock);
+	return ready;
+}
+
+void unwinder__stats(struct unwinder *u, struct unwinder_stats *out)
+{
+	pthread_mutex_lock(&u->lock);
+	*out = u->stats;
+	pthread_mutex_unlock(&u->lock);
+}
+
+void unwinder__process_exit(struct unwinder *u, __u32 pid, __u64 start_ns)
+{
+	pthread_mutex_lock(&u->lock);
+	/* beyond the bound the sweep finds them: memory stays bounded if the worker is stuck */
+	if (u->n_exits < MAX_PENDING_EXITS &&
+	    !ARRAY_GROW(&u->exits, &u->exits_cap, u->n_exits + 1))
+		u->exits[u->n_exits++] = (struct unwind_exit){ .tgid = pid, .start_ns = start_ns };
+	pthread_mutex_unlock(&u->lock);
+}
+
+void unwinder__log_summary(struct unwinder *u)
+{
+	struct unwinder_stats us;
+
+	unwinder__stats(u, &us);
+	log_info("unwind tables: %llu loaded (%llu rows, %.1f MiB of map memory), %llu built in "
+		 "%.0f ms, %llu evicted, %llu files without usable CFI, %llu did not fit; "
+		 "%llu processes",
+		 (unsigned long long)us.tables, (unsigned long long)us.rows,
+		 (double)(us.row_bytes + us.mapping_bytes) / (1 << 20),
+		 (unsigned long long)us.tables_built, (double)us.build_ns / 1e6,
+		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
+		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes);
+}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Kernel addresses: /proc/kallsyms (kernel/), loaded once, with the core
+ * kernel and each module as a mapping; frames of a cycle are made once per
+ * symbol.
+ */
+#include "cache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static bool kframe_eq(const void *val, const void *key)
+{
+	return ((const struct kframe *)val)->index == *(const __u32 *)key;
+}
+
+void kernel_free(struct kernel_state *k)
+{
+	for (size_t i = 0; k->mod_paths && i < k->n_mods; i++)
+		free(k->mod_paths[i]);
+	free(k->mod_paths);
+	free(k->mods);
+	free(k->build_id);
+	kallsyms__free(k->ks);
+	k->mod_paths = NULL;
+	k->mods = NULL;
+	k->build_id = NULL;
+	k->ks = NULL;
+	k->n_mods = 0;
+	hmap__clear(&k->frames);
+	while (k->chunks) {
+		struct kframe_chunk *c = k->chunks;
+
+		k->chunks = c->next;
+		free(c);
+	}
+}
+
+static int kernel_modules(struct kernel_state *k)
+{
+	k->n_mods = kallsyms__module_count(k->ks);
+	if (!k->n_mods)
+		return 0;
+	k->mods = calloc(k->n_mods, sizeof(*k->mods));
+	k->mod_paths = calloc(k->n_mods, sizeof(*k->mod_paths));
+	if (!k->mods || !k->mod_paths)
+		return -ENOMEM;
+	for (size_t i = 0; i < k->n_mods; i++) {
+		const struct kallsyms_module *km = kallsyms__module(k->ks, i);
+
+		if (asprintf(&k->mod_paths[i], "[%s]", km->name) < 0) {
+			k->mod_paths[i] = NULL;
+			return -ENOMEM;
+		}
+		k->mods[i] = (struct symbolizer_mapping){
+			.start = km->start,
+			.limit = km->end,
+			.path = k->mod_paths[i],
+			.has_functions = true,
+			.kernel = true,
+		};
+	}
+	return 0;
+}
+
+static int kernel_load(struct symbolizer *sym)
+{
+	struct kernel_state *k = &sym->k;
+	__u64 start, end;
+
+	if (k->tried)
+		return k->err;
+	k->ks = kallsyms__load(sym->kallsyms_path, sym->modules_path);
+	if (!k->ks) {
+		int err = errno ? -errno : -EINVAL;
+
+		if (err == -ENOMEM)
+			return err; /* try again later */
+		k->tried = true;
+		k->err = err;
+		return err;
+	}
+	k->tried = true;
+	(void)kallsyms__read_build_id(sym->notes_path, &k->build_id); /* optional */
+	kallsyms__core_range(k->ks, &start, &end);
+	k->core = (struct symbolizer_mapping){
+		.start = start,
+		.limit = end,
+		.path = "[kernel.kallsyms]",
+		.build_id = k->build_id,
+		.has_functions = true,
+		.kernel = true,
+	};
+	if (kernel_modules(k)) {
+		/* undo, so a later call can try again */
+		kernel_free(k);
+		k->tried = false;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int symbolizer__load_kernel(struct symbolizer *sym)
+{
+	if (!sym)
+		return -EINVAL;
+	if (sym->no_kernel)
+		return -EOPNOTSUPP;
+	return kernel_load(sym);
+}
+
+static const struct symbolizer_frame *kernel_frame(struct symbolizer *sym,
+						   const struct kallsyms_sym *s)
+{
+	struct kernel_state *k = &sym->k;
+	__u64 h = hash_u64(s->index);
+	struct kframe *kf;
+
+	kf = hmap__find(&k->frames, h, kframe_eq, &s->index);
+	if (kf)
+		return &kf->frame;
+	if (!k->chunks || k->chunks->used == KFRAME_CHUNK) {
+		struct kframe_chunk *c = malloc(sizeof(*c));
+
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->next = k->chunks;
+		k->chunks = c;
+	}
+	kf = &k->chunks->items[k->chunks->used];
+	kf->index = s->index;
+	kf->frame = (struct symbolizer_frame){ .function = s->name, .system_name = s->name };
+	if (hmap__insert(&k->frames, h, kf))
+		return NULL;
+	k->chunks->used++;
+	return &kf->frame;
+}
+
+int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t n,
+			      struct symbolizer_location *out)
+{
+	struct kernel_state *k;
+	int err = 0;
+
+	if (!sym || (n && (!addrs || !out)))
+		return -EINVAL;
+	k = &sym->k;
+	if (!n)
+		return 0;
+	if (!sym->no_kernel)
+		err = kernel_load(sym);
+	if (err == -ENOMEM)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		struct symbolizer_location *loc = &out[i];
+		const struct symbolizer_frame *frame;
+		struct kallsyms_sym s;
+		__u64 a = addrs[i];
+
+		*loc = (struct symbolizer_location){ .address = addrs[i] };
+		if (!k->ks) {
+			set_unknown(sym, loc);
+			continue;
+		}
+		/* a return address: the call instruction is just before it */
+		if (i && a)
+			a--;
+		if (kallsyms__lookup(k->ks, a, &s) != 0) {
+			if (a >= k->core.start && a < k->core.limit)
+				loc->mapping = &k->core;
+			set_unknown(sym, loc);
+			continue;
+		}
+		loc->mapping = s.module < 0 ? &k->core : &k->mods[s.module];
+		frame = kernel_frame(sym, &s);
+		if (!frame)
+			return -ENOMEM;
+		loc->frames = frame;
+		loc->n_frames = 1;
+	}
+	return 0;
+}
+
+void kernel_end_cycle(struct kernel_state *k)
+{
+	struct kframe_chunk *c = k->chunks;
+
+	/* keep one chunk for the next cycle */
+	if (c) {
+		struct kframe_chunk *next = c->next;
+
+		while (next) {
+			struct kframe_chunk *tmp = next->next;
+
+			free(next);
+			next = tmp;
+		}
+		c->next = NULL;
+		c->used = 0;
+	}
+	if (k->frames.len > KFRAME_CHUNK * 4)
+		hmap__clear(&k->frames);
+	else
+		hmap__reset(&k->frames);
+}

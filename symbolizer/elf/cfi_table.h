@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Compact unwind rows from an ELF file's call frame information (.eh_frame,
+ * and .debug_frame for code .eh_frame does not describe), evaluated with
+ * libdw's CFI API. One row per program-counter range says how to find the
+ * caller: the CFA from rsp or rbp plus an offset, and where the caller's rbp
+ * was saved. Ranges with the same rule are merged; gaps between FDEs get a
+ * CFI_ROW_NONE row. x86-64 only.
+ *
+ * Rules a stack walker that keeps only these registers cannot follow become
+ * CFI_ROW_UNSUPPORTED rows and are counted, except two DWARF expressions
+ * real binaries use: the lazy PLT's CFA expression and the signal
+ * trampoline's (glibc's __restore_rt). The rows are the walker's neutral
+ * input: agent/unwind/ turns them into the BPF program's tables.
+ *
+ * Library code: returns -errno, never logs.
+ */
+#ifndef FORNAX_SYMBOLIZER_CFI_TABLE_H
+#define FORNAX_SYMBOLIZER_CFI_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <gelf.h>
+#include <linux/types.h>
+
+/* How to get from a frame to its caller at a range of program counters. */
+enum cfi_row_type {
+	CFI_ROW_NONE = 0,    /* no CFI covers these addresses (a gap between FDEs) */
+	CFI_ROW_CFA_SP,      /* CFA = rsp + cfa_off */
+	CFI_ROW_CFA_FP,      /* CFA = rbp + cfa_off */
+	/* the lazy PLT: CFA = rsp + 8, plus 8 once (rip & 15) >= cfa_off */
+	CFI_ROW_PLT,
+	/*
+	 * A signal trampoline: rsp points at the ucontext; the interrupted rsp
+	 * is at rsp + cfa_off, rip right after it, rbp at rsp + 8 * fp_off.
+	 */
+	CFI_ROW_SIGNAL,
+	CFI_ROW_OUTERMOST,   /* return address undefined: the thread's first frame */
+	CFI_ROW_UNSUPPORTED, /* any other expression or register rule */
+	CFI_ROW_NR_TYPES,
+};
+
+/*
+ * One row, 8 bytes (libraries have hundreds of thousands). The return
+ * address is always at CFA - 8 on x86-64, so it needs no field; a CFA more
+ * than 64 KiB above rsp, or rbp saved more than 1 KiB below the CFA, does
+ * not fit one and is unsupported (or taken as unchanged, counted).
+ */
+struct cfi_row {
+	__u32 pc;      /* first covered address, relative to the table's origin */
+	__u8 type;     /* enum cfi_row_type */
+	__s8 fp_off;   /* caller's rbp saved at CFA + 8 * fp_off; 0: rbp unchanged */
+	__u16 cfa_off;
+};
+
+/* Rows one table may hold. */
+#define CFI_MAX_ROWS (1u << 28)
+
+struct cfi_table;
+
+struct cfi_table_stats {
+	__u64 fdes;        /* FDEs described by the rows */
+	__u64 cfi_rows;    /* rows as libdw evaluated them, before merging */
+	__u64 rows;        /* rows kept */
+	__u64 rows_by_type[CFI_ROW_NR_TYPES];
+	/* The caller's rbp is saved in a way rows cannot say: assumed unchanged. */
+	__u64 rbp_unsupported;
+	__u64 fde_errors;  /* FDEs libdw could not evaluate: covered by an unsupported row */
+	bool debug_frame;  /* the file has .debug_frame, read with its .eh_frame */
+};
+
+/*
+ * Builds the rows for elf (kept open by the caller; libdw reads it during
+ * the call only). NULL with errno set: ENOENT (no CFI), ENOTSUP (not
+ * x86-64 ELF64), E2BIG (code spans more than 4 GiB, or too many rows),
+ * EINVAL (malformed CFI), ENOMEM.
+ */
+struct cfi_table *cfi_table__build(Elf *elf);
+void cfi_table__free(struct cfi_table *t);
+
+/* Rows sorted by pc; pc is relative to the origin. */
+const struct cfi_row *cfi_table__rows(const struct cfi_table *t, size_t *n);
+/* ELF virtual address of row pc 0. */
+__u64 cfi_table__origin(const struct cfi_table *t);
+const struct cfi_table_stats *cfi_table__stats(const struct cfi_table *t);
+
+/*
+ * The row that applies at ELF virtual address vaddr, or NULL if no row
+ * covers it (before the first row, or in a CFI_ROW_NONE gap).
+ */
+const struct cfi_row *cfi_table__lookup(const struct cfi_table *t, __u64 vaddr);
+
+/* Bytes of CFI in elf (.eh_frame and .debug_frame): what building its table costs, roughly. */
+__u64 cfi_table__cfi_bytes(Elf *elf);
+
+#endif /* FORNAX_SYMBOLIZER_CFI_TABLE_H */

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inside elf_file: the session (elf_file.c: open, segments, symbols), the
+ * debug-file search libdwfl calls back into (elf_debug.c) and the DWARF
+ * inline chains (elf_inline.c). Not for other modules.
+ */
+#ifndef FORNAX_SYMBOLIZER_ELF_FILE_IMPL_H
+#define FORNAX_SYMBOLIZER_ELF_FILE_IMPL_H
+
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <gelf.h>
+
+#include "elf_file.h"
+#include "hashmap.h"
+
+/* A range of a function DIE directly under a CU (or namespace). */
+struct fn_range {
+	Dwarf_Addr lo, hi;
+	Dwarf_Die die;
+};
+
+struct cu_index {
+	Dwarf_Off cu_off;
+	struct fn_range *fns; /* sorted by lo */
+	size_t n, cap;
+};
+
+/* A function symbol in the address-sorted index: 16 bytes. */
+struct sym_ent {
+	__u64 addr;  /* module address (bias applied) */
+	__u32 size;  /* st_size, clamped; 0 if unknown */
+	__u32 index; /* for dwfl_module_getsym_info() */
+};
+
+struct elf_file {
+	/* libdwfl keeps pointers to both for the session's lifetime */
+	Dwfl_Callbacks callbacks;
+	char *debuginfo_path;
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	Dwarf_Addr bias; /* module address = ELF vaddr + bias */
+	char *build_id;
+	struct elf_segment *segs;
+	size_t n_segs;
+	struct elf_frame *frames;
+	size_t frames_cap;
+	/*
+	 * dwfl_module_addrinfo() scans the whole symbol table per call; this
+	 * index, built on first use, makes the lookup a binary search.
+	 */
+	struct sym_ent *syms;
+	size_t n_syms;
+	bool syms_loaded;
+	/* scratch path of DIEs */
+	Dwarf_Die *path;
+	size_t path_cap;
+	/* per CU (by DIE offset), its functions' ranges, built on first use */
+	struct hmap cu_index;
+	int has_symbols; /* -1: not probed yet */
+	int has_dwarf;
+	size_t max_dwarf_bytes;
+	size_t dwarf_bytes;   /* decompressed debug sections of the DWARF file */
+	size_t cu_bytes;      /* estimated per-CU state */
+	bool main_has_symtab;
+	bool dwarf_too_big;   /* never load DWARF */
+	bool debug_found;     /* the separate debug file was found */
+	char *debug_dirs;
+	int (*fetch_debuginfo)(void *ctx, const unsigned char *build_id, size_t len, char **path);
+	void *fetch_ctx;
+};
+
+/* elf_debug.c */
+
+/*
+ * Heap libdw would use for the debug sections of elf: compressed ones are
+ * decompressed into malloc'd buffers, the rest is mmapped. Also says whether
+ * elf has DWARF (.debug_info) and a .symtab.
+ */
+size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab);
+
+/* libdwfl's find_debuginfo callback; *userdata is the elf_file. */
+int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		   const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+		   char **debuginfo_file_name);
+
+/* elf_inline.c */
+
+/* Appends f to ef->frames. 0 or -ENOMEM. */
+int elf_file__push(struct elf_file *ef, size_t *n, const struct elf_frame *f);
+
+/*
+ * The inline chain at module address addr, innermost first, appended to
+ * ef->frames (*n of them). 0 or -ENOMEM.
+ */
+int elf_file__inline_frames(struct elf_file *ef, Dwarf_Addr addr, const char *src, __u32 lineno,
+			    size_t *n);
+
+/* Frees the per-CU function indexes. */
+void elf_file__free_cu_index(struct elf_file *ef);
+
+#endif /* FORNAX_SYMBOLIZER_ELF_FILE_IMPL_H */
