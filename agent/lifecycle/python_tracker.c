@@ -11,9 +11,10 @@
 
 #include "hashmap.h"
 #include "log.h"
+#include "procfs.h"
 #include "python.h"
+#include "timeconst.h"
 
-#define NSEC_PER_SEC 1000000000ULL
 #define RECHECK_FIRST_NS NSEC_PER_SEC
 #define RECHECK_MAX_NS (60 * NSEC_PER_SEC)
 
@@ -35,6 +36,7 @@ struct proc_key {
 
 struct python_tracker {
 	char *proc_root;
+	__u64 ns_per_tick; /* start_boottime ns → /proc/PID/stat start ticks */
 	size_t max_processes;
 	int procs_fd;
 	struct hmap procs;
@@ -45,14 +47,6 @@ struct python_tracker {
 	__u64 k_end[FORNAX_PY_END_NR];
 	__u64 k_miss[FORNAX_PY_MISS_NR];
 };
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * NSEC_PER_SEC + (__u64)ts.tv_nsec;
-}
 
 static __u64 proc_hash(__u32 pid, __u64 start_ns)
 {
@@ -78,6 +72,7 @@ struct python_tracker *python_tracker__new(const struct python_tracker_opts *opt
 		return NULL;
 	}
 	t->procs_fd = -1;
+	t->ns_per_tick = procfs__ns_per_tick();
 	t->max_processes = opts && opts->max_processes ? opts->max_processes : 16384;
 	t->proc_root = strdup(opts && opts->proc_root ? opts->proc_root : "/proc");
 	t->code = py_code_cache__new(opts ? &opts->code : NULL);
@@ -145,7 +140,7 @@ static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
 	int err;
 
 	t->stats.checks++;
-	err = py_detect__process(t->proc_root, p->pid, &p->proc);
+	err = py_detect__process(t->proc_root, p->pid, p->start_ns / t->ns_per_tick, &p->proc);
 	if (err) {
 		if (err == -ENOTSUP)
 			t->stats.unsupported++;
@@ -172,7 +167,7 @@ static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
 void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec)
 {
 	struct tracked *p = find(t, pid, start_ns);
-	__u64 now = now_ns();
+	__u64 now = clock_ns(CLOCK_MONOTONIC);
 
 	if (p && exec) {
 		drop(t, p);
@@ -233,7 +228,7 @@ int python_tracker__frame(struct python_tracker *t, __u32 pid, __u64 start_ns, _
 
 void python_tracker__end_cycle(struct python_tracker *t)
 {
-	__u64 now = now_ns();
+	__u64 now = clock_ns(CLOCK_MONOTONIC);
 
 	/* Exited processes had one more cycle for their last samples; idle ones go after a while. */
 	for (size_t i = 0; i < t->procs.cap;) {

@@ -12,8 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "procmaps.h"
-#include "py_mem.h"
+#include "procfs.h"
 
 enum wanted_symbol {
 	SYM_RUNTIME,
@@ -141,26 +140,8 @@ static int load_bias(Elf *elf, const struct procmaps_entry *e, __u64 *bias)
 	return -ENOENT;
 }
 
-static int open_mapped(int dirfd, const struct procmaps_entry *e)
-{
-	char name[64];
-	struct stat st;
-	int fd;
-
-	snprintf(name, sizeof(name), "map_files/%llx-%llx", (unsigned long long)e->start,
-		 (unsigned long long)e->end);
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (__u64)st.st_ino != e->inode) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
-}
-
 /* The version and the layout, once the symbols are known. */
-static int identify(__u32 pid, const char *path, const struct found_symbol *syms, __u64 bias,
+static int identify(int dirfd, const char *path, const struct found_symbol *syms, __u64 bias,
 		    struct py_process *out)
 {
 	unsigned char debug[PY_DEBUG_OFFSETS_SIZE];
@@ -169,7 +150,8 @@ static int identify(__u32 pid, const char *path, const struct found_symbol *syms
 	int err, minor;
 
 	if (syms[SYM_VERSION].found) {
-		err = py_mem__read(pid, bias + syms[SYM_VERSION].value, &version, sizeof(version));
+		err = procfs__read_mem(dirfd, bias + syms[SYM_VERSION].value, &version,
+				       sizeof(version));
 		if (err)
 			return err;
 	} else {
@@ -189,23 +171,22 @@ static int identify(__u32 pid, const char *path, const struct found_symbol *syms
 	}
 	if ((out->hexversion >> 16) != 0x030d)
 		return -ENOTSUP;
-	err = py_mem__read(pid, out->runtime, debug, sizeof(debug));
+	err = procfs__read_mem(dirfd, out->runtime, debug, sizeof(debug));
 	if (err)
 		return err;
 	return py_layout__from_debug_offsets(debug, sizeof(debug), &out->layout) ? -ENOTSUP : 0;
 }
 
-static int probe_file(int dirfd, __u32 pid, const struct procmaps_entry *e,
-		      struct py_process *out)
+static int probe_file(int dirfd, const struct procmaps_entry *e, struct py_process *out)
 {
 	struct found_symbol syms[NR_SYMS] = { 0 };
 	Elf *elf = NULL;
 	__u64 bias = 0;
 	int fd, err;
 
-	fd = open_mapped(dirfd, e);
+	fd = procfs__open_mapped(dirfd, e->start, e->end, e->path, e->inode);
 	if (fd < 0)
-		return fd;
+		return fd == -ENOENT ? -ESRCH : fd;
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
 		err = -ENOEXEC;
@@ -232,7 +213,7 @@ static int probe_file(int dirfd, __u32 pid, const struct procmaps_entry *e,
 	out->dev = makedev(e->dev_major, e->dev_minor);
 	out->inode = e->inode;
 	out->shared_library = strstr(e->path, "libpython") != NULL;
-	err = identify(pid, e->path, syms, bias, out);
+	err = identify(dirfd, e->path, syms, bias, out);
 
 cleanup:
 	elf_end(elf);
@@ -240,43 +221,24 @@ cleanup:
 	return err;
 }
 
-static struct procmaps *read_maps(int dirfd, int *err)
-{
-	struct procmaps *maps;
-	FILE *f;
-	int fd = openat(dirfd, "maps", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		*err = errno == ENOENT ? -ESRCH : -errno;
-		return NULL;
-	}
-	f = fdopen(fd, "re");
-	if (!f) {
-		*err = -errno;
-		close(fd);
-		return NULL;
-	}
-	maps = procmaps__parse_file(f, 0);
-	*err = maps ? 0 : -errno;
-	fclose(f);
-	return maps;
-}
-
-int py_detect__process(const char *proc_root, __u32 pid, struct py_process *out)
+int py_detect__process(const char *proc_root, __u32 pid, __u64 start_ticks,
+		       struct py_process *out)
 {
 	struct procmaps *maps = NULL;
 	__u64 tried_ino = 0, tried_dev = 0;
-	char path[64];
 	int dirfd, err, result = -ENOENT;
 
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOEXEC;
-	snprintf(path, sizeof(path), "%s/%u", proc_root ? proc_root : "/proc", pid);
-	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!proc_root)
+		proc_root = "/proc";
+	dirfd = start_ticks ? procfs__open_same(proc_root, pid, start_ticks)
+			    : procfs__open(proc_root, pid);
 	if (dirfd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	maps = read_maps(dirfd, &err);
+		return dirfd == -ENOENT ? -ESRCH : dirfd;
+	maps = procfs__read_maps(dirfd, 0);
 	if (!maps) {
+		err = errno == ENOENT ? -ESRCH : -errno;
 		close(dirfd);
 		return err;
 	}
@@ -291,7 +253,7 @@ int py_detect__process(const char *proc_root, __u32 pid, struct py_process *out)
 			continue;
 		tried_ino = e->inode;
 		tried_dev = dev;
-		err = probe_file(dirfd, pid, e, out);
+		err = probe_file(dirfd, e, out);
 		if (!err) {
 			result = 0;
 			break;

@@ -3,10 +3,10 @@
  * Finds CPython in a running process, with no help from it: the mapped
  * file that exports _PyRuntime (the python3.X executable, or an embedded
  * libpython3.X.so), its version from Py_Version, and the addresses the
- * walker and the code reader need. The file is opened through
- * /proc/PID/map_files (so containers and deleted files work), must be a
- * regular file whose inode is the mapped one, and only its symbol tables
- * are read.
+ * walker and the code reader need. /proc is read through procfs.h: the
+ * file is opened as the process maps it (a regular file whose inode is the
+ * mapped one, containers and deleted files included), and only its symbol
+ * tables are read.
  */
 #ifndef FORNAX_PY_DETECT_H
 #define FORNAX_PY_DETECT_H
@@ -33,11 +33,13 @@ struct py_process {
 
 /*
  * Looks for CPython in process pid (whose /proc is proc_root, NULL for
- * "/proc"). 0 with *out filled; -ENOENT: no CPython mapped; -ENOTSUP: a
+ * "/proc") if it is still the one that started at start_ticks (stat field
+ * 22; 0: whichever has the pid). 0 with *out filled; -ENOENT: no CPython mapped; -ENOTSUP: a
  * CPython without a layout here (before 3.11, or after 3.13); -ESRCH: the
  * process is gone; -EACCES/-EPERM; -ENOMEM.
  */
-int py_detect__process(const char *proc_root, __u32 pid, struct py_process *out);
+int py_detect__process(const char *proc_root, __u32 pid, __u64 start_ticks,
+		       struct py_process *out);
 
 /*
  * Whether a mapped file's name looks like an interpreter worth opening:

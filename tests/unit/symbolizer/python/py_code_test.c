@@ -169,15 +169,15 @@ TEST(detects_debian_python3)
 	struct py_process p;
 
 	ASSERT_EQ(start_child(), 0);
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
 	ASSERT_UEQ(p.hexversion >> 16, 0x030b);
 	ASSERT_UEQ(p.runtime, runtime);
 	ASSERT_TRUE(p.eval_start && p.eval_end > p.eval_start);
 	ASSERT_TRUE(p.code_type && p.unicode_type && p.bytes_type);
 	ASSERT_TRUE(!p.shared_library);
 	/* the test itself runs no Python */
-	ASSERT_EQ(py_detect__process(NULL, (__u32)getpid(), &p), -ENOENT);
-	ASSERT_EQ(py_detect__process(NULL, 0x7ffffff0, &p), -ESRCH);
+	ASSERT_EQ(py_detect__process(NULL, (__u32)getpid(), 0, &p), -ENOENT);
+	ASSERT_EQ(py_detect__process(NULL, 0x7ffffff0, 0, &p), -ESRCH);
 	return 0;
 }
 
@@ -189,7 +189,7 @@ TEST(walker_offsets_reach_the_running_frame)
 	__u64 interp, ts, cframe, frame, prev;
 	unsigned char entry;
 
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
 	o = &p.layout.walker;
 	interp = rd(runtime + o->runtime_interpreters_head);
 	ASSERT_TRUE(interp != 0);
@@ -225,7 +225,7 @@ TEST(reads_code_objects)
 	struct py_code_cache_stats st;
 
 	ASSERT_TRUE(c != NULL);
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
 	ASSERT_EQ(n_codes, 6);
 	for (int i = 0; i < n_codes; i++) {
 		struct code_fact *cf = &codes[i];
@@ -269,7 +269,7 @@ TEST(cache_bounds_and_eviction)
 	struct py_frame_info fi;
 	struct py_code_cache_stats st;
 
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
 	for (int i = 0; i < n_codes; i++)
 		ASSERT_EQ(py_code_cache__lookup(c, &p, (__u32)ch.pid, 1, codes[i].id, 0, &fi), 0);
 	py_code_cache__stats(c, &st);
@@ -312,7 +312,7 @@ TEST(detects_reuse)
 	struct py_code_cache_stats st;
 	__u32 pid;
 
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
 	ASSERT_EQ(py_code_cache__lookup(c, &p, (__u32)ch.pid, 1, codes[0].id, 0, &fi), 0);
 	ASSERT_STREQ(fi.function, "ascii_function");
 	/* the same cycle trusts the entry; the next one checks it again */
@@ -352,7 +352,7 @@ TEST(detects_embedded_libpython)
 	ASSERT_EQ(spawn(&ch, argv), 0);
 	ASSERT_TRUE(fgets(line, sizeof(line), ch.out) != NULL);
 	ASSERT_STREQ(line, "ready\n");
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
 	ASSERT_UEQ(p.hexversion >> 16, 0x030b);
 	ASSERT_TRUE(p.shared_library);
 	ASSERT_TRUE(p.runtime > 0x10000 && p.eval_end > p.eval_start);
