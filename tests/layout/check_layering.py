@@ -72,6 +72,23 @@ CASES = [
     ("agent/config/config.c", "window.h", False),
     ("agent/config/config.c", "lifecycle.h", False),
     ("agent/config/config.c", "output.h", True),
+    # operating the agent: the registry and relabelling below every stage, pod
+    # names below the window that labels samples, HTTP above the collectors
+    ("agent/metrics/metrics.c", "log.h", False),
+    ("agent/metrics/metrics.c", "sampler.h", False),
+    ("agent/relabel/relabel.c", "metrics.h", False),
+    ("agent/relabel/relabel.c", "log.h", False),
+    ("agent/k8s/k8s_pods.c", "window.h", False),
+    ("agent/k8s/k8s_pods.c", "upload.h", False),
+    ("agent/k8s/k8s_pods.c", "curl_api.h", True),
+    ("agent/k8s/k8s_pods.c", "metrics.h", True),
+    ("agent/config_file/config_file.c", "config.h", False),
+    ("agent/config_file/config_file.c", "relabel.h", True),
+    ("agent/http/http_server.c", "sampler.h", False),
+    ("agent/http/http_server.c", "config.h", False),
+    ("agent/http/http_server.c", "metrics.h", True),
+    ("agent/upload/upload.c", "http_server.h", False),
+    ("agent/window/window.c", "http_server.h", False),
 ]
 
 STAGES = ("lib", "symbolizer", "proto", "agent", "bpf")
