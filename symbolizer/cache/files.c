@@ -18,6 +18,7 @@
 
 #include "fileio.h"
 #include "procfs.h"
+#include "safe_open.h"
 
 /* ---- files ---- */
 
@@ -258,8 +259,11 @@ static int open_devino_elsewhere(struct symbolizer *sym, const struct sym_proc *
 				 const struct sym_devino *dv, const struct proc_mapping *m,
 				 char **debug_path)
 {
-	struct stat st;
-	int fd = -ESRCH;
+	struct safe_open_opts opts = {
+		.ino = dv->ino,
+		.dev = makedev(dv->dev >> 32, dv->dev & 0xffffffffu),
+	};
+	int root, fd = -ESRCH;
 
 	if (dv->opener_pid &&
 	    (dv->opener_pid != p->pid || !procfs__ticks_match(dv->opener_ticks, p->start_ticks)))
@@ -268,14 +272,18 @@ static int open_devino_elsewhere(struct symbolizer *sym, const struct sym_proc *
 		return fd;
 	if (!dv->path || dv->path[0] != '/')
 		return -ESRCH;
-	fd = open(dv->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/*
+	 * Resolved on the host, but only the very file the kernel reported is
+	 * accepted, and nothing is opened before its (device, inode) is checked:
+	 * a container's path that names another host file opens nothing.
+	 */
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -ESRCH;
+	fd = safe_open__in_root(root, dv->path, &opts, NULL);
+	close(root);
 	if (fd < 0)
-		return -ESRCH;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (__u64)st.st_ino != dv->ino ||
-	    major(st.st_dev) != (dv->dev >> 32) || minor(st.st_dev) != (dv->dev & 0xffffffffu)) {
-		close(fd);
-		return -ESRCH;
-	}
+		return fd == -ENOMEM ? fd : -ESRCH;
 	*debug_path = strdup(dv->path);
 	if (!*debug_path) {
 		close(fd);
