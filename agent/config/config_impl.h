@@ -27,6 +27,8 @@
 /* One page of rows (bpf/unwind.h) up to what a map-in-map of pages can name. */
 #define MIN_UNWIND_MEMORY (1ULL << 20)
 #define MAX_UNWIND_MEMORY (1ULL << 40)
+#define MIN_PERF_MAP_MEMORY (1ULL << 20)
+#define MAX_PERF_MAP_MEMORY (1ULL << 40)
 #define DEFAULT_STORE_TIMEOUT_NS (30 * NSEC_PER_SEC)
 #define DEFAULT_STORE_CONNECT_TIMEOUT_NS (5 * NSEC_PER_SEC)
 #define MIN_STORE_TIMEOUT_NS (100 * NSEC_PER_MSEC)

@@ -22,12 +22,8 @@ KNOWN_FAILURES = {
         "case 2: the main thread computes the CRC-32 of /dev/zero forever",
     "DebugFiles.test_debuglink_with_dotdot_reads_nothing_outside_the_container":
         "case 2: the .gnu_debuglink name is joined unchecked and opens a host file",
-    "Containers.test_tmp_symlinked_to_a_host_perf_map":
-        "case 4: /proc/PID/root/tmp follows an absolute symlink to the host's perf-1.map",
     "Containers.test_debug_dir_symlinked_to_the_host":
         "case 4: the debug-file search follows an absolute symlink out of the container",
-    "PerfMapMemory.test_hard_linked_perf_maps_stay_within_a_budget":
-        "case 5: each process's perf map may take 64 MiB, with no total",
 }
 
 # Attacks that win a race most of the time, not always: until fixed, they may pass.
