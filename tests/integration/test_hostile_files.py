@@ -16,14 +16,6 @@ import hostile as h  # noqa: E402
 
 # How today's agent fails each of these; the fix removes the entry (hostile.py says why).
 KNOWN_FAILURES = {
-    "DebugFiles.test_fifo_named_like_the_debug_file":
-        "case 2: the main thread blocks opening the FIFO (wait_for_partner)",
-    "DebugFiles.test_debug_file_symlinked_to_dev_zero":
-        "case 2: the main thread computes the CRC-32 of /dev/zero forever",
-    "DebugFiles.test_debuglink_with_dotdot_reads_nothing_outside_the_container":
-        "case 2: the .gnu_debuglink name is joined unchecked and opens a host file",
-    "Containers.test_debug_dir_symlinked_to_the_host":
-        "case 4: the debug-file search follows an absolute symlink out of the container",
 }
 
 # Attacks that win a race most of the time, not always: until fixed, they may pass.
