@@ -10,6 +10,7 @@
 
 #include "array.h"
 #include "hashmap.h"
+#include "utf8.h"
 
 static const char unknown_name[] = "[unknown]";
 
@@ -145,6 +146,23 @@ static double share(__s64 part, __s64 total)
 	return total > 0 ? 100.0 * (double)part / (double)total : 0;
 }
 
+/*
+ * Names and units come from files anyone can write: no control character,
+ * C1 ones included, reaches the terminal.
+ */
+static void put_printable(FILE *f, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy) {
+		fputs("?", f);
+		return;
+	}
+	(void)utf8_make_printable(copy, NULL);
+	fputs(copy, f);
+	free(copy);
+}
+
 int top__format(const struct pprof *p, size_t n, const char *unit, char **text)
 {
 	__s64 total = pprof__total_count(p), sum = 0;
@@ -165,7 +183,9 @@ int top__format(const struct pprof *p, size_t n, const char *unit, char **text)
 	if ((size_t)count < n)
 		n = (size_t)count;
 	thousands(total, t, sizeof(t));
-	fprintf(f, "Top %zu of %ld functions, %s %s:\n", n, count, t, unit ? unit : "samples");
+	fprintf(f, "Top %zu of %ld functions, %s ", n, count, t);
+	put_printable(f, unit ? unit : "samples");
+	fputs(":\n", f);
 	fprintf(f, "%12s %7s %7s %12s %7s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "function");
 	for (size_t i = 0; i < n; i++) {
 		char flat[32], cum[32];
@@ -175,9 +195,7 @@ int top__format(const struct pprof *p, size_t n, const char *unit, char **text)
 		thousands(e[i].cum, cum, sizeof(cum));
 		fprintf(f, "%12s %6.2f%% %6.2f%% %12s %6.2f%%  ", flat, share(e[i].flat, total),
 			share(sum, total), cum, share(e[i].cum, total));
-		/* Names come from files anyone can write: no control characters to the terminal. */
-		for (const unsigned char *c = (const unsigned char *)e[i].name; *c; c++)
-			fputc(*c < 0x20 || *c == 0x7f ? '?' : *c, f);
+		put_printable(f, e[i].name);
 		fputc('\n', f);
 	}
 	free(e);

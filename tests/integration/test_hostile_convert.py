@@ -19,8 +19,6 @@ import pprof_craft as pc  # noqa: E402
 
 # How today's convert fails each of these; the fix removes the entry (hostile.py says why).
 KNOWN_FAILURES = {
-    "Convert.test_top_shows_no_controls":
-        "case 8: C1 controls in names and any control in the sample type reach the terminal",
 }
 
 MAX_RSS_KB = 256 << 10  # the bomb must be refused long before this
