@@ -261,7 +261,8 @@ static int write_window(struct agent *a, const struct config_output *outputs, si
 			err = err ?: e;
 			continue;
 		}
-		log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s", outputs[i].path,
+		log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s",
+			 output__is_stdout(outputs[i].path) ? "standard output" : outputs[i].path,
 			 (unsigned long long)ws.samples, pprof__num_samples(p),
 			 (double)duration / NSEC_PER_SEC,
 			 ws.lost_counts_map_full ? " (some samples lost, see the profile's comments)"

@@ -426,12 +426,12 @@ const struct option_spec config_options[] = {
 	{ "duration", 'd', OPT_VALUE, apply_duration, "DURATION",
 	  "capture once for DURATION (500ms, 30s, 2m) and write one profile, then exit", 0 },
 	{ "output", 'o', OPT_VALUE, apply_output, "PATH",
-	  "with --duration: a file to write, repeatable: -o p.pb.gz -o flame.svg (default "
+	  "with --duration: a file to write ('-': stdout), repeatable: -o p.pb.gz -o flame.svg (default "
 	  "fornax.pb.gz); otherwise: the directory that receives one profile per interval "
 	  "(default fornax-profiles)", OPT_CONVERT },
 	{ "format", 0, OPT_VALUE, apply_format, "FORMAT",
 	  "pprof (gzipped), folded (collapsed stacks) or svg (flame graph); default: from the "
-	  "file extension (.folded, .txt: folded; .svg: svg), else pprof", OPT_CONVERT },
+	  "file extension (.pb.gz, .folded, .txt, .svg), pprof for '-' (stdout) and devices", OPT_CONVERT },
 	{ "title", 0, OPT_VALUE, apply_title, "TEXT", "flame graph title", OPT_CONVERT },
 	{ "width", 0, OPT_VALUE, apply_width, "PX", "flame graph width in pixels (default 1200)", OPT_CONVERT },
 	{ "icicle", 0, OPT_BOOL, apply_icicle, NULL,
