@@ -24,11 +24,13 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "output.h"
+#include "preflight.h"
 #include "proc_watch.h"
 #include "progress.h"
 #include "sampler.h"
 #include "sampler_stats.h"
 #include "symbolizer.h"
+#include "targets.h"
 #include "timeconst.h"
 #include "top.h"
 #include "unwinder.h"
@@ -52,6 +54,7 @@ struct agent {
 	struct proc_watch *proc_watch; /* NULL: no lifecycle events (logged) */
 	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
 	struct lifecycle *lifecycle;
+	struct targets *targets; /* the --pid processes; NULL without --pid */
 	__u64 window_start_mono;
 	__s64 window_start_real;
 	int signal_fd;
@@ -280,7 +283,7 @@ static void print_top(struct agent *a)
 	char *text;
 	int err;
 
-	if (n == 0 || a->cfg.verbosity < 0 || !a->finished)
+	if (n == 0 || a->cfg.verbosity < 0 || !a->finished || !a->totals.samples)
 		return;
 	err = top__format(a->finished, (size_t)n, NULL, &text);
 	if (err) {
@@ -289,6 +292,33 @@ static void print_top(struct agent *a)
 	}
 	fputs(text, stderr);
 	free(text);
+}
+
+/*
+ * A capture without samples says why that may be. It is a failure only
+ * when every --pid process exited: nothing was left to profile.
+ */
+static int explain_empty(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	size_t exited = targets__exited(a->targets);
+
+	if (a->totals.samples)
+		return 0;
+	if (cfg->n_pids && exited == cfg->n_pids) {
+		log_error("no samples: %s before it ran while sampled",
+			  cfg->n_pids == 1 ? "the process exited" : "every process exited");
+		return -ESRCH;
+	}
+	if (cfg->n_pids)
+		log_warn("no samples: the process%s used no CPU time during the capture",
+			 cfg->n_pids == 1 ? "" : "es");
+	else if (cfg->cgroups.n)
+		log_warn("no samples: no task under --cgroup ran on a CPU during the capture");
+	else
+		log_warn("no samples: the CPUs were idle (idle time is left out; --include-idle "
+			 "keeps it)");
+	return 0;
 }
 
 static int rotate_window(struct agent *a)
@@ -373,7 +403,7 @@ static int run(struct agent *a)
 	if (cfg->duration_ns) {
 		err = write_window(a, cfg->outputs, cfg->n_outputs) ?: err;
 		print_top(a);
-		return err;
+		return explain_empty(a) ?: err;
 	}
 	return rotate_window(a) ?: err;
 }
@@ -605,12 +635,36 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 	return 0;
 }
 
+/* What a capture needs from the machine, each missing piece said in one line before libbpf speaks. */
+static int setup_checks(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	__u32 missing = 0;
+	int err = preflight__check(&(struct preflight_opts){
+		.cfi_walker = cfg->unwind_mode == FORNAX_UNWIND_DWARF,
+	});
+
+	if (err || !cfg->n_pids)
+		return err;
+	a->targets = targets__new(cfg->pids, cfg->n_pids, &missing);
+	if (a->targets)
+		return 0;
+	err = -errno;
+	if (err == -ESRCH)
+		log_error("--pid %u: no such process", missing);
+	else
+		log_error("--pid %u: %s", missing, strerror(-err));
+	return err;
+}
+
 static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
 	size_t max_keys, max_stacks;
-	int err;
+	int err = setup_checks(a);
 
+	if (err)
+		return err;
 	if (!cfg->duration_ns && cfg->output && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
 		err = -errno;
 		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
@@ -666,6 +720,7 @@ static void teardown(struct agent *a)
 	proc_watch__free(a->proc_watch);
 	lifecycle__free(a->lifecycle);
 	cgroups__free(a->cgroups);
+	targets__free(a->targets);
 	symbolizer__free(a->symbolizer);
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);
@@ -709,6 +764,9 @@ int main(int argc, char **argv, char **envp)
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
 			 (unsigned long long)a.totals.samples, (unsigned long long)a.windows_written,
 			 (unsigned long long)a.totals.lost, (unsigned long long)a.write_errors);
+	}
+	/* The books of the run, for whoever investigates it. */
+	if (a.sampler && a.cfg.verbosity > 0) {
 		lifecycle__log_summary(a.lifecycle);
 		proc_watch__log_summary(a.proc_watch);
 		if (a.unwinder) {
@@ -716,7 +774,7 @@ int main(int argc, char **argv, char **envp)
 			unwinder__log_summary(a.unwinder);
 		}
 	}
-	if (a.drain_wakeups)
+	if (a.drain_wakeups && a.cfg.verbosity > 0)
 		log_info("drain schedule: %llu wake-ups, %.3f ms late on average, %.3f ms at most",
 			 (unsigned long long)a.drain_wakeups,
 			 (double)a.drain_late_sum_ns / a.drain_wakeups / 1e6,

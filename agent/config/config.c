@@ -284,6 +284,9 @@ static int finish(struct config *cfg)
 
 	if (cfg->show_help || cfg->show_version)
 		return 0;
+	if (!cfg->frequency)
+		cfg->frequency = cfg->duration_ns ? DEFAULT_CAPTURE_FREQUENCY
+						  : DEFAULT_CONTINUOUS_FREQUENCY;
 	if (cfg->drain_interval_ns > cfg->interval_ns)
 		cfg->drain_interval_ns = cfg->interval_ns;
 	if (cfg->duration_ns && cfg->drain_interval_ns > cfg->duration_ns)
@@ -355,7 +358,6 @@ static int parse(struct config *cfg, bool convert, int argc, char **argv, char *
 	*cfg = (struct config){
 		.interval_ns = DEFAULT_INTERVAL_NS,
 		.drain_interval_ns = DEFAULT_DRAIN_INTERVAL_NS,
-		.frequency = DEFAULT_FREQUENCY,
 		.kernel_stacks = true,
 		.max_files = DEFAULT_MAX_FILES,
 		.top = -1,

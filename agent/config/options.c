@@ -439,7 +439,7 @@ const struct option_spec config_options[] = {
 	{ "top", 0, OPT_VALUE, apply_top, "N",
 	  "after a capture, print the N functions with the most samples on stderr; 0 hides it "
 	  "(default 10)", OPT_CONVERT },
-	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 19)", 0 },
+	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 99 with --duration, 19 continuous)", 0 },
 	{ "pid", 'p', OPT_VALUE, apply_pid, "PID",
 	  "profile only this process; repeatable (environment: comma-separated)", 0 },
 	{ "kernel", 0, OPT_BOOL, apply_kernel, NULL, "collect kernel stacks (default)", 0 },
