@@ -19,14 +19,15 @@
 #include <unistd.h>
 
 #include "cgroups.h"
+#include "checks.h"
 #include "config.h"
 #include "convert.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "output.h"
-#include "preflight.h"
 #include "proc_watch.h"
 #include "progress.h"
+#include "python_tracker.h"
 #include "sampler.h"
 #include "sampler_stats.h"
 #include "symbolizer.h"
@@ -54,6 +55,7 @@ struct agent {
 	struct proc_watch *proc_watch; /* NULL: no lifecycle events (logged) */
 	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
 	struct lifecycle *lifecycle;
+	struct python_tracker *python; /* NULL: --python=off, or unavailable (logged) */
 	struct targets *targets; /* the --pid processes; NULL without --pid */
 	__u64 window_start_mono;
 	__s64 window_start_real;
@@ -194,6 +196,7 @@ static int new_window(struct agent *a)
 		.frequency = a->cfg.frequency,
 		.start_realtime_ns = a->window_start_real,
 		.cgroups = a->cgroups,
+		.python = a->python,
 	});
 	return a->window ? 0 : -errno;
 }
@@ -201,6 +204,8 @@ static int new_window(struct agent *a)
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
 	sampler_totals__add(&a->totals, st, a->unwinder != NULL);
+	if (a->python)
+		python_tracker__account_drain(a->python, &st->set);
 	window__add_drain_stats(a->window, st);
 }
 
@@ -220,6 +225,8 @@ static int drain(struct agent *a, bool final)
 	/* The set was cleared even if a sample could not be added: account what was read. */
 	account_drain(a, &st);
 	symbolizer__end_cycle(a->symbolizer);
+	if (a->python)
+		python_tracker__end_cycle(a->python);
 	cgroups__end_cycle(a->cgroups);
 	proc_watch__end_cycle(a->proc_watch);
 	if (err)
@@ -292,33 +299,6 @@ static void print_top(struct agent *a)
 	}
 	fputs(text, stderr);
 	free(text);
-}
-
-/*
- * A capture without samples says why that may be. It is a failure only
- * when every --pid process exited: nothing was left to profile.
- */
-static int explain_empty(struct agent *a)
-{
-	const struct config *cfg = &a->cfg;
-	size_t exited = targets__exited(a->targets);
-
-	if (a->totals.samples)
-		return 0;
-	if (cfg->n_pids && exited == cfg->n_pids) {
-		log_error("no samples: %s before it ran while sampled",
-			  cfg->n_pids == 1 ? "the process exited" : "every process exited");
-		return -ESRCH;
-	}
-	if (cfg->n_pids)
-		log_warn("no samples: the process%s used no CPU time during the capture",
-			 cfg->n_pids == 1 ? "" : "es");
-	else if (cfg->cgroups.n)
-		log_warn("no samples: no task under --cgroup ran on a CPU during the capture");
-	else
-		log_warn("no samples: the CPUs were idle (idle time is left out; --include-idle "
-			 "keeps it)");
-	return 0;
 }
 
 static int rotate_window(struct agent *a)
@@ -403,7 +383,7 @@ static int run(struct agent *a)
 	if (cfg->duration_ns) {
 		err = write_window(a, cfg->outputs, cfg->n_outputs) ?: err;
 		print_top(a);
-		return explain_empty(a) ?: err;
+		return checks__explain_empty(&a->cfg, a->targets, a->totals.samples) ?: err;
 	}
 	return rotate_window(a) ?: err;
 }
@@ -549,9 +529,16 @@ static int setup_lifecycle(struct agent *a)
 	if (!a->cgroups)
 		log_warn("no cgroup2 filesystem (%s): samples carry no cgroup or container labels",
 			 strerror(errno));
+	if (cfg->python) {
+		a->python = python_tracker__new(&(struct python_tracker_opts){ 0 });
+		if (!a->python)
+			log_warn("Python frames unavailable (%s): Python processes show the "
+				 "interpreter's native frames", strerror(errno));
+	}
 	a->lifecycle = lifecycle__new(&(struct lifecycle_opts){
 		.symbolizer = a->symbolizer,
 		.cgroups = a->cgroups,
+		.python = a->python,
 		.pids = cfg->pids,
 		.n_pids = cfg->n_pids,
 	});
@@ -609,10 +596,23 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 		.max_stacks = max_stacks,
 		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
 		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
+		.python_walk = a->python != NULL,
+		.python_procs_fd = a->python ? python_tracker__procs_fd(a->python) : -1,
 	};
 	int err;
 
 	a->sampler = sampler__new(&sopts);
+	if (!a->sampler && a->python) {
+		/* The Python walker needs bpf_loop (Linux 5.17+), as the CFI walker does. */
+		log_warn("the program with the Python walker did not load: Python processes show "
+			 "the interpreter's native frames");
+		python_tracker__free(a->python);
+		a->python = NULL;
+		lifecycle__set_python(a->lifecycle, NULL);
+		sopts.python_walk = false;
+		sopts.python_procs_fd = -1;
+		a->sampler = sampler__new(&sopts);
+	}
 	if (!a->sampler && a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_AUTO) {
 		/* The walker needs more of the kernel (Linux 6.1+) than the rest of the program. */
 		log_warn("the program with the CFI walker did not load: user stacks are walked by "
@@ -635,33 +635,11 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 	return 0;
 }
 
-/* What a capture needs from the machine, each missing piece said in one line before libbpf speaks. */
-static int setup_checks(struct agent *a)
-{
-	const struct config *cfg = &a->cfg;
-	__u32 missing = 0;
-	int err = preflight__check(&(struct preflight_opts){
-		.cfi_walker = cfg->unwind_mode == FORNAX_UNWIND_DWARF,
-	});
-
-	if (err || !cfg->n_pids)
-		return err;
-	a->targets = targets__new(cfg->pids, cfg->n_pids, &missing);
-	if (a->targets)
-		return 0;
-	err = -errno;
-	if (err == -ESRCH)
-		log_error("--pid %u: no such process", missing);
-	else
-		log_error("--pid %u: %s", missing, strerror(-err));
-	return err;
-}
-
 static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
 	size_t max_keys, max_stacks;
-	int err = setup_checks(a);
+	int err = checks__start(cfg, &a->targets);
 
 	if (err)
 		return err;
@@ -719,6 +697,7 @@ static void teardown(struct agent *a)
 	unwinder__free(a->unwinder);
 	proc_watch__free(a->proc_watch);
 	lifecycle__free(a->lifecycle);
+	python_tracker__free(a->python);
 	cgroups__free(a->cgroups);
 	targets__free(a->targets);
 	symbolizer__free(a->symbolizer);
@@ -773,6 +752,7 @@ int main(int argc, char **argv, char **envp)
 			sampler_totals__log_unwind(&a.totals);
 			unwinder__log_summary(a.unwinder);
 		}
+		python_tracker__log_summary(a.python);
 	}
 	if (a.drain_wakeups && a.cfg.verbosity > 0)
 		log_info("drain schedule: %llu wake-ups, %.3f ms late on average, %.3f ms at most",
