@@ -13,7 +13,9 @@
 #include "config.h"
 #include "timeconst.h"
 
-#define DEFAULT_FREQUENCY 19
+/* A capture reads its one profile: enough samples in seconds. A daemon costs little. */
+#define DEFAULT_CAPTURE_FREQUENCY 99
+#define DEFAULT_CONTINUOUS_FREQUENCY 19
 #define MAX_FREQUENCY 100000
 #define DEFAULT_INTERVAL_NS (10 * NSEC_PER_SEC)
 #define DEFAULT_DRAIN_INTERVAL_NS (1 * NSEC_PER_SEC)
@@ -64,6 +66,8 @@ enum option_flags {
 /* Every option, in the order --help lists them. */
 extern const struct option_spec config_options[];
 extern const size_t config_n_options;
+/* What an option does for `fornax convert` where that differs from a capture; else NULL. */
+const char *config_convert_help(const struct option_spec *spec);
 
 /* values.c */
 
