@@ -601,16 +601,16 @@ struct pprof *pprof__decode(const void *buf, size_t len, const struct pprof_deco
 		goto cleanup;
 	}
 	/* what unpacking would take, before it takes it: tiny messages cost a struct each */
-	err = pprof_scan__unpacked_bytes(raw ? raw : buf, raw_len, &unpacked);
+	budget = raw_len > (UNPACK_MAX - UNPACK_FLOOR) / UNPACK_RATIO ? UNPACK_MAX
+								  : raw_len * UNPACK_RATIO + UNPACK_FLOOR;
+	err = pprof_scan__unpacked_bytes(raw ? raw : buf, raw_len, budget, &unpacked);
 	if (err) {
 		err = fail(&d, -EINVAL, "not a pprof profile (the protobuf message does not parse)");
 		goto cleanup;
 	}
-	budget = raw_len > (UNPACK_MAX - UNPACK_FLOOR) / UNPACK_RATIO ? UNPACK_MAX
-								  : raw_len * UNPACK_RATIO + UNPACK_FLOOR;
 	if (unpacked > budget) {
-		err = fail(&d, -EFBIG, "would take %zu MiB of memory to read, more than its size "
-			   "allows (%zu MiB)", unpacked >> 20, budget >> 20);
+		err = fail(&d, -EFBIG, "would take more than %zu MiB of memory to read, more than "
+			   "its size allows", budget >> 20);
 		goto cleanup;
 	}
 	in = perftools__profiles__profile__unpack(NULL, raw_len, raw ? raw : buf);

@@ -102,7 +102,7 @@ static int message(struct wire m, size_t struct_size, uint32_t child, size_t chi
 	return err;
 }
 
-int pprof_scan__unpacked_bytes(const uint8_t *buf, size_t len, size_t *bytes)
+int pprof_scan__unpacked_bytes(const uint8_t *buf, size_t len, size_t limit, size_t *bytes)
 {
 	struct wire w = { buf, buf + len }, payload;
 	size_t total = sizeof(Perftools__Profiles__Profile);
@@ -110,7 +110,8 @@ int pprof_scan__unpacked_bytes(const uint8_t *buf, size_t len, size_t *bytes)
 	unsigned type;
 	int err = 0;
 
-	while (!err && w.p < w.end) {
+	/* past the limit the answer is known: a bomb is refused without reading all of it */
+	while (!err && w.p < w.end && total <= limit) {
 		err = field(&w, &num, &type, &payload);
 		if (err || type != 2)
 			continue;

@@ -14,9 +14,9 @@
 
 /*
  * An upper estimate of the heap protobuf-c's unpack of the Profile in
- * buf takes, in *bytes (saturating). 0, or -EINVAL if the wire format is
- * broken (unpack would refuse it too).
+ * buf takes, in *bytes (saturating); the scan stops once it passes limit.
+ * 0, or -EINVAL if the wire format is broken (unpack would refuse it too).
  */
-int pprof_scan__unpacked_bytes(const uint8_t *buf, size_t len, size_t *bytes);
+int pprof_scan__unpacked_bytes(const uint8_t *buf, size_t len, size_t limit, size_t *bytes);
 
 #endif /* FORNAX_PPROF_SCAN_H */
