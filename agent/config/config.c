@@ -16,7 +16,7 @@
 
 #include "unwind.h"
 
-static void env_name(const struct option_spec *spec, char *buf, size_t size)
+void config_env_name(const struct option_spec *spec, char *buf, size_t size)
 {
 	size_t n = snprintf(buf, size, "FORNAX_");
 
@@ -55,7 +55,7 @@ static int apply_environment(struct config *cfg, char **envp)
 			continue;
 		if (cfg->convert && !convert_option(spec))
 			continue;
-		env_name(spec, name, sizeof(name));
+		config_env_name(spec, name, sizeof(name));
 		value = env_lookup(envp, name);
 		/* An empty variable is how deploy templates say "unset". */
 		if (!value || !*value)
@@ -468,7 +468,7 @@ static void print_option(const struct option_spec *spec, bool convert)
 		n = snprintf(flag, sizeof(flag), "-%c, ", spec->short_name);
 	snprintf(flag + n, sizeof(flag) - n, "--%s%s%s", spec->name, spec->metavar ? " " : "",
 		 spec->metavar ? spec->metavar : "");
-	env_name(spec, env, sizeof(env));
+	config_env_name(spec, env, sizeof(env));
 	col = printf("  %s", flag);
 	/* A flag too wide for its column takes a line of its own. */
 	if (col + 2 > HELP_INDENT) {
