@@ -63,6 +63,7 @@ struct config {
 	/* fornax convert IN: no BPF, just a profile file to render. */
 	bool convert;
 	char *input;
+	char *sample_index;      /* --sample-index: the value to read, by type name; NULL: pprof's rule */
 	struct cgroup_filter cgroups; /* --cgroup: sample only under these */
 	char *debug_dirs;             /* --debug-dir: ':'-separated; NULL: /usr/lib/debug */
 	char *debuginfod_urls;        /* --debuginfod: space-separated; NULL: off */

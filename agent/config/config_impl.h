@@ -59,6 +59,7 @@ struct option_spec {
 enum option_flags {
 	OPT_CONVERT = 1 << 0, /* an option of `fornax convert` too */
 	OPT_NO_ENV = 1 << 1,  /* no environment twin (--help, --version) */
+	OPT_CONVERT_ONLY = 1 << 2, /* of `fornax convert` alone (with OPT_CONVERT) */
 };
 
 /* Every option, in the order --help lists them. */

@@ -219,6 +219,13 @@ static int apply_top_by(struct config *cfg, const char *value, const char *origi
 	return 0;
 }
 
+static int apply_sample_index(struct config *cfg, const char *value, const char *origin)
+{
+	if (!*value)
+		return config_invalid(origin, NULL, "needs a sample type (e.g. alloc_space)");
+	return config_set_string(&cfg->sample_index, value);
+}
+
 static int apply_max_files(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -464,6 +471,10 @@ const struct option_spec config_options[] = {
 	{ "top-by", 0, OPT_VALUE, apply_top_by, "WHAT",
 	  "rows of the summary: function (code without a name by its mapping, [libc.so.6]; "
 	  "default) or comm (the process)", OPT_CONVERT },
+	{ "sample-index", 0, OPT_VALUE, apply_sample_index, "NAME",
+	  "which of the profile's values to read, by type, as go tool pprof -sample_index: "
+	  "alloc_space, inuse_objects... (default: the samples count, else the profile's "
+	  "default, else the last)", OPT_CONVERT | OPT_CONVERT_ONLY },
 	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 99 with --duration, 19 continuous)", 0 },
 	{ "pid", 'p', OPT_VALUE, apply_pid, "PID",
 	  "profile only this process; repeatable (environment: comma-separated)", 0 },
