@@ -212,6 +212,9 @@ static void frame_color(const char *name, enum flame_kind kind, char out[8])
 	case FLAME_JIT: /* greens */
 		r = 60 + 70 * a, g = 175 + 60 * b, bl = 60 + 50 * c;
 		break;
+	case FLAME_PYTHON: /* teals */
+		r = 40 + 50 * a, g = 170 + 45 * b, bl = 165 + 45 * c;
+		break;
 	case FLAME_UNKNOWN: /* greys */
 		r = g = bl = 165 + 40 * a;
 		break;
@@ -236,6 +239,8 @@ static const char *kind_word(enum flame_kind kind)
 		return "kernel";
 	case FLAME_JIT:
 		return "JIT";
+	case FLAME_PYTHON:
+		return "Python";
 	case FLAME_UNKNOWN:
 		return "unknown";
 	case FLAME_PROCESS:
@@ -537,6 +542,7 @@ static int emit_legend(struct flamegraph_buf *b, int y)
 		{ FLAME_NATIVE, "native", "#f08a28" },
 		{ FLAME_KERNEL, "kernel", "#5e9de0" },
 		{ FLAME_JIT, "JIT", "#5ccf5c" },
+		{ FLAME_PYTHON, "Python", "#40bcb8" },
 		{ FLAME_UNKNOWN, "unknown", "#b4b4b4" },
 	};
 	int x = MARGIN, err = 0;
