@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroups.h"
+#include "checks.h"
 #include "config.h"
 #include "convert.h"
 #include "kernel_features.h"
@@ -27,9 +28,11 @@
 #include "output.h"
 #include "proc_watch.h"
 #include "progress.h"
+#include "python_tracker.h"
 #include "sampler.h"
 #include "sampler_stats.h"
 #include "symbolizer.h"
+#include "targets.h"
 #include "timeconst.h"
 #include "top.h"
 #include "unwinder.h"
@@ -55,6 +58,8 @@ struct agent {
 	struct lifecycle *lifecycle;
 	struct sideband *sideband; /* NULL: no perf sideband records (logged) */
 	struct kernel_features kernel;
+	struct python_tracker *python; /* NULL: --python=off, or unavailable (logged) */
+	struct targets *targets; /* the --pid processes; NULL without --pid */
 	__u64 window_start_mono;
 	__s64 window_start_real;
 	int signal_fd;
@@ -198,6 +203,7 @@ static int new_window(struct agent *a)
 		.frequency = a->cfg.frequency,
 		.start_realtime_ns = a->window_start_real,
 		.cgroups = a->cgroups,
+		.python = a->python,
 	});
 	return a->window ? 0 : -errno;
 }
@@ -205,6 +211,8 @@ static int new_window(struct agent *a)
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
 	sampler_totals__add(&a->totals, st, a->unwinder != NULL);
+	if (a->python)
+		python_tracker__account_drain(a->python, &st->set);
 	window__add_drain_stats(a->window, st);
 }
 
@@ -224,6 +232,8 @@ static int drain(struct agent *a, bool final)
 	/* The set was cleared even if a sample could not be added: account what was read. */
 	account_drain(a, &st);
 	symbolizer__end_cycle(a->symbolizer);
+	if (a->python)
+		python_tracker__end_cycle(a->python);
 	cgroups__end_cycle(a->cgroups);
 	proc_watch__end_cycle(a->proc_watch);
 	sideband__end_cycle(a->sideband);
@@ -269,7 +279,8 @@ static int write_window(struct agent *a, const struct config_output *outputs, si
 			err = err ?: e;
 			continue;
 		}
-		log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s", outputs[i].path,
+		log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s",
+			 output__is_stdout(outputs[i].path) ? "standard output" : outputs[i].path,
 			 (unsigned long long)ws.samples, pprof__num_samples(p),
 			 (double)duration / NSEC_PER_SEC,
 			 ws.lost_counts_map_full || ws.stacks_dropped || ws.stacks_failed
@@ -288,9 +299,9 @@ static void print_top(struct agent *a)
 	char *text;
 	int err;
 
-	if (n == 0 || a->cfg.verbosity < 0 || !a->finished)
+	if (n == 0 || a->cfg.verbosity < 0 || !a->finished || !a->totals.samples)
 		return;
-	err = top__format(a->finished, (size_t)n, NULL, &text);
+	err = top__format(a->finished, (size_t)n, a->cfg.top_by, NULL, &text);
 	if (err) {
 		log_warn("top summary: %s, ignoring", strerror(-err));
 		return;
@@ -381,7 +392,7 @@ static int run(struct agent *a)
 	if (cfg->duration_ns) {
 		err = write_window(a, cfg->outputs, cfg->n_outputs) ?: err;
 		print_top(a);
-		return err;
+		return checks__explain_empty(&a->cfg, a->targets, a->totals.samples) ?: err;
 	}
 	return rotate_window(a) ?: err;
 }
@@ -495,6 +506,7 @@ static int setup_symbolizer(struct agent *a)
 		.no_kernel = !cfg->kernel_stacks,
 		.debug_dirs = cfg->debug_dirs,
 		.debuginfod = cfg->debuginfod_urls != NULL,
+		.max_perfmap_total_bytes = cfg->perf_map_memory,
 	});
 	if (!a->symbolizer) {
 		err = -errno;
@@ -527,9 +539,16 @@ static int setup_lifecycle(struct agent *a)
 	if (!a->cgroups)
 		log_warn("no cgroup2 filesystem (%s): samples carry no cgroup or container labels",
 			 strerror(errno));
+	if (cfg->python) {
+		a->python = python_tracker__new(&(struct python_tracker_opts){ 0 });
+		if (!a->python)
+			log_warn("Python frames unavailable (%s): Python processes show the "
+				 "interpreter's native frames", strerror(errno));
+	}
 	a->lifecycle = lifecycle__new(&(struct lifecycle_opts){
 		.symbolizer = a->symbolizer,
 		.cgroups = a->cgroups,
+		.python = a->python,
 		.pids = cfg->pids,
 		.n_pids = cfg->n_pids,
 	});
@@ -596,10 +615,23 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 		.max_stacks = max_stacks,
 		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
 		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
+		.python_walk = a->python != NULL,
+		.python_procs_fd = a->python ? python_tracker__procs_fd(a->python) : -1,
 	};
 	int err;
 
 	a->sampler = sampler__new(&sopts);
+	if (!a->sampler && a->python) {
+		/* The Python walker needs bpf_loop (Linux 5.17+), as the CFI walker does. */
+		log_warn("the program with the Python walker did not load: Python processes show "
+			 "the interpreter's native frames");
+		python_tracker__free(a->python);
+		a->python = NULL;
+		lifecycle__set_python(a->lifecycle, NULL);
+		sopts.python_walk = false;
+		sopts.python_procs_fd = -1;
+		a->sampler = sampler__new(&sopts);
+	}
 	if (!a->sampler && a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_AUTO) {
 		/* The walker needs more of the kernel (Linux 6.1+) than the rest of the program. */
 		log_warn("the program with the CFI walker did not load: user stacks are walked by "
@@ -626,8 +658,10 @@ static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
 	size_t max_keys, max_stacks;
-	int err;
+	int err = checks__start(cfg, &a->targets);
 
+	if (err)
+		return err;
 	if (!cfg->duration_ns && cfg->output && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
 		err = -errno;
 		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
@@ -686,7 +720,9 @@ static void teardown(struct agent *a)
 	proc_watch__free(a->proc_watch);
 	sideband__free(a->sideband);
 	lifecycle__free(a->lifecycle);
+	python_tracker__free(a->python);
 	cgroups__free(a->cgroups);
+	targets__free(a->targets);
 	symbolizer__free(a->symbolizer);
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);
@@ -734,14 +770,18 @@ int main(int argc, char **argv, char **envp)
 			 (unsigned long long)a.totals.samples_lost,
 			 (unsigned long long)a.totals.stacks_dropped,
 			 (unsigned long long)a.write_errors);
+	}
+	/* The books of the run, for whoever investigates it. */
+	if (a.sampler && a.cfg.verbosity > 0) {
 		lifecycle__log_summary(a.lifecycle);
 		proc_watch__log_summary(a.proc_watch);
 		if (a.unwinder) {
 			sampler_totals__log_unwind(&a.totals);
 			unwinder__log_summary(a.unwinder);
 		}
+		python_tracker__log_summary(a.python);
 	}
-	if (a.drain_wakeups)
+	if (a.drain_wakeups && a.cfg.verbosity > 0)
 		log_info("drain schedule: %llu wake-ups, %.3f ms late on average, %.3f ms at most",
 			 (unsigned long long)a.drain_wakeups,
 			 (double)a.drain_late_sum_ns / a.drain_wakeups / 1e6,

@@ -56,10 +56,10 @@ struct {
 	__type(value, struct fornax_set_stats);
 } set_stats SEC(".maps");
 
-/* A stack is too big for the BPF stack: build it here, one per CPU. */
+/* A stack is too big for the BPF stack: build it here, one per CPU (native, Python). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct fornax_stack);
 } scratch SEC(".maps");
@@ -73,6 +73,7 @@ struct {
 } pid_filter SEC(".maps");
 
 #include "unwind.bpf.h"
+#include "python.bpf.h"
 
 /* 64-bit mix of the frames (splitmix64 finalizer per word); 0 is reserved for "no stack". */
 static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
@@ -93,6 +94,36 @@ static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
 	return h ? h : 1;
 }
 
+/*
+ * Inserts a filled stack; returns its id, or 0 with *err set: -ENOSPC when
+ * the stacks map is full, else the map's error.
+ */
+static __always_inline __u64 insert_stack(void *stacks, struct fornax_stack *stack,
+					  struct fornax_set_stats *st, __s32 *err)
+{
+	__u64 id = hash_stack(stack);
+	/*
+	 * int, not long: before Linux 6.4 ("bpf: return long from bpf_map_ops
+	 * funcs") the verifier calls the map's int-returning op directly, so the
+	 * error reaches R0 zero-extended (-EEXIST as 0xffffffef) and a 64-bit
+	 * compare would take every stack seen before for a full map.
+	 */
+	int uerr = bpf_map_update_elem(stacks, &id, stack, BPF_NOEXIST);
+
+	*err = 0;
+	if (uerr && uerr != -EEXIST) {
+		if (uerr == -E2BIG || uerr == -ENOMEM) {
+			st->stack_map_full++;
+			*err = -ENOSPC;
+		} else {
+			st->stack_other_error++;
+			*err = uerr;
+		}
+		return 0;
+	}
+	return id;
+}
+
 /* Returns the stack's id, or 0 with *err set. */
 static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *stacks,
 					 struct fornax_set_stats *st, bool user, __s32 *err)
@@ -100,8 +131,6 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 	__u32 zero = 0;
 	struct fornax_stack *stack = bpf_map_lookup_elem(&scratch, &zero);
 	long ret;
-	int uerr;
-	__u64 id;
 
 	if (!stack) {
 		*err = -ENOSPC;
@@ -129,26 +158,26 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 	if (user && stack->len >= FORNAX_MAX_STACK_DEPTH)
 		st->user_stack_truncated++;
 
-	id = hash_stack(stack);
-	/*
-	 * int, not long: before Linux 6.4 ("bpf: return long from bpf_map_ops
-	 * funcs") the verifier calls the map's int-returning op directly, so the
-	 * error reaches R0 zero-extended (-EEXIST as 0xffffffef) and a 64-bit
-	 * compare would take every stack seen before for a full map.
-	 */
-	uerr = bpf_map_update_elem(stacks, &id, stack, BPF_NOEXIST);
-	if (uerr && uerr != -EEXIST) {
-		if (uerr == -E2BIG || uerr == -ENOMEM) {
-			st->stack_map_full++;
-			*err = -ENOSPC;
-		} else {
-			st->stack_other_error++;
-			*err = uerr;
-		}
+	return insert_stack(stacks, stack, st, err);
+}
+
+/* The thread's Python frames as a stack of their own; 0 when there are none. */
+static __always_inline __u64 store_python_stack(void *stacks, struct fornax_set_stats *st,
+						__u32 tgid, __u32 tid)
+{
+	__u32 one = 1;
+	struct fornax_stack *stack = bpf_map_lookup_elem(&scratch, &one);
+	__s32 err;
+	long ret;
+
+	if (!stack)
 		return 0;
-	}
-	*err = 0;
-	return id;
+	stack->flags = 0;
+	ret = fornax_python_walk(stack, st, tgid, tid);
+	if (ret <= 0)
+		return 0;
+	stack->len = ret / sizeof(__u64);
+	return insert_stack(stacks, stack, st, &err);
 }
 
 static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
@@ -168,8 +197,10 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 	announce(tgid, key.process_start_ns, key.cgroup_id);
 
 	key.user_stack_err = FORNAX_STACK_NOT_COLLECTED;
-	if (collect_user)
+	if (collect_user) {
 		key.user_stack_id = store_stack(ctx, stacks, st, true, &key.user_stack_err);
+		key.python_stack_id = store_python_stack(stacks, st, tgid, tid);
+	}
 	key.kernel_stack_err = FORNAX_STACK_NOT_COLLECTED;
 	if (collect_kernel)
 		key.kernel_stack_id = store_stack(ctx, stacks, st, false, &key.kernel_stack_err);

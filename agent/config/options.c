@@ -208,6 +208,24 @@ static int apply_top(struct config *cfg, const char *value, const char *origin)
 	return 0;
 }
 
+static int apply_top_by(struct config *cfg, const char *value, const char *origin)
+{
+	if (strcmp(value, "function") == 0)
+		cfg->top_by = TOP_BY_FUNCTION;
+	else if (strcmp(value, "comm") == 0)
+		cfg->top_by = TOP_BY_COMM;
+	else
+		return config_invalid(origin, value, "is not a grouping (function, comm)");
+	return 0;
+}
+
+static int apply_sample_index(struct config *cfg, const char *value, const char *origin)
+{
+	if (!*value)
+		return config_invalid(origin, NULL, "needs a sample type (e.g. alloc_space)");
+	return config_set_string(&cfg->sample_index, value);
+}
+
 static int apply_max_files(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -350,8 +368,19 @@ static int apply_unwind(struct config *cfg, const char *value, const char *origi
 	return 0;
 }
 
-/* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes. */
-static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
+static int apply_python(struct config *cfg, const char *value, const char *origin)
+{
+	if (strcmp(value, "auto") == 0)
+		cfg->python = true;
+	else if (strcmp(value, "off") == 0)
+		cfg->python = false;
+	else
+		return config_invalid(origin, value, "is not a Python mode (auto, off)");
+	return 0;
+}
+
+/* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes, within [min, max]. */
+static int parse_size_in(const char *value, __u64 min, __u64 max, __u64 *out)
 {
 	static const char suffixes[] = "KMGT";
 	unsigned long long v, scale = 1;
@@ -359,26 +388,42 @@ static int apply_unwind_memory(struct config *cfg, const char *value, const char
 	char *end;
 
 	if (!isdigit((unsigned char)*value))
-		goto bad;
+		return -EINVAL;
 	errno = 0;
 	v = strtoull(value, &end, 10);
 	if (errno)
-		goto bad;
+		return -EINVAL;
 	if (*end) {
 		unit = strchr(suffixes, toupper((unsigned char)*end));
 		if (!unit || (end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B")))
-			goto bad;
+			return -EINVAL;
 		scale = 1ULL << (10 * (unit - suffixes + 1));
 	}
-	if (v > MAX_UNWIND_MEMORY / scale || v * scale < MIN_UNWIND_MEMORY)
-		goto bad;
-	cfg->unwind_memory = v * scale;
+	if (v > max / scale || v * scale < min)
+		return -ERANGE;
+	*out = v * scale;
 	return 0;
-bad:
-	return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
 }
 
+static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
+{
+	__u64 v;
 
+	if (parse_size_in(value, MIN_UNWIND_MEMORY, MAX_UNWIND_MEMORY, &v))
+		return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
+	cfg->unwind_memory = v;
+	return 0;
+}
+
+static int apply_perf_map_memory(struct config *cfg, const char *value, const char *origin)
+{
+	__u64 v;
+
+	if (parse_size_in(value, MIN_PERF_MAP_MEMORY, MAX_PERF_MAP_MEMORY, &v))
+		return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
+	cfg->perf_map_memory = v;
+	return 0;
+}
 
 static int apply_verbose(struct config *cfg, const char *value, const char *origin)
 {
@@ -426,12 +471,12 @@ const struct option_spec config_options[] = {
 	{ "duration", 'd', OPT_VALUE, apply_duration, "DURATION",
 	  "capture once for DURATION (500ms, 30s, 2m) and write one profile, then exit", 0 },
 	{ "output", 'o', OPT_VALUE, apply_output, "PATH",
-	  "with --duration: a file to write, repeatable: -o p.pb.gz -o flame.svg (default "
+	  "with --duration: a file to write ('-': stdout), repeatable: -o p.pb.gz -o flame.svg (default "
 	  "fornax.pb.gz); otherwise: the directory that receives one profile per interval "
 	  "(default fornax-profiles)", OPT_CONVERT },
 	{ "format", 0, OPT_VALUE, apply_format, "FORMAT",
 	  "pprof (gzipped), folded (collapsed stacks) or svg (flame graph); default: from the "
-	  "file extension (.folded, .txt: folded; .svg: svg), else pprof", OPT_CONVERT },
+	  "file extension (.pb.gz, .folded, .txt, .svg), pprof for '-' (stdout) and devices", OPT_CONVERT },
 	{ "title", 0, OPT_VALUE, apply_title, "TEXT", "flame graph title", OPT_CONVERT },
 	{ "width", 0, OPT_VALUE, apply_width, "PX", "flame graph width in pixels (default 1200)", OPT_CONVERT },
 	{ "icicle", 0, OPT_BOOL, apply_icicle, NULL,
@@ -439,7 +484,14 @@ const struct option_spec config_options[] = {
 	{ "top", 0, OPT_VALUE, apply_top, "N",
 	  "after a capture, print the N functions with the most samples on stderr; 0 hides it "
 	  "(default 10)", OPT_CONVERT },
-	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 19)", 0 },
+	{ "top-by", 0, OPT_VALUE, apply_top_by, "WHAT",
+	  "rows of the summary: function (code without a name by its mapping, [libc.so.6]; "
+	  "default) or comm (the process)", OPT_CONVERT },
+	{ "sample-index", 0, OPT_VALUE, apply_sample_index, "NAME",
+	  "which of the profile's values to read, by type, as go tool pprof -sample_index: "
+	  "alloc_space, inuse_objects... (default: the samples count, else the profile's "
+	  "default, else the last)", OPT_CONVERT | OPT_CONVERT_ONLY },
+	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 99 with --duration, 19 continuous)", 0 },
 	{ "pid", 'p', OPT_VALUE, apply_pid, "PID",
 	  "profile only this process; repeatable (environment: comma-separated)", 0 },
 	{ "kernel", 0, OPT_BOOL, apply_kernel, NULL, "collect kernel stacks (default)", 0 },
@@ -474,6 +526,12 @@ const struct option_spec config_options[] = {
 	  "default), dwarf (CFI tables only), fp (frame pointers only)", 0 },
 	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
 	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)", 0 },
+	{ "perf-map-memory", 0, OPT_VALUE, apply_perf_map_memory, "SIZE",
+	  "JIT perf maps (/tmp/perf-PID.map) read, all processes together, each file counted once "
+	  "(default 256M; one file at most 64M)", 0 },
+	{ "python", 0, OPT_VALUE, apply_python, "MODE",
+	  "auto (default): CPython 3.11+ processes show their Python frames, with names, files "
+	  "and lines, in place of the interpreter loop; off: native frames only", 0 },
 	{ "store", 0, OPT_VALUE, apply_store, "URL",
 	  "also send every window to a profile store: grpc://HOST:PORT or grpcs://... (Parca), "
 	  "pyroscope+http://HOST:PORT or pyroscope+https://... (Pyroscope)", 0 },
@@ -508,3 +566,22 @@ const struct option_spec config_options[] = {
 };
 
 const size_t config_n_options = sizeof(config_options) / sizeof(config_options[0]);
+
+const char *config_convert_help(const struct option_spec *spec)
+{
+	static const struct {
+		const char *name, *help;
+	} helps[] = {
+		{ "output", "a file to write ('-': stdout), repeatable: -o flame.svg -o "
+			    "stacks.folded; its extension says the format" },
+		{ "format", "pprof (gzipped), folded (collapsed stacks) or svg (flame graph); "
+			    "default: from the file extension (.pb.gz, .folded, .txt, .svg), "
+			    "pprof for '-' (stdout)" },
+		{ "top", "print the N functions with the most samples on stderr (default: none)" },
+	};
+
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(spec->name, helps[i].name) == 0)
+			return helps[i].help;
+	return NULL;
+}

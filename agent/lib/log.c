@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define RATELIMIT_INTERVAL_S 10
 #define RATELIMIT_BURST 5
 
@@ -44,6 +46,8 @@ static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, 
 	if (n < 0)
 		return;
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	/* messages carry names from files anyone writes: no escape sequence reaches a terminal */
+	(void)utf8_make_printable(line, "\n\t");
 	n = strlen(line);
 	while (n > 0 && line[n - 1] == '\n')
 		line[--n] = '\0';
@@ -89,10 +93,11 @@ void log_ratelimited(struct log_ratelimit *rl, enum log_level level, const char 
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	/* libbpf's debug output is a verifier-sized flood: only at -vv. */
-	enum log_level ours = level == LIBBPF_WARN ? LOG_WARN
-			      : level == LIBBPF_INFO ? LOG_DEBUG
-						     : LOG_TRACE;
+	/*
+	 * The agent says in one line what failed and why; libbpf's account
+	 * of it (a warning, then the verifier's page) is for -v and -vv.
+	 */
+	enum log_level ours = level == LIBBPF_WARN ? LOG_DEBUG : LOG_TRACE;
 
 	if (!log_enabled(ours))
 		return 0;

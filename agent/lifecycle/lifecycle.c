@@ -13,6 +13,7 @@ struct lifecycle {
 	struct cgroups *cgroups;
 	struct unwinder *unwinder;
 	struct sideband *sideband;
+	struct python_tracker *python;
 	const __u32 *pids;
 	size_t n_pids;
 	/* exit mappings converted for the symbolizer, reused */
@@ -35,6 +36,7 @@ struct lifecycle *lifecycle__new(const struct lifecycle_opts *opts)
 	}
 	lc->symbolizer = opts->symbolizer;
 	lc->cgroups = opts->cgroups;
+	lc->python = opts->python;
 	lc->pids = opts->pids;
 	lc->n_pids = opts->n_pids;
 	return lc;
@@ -46,6 +48,11 @@ void lifecycle__free(struct lifecycle *lc)
 		return;
 	free(lc->vmas);
 	free(lc);
+}
+
+void lifecycle__set_python(struct lifecycle *lc, struct python_tracker *python)
+{
+	lc->python = python;
 }
 
 static bool pid_selected(const struct lifecycle *lc, __u32 pid)
@@ -110,6 +117,9 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 					       ev->kind == FORNAX_PROC_EXEC);
 		if (err == -ESRCH)
 			err = 0; /* gone already: its exit record brings the mappings */
+		if (lc->python)
+			python_tracker__process_seen(lc->python, ev->pid, ev->process_start_ns,
+						     ev->kind == FORNAX_PROC_EXEC);
 		/* a container's cgroup may be gone by the drain: name it now */
 		if (lc->cgroups)
 			(void)cgroups__lookup(lc->cgroups, ev->cgroup_id);
@@ -118,6 +128,8 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 		err = on_exit_event(lc, ev);
 		if (lc->unwinder)
 			unwinder__process_exit(lc->unwinder, ev->pid, ev->process_start_ns);
+		if (lc->python)
+			python_tracker__process_exit(lc->python, ev->pid, ev->process_start_ns);
 		break;
 	default:
 		break;
@@ -161,6 +173,10 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 		log_info("debuginfod: %llu debug files fetched, %llu not found",
 			 (unsigned long long)ss.debuginfod_found,
 			 (unsigned long long)ss.debuginfod_missed);
+	if (ss.perfmap_budget_hits)
+		log_info("perf maps: %llu reads stopped by the memory budget (--perf-map-memory), "
+			 "%.1f MiB read", (unsigned long long)ss.perfmap_budget_hits,
+			 (double)ss.perfmap_bytes / (1 << 20));
 	log_info("processes: %llu maps read at exec (%llu gone before), %llu exits with mappings "
 		 "(%llu mappings of unseen files), %llu freed after exit, %llu evicted",
 		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,

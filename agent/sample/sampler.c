@@ -98,7 +98,11 @@ static int attach_all_cpus(struct sampler *s, unsigned frequency)
 			continue;
 		if (fd < 0) {
 			err = fd;
-			log_error("perf_event_open(cpu-clock, cpu %d): %s", cpu, strerror(-err));
+			log_error("perf_event_open(cpu-clock, cpu %d): %s%s", cpu, strerror(-err),
+				  err == -EACCES || err == -EPERM
+					  ? " (see /proc/sys/kernel/perf_event_paranoid: above 2, "
+					    "some kernels refuse even CAP_PERFMON)"
+					  : "");
 			return err;
 		}
 		link = bpf_program__attach_perf_event(s->skel->progs.fornax_sample, fd);
@@ -253,6 +257,7 @@ static void deliver(struct sampler *s, const struct fornax_sample_key *key, __u6
 {
 	const struct stack_ref *user = find_stack(s, key->user_stack_id);
 	const struct stack_ref *kernel = find_stack(s, key->kernel_stack_id);
+	const struct stack_ref *python = find_stack(s, key->python_stack_id);
 	struct sampler_sample sample = {
 		.key = key,
 		.count = count,
@@ -261,11 +266,15 @@ static void deliver(struct sampler *s, const struct fornax_sample_key *key, __u6
 		.user_flags = user ? user->flags : 0,
 		.kernel_ips = kernel ? s->stack_ips + kernel->off : NULL,
 		.n_kernel = kernel ? kernel->len : 0,
+		.python_frames = python ? s->stack_ips + python->off : NULL,
+		.n_python = python ? python->len : 0,
+		.python_flags = python ? python->flags : 0,
 	};
 
 	dc->stats->keys++;
 	dc->stats->drained_samples += count;
-	if ((key->user_stack_id && !user) || (key->kernel_stack_id && !kernel))
+	if ((key->user_stack_id && !user) || (key->kernel_stack_id && !kernel) ||
+	    (key->python_stack_id && !python))
 		dc->stats->missing_stacks++;
 	if (!dc->fn_err && dc->fn)
 		dc->fn_err = dc->fn(&sample, dc->ctx);
@@ -479,6 +488,10 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 		if (!err)
 			err = bpf_map__reuse_fd(s->skel->maps.unwind_gen, opts->unwind_maps->gen);
 	}
+	if (!err && opts->python_walk && opts->python_procs_fd > 0) {
+		s->skel->rodata->python_walk = true;
+		err = bpf_map__reuse_fd(s->skel->maps.python_procs, opts->python_procs_fd);
+	}
 	return err;
 }
 
@@ -539,8 +552,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	}
 	err = profile__load(s->skel);
 	if (err) {
-		log_error("loading the BPF program: %s (needs root or CAP_BPF+CAP_PERFMON, "
-			  "and a kernel with BTF)", strerror(-err));
+		log_error("loading the BPF program: %s (-v shows the loader's account)",
+			  strerror(-err));
 		goto cleanup;
 	}
 	err = fill_pid_filter(s, opts);
