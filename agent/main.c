@@ -23,6 +23,8 @@
 #include "convert.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "notify.h"
+#include "ops.h"
 #include "output.h"
 #include "proc_watch.h"
 #include "progress.h"
@@ -69,6 +71,10 @@ struct agent {
 	__u64 drain_wakeups;
 	__u64 drain_late_sum_ns;
 	__u64 drain_late_max_ns;
+	struct ops ops;
+	/* for SIGHUP's re-read of the configuration */
+	int argc;
+	char **argv, **envp;
 };
 
 static size_t round_up_pow2(size_t n)
@@ -111,6 +117,7 @@ static int setup_signals(struct agent *a)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	a->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -141,6 +148,22 @@ static void consume_proc_events(struct agent *a)
 		log_warn_ratelimited("reading process events: %s, ignoring", strerror(-n));
 }
 
+/*
+ * SIGHUP: the configuration read again (file, environment, command line).
+ * What a running agent can take is taken (the relabel rules, the log
+ * level); the rest needs a restart, and a configuration with an error is
+ * not taken at all.
+ */
+static void reload(struct agent *a)
+{
+	(void)notify__send("RELOADING=1");
+	if (config__reload(&a->cfg, a->argc, a->argv, a->envp) == 0) {
+		log_set_level(a->cfg.verbosity < 0 ? LOG_WARN : LOG_INFO + a->cfg.verbosity);
+		log_info("SIGHUP: configuration re-read");
+	}
+	(void)notify__send("READY=1");
+}
+
 /* Returns 1 when SIGINT/SIGTERM arrived, 0 when the deadline passed, or -errno. */
 static int wait_until(struct agent *a, __u64 deadline_mono)
 {
@@ -164,9 +187,13 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 			struct signalfd_siginfo si;
 
 			progress__clear(&a->progress);
-			if (read(a->signal_fd, &si, sizeof(si)) == sizeof(si))
-				log_info("%s: stopping after the current window",
-					 strsignal(si.ssi_signo));
+			if (read(a->signal_fd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				reload(a);
+				continue;
+			}
+			log_info("%s: stopping after the current window", strsignal(si.ssi_signo));
 			return 1;
 		}
 		if (fds[1].revents & POLLIN) {
@@ -197,8 +224,25 @@ static int new_window(struct agent *a)
 
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
+	struct ops_loop_stats loop = {
+		.windows_written = a->windows_written,
+		.write_errors = a->write_errors,
+		.late_sum_ns = a->drain_late_sum_ns,
+		.late_max_ns = a->drain_late_max_ns,
+		.last_drain_realtime_ns = clock_ns(CLOCK_REALTIME),
+	};
+
 	sampler_totals__add(&a->totals, st, a->unwinder != NULL);
 	window__add_drain_stats(a->window, st);
+	ops__after_drain(&a->ops, &a->totals, st, a->lifecycle, &loop);
+}
+
+/* Each drained sample to the window, and to an on-demand capture in progress. */
+static int add_sample(const struct sampler_sample *sample, void *ctx)
+{
+	struct agent *a = ctx;
+
+	return window__add_sample(sample, a->window) ?: ops__add_sample(&a->ops, sample);
 }
 
 static int drain(struct agent *a, bool final)
@@ -211,9 +255,9 @@ static int drain(struct agent *a, bool final)
 	/* every exec and exit before the flip is known before its samples are symbolized */
 	consume_proc_events(a);
 	if (final)
-		err = sampler__stop(a->sampler, window__add_sample, a->window, &st);
+		err = sampler__stop(a->sampler, add_sample, a, &st);
 	else
-		err = sampler__drain(a->sampler, window__add_sample, a->window, &st);
+		err = sampler__drain(a->sampler, add_sample, a, &st);
 	/* The set was cleared even if a sample could not be added: account what was read. */
 	account_drain(a, &st);
 	symbolizer__end_cycle(a->symbolizer);
@@ -616,7 +660,9 @@ static int setup(struct agent *a)
 		return err;
 	}
 	size_maps(cfg, &max_keys, &max_stacks);
-	err = setup_symbolizer(a);
+	err = ops__start_kubernetes(&a->ops, cfg);
+	if (!err)
+		err = setup_symbolizer(a);
 	if (!err)
 		err = setup_lifecycle(a);
 	if (!err)
@@ -639,6 +685,13 @@ static int setup(struct agent *a)
 		if (err)
 			return err;
 	}
+	err = ops__start(&a->ops, cfg, &(struct window_opts){
+		.symbolizer = a->symbolizer,
+		.frequency = cfg->frequency,
+		.cgroups = a->cgroups,
+	}, a->lifecycle, a->unwinder, a->uploader);
+	if (err)
+		return err;
 	progress__init(&a->progress, STDERR_FILENO, cfg->duration_ns && cfg->verbosity >= 0,
 		       cfg->duration_ns);
 
@@ -657,6 +710,8 @@ static int setup(struct agent *a)
 
 static void teardown(struct agent *a)
 {
+	/* no scrape or capture reads a stage once the endpoint is down */
+	ops__stop(&a->ops);
 	uploader__free(a->uploader);
 	window__free(a->window);
 	sampler__free(a->sampler);
@@ -670,12 +725,14 @@ static void teardown(struct agent *a)
 		close(a->signal_fd);
 	if (a->timer_fd >= 0)
 		close(a->timer_fd);
+	ops__free(&a->ops);
 	config__free(&a->cfg);
 }
 
 int main(int argc, char **argv, char **envp)
 {
-	struct agent a = { .signal_fd = -1, .timer_fd = -1 };
+	struct agent a = { .signal_fd = -1, .timer_fd = -1, .argc = argc, .argv = argv,
+			   .envp = envp };
 	int err;
 
 	if (argc > 1 && strcmp(argv[1], "convert") == 0)
@@ -702,8 +759,10 @@ int main(int argc, char **argv, char **envp)
 	log_setup_libbpf();
 
 	err = setup(&a);
-	if (!err)
+	if (!err) {
+		ops__ready(&a.ops);
 		err = run(&a);
+	}
 	if (a.sampler) {
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
 			 (unsigned long long)a.totals.samples, (unsigned long long)a.windows_written,
