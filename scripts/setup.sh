@@ -30,6 +30,9 @@ packages=(
 	# tests: Debian 12's own kernel booted under qemu (tests/vm/run_in_vm.py);
 	# busybox is the guest's init
 	qemu-system-x86 busybox-static
+	# tests: Debian's CPython 3.11 is profiled and read (python3.11), and a
+	# program embedding libpython3.11.so is built (libpython3.11-dev)
+	python3.11 libpython3.11-dev
 )
 
 missing=()

@@ -16,8 +16,6 @@ import hostile as h  # noqa: E402
 
 # How today's agent fails each of these; the fix removes the entry (hostile.py says why).
 KNOWN_FAILURES = {
-    "TruncatedLibrary.test_agent_survives_a_library_truncated_under_it":
-        "case 1: the agent dies of SIGBUS in libdwfl's mapping of the file",
     "DebugFiles.test_fifo_named_like_the_debug_file":
         "case 2: the main thread blocks opening the FIFO (wait_for_partner)",
     "DebugFiles.test_debug_file_symlinked_to_dev_zero":
