@@ -21,9 +21,9 @@
 #include "cgroups.h"
 #include "config.h"
 #include "convert.h"
+#include "fileio.h"
 #include "lifecycle.h"
 #include "log.h"
-#include "notify.h"
 #include "ops.h"
 #include "output.h"
 #include "proc_watch.h"
@@ -156,16 +156,6 @@ static void consume_proc_events(struct agent *a)
  * level); the rest needs a restart, and a configuration with an error is
  * not taken at all.
  */
-static void reload(struct agent *a)
-{
-	(void)notify__send("RELOADING=1");
-	if (config__reload(&a->cfg, a->argc, a->argv, a->envp) == 0) {
-		log_set_level(a->cfg.verbosity < 0 ? LOG_WARN : LOG_INFO + a->cfg.verbosity);
-		log_info("SIGHUP: configuration re-read");
-	}
-	(void)notify__send("READY=1");
-}
-
 /* Returns 1 when SIGINT/SIGTERM arrived, 0 when the deadline passed, or -errno. */
 static int wait_until(struct agent *a, __u64 deadline_mono)
 {
@@ -192,7 +182,7 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 			if (read(a->signal_fd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			if (si.ssi_signo == SIGHUP) {
-				reload(a);
+				ops__reload(&a->ops, &a->cfg, a->argc, a->argv, a->envp);
 				continue;
 			}
 			log_info("%s: stopping after the current window", strsignal(si.ssi_signo));
@@ -428,31 +418,6 @@ static int run(struct agent *a)
 	return rotate_window(a) ?: err;
 }
 
-static int mkdir_p(const char *path)
-{
-	char *copy = strdup(path);
-	int err = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (char *p = copy + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-			err = -errno;
-			break;
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-	return err;
-}
-
 /*
  * libdebuginfod takes its servers, cache and timeouts from the environment;
  * it is set here, at startup, before any thread could read it.
@@ -462,7 +427,7 @@ static int setup_debuginfod(const struct config *cfg)
 	char secs[32];
 	int err;
 
-	err = mkdir_p(cfg->debuginfod_cache);
+	err = mkdir_p(cfg->debuginfod_cache, 0700);
 	if (err) {
 		log_error("--debuginfod-cache %s: %s", cfg->debuginfod_cache, strerror(-err));
 		return err;

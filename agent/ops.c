@@ -242,3 +242,14 @@ void ops__free(struct ops *o)
 	metrics__free(o->metrics);
 	*o = (struct ops){};
 }
+
+void ops__reload(struct ops *o, struct config *cfg, int argc, char **argv, char **envp)
+{
+	(void)o;
+	(void)notify__send("RELOADING=1");
+	if (config__reload(cfg, argc, argv, envp) == 0) {
+		log_set_level(cfg->verbosity < 0 ? LOG_WARN : LOG_INFO + cfg->verbosity);
+		log_info("SIGHUP: configuration re-read");
+	}
+	(void)notify__send("READY=1");
+}

@@ -70,6 +70,12 @@ void ops__after_drain(struct ops *o, const struct sampler_totals *totals,
 /* The samples of a drain, to the capture in progress too (a sampler_sample_fn's half). */
 int ops__add_sample(struct ops *o, const struct sampler_sample *sample);
 
+/*
+ * SIGHUP: the configuration read again and what a running agent can change
+ * taken (config__reload()); with RELOADING=1 and READY=1 to systemd.
+ */
+void ops__reload(struct ops *o, struct config *cfg, int argc, char **argv, char **envp);
+
 /* STOPPING=1, then the endpoint stops (a capture in progress is cancelled). */
 void ops__stop(struct ops *o);
 /* After the stages the collectors read are gone, not before ops__stop(). */
