@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "relabel.h"
 #include "unwind.h"
@@ -174,24 +175,59 @@ cleanup:
 	return err;
 }
 
+static const char *output_origin(const struct config *cfg)
+{
+	return cfg->outputs_from_env ? "FORNAX_OUTPUT" : "--output";
+}
+
 static const char *format_name(enum output_format f)
 {
 	return f == OUTPUT_FORMAT_FOLDED ? "folded" : f == OUTPUT_FORMAT_SVG ? "svg" : "pprof";
 }
 
-/*
- * Each file's format: its extension's, or --format for a name without a
- * known extension, else pprof (svg for convert). A --format that
- * contradicts an extension is an error rather than a surprise.
- */
-static int resolve_output_formats(struct config *cfg)
+/* The file's kind, or the error printed: a capture must not be lost at its end to a typo. */
+static int classify_output(const struct config *cfg, const char *path, enum output_target *target)
 {
-	enum output_format fallback = cfg->convert ? OUTPUT_FORMAT_SVG : OUTPUT_FORMAT_PPROF;
+	const char *why;
+	char buf[160];
+	int err = output__classify(path, target, &why);
+
+	if (err == -ENOMEM)
+		return err;
+	if (!err)
+		return 0;
+	if (!why) {
+		snprintf(buf, sizeof(buf), "cannot be written: %s", strerror(-err));
+		why = buf;
+	}
+	return config_invalid(output_origin(cfg), path, why);
+}
+
+/*
+ * Before any sample, each file is checked (its directory exists and takes
+ * files) and gets its format: its extension's, or --format for a name
+ * without a known extension. Standard output, a device or a FIFO is pprof
+ * unless --format says otherwise; a file name without a known extension
+ * and no --format is an error (x.png must not quietly become gzipped
+ * pprof), and so is a --format that contradicts an extension.
+ */
+static int check_output_files(struct config *cfg)
+{
+	size_t n_stdout = 0;
 
 	for (size_t i = 0; i < cfg->n_outputs; i++) {
 		struct config_output *o = &cfg->outputs[i];
-		enum output_format ext = output__format_from_extension(o->path);
+		enum output_format ext = output__is_stdout(o->path)
+						 ? OUTPUT_FORMAT_AUTO
+						 : output__format_from_extension(o->path);
+		enum output_target target;
+		int err = classify_output(cfg, o->path, &target);
 
+		if (err)
+			return err;
+		if (target == OUTPUT_TARGET_STDOUT && n_stdout++)
+			return config_invalid(output_origin(cfg), o->path,
+					      "is standard output a second time");
 		if (cfg->format != OUTPUT_FORMAT_AUTO && ext != OUTPUT_FORMAT_AUTO &&
 		    ext != cfg->format) {
 			fprintf(stderr, "fornax: --format %s: the extension of '%s' says %s; drop "
@@ -199,10 +235,41 @@ static int resolve_output_formats(struct config *cfg)
 				format_name(ext));
 			return -EINVAL;
 		}
+		if (ext == OUTPUT_FORMAT_AUTO && cfg->format == OUTPUT_FORMAT_AUTO &&
+		    target == OUTPUT_TARGET_FILE)
+			return config_invalid(output_origin(cfg), o->path,
+					      "has no known extension (.pb.gz, .pprof, .pb, .folded, "
+					      ".txt, .svg): add one or give --format");
 		o->format = ext != OUTPUT_FORMAT_AUTO ? ext
-			    : cfg->format != OUTPUT_FORMAT_AUTO ? cfg->format : fallback;
+			    : cfg->format != OUTPUT_FORMAT_AUTO ? cfg->format : OUTPUT_FORMAT_PPROF;
+		if (target == OUTPUT_TARGET_STDOUT && o->format == OUTPUT_FORMAT_PPROF &&
+		    isatty(STDOUT_FILENO))
+			return config_invalid(output_origin(cfg), o->path,
+					      "is a terminal: gzipped pprof would garble it; redirect "
+					      "standard output, or give --format folded or svg");
 	}
 	return 0;
+}
+
+/* Continuous mode writes a directory: one that exists, or one it can create. */
+static int check_output_dir(struct config *cfg)
+{
+	const char *why = NULL;
+	char buf[160];
+	int err;
+
+	if (output__is_stdout(cfg->outputs[0].path))
+		return config_invalid(output_origin(cfg), cfg->outputs[0].path,
+				      "is not a directory: continuous mode writes a profile per "
+				      "interval into one (--duration writes a single profile)");
+	err = output__check_dir(cfg->outputs[0].path, &why);
+	if (err == -ENOMEM)
+		return err;
+	if (err && !why) {
+		snprintf(buf, sizeof(buf), "cannot be written: %s", strerror(-err));
+		why = buf;
+	}
+	return why ? config_invalid(output_origin(cfg), cfg->outputs[0].path, why) : 0;
 }
 
 static const char *default_file(enum output_format f)
@@ -218,6 +285,9 @@ static int finish(struct config *cfg)
 
 	if (cfg->show_help || cfg->show_version)
 		return 0;
+	if (!cfg->frequency)
+		cfg->frequency = cfg->duration_ns ? DEFAULT_CAPTURE_FREQUENCY
+						  : DEFAULT_CONTINUOUS_FREQUENCY;
 	if (cfg->drain_interval_ns > cfg->interval_ns)
 		cfg->drain_interval_ns = cfg->interval_ns;
 	if (cfg->duration_ns && cfg->drain_interval_ns > cfg->duration_ns)
@@ -252,12 +322,17 @@ static int finish(struct config *cfg)
 			return err;
 	}
 	if (cfg->duration_ns || cfg->convert) {
-		int err = resolve_output_formats(cfg);
+		int err = check_output_files(cfg);
 
 		if (err)
 			return err;
-	} else if (cfg->format == OUTPUT_FORMAT_AUTO) {
-		cfg->format = OUTPUT_FORMAT_PPROF;
+	} else {
+		int err = cfg->n_outputs ? check_output_dir(cfg) : 0;
+
+		if (err)
+			return err;
+		if (cfg->format == OUTPUT_FORMAT_AUTO)
+			cfg->format = OUTPUT_FORMAT_PPROF;
 	}
 	if (cfg->n_outputs) {
 		free(cfg->output);
@@ -307,7 +382,6 @@ static int parse(struct config *cfg, bool convert, int argc, char **argv, char *
 	*cfg = (struct config){
 		.interval_ns = DEFAULT_INTERVAL_NS,
 		.drain_interval_ns = DEFAULT_DRAIN_INTERVAL_NS,
-		.frequency = DEFAULT_FREQUENCY,
 		.kernel_stacks = true,
 		.max_files = DEFAULT_MAX_FILES,
 		.top = -1,

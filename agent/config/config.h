@@ -110,7 +110,13 @@ void config__free(struct config *cfg);
 int config__reload(struct config *cfg, int argc, char **argv, char **envp);
 void config__print_help(const char *argv0);
 
-/* "500ms", "30s", "2m", "1h", "1m30s". Returns 0 or -EINVAL. */
+/*
+ * The longest duration taken: a year. Deadlines are the monotonic clock
+ * plus a duration, which must not wrap.
+ */
+#define MAX_DURATION_NS (8760ULL * 3600 * 1000000000ULL)
+
+/* "500ms", "30s", "2m", "1h", "1m30s". Returns 0, -EINVAL, or -ERANGE past MAX_DURATION_NS. */
 int config__parse_duration(const char *s, __u64 *ns);
 
 #endif /* FORNAX_CONFIG_H */

@@ -13,7 +13,9 @@
 #include "config.h"
 #include "timeconst.h"
 
-#define DEFAULT_FREQUENCY 19
+/* A capture reads its one profile: enough samples in seconds. A daemon costs little. */
+#define DEFAULT_CAPTURE_FREQUENCY 99
+#define DEFAULT_CONTINUOUS_FREQUENCY 19
 #define MAX_FREQUENCY 100000
 #define DEFAULT_INTERVAL_NS (10 * NSEC_PER_SEC)
 #define DEFAULT_DRAIN_INTERVAL_NS (1 * NSEC_PER_SEC)

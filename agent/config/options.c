@@ -437,12 +437,12 @@ const struct option_spec config_options[] = {
 	{ "duration", 'd', OPT_VALUE, apply_duration, "DURATION",
 	  "capture once for DURATION (500ms, 30s, 2m) and write one profile, then exit", 0 },
 	{ "output", 'o', OPT_VALUE, apply_output, "PATH",
-	  "with --duration: a file to write, repeatable: -o p.pb.gz -o flame.svg (default "
+	  "with --duration: a file to write ('-': stdout), repeatable: -o p.pb.gz -o flame.svg (default "
 	  "fornax.pb.gz); otherwise: the directory that receives one profile per interval "
 	  "(default fornax-profiles)", OPT_CONVERT },
 	{ "format", 0, OPT_VALUE, apply_format, "FORMAT",
 	  "pprof (gzipped), folded (collapsed stacks) or svg (flame graph); default: from the "
-	  "file extension (.folded, .txt: folded; .svg: svg), else pprof", OPT_CONVERT },
+	  "file extension (.pb.gz, .folded, .txt, .svg), pprof for '-' (stdout) and devices", OPT_CONVERT },
 	{ "title", 0, OPT_VALUE, apply_title, "TEXT", "flame graph title", OPT_CONVERT },
 	{ "width", 0, OPT_VALUE, apply_width, "PX", "flame graph width in pixels (default 1200)", OPT_CONVERT },
 	{ "icicle", 0, OPT_BOOL, apply_icicle, NULL,
@@ -450,7 +450,7 @@ const struct option_spec config_options[] = {
 	{ "top", 0, OPT_VALUE, apply_top, "N",
 	  "after a capture, print the N functions with the most samples on stderr; 0 hides it "
 	  "(default 10)", OPT_CONVERT },
-	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 19)", 0 },
+	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 99 with --duration, 19 continuous)", 0 },
 	{ "pid", 'p', OPT_VALUE, apply_pid, "PID",
 	  "profile only this process; repeatable (environment: comma-separated)", 0 },
 	{ "kernel", 0, OPT_BOOL, apply_kernel, NULL, "collect kernel stacks (default)", 0 },

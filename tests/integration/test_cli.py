@@ -196,7 +196,7 @@ class BadInput(unittest.TestCase):
             with self.subTest(args=args):
                 self.assertRejected(args, mentions=mention)
         # Sampling options in the environment (set for the daemon) do not bother convert.
-        proc = fornax(["convert", "/nonexistent.pb.gz", "-o", "/nonexistent/x.svg"],
+        proc = fornax(["convert", "/nonexistent.pb.gz", "-o", "/dev/null", "--format", "svg"],
                       env={"FORNAX_FREQUENCY": "99", "FORNAX_DURATION": "junk"})
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("/nonexistent.pb.gz", proc.stderr)
