@@ -99,7 +99,7 @@ int convert__main(int argc, char **argv, char **envp, const char *prog)
 	if (cfg.top > 0) {
 		char *text;
 
-		err = top__format(p, (size_t)cfg.top, unit, &text);
+		err = top__format(p, (size_t)cfg.top, cfg.top_by, unit, &text);
 		if (err) {
 			log_error("top: %s", strerror(-err));
 			status = 1;

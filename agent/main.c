@@ -326,7 +326,7 @@ static void print_top(struct agent *a)
 
 	if (n == 0 || a->cfg.verbosity < 0 || !a->finished || !a->totals.samples)
 		return;
-	err = top__format(a->finished, (size_t)n, NULL, &text);
+	err = top__format(a->finished, (size_t)n, a->cfg.top_by, NULL, &text);
 	if (err) {
 		log_warn("top summary: %s, ignoring", strerror(-err));
 		return;

@@ -17,7 +17,7 @@
 #include "relabel.h"
 #include "unwind.h"
 
-static void env_name(const struct option_spec *spec, char *buf, size_t size)
+void config_env_name(const struct option_spec *spec, char *buf, size_t size)
 {
 	size_t n = snprintf(buf, size, "FORNAX_");
 
@@ -56,7 +56,7 @@ static int apply_environment(struct config *cfg, char **envp)
 			continue;
 		if (cfg->convert && !convert_option(spec))
 			continue;
-		env_name(spec, name, sizeof(name));
+		config_env_name(spec, name, sizeof(name));
 		value = env_lookup(envp, name);
 		/* An empty variable is how deploy templates say "unset". */
 		if (!value || !*value)
@@ -465,39 +465,89 @@ void config__free(struct config *cfg)
 	cfg->relabel = NULL;
 }
 
-static void print_option(const struct option_spec *spec)
+#define HELP_WIDTH 80
+#define HELP_INDENT 24
+
+/* Prints text from column col on, wrapped at HELP_WIDTH with HELP_INDENT under it. */
+static void print_wrapped(const char *text, int col)
 {
-	char env[64], flag[64];
-	int n = 0;
+	const char *p = text;
+
+	while (*p) {
+		int room = HELP_WIDTH - col, len = (int)strlen(p), cut = len;
+
+		if (len > room) {
+			/* the last space that fits; a word longer than the line goes whole */
+			for (cut = room; cut > 0 && p[cut] != ' '; cut--)
+				;
+			if (cut == 0)
+				for (cut = room; p[cut] && p[cut] != ' '; cut++)
+					;
+		}
+		printf("%.*s\n", cut, p);
+		p += cut;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			printf("%*s", HELP_INDENT, "");
+		col = HELP_INDENT;
+	}
+}
+
+static void print_option(const struct option_spec *spec, bool convert)
+{
+	const char *help = convert && config_convert_help(spec) ? config_convert_help(spec)
+								: spec->help;
+	char env[64], flag[64], *text = NULL;
+	int n = 0, col;
 
 	if (spec->short_name)
 		n = snprintf(flag, sizeof(flag), "-%c, ", spec->short_name);
 	snprintf(flag + n, sizeof(flag) - n, "--%s%s%s", spec->name, spec->metavar ? " " : "",
 		 spec->metavar ? spec->metavar : "");
-	env_name(spec, env, sizeof(env));
-	printf("  %-28s %s", flag, spec->help);
-	if (!(spec->flags & OPT_NO_ENV))
-		printf(" [%s]", env);
-	printf("\n");
+	config_env_name(spec, env, sizeof(env));
+	col = printf("  %s", flag);
+	/* A flag too wide for its column takes a line of its own. */
+	if (col + 2 > HELP_INDENT) {
+		printf("\n");
+		col = 0;
+	}
+	printf("%*s", HELP_INDENT - col, "");
+	if (spec->flags & OPT_NO_ENV || asprintf(&text, "%s [%s]", help, env) < 0)
+		text = NULL;
+	print_wrapped(text ? text : help, HELP_INDENT);
+	free(text);
 }
 
-void config__print_convert_help(const char *argv0)
+/* "fornax", not the path it was run by. */
+static const char *program_name(const char *argv0)
 {
+	const char *slash = strrchr(argv0, '/');
+
+	return slash && slash[1] ? slash + 1 : argv0;
+}
+
+void config__print_convert_help(const char *path)
+{
+	const char *argv0 = program_name(path);
+
 	printf("Usage: %s convert PROFILE [-o FILE]... [OPTIONS]\n\n"
-	       "Renders a pprof profile (gzipped or not; from fornax, Go's runtime/pprof, Parca...)\n"
-	       "as a flame graph, folded stacks or pprof, by each file's extension. PROFILE '-'\n"
-	       "reads stdin. Needs no privileges.\n\n"
+	       "Renders a pprof profile (gzipped or not; from fornax, Go's runtime/pprof,\n"
+	       "Parca...) as a flame graph, folded stacks or pprof, by each file's extension.\n"
+	       "PROFILE '-' reads stdin. Needs no privileges.\n\n"
 	       "  %s convert cpu.pb.gz -o flame.svg -o stacks.folded\n"
 	       "  %s convert cpu.pb.gz --top 20\n\n"
 	       "Options (environment twin in brackets):\n",
 	       argv0, argv0, argv0);
 	for (size_t i = 0; i < config_n_options; i++)
 		if (convert_option(&config_options[i]))
-			print_option(&config_options[i]);
+			print_option(&config_options[i], true);
 }
 
-void config__print_help(const char *argv0)
+void config__print_help(const char *path)
 {
+	const char *argv0 = program_name(path);
+
 	printf("Usage: %s [OPTIONS]\n"
 	       "       %s convert PROFILE -o FILE...   (see %s convert --help)\n\n"
 	       "Always-on eBPF CPU profiler: samples every CPU, symbolizes stacks on the host,\n"
@@ -508,5 +558,5 @@ void config__print_help(const char *argv0)
 	       "Options (environment twin in brackets):\n",
 	       argv0, argv0, argv0, argv0, argv0, argv0);
 	for (size_t i = 0; i < config_n_options; i++)
-		print_option(&config_options[i]);
+		print_option(&config_options[i], false);
 }

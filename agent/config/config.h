@@ -14,6 +14,7 @@
 
 #include "cgroups.h"
 #include "output.h"
+#include "top.h"
 
 /* One file an ad-hoc capture (or convert) writes. */
 struct config_output {
@@ -60,6 +61,7 @@ struct config {
 	unsigned width;
 	bool icicle;
 	int top;                 /* functions in the summary after a capture; -1: default */
+	enum top_by top_by;      /* --top-by: rows are functions or processes */
 	/* fornax convert IN: no BPF, just a profile file to render. */
 	bool convert;
 	char *input;

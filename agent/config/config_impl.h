@@ -64,6 +64,10 @@ enum option_flags {
 /* Every option, in the order --help lists them. */
 extern const struct option_spec config_options[];
 extern const size_t config_n_options;
+/* "FORNAX_" and the option's name in capitals, dashes as underscores. */
+void config_env_name(const struct option_spec *spec, char *buf, size_t size);
+/* What an option does for `fornax convert` where that differs from a capture; else NULL. */
+const char *config_convert_help(const struct option_spec *spec);
 
 /* values.c */
 

@@ -208,6 +208,17 @@ static int apply_top(struct config *cfg, const char *value, const char *origin)
 	return 0;
 }
 
+static int apply_top_by(struct config *cfg, const char *value, const char *origin)
+{
+	if (strcmp(value, "function") == 0)
+		cfg->top_by = TOP_BY_FUNCTION;
+	else if (strcmp(value, "comm") == 0)
+		cfg->top_by = TOP_BY_COMM;
+	else
+		return config_invalid(origin, value, "is not a grouping (function, comm)");
+	return 0;
+}
+
 static int apply_max_files(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -450,6 +461,9 @@ const struct option_spec config_options[] = {
 	{ "top", 0, OPT_VALUE, apply_top, "N",
 	  "after a capture, print the N functions with the most samples on stderr; 0 hides it "
 	  "(default 10)", OPT_CONVERT },
+	{ "top-by", 0, OPT_VALUE, apply_top_by, "WHAT",
+	  "rows of the summary: function (code without a name by its mapping, [libc.so.6]; "
+	  "default) or comm (the process)", OPT_CONVERT },
 	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 99 with --duration, 19 continuous)", 0 },
 	{ "pid", 'p', OPT_VALUE, apply_pid, "PID",
 	  "profile only this process; repeatable (environment: comma-separated)", 0 },
@@ -535,3 +549,22 @@ const struct option_spec config_options[] = {
 };
 
 const size_t config_n_options = sizeof(config_options) / sizeof(config_options[0]);
+
+const char *config_convert_help(const struct option_spec *spec)
+{
+	static const struct {
+		const char *name, *help;
+	} helps[] = {
+		{ "output", "a file to write ('-': stdout), repeatable: -o flame.svg -o "
+			    "stacks.folded; its extension says the format" },
+		{ "format", "pprof (gzipped), folded (collapsed stacks) or svg (flame graph); "
+			    "default: from the file extension (.pb.gz, .folded, .txt, .svg), "
+			    "pprof for '-' (stdout)" },
+		{ "top", "print the N functions with the most samples on stderr (default: none)" },
+	};
+
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(spec->name, helps[i].name) == 0)
+			return helps[i].help;
+	return NULL;
+}

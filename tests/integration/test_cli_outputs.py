@@ -116,6 +116,32 @@ class Refusals(ft.TempDirTestCase):
         self.assertIn(b"terminal", proc.stderr)
 
 
+class TopSummary(unittest.TestCase):
+    PARCA = os.path.join(FIXTURES, "parca_style.pb.gz")
+
+    def rows(self, *args):
+        proc = fornax(["convert", self.PARCA] + list(args), text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        lines = proc.stderr.splitlines()
+        return [(int(l.split()[0]), l.split(None, 5)[5]) for l in lines[2:]]
+
+    def test_unnamed_code_is_grouped_by_mapping_as_pprof_does(self):
+        go = subprocess.run(["go", "tool", "pprof", "-top", "-symbolize=none", self.PARCA],
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+        want = []
+        for line in go.splitlines():
+            f = line.split(None, 5)
+            if len(f) == 6 and f[0].isdigit():
+                want.append((int(f[0]), f[5]))
+        got = self.rows("--top", "20")
+        self.assertEqual([r for r in got if r[0]], [r for r in want if r[0]])
+        self.assertNotIn("[unknown]", [name for _, name in got])
+
+    def test_by_process(self):
+        self.assertEqual(self.rows("--top", "5", "--top-by", "comm"),
+                         [(80, "app"), (20, "worker")])
+
+
 class Targets(ft.TempDirTestCase):
     """What is written where: never a device replaced, never a symlink followed."""
 
