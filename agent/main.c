@@ -214,6 +214,8 @@ static int new_window(struct agent *a)
 		.start_realtime_ns = a->window_start_real,
 		.cgroups = a->cgroups,
 		.python = a->python,
+		.k8s = a->ops.k8s,
+		.relabel = &a->cfg.relabel,
 	});
 	return a->window ? 0 : -errno;
 }
@@ -687,6 +689,9 @@ static int setup(struct agent *a)
 		.symbolizer = a->symbolizer,
 		.frequency = cfg->frequency,
 		.cgroups = a->cgroups,
+		.python = a->python,
+		.k8s = a->ops.k8s,
+		.relabel = &a->cfg.relabel,
 	}, a->lifecycle, a->unwinder, a->uploader);
 	if (err)
 		return err;

@@ -538,7 +538,7 @@ const struct option_spec config_options[] = {
 	  "label samples with their pod's namespace, name, container and node, from the API "
 	  "server (the service account's token and CA)", 0 },
 	{ "kubernetes-api", 0, OPT_VALUE, apply_kubernetes_api, "URL",
-	  "the API server (default: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)", 0 },
+	  "the API server (default: from $KUBERNETES_SERVICE_HOST and _PORT)", 0 },
 	{ "node-name", 0, OPT_VALUE, apply_node_name, "NAME",
 	  "this node's name for --kubernetes (default: $NODE_NAME)", 0 },
 	{ "verbose", 'v', OPT_COUNT, apply_verbose, NULL,
