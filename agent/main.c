@@ -508,6 +508,7 @@ static int setup_symbolizer(struct agent *a)
 		.no_kernel = !cfg->kernel_stacks,
 		.debug_dirs = cfg->debug_dirs,
 		.debuginfod = cfg->debuginfod_urls != NULL,
+		.max_perfmap_total_bytes = cfg->perf_map_memory,
 	});
 	if (!a->symbolizer) {
 		err = -errno;

@@ -54,7 +54,7 @@ static int apply_environment(struct config *cfg, char **envp)
 
 		if (spec->flags & OPT_NO_ENV)
 			continue;
-		if (cfg->convert && !convert_option(spec))
+		if (cfg->convert ? !convert_option(spec) : (spec->flags & OPT_CONVERT_ONLY))
 			continue;
 		config_env_name(spec, name, sizeof(name));
 		value = env_lookup(envp, name);
@@ -159,6 +159,12 @@ static int apply_command_line(struct config *cfg, int argc, char **argv)
 		}
 		if (cfg->convert && !convert_option(spec)) {
 			fprintf(stderr, "fornax: convert: --%s: not an option of convert (see fornax "
+				"convert --help)\n", spec->name);
+			err = -EINVAL;
+			goto cleanup;
+		}
+		if (!cfg->convert && (spec->flags & OPT_CONVERT_ONLY)) {
+			fprintf(stderr, "fornax: --%s: an option of fornax convert only (see fornax "
 				"convert --help)\n", spec->name);
 			err = -EINVAL;
 			goto cleanup;
@@ -429,6 +435,8 @@ void config__free(struct config *cfg)
 	config_free_outputs(cfg);
 	free(cfg->title);
 	free(cfg->input);
+	free(cfg->sample_index);
+	cfg->sample_index = NULL;
 	free(cfg->debug_dirs);
 	free(cfg->debuginfod_urls);
 	free(cfg->debuginfod_cache);
@@ -558,5 +566,6 @@ void config__print_help(const char *path)
 	       "Options (environment twin in brackets):\n",
 	       argv0, argv0, argv0, argv0, argv0, argv0);
 	for (size_t i = 0; i < config_n_options; i++)
-		print_option(&config_options[i], false);
+		if (!(config_options[i].flags & OPT_CONVERT_ONLY))
+			print_option(&config_options[i], false);
 }

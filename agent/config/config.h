@@ -44,6 +44,7 @@ struct config {
 	size_t max_stacks;       /* 0: sized from CPUs × frequency × drain interval */
 	__u32 unwind_mode;       /* enum fornax_unwind_mode (bpf/unwind.h) */
 	size_t unwind_memory;    /* bytes of unwind rows in kernel maps at most; 0: default */
+	size_t perf_map_memory;  /* bytes of perf maps read, all together; 0: default */
 	bool python;             /* --python=auto: Python frames of CPython processes */
 	int verbosity;           /* 0 info, 1 debug, 2 trace; -1 warnings only */
 	bool show_help;
@@ -65,6 +66,7 @@ struct config {
 	/* fornax convert IN: no BPF, just a profile file to render. */
 	bool convert;
 	char *input;
+	char *sample_index;      /* --sample-index: the value to read, by type name; NULL: pprof's rule */
 	struct cgroup_filter cgroups; /* --cgroup: sample only under these */
 	char *debug_dirs;             /* --debug-dir: ':'-separated; NULL: /usr/lib/debug */
 	char *debuginfod_urls;        /* --debuginfod: space-separated; NULL: off */

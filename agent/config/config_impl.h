@@ -29,6 +29,8 @@
 /* One page of rows (bpf/unwind.h) up to what a map-in-map of pages can name. */
 #define MIN_UNWIND_MEMORY (1ULL << 20)
 #define MAX_UNWIND_MEMORY (1ULL << 40)
+#define MIN_PERF_MAP_MEMORY (1ULL << 20)
+#define MAX_PERF_MAP_MEMORY (1ULL << 40)
 #define DEFAULT_STORE_TIMEOUT_NS (30 * NSEC_PER_SEC)
 #define DEFAULT_STORE_CONNECT_TIMEOUT_NS (5 * NSEC_PER_SEC)
 #define MIN_STORE_TIMEOUT_NS (100 * NSEC_PER_MSEC)
@@ -59,6 +61,7 @@ struct option_spec {
 enum option_flags {
 	OPT_CONVERT = 1 << 0, /* an option of `fornax convert` too */
 	OPT_NO_ENV = 1 << 1,  /* no environment twin (--help, --version) */
+	OPT_CONVERT_ONLY = 1 << 2, /* of `fornax convert` alone (with OPT_CONVERT) */
 };
 
 /* Every option, in the order --help lists them. */

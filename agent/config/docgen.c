@@ -100,7 +100,8 @@ static int man(const char *version)
 	     "capitals with dashes as underscores; the command line wins.");
 	puts(".SH OPTIONS");
 	for (size_t i = 0; i < config_n_options; i++)
-		man_option(&config_options[i], false);
+		if (!(config_options[i].flags & OPT_CONVERT_ONLY))
+			man_option(&config_options[i], false);
 	puts(".SH CONVERT OPTIONS");
 	for (size_t i = 0; i < config_n_options; i++)
 		if (config_options[i].flags & OPT_CONVERT)
@@ -124,7 +125,7 @@ static void words(bool convert)
 	for (size_t i = 0; i < config_n_options; i++) {
 		const struct option_spec *spec = &config_options[i];
 
-		if (convert && !(spec->flags & OPT_CONVERT))
+		if (convert ? !(spec->flags & OPT_CONVERT) : (spec->flags & OPT_CONVERT_ONLY))
 			continue;
 		if (spec->short_name)
 			printf(" -%c", spec->short_name);

@@ -219,6 +219,13 @@ static int apply_top_by(struct config *cfg, const char *value, const char *origi
 	return 0;
 }
 
+static int apply_sample_index(struct config *cfg, const char *value, const char *origin)
+{
+	if (!*value)
+		return config_invalid(origin, NULL, "needs a sample type (e.g. alloc_space)");
+	return config_set_string(&cfg->sample_index, value);
+}
+
 static int apply_max_files(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -372,8 +379,8 @@ static int apply_python(struct config *cfg, const char *value, const char *origi
 	return 0;
 }
 
-/* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes. */
-static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
+/* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes, within [min, max]. */
+static int parse_size_in(const char *value, __u64 min, __u64 max, __u64 *out)
 {
 	static const char suffixes[] = "KMGT";
 	unsigned long long v, scale = 1;
@@ -381,26 +388,42 @@ static int apply_unwind_memory(struct config *cfg, const char *value, const char
 	char *end;
 
 	if (!isdigit((unsigned char)*value))
-		goto bad;
+		return -EINVAL;
 	errno = 0;
 	v = strtoull(value, &end, 10);
 	if (errno)
-		goto bad;
+		return -EINVAL;
 	if (*end) {
 		unit = strchr(suffixes, toupper((unsigned char)*end));
 		if (!unit || (end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B")))
-			goto bad;
+			return -EINVAL;
 		scale = 1ULL << (10 * (unit - suffixes + 1));
 	}
-	if (v > MAX_UNWIND_MEMORY / scale || v * scale < MIN_UNWIND_MEMORY)
-		goto bad;
-	cfg->unwind_memory = v * scale;
+	if (v > max / scale || v * scale < min)
+		return -ERANGE;
+	*out = v * scale;
 	return 0;
-bad:
-	return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
 }
 
+static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
+{
+	__u64 v;
 
+	if (parse_size_in(value, MIN_UNWIND_MEMORY, MAX_UNWIND_MEMORY, &v))
+		return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
+	cfg->unwind_memory = v;
+	return 0;
+}
+
+static int apply_perf_map_memory(struct config *cfg, const char *value, const char *origin)
+{
+	__u64 v;
+
+	if (parse_size_in(value, MIN_PERF_MAP_MEMORY, MAX_PERF_MAP_MEMORY, &v))
+		return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
+	cfg->perf_map_memory = v;
+	return 0;
+}
 
 static int apply_verbose(struct config *cfg, const char *value, const char *origin)
 {
@@ -464,6 +487,10 @@ const struct option_spec config_options[] = {
 	{ "top-by", 0, OPT_VALUE, apply_top_by, "WHAT",
 	  "rows of the summary: function (code without a name by its mapping, [libc.so.6]; "
 	  "default) or comm (the process)", OPT_CONVERT },
+	{ "sample-index", 0, OPT_VALUE, apply_sample_index, "NAME",
+	  "which of the profile's values to read, by type, as go tool pprof -sample_index: "
+	  "alloc_space, inuse_objects... (default: the samples count, else the profile's "
+	  "default, else the last)", OPT_CONVERT | OPT_CONVERT_ONLY },
 	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 99 with --duration, 19 continuous)", 0 },
 	{ "pid", 'p', OPT_VALUE, apply_pid, "PID",
 	  "profile only this process; repeatable (environment: comma-separated)", 0 },
@@ -499,6 +526,9 @@ const struct option_spec config_options[] = {
 	  "default), dwarf (CFI tables only), fp (frame pointers only)", 0 },
 	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
 	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)", 0 },
+	{ "perf-map-memory", 0, OPT_VALUE, apply_perf_map_memory, "SIZE",
+	  "JIT perf maps (/tmp/perf-PID.map) read, all processes together, each file counted once "
+	  "(default 256M; one file at most 64M)", 0 },
 	{ "python", 0, OPT_VALUE, apply_python, "MODE",
 	  "auto (default): CPython 3.11+ processes show their Python frames, with names, files "
 	  "and lines, in place of the interpreter loop; off: native frames only", 0 },

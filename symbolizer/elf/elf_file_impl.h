@@ -42,6 +42,9 @@ struct elf_file {
 	char *file_path;   /* as elf_file__open() was given it */
 	Elf *pending_elf;  /* the file, until find_elf hands it to the session */
 	int pending_fd;
+	size_t root_len;   /* elf_file_opts.root_len */
+	dev_t main_dev;    /* the file itself, never its own debug file */
+	ino_t main_ino;
 	Dwarf_Addr bias; /* module address = ELF vaddr + bias */
 	char *build_id;
 	struct elf_segment *segs;

@@ -142,6 +142,32 @@ class TopSummary(unittest.TestCase):
                          [(80, "app"), (20, "worker")])
 
 
+class SampleIndex(ft.TempDirTestCase):
+    def test_value_chosen_by_type_as_pprof_does(self):
+        truth = ft.read_pprof(GO_PROFILE)
+        self.assertEqual(truth.sample_types[:2], ["samples/count", "cpu/nanoseconds"])
+        for index, value in ((None, 0), ("samples", 0), ("cpu", 1)):
+            out = self.path(f"{index}.folded")
+            args = ["convert", GO_PROFILE, "-o", out] + (["--sample-index", index] if index else [])
+            proc = fornax(args, text=True)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual(sum(n for _, n in ft.read_folded(out)),
+                             sum(s.values[value] for s in truth.samples), index)
+
+    def test_unknown_type_and_capture_use(self):
+        proc = fornax(["convert", GO_PROFILE, "-o", self.path("x.svg"), "--sample-index",
+                       "alloc_space"], text=True)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("alloc_space", proc.stderr)
+        proc = fornax(["-d", "1s", "--sample-index", "cpu"], text=True)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("fornax convert only", proc.stderr)
+        # Set for convert in the environment, it does not stop a capture's help.
+        proc = fornax(["--help"], env={"FORNAX_SAMPLE_INDEX": "cpu"}, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("--sample-index", proc.stdout)
+
+
 class Targets(ft.TempDirTestCase):
     """What is written where: never a device replaced, never a symlink followed."""
 
