@@ -176,3 +176,11 @@ void lifecycle__log_caches(const struct lifecycle *lc)
 		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
 		  (unsigned long long)ss.evicted_addresses);
 }
+
+void lifecycle__cache_stats(const struct lifecycle *lc, struct symbolizer_stats *sym,
+			    struct cgroups_stats *cgroups)
+{
+	symbolizer__stats(lc->symbolizer, sym);
+	if (lc->cgroups)
+		cgroups__stats(lc->cgroups, cgroups);
+}
