@@ -22,9 +22,10 @@
 #include "checks.h"
 #include "config.h"
 #include "convert.h"
-#include "kernel_features.h"
+#include "fileio.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "ops.h"
 #include "output.h"
 #include "proc_watch.h"
 #include "progress.h"
@@ -56,8 +57,6 @@ struct agent {
 	struct proc_watch *proc_watch; /* NULL: no lifecycle events (logged) */
 	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
 	struct lifecycle *lifecycle;
-	struct sideband *sideband; /* NULL: no perf sideband records (logged) */
-	struct kernel_features kernel;
 	struct python_tracker *python; /* NULL: --python=off, or unavailable (logged) */
 	struct targets *targets; /* the --pid processes; NULL without --pid */
 	__u64 window_start_mono;
@@ -77,6 +76,10 @@ struct agent {
 	__u64 drain_wakeups;
 	__u64 drain_late_sum_ns;
 	__u64 drain_late_max_ns;
+	struct ops ops;
+	/* for SIGHUP's re-read of the configuration */
+	int argc;
+	char **argv, **envp;
 };
 
 static size_t round_up_pow2(size_t n)
@@ -119,6 +122,7 @@ static int setup_signals(struct agent *a)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	a->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -142,10 +146,7 @@ static void consume_proc_events(struct agent *a)
 {
 	int n;
 
-	/* mappings first: an exit record takes what was mapped before it */
-	n = sideband__consume(a->sideband);
-	if (n < 0)
-		log_warn_ratelimited("reading perf sideband records: %s, ignoring", strerror(-n));
+	lifecycle__consume_sideband(a->lifecycle); /* an exit takes what was mapped before it */
 	if (!a->proc_watch)
 		return;
 	n = proc_watch__consume(a->proc_watch);
@@ -153,6 +154,12 @@ static void consume_proc_events(struct agent *a)
 		log_warn_ratelimited("reading process events: %s, ignoring", strerror(-n));
 }
 
+/*
+ * SIGHUP: the configuration read again (file, environment, command line).
+ * What a running agent can take is taken (the relabel rules, the log
+ * level); the rest needs a restart, and a configuration with an error is
+ * not taken at all.
+ */
 /* Returns 1 when SIGINT/SIGTERM arrived, 0 when the deadline passed, or -errno. */
 static int wait_until(struct agent *a, __u64 deadline_mono)
 {
@@ -176,9 +183,13 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 			struct signalfd_siginfo si;
 
 			progress__clear(&a->progress);
-			if (read(a->signal_fd, &si, sizeof(si)) == sizeof(si))
-				log_info("%s: stopping after the current window",
-					 strsignal(si.ssi_signo));
+			if (read(a->signal_fd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				ops__reload(&a->ops, &a->cfg, a->argc, a->argv, a->envp);
+				continue;
+			}
+			log_info("%s: stopping after the current window", strsignal(si.ssi_signo));
 			return 1;
 		}
 		if (fds[1].revents & POLLIN) {
@@ -204,16 +215,35 @@ static int new_window(struct agent *a)
 		.start_realtime_ns = a->window_start_real,
 		.cgroups = a->cgroups,
 		.python = a->python,
+		.k8s = a->ops.k8s,
+		.relabel = &a->cfg.relabel,
 	});
 	return a->window ? 0 : -errno;
 }
 
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
+	struct ops_loop_stats loop = {
+		.windows_written = a->windows_written,
+		.write_errors = a->write_errors,
+		.late_sum_ns = a->drain_late_sum_ns,
+		.late_max_ns = a->drain_late_max_ns,
+		.last_drain_realtime_ns = clock_ns(CLOCK_REALTIME),
+	};
+
 	sampler_totals__add(&a->totals, st, a->unwinder != NULL);
 	if (a->python)
 		python_tracker__account_drain(a->python, &st->set);
 	window__add_drain_stats(a->window, st);
+	ops__after_drain(&a->ops, &a->totals, st, a->lifecycle, &loop);
+}
+
+/* Each drained sample to the window, and to an on-demand capture in progress. */
+static int add_sample(const struct sampler_sample *sample, void *ctx)
+{
+	struct agent *a = ctx;
+
+	return window__add_sample(sample, a->window) ?: ops__add_sample(&a->ops, sample);
 }
 
 static int drain(struct agent *a, bool final)
@@ -226,9 +256,9 @@ static int drain(struct agent *a, bool final)
 	/* every exec and exit before the flip is known before its samples are symbolized */
 	consume_proc_events(a);
 	if (final)
-		err = sampler__stop(a->sampler, window__add_sample, a->window, &st);
+		err = sampler__stop(a->sampler, add_sample, a, &st);
 	else
-		err = sampler__drain(a->sampler, window__add_sample, a->window, &st);
+		err = sampler__drain(a->sampler, add_sample, a, &st);
 	/* The set was cleared even if a sample could not be added: account what was read. */
 	account_drain(a, &st);
 	symbolizer__end_cycle(a->symbolizer);
@@ -236,7 +266,7 @@ static int drain(struct agent *a, bool final)
 		python_tracker__end_cycle(a->python);
 	cgroups__end_cycle(a->cgroups);
 	proc_watch__end_cycle(a->proc_watch);
-	sideband__end_cycle(a->sideband);
+	lifecycle__end_cycle(a->lifecycle);
 	if (err)
 		log_error("drain: %s", strerror(-err));
 	if (!final) {
@@ -283,9 +313,8 @@ static int write_window(struct agent *a, const struct config_output *outputs, si
 			 output__is_stdout(outputs[i].path) ? "standard output" : outputs[i].path,
 			 (unsigned long long)ws.samples, pprof__num_samples(p),
 			 (double)duration / NSEC_PER_SEC,
-			 ws.lost_counts_map_full || ws.stacks_dropped || ws.stacks_failed
-				 ? " (some samples or stacks lost, see the profile's comments)"
-				 : "");
+			 ws.lost_counts_map_full + ws.stacks_dropped + ws.stacks_failed
+				 ? " (some samples or stacks lost, see the profile's comments)" : "");
 	}
 	if (!err)
 		a->windows_written++;
@@ -397,31 +426,6 @@ static int run(struct agent *a)
 	return rotate_window(a) ?: err;
 }
 
-static int mkdir_p(const char *path)
-{
-	char *copy = strdup(path);
-	int err = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (char *p = copy + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-			err = -errno;
-			break;
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-	return err;
-}
-
 /*
  * libdebuginfod takes its servers, cache and timeouts from the environment;
  * it is set here, at startup, before any thread could read it.
@@ -431,7 +435,7 @@ static int setup_debuginfod(const struct config *cfg)
 	char secs[32];
 	int err;
 
-	err = mkdir_p(cfg->debuginfod_cache);
+	err = mkdir_p(cfg->debuginfod_cache, 0700);
 	if (err) {
 		log_error("--debuginfod-cache %s: %s", cfg->debuginfod_cache, strerror(-err));
 		return err;
@@ -554,18 +558,10 @@ static int setup_lifecycle(struct agent *a)
 	});
 	if (!a->lifecycle)
 		return -errno;
-	a->sideband = sideband__new(NULL, lifecycle__on_mmap, a->lifecycle);
-	if (a->sideband)
-		lifecycle__set_sideband(a->lifecycle, a->sideband);
-	else
-		log_warn("perf sideband records unavailable (%s): exits keep only the mappings %s",
-			 strerror(errno), a->kernel.vma_iterator ? "walked at exit" : "read before");
 	/* before the sampler: a process exec'd between the two would miss its read */
-	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){
-						.cgroups = &cfg->cgroups,
-						/* the sideband knows the mappings: no walk at exit */
-						.vma_iterator = a->kernel.vma_iterator && !a->sideband,
-					}, lifecycle__on_event, a->lifecycle);
+	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){ .cgroups = &cfg->cgroups,
+		.vma_iterator = lifecycle__start_sideband(a->lifecycle) },
+		lifecycle__on_event, a->lifecycle);
 	if (!a->proc_watch)
 		log_warn("process events unavailable (%s): processes that exit before a drain "
 			 "stay unsymbolized", strerror(errno));
@@ -668,12 +664,11 @@ static int setup(struct agent *a)
 		return err;
 	}
 	size_maps(cfg, &max_keys, &max_stacks);
-	kernel_features__probe(&a->kernel);
-	err = setup_symbolizer(a);
+	err = ops__start_kubernetes(&a->ops, cfg);
+	if (!err)
+		err = setup_symbolizer(a);
 	if (!err)
 		err = setup_lifecycle(a);
-	if (!err)
-		kernel_features__log(&a->kernel, a->sideband != NULL);
 	if (!err)
 		err = setup_unwinder(a);
 	if (!err)
@@ -694,6 +689,16 @@ static int setup(struct agent *a)
 		if (err)
 			return err;
 	}
+	err = ops__start(&a->ops, cfg, &(struct window_opts){
+		.symbolizer = a->symbolizer,
+		.frequency = cfg->frequency,
+		.cgroups = a->cgroups,
+		.python = a->python,
+		.k8s = a->ops.k8s,
+		.relabel = &a->cfg.relabel,
+	}, a->lifecycle, a->unwinder, a->uploader);
+	if (err)
+		return err;
 	progress__init(&a->progress, STDERR_FILENO, cfg->duration_ns && cfg->verbosity >= 0,
 		       cfg->duration_ns);
 
@@ -712,13 +717,14 @@ static int setup(struct agent *a)
 
 static void teardown(struct agent *a)
 {
+	/* no scrape or capture reads a stage once the endpoint is down */
+	ops__stop(&a->ops);
 	uploader__free(a->uploader);
 	window__free(a->window);
 	sampler__free(a->sampler);
 	/* After the sampler: the program reads the unwinder's maps until detached. */
 	unwinder__free(a->unwinder);
 	proc_watch__free(a->proc_watch);
-	sideband__free(a->sideband);
 	lifecycle__free(a->lifecycle);
 	python_tracker__free(a->python);
 	cgroups__free(a->cgroups);
@@ -728,12 +734,14 @@ static void teardown(struct agent *a)
 		close(a->signal_fd);
 	if (a->timer_fd >= 0)
 		close(a->timer_fd);
+	ops__free(&a->ops);
 	config__free(&a->cfg);
 }
 
 int main(int argc, char **argv, char **envp)
 {
-	struct agent a = { .signal_fd = -1, .timer_fd = -1 };
+	struct agent a = { .signal_fd = -1, .timer_fd = -1, .argc = argc, .argv = argv,
+			   .envp = envp };
 	int err;
 
 	if (argc > 1 && strcmp(argv[1], "convert") == 0)
@@ -760,17 +768,12 @@ int main(int argc, char **argv, char **envp)
 	log_setup_libbpf();
 
 	err = setup(&a);
-	if (!err)
+	if (!err) {
+		ops__ready(&a.ops);
 		err = run(&a);
-	if (a.sampler) {
-		log_info("done: %llu samples in %llu profiles, %llu lost (%llu samples: counts map "
-			 "full, %llu stacks dropped), %llu write errors",
-			 (unsigned long long)a.totals.samples, (unsigned long long)a.windows_written,
-			 (unsigned long long)(a.totals.samples_lost + a.totals.stacks_dropped),
-			 (unsigned long long)a.totals.samples_lost,
-			 (unsigned long long)a.totals.stacks_dropped,
-			 (unsigned long long)a.write_errors);
 	}
+	if (a.sampler)
+		sampler_totals__log_done(&a.totals, a.windows_written, a.write_errors);
 	/* The books of the run, for whoever investigates it. */
 	if (a.sampler && a.cfg.verbosity > 0) {
 		lifecycle__log_summary(a.lifecycle);

@@ -22,6 +22,8 @@ struct config_output {
 	enum output_format format;
 };
 
+struct relabel_rules;
+
 struct config_label {
 	char *name;
 	char *value;
@@ -85,6 +87,13 @@ struct config {
 	__u64 store_connect_timeout_ns;
 	unsigned store_queue;    /* windows held in memory for the upload thread */
 	char store_flag_seen[64]; /* a store-only flag or variable that was given, for errors */
+	/* Operating a running agent. */
+	char *config_path;       /* --config: a YAML file of the same options */
+	char *http_address;      /* NULL: no HTTP endpoint */
+	bool kubernetes;         /* name samples' pods through the API server */
+	char *kubernetes_api;    /* NULL: from KUBERNETES_SERVICE_HOST/_PORT */
+	char *node_name;         /* --node-name, else NODE_NAME */
+	struct relabel_rules *relabel; /* the config file's relabel_configs; NULL: none */
 };
 
 /*
@@ -97,6 +106,12 @@ int config__parse(struct config *cfg, int argc, char **argv, char **envp);
 int config__parse_convert(struct config *cfg, int argc, char **argv, char **envp);
 void config__print_convert_help(const char *argv0);
 void config__free(struct config *cfg);
+/*
+ * SIGHUP: parses the configuration again and takes into cfg what a running
+ * agent can change (relabel rules, verbosity), saying on stderr when other
+ * settings differ. -EINVAL (the errors printed) leaves cfg as it was.
+ */
+int config__reload(struct config *cfg, int argc, char **argv, char **envp);
 void config__print_help(const char *argv0);
 
 /*

@@ -110,4 +110,14 @@ int apply_store_queue(struct config *cfg, const char *value, const char *origin)
 /* After parsing: the store flags make sense together (and without a store, none is given). */
 int config_finish_store(struct config *cfg);
 
+/* ops_options.c */
+int apply_config(struct config *cfg, const char *value, const char *origin);
+int apply_http_address(struct config *cfg, const char *value, const char *origin);
+int apply_kubernetes(struct config *cfg, const char *value, const char *origin);
+int apply_kubernetes_api(struct config *cfg, const char *value, const char *origin);
+int apply_node_name(struct config *cfg, const char *value, const char *origin);
+/* Applies the pairs of cfg->config_path and keeps its relabel rules; the error printed. */
+int config_apply_file(struct config *cfg);
+int config_finish_kubernetes(struct config *cfg, char **envp);
+
 #endif /* FORNAX_CONFIG_IMPL_H */

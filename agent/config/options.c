@@ -558,6 +558,19 @@ const struct option_spec config_options[] = {
 	  "give up connecting to the store after DURATION and retry (default 5s)", 0 },
 	{ "store-queue", 0, OPT_VALUE, apply_store_queue, "N",
 	  "windows held in memory for the store before they go to the spool (default 4)", 0 },
+	{ "config", 'c', OPT_VALUE, apply_config, "PATH",
+	  "read options from this YAML file (keys are the long flags; relabel_configs for pod "
+	  "labels); the environment and the command line override it; SIGHUP re-reads it", 0 },
+	{ "http-address", 0, OPT_VALUE, apply_http_address, "HOST:PORT",
+	  "serve /metrics, /healthz, /readyz and /debug/pprof/profile here (e.g. 127.0.0.1:7071); "
+	  "off by default", 0 },
+	{ "kubernetes", 0, OPT_BOOL, apply_kubernetes, NULL,
+	  "label samples with their pod's namespace, name, container and node, from the API "
+	  "server (the service account's token and CA)", 0 },
+	{ "kubernetes-api", 0, OPT_VALUE, apply_kubernetes_api, "URL",
+	  "the API server (default: from $KUBERNETES_SERVICE_HOST and _PORT)", 0 },
+	{ "node-name", 0, OPT_VALUE, apply_node_name, "NAME",
+	  "this node's name for --kubernetes (default: $NODE_NAME)", 0 },
 	{ "verbose", 'v', OPT_COUNT, apply_verbose, NULL,
 	  "more logging; -vv adds libbpf's (environment: 0..2)", OPT_CONVERT },
 	{ "quiet", 'q', OPT_BOOL, apply_quiet, NULL, "log errors and warnings only", OPT_CONVERT },

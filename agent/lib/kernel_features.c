@@ -78,8 +78,10 @@ void kernel_features__probe(struct kernel_features *f)
 	f->perf_build_id = perf_has_build_id();
 }
 
-void kernel_features__log(const struct kernel_features *f, bool sideband)
+void kernel_features__log(const struct kernel_features *f)
 {
+	bool sideband = f->sideband;
+
 	const char *maps = sideband	   ? "perf sideband records"
 			   : f->vma_iterator ? "the BPF VMA iterator at exit"
 					     : "/proc reads while alive";

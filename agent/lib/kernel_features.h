@@ -20,15 +20,13 @@ struct kernel_features {
 	bool map_ops_long;
 	bool vma_iterator;      /* bpf_iter_task_vma_* kfuncs (6.7): mappings walked at exit */
 	bool perf_build_id;     /* perf MMAP2 records carry build-ids (5.12) */
+	bool sideband;          /* set by the agent: perf sideband records opened */
 };
 
 /* Fills f; a probe that cannot run leaves its feature false. */
 void kernel_features__probe(struct kernel_features *f);
 
-/*
- * The start-up line: the kernel, the features found and the fallbacks
- * taken; sideband: perf sideband records could be opened.
- */
-void kernel_features__log(const struct kernel_features *f, bool sideband);
+/* The start-up line: the kernel, the features found and the fallbacks taken. */
+void kernel_features__log(const struct kernel_features *f);
 
 #endif /* FORNAX_KERNEL_FEATURES_H */

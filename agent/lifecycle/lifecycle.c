@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel_features.h"
 #include "log.h"
 
 struct lifecycle {
@@ -46,6 +47,7 @@ void lifecycle__free(struct lifecycle *lc)
 {
 	if (!lc)
 		return;
+	sideband__free(lc->sideband);
 	free(lc->vmas);
 	free(lc);
 }
@@ -152,9 +154,31 @@ void lifecycle__on_mmap(__u32 pid, const struct symbolizer_vma *vma, const char 
 				     strerror(-err));
 }
 
-void lifecycle__set_sideband(struct lifecycle *lc, struct sideband *sb)
+bool lifecycle__start_sideband(struct lifecycle *lc)
 {
-	lc->sideband = sb;
+	struct kernel_features kf;
+
+	kernel_features__probe(&kf);
+	lc->sideband = sideband__new(NULL, lifecycle__on_mmap, lc);
+	if (!lc->sideband)
+		log_warn("perf sideband records unavailable (%s): exits keep only the mappings %s",
+			 strerror(errno), kf.vma_iterator ? "walked at exit" : "read before");
+	kf.sideband = lc->sideband != NULL;
+	kernel_features__log(&kf);
+	return kf.vma_iterator && !kf.sideband;
+}
+
+void lifecycle__consume_sideband(struct lifecycle *lc)
+{
+	int n = sideband__consume(lc->sideband);
+
+	if (n < 0)
+		log_warn_ratelimited("reading perf sideband records: %s, ignoring", strerror(-n));
+}
+
+void lifecycle__end_cycle(struct lifecycle *lc)
+{
+	sideband__end_cycle(lc->sideband);
 }
 
 void lifecycle__set_unwinder(struct lifecycle *lc, struct unwinder *u)
@@ -213,4 +237,12 @@ void lifecycle__log_caches(const struct lifecycle *lc)
 		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
 		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
 		  (unsigned long long)ss.evicted_addresses);
+}
+
+void lifecycle__cache_stats(const struct lifecycle *lc, struct symbolizer_stats *sym,
+			    struct cgroups_stats *cgroups)
+{
+	symbolizer__stats(lc->symbolizer, sym);
+	if (lc->cgroups)
+		cgroups__stats(lc->cgroups, cgroups);
 }

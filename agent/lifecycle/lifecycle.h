@@ -41,10 +41,16 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx);
 void lifecycle__on_mmap(__u32 pid, const struct symbolizer_vma *vma, const char *path, void *ctx);
 
 /*
- * Exits take their mappings from sb (borrowed; NULL: none) when it followed
- * the process from its start.
+ * Probes the kernel's features, opens perf's sideband records (sideband.h,
+ * owned by lc from now on: exits take their mappings from them) and logs the
+ * start-up line of features and fallbacks. Returns whether the exit program
+ * must walk the mappings itself (no sideband, and the BPF VMA iterator).
  */
-void lifecycle__set_sideband(struct lifecycle *lc, struct sideband *sb);
+bool lifecycle__start_sideband(struct lifecycle *lc);
+/* Reads the waiting sideband records; failures are logged. */
+void lifecycle__consume_sideband(struct lifecycle *lc);
+/* At the end of a drain cycle. */
+void lifecycle__end_cycle(struct lifecycle *lc);
 
 /* Exits go to u too from now on (NULL: no more); set once the sampler has taken it. */
 void lifecycle__set_unwinder(struct lifecycle *lc, struct unwinder *u);
@@ -56,5 +62,19 @@ void lifecycle__set_python(struct lifecycle *lc, struct python_tracker *python);
 void lifecycle__log_summary(const struct lifecycle *lc);
 /* Logs, at debug level, what the bounded caches hold: they must level off, not grow. */
 void lifecycle__log_caches(const struct lifecycle *lc);
+
+/*
+ * The same caches as Prometheus families (fornax_symbolizer_*,
+ * fornax_cgroups_cached): the symbolizer is the drain loop's, so its
+ * numbers reach a scrape as a snapshot the loop publishes with
+ * lifecycle__publish_caches() after each drain. NULL with errno set.
+ */
+struct metrics;
+struct metrics_snapshot;
+/* What the caches hold now (cgroups untouched without a cgroup cache). */
+void lifecycle__cache_stats(const struct lifecycle *lc, struct symbolizer_stats *sym,
+			    struct cgroups_stats *cgroups);
+struct metrics_snapshot *lifecycle__add_cache_metrics(struct metrics *m);
+void lifecycle__publish_caches(const struct lifecycle *lc, struct metrics_snapshot *s);
 
 #endif /* FORNAX_LIFECYCLE_H */

@@ -77,13 +77,27 @@ void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_st
 	if (cfi)
 		log_unwind(&st->set);
 	t->samples += st->drained_samples;
-	t->samples_lost += st->set.counts_map_full;
+	t->lost += st->set.counts_map_full;
+	t->filtered += st->set.filtered;
+	t->idle += st->set.idle;
 	t->stacks_dropped += st->set.stack_map_full + st->set.stack_other_error;
+	t->stacks_missing += st->missing_stacks;
+	t->user_stacks_truncated += st->set.user_stack_truncated;
+	t->drains++;
 	log_debug("drain: %llu samples, %llu keys, %llu stacks (kernel: %llu samples, %llu idle, "
 		  "%llu filtered)",
 		  (unsigned long long)st->drained_samples, (unsigned long long)st->keys,
 		  (unsigned long long)st->stacks, (unsigned long long)st->set.samples,
 		  (unsigned long long)st->set.idle, (unsigned long long)st->set.filtered);
+}
+
+void sampler_totals__log_done(const struct sampler_totals *t, __u64 profiles, __u64 write_errors)
+{
+	log_info("done: %llu samples in %llu profiles, %llu lost (%llu samples: counts map full, "
+		 "%llu stacks dropped), %llu write errors",
+		 (unsigned long long)t->samples, (unsigned long long)profiles,
+		 (unsigned long long)(t->lost + t->stacks_dropped), (unsigned long long)t->lost,
+		 (unsigned long long)t->stacks_dropped, (unsigned long long)write_errors);
 }
 
 void sampler_totals__log_unwind(const struct sampler_totals *t)

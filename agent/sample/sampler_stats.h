@@ -15,8 +15,13 @@
 /* Over the whole run. */
 struct sampler_totals {
 	__u64 samples;                   /* drained */
-	__u64 samples_lost;              /* counts map full: not in any profile */
-	__u64 stacks_dropped;            /* kept with a pseudo frame in place of a stack */
+	__u64 lost;                      /* counts map full: not in any profile */
+	__u64 filtered;                  /* rejected by the pid or cgroup filter */
+	__u64 idle;                      /* idle task, not kept */
+	__u64 stacks_dropped;            /* not stored: sample kept without it */
+	__u64 stacks_missing;            /* a key named a stack the drain did not find */
+	__u64 user_stacks_truncated;     /* deeper than the walk goes */
+	__u64 drains;
 	__u64 unwind_fp;                 /* user stacks walked by frame pointers */
 	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */
 };
@@ -28,6 +33,18 @@ struct sampler_totals {
  * adds it to t.
  */
 void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_stats *st, bool cfi);
+
+/*
+ * The totals as Prometheus families (fornax_samples_total, lost and
+ * dropped by reason, CFI walks by end): a snapshot the drain loop
+ * publishes (metrics_snapshot__publish(s, &totals)) after each drain.
+ * NULL with errno set.
+ */
+struct metrics;
+struct metrics_snapshot *sampler_totals__add_metrics(struct metrics *m);
+
+/* The run's "done:" line: samples, profiles, what was lost (stacks dropped included). */
+void sampler_totals__log_done(const struct sampler_totals *t, __u64 profiles, __u64 write_errors);
 
 /* "user stacks: N walked by CFI (...), M by frame pointers" for the run. */
 void sampler_totals__log_unwind(const struct sampler_totals *t);

@@ -54,6 +54,16 @@ static size_t compressed_size(Elf *elf, const GElf_Shdr *sh, bool gnu)
 	return d && d->d_size == sizeof(Elf64_Chdr) ? ((Elf64_Chdr *)d->d_buf)->ch_size : 0;
 }
 
+static bool last_byte_is_nul(Elf *elf, const GElf_Shdr *sh)
+{
+	Elf_Data *d;
+
+	if (!sh->sh_size)
+		return true;
+	d = elf_getdata_rawchunk(elf, (int64_t)(sh->sh_offset + sh->sh_size - 1), 1, ELF_T_BYTE);
+	return d && d->d_size == 1 && ((const char *)d->d_buf)[0] == '\0';
+}
+
 size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab)
 {
 	Elf_Scn *scn = NULL;
@@ -77,6 +87,10 @@ size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab)
 			continue;
 		if (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0)
 			*has_info = true;
+		/* libdw reads these with strlen(): one without its final NUL would overrun */
+		if ((strcmp(name, ".debug_str") == 0 || strcmp(name, ".debug_line_str") == 0) &&
+		    !(sh.sh_flags & SHF_COMPRESSED) && !last_byte_is_nul(elf, &sh))
+			return DWARF_UNUSABLE;
 		if (strncmp(name, ".debug_", 7) == 0 && (sh.sh_flags & SHF_COMPRESSED))
 			n = compressed_size(elf, &sh, false);
 		else if (strncmp(name, ".zdebug_", 8) == 0)
@@ -346,8 +360,9 @@ int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf
 		elf_end(elf);
 	}
 	if (has_info) {
-		ef->dwarf_bytes += bytes;
-		if (ef->max_dwarf_bytes && ef->dwarf_bytes > ef->max_dwarf_bytes) {
+		ef->dwarf_bytes = bytes > SIZE_MAX - ef->dwarf_bytes ? SIZE_MAX : ef->dwarf_bytes + bytes;
+		if (bytes == DWARF_UNUSABLE ||
+		    (ef->max_dwarf_bytes && ef->dwarf_bytes > ef->max_dwarf_bytes)) {
 			ef->dwarf_too_big = true;
 			if (ef->main_has_symtab) {
 				close(fd);

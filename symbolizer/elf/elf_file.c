@@ -196,7 +196,8 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 	if (has_info) {
 		/* DWARF in the file itself */
 		ef->dwarf_bytes = bytes;
-		ef->dwarf_too_big = ef->max_dwarf_bytes && bytes > ef->max_dwarf_bytes;
+		ef->dwarf_too_big = bytes == DWARF_UNUSABLE ||
+				    (ef->max_dwarf_bytes && bytes > ef->max_dwarf_bytes);
 	}
 	err = elf_segments__read(elf, &ef->segs, &ef->n_segs);
 	if (err)

@@ -81,10 +81,13 @@ struct elf_file {
 
 /*
  * Heap libdw would use for the debug sections of elf: compressed ones are
- * decompressed into malloc'd buffers, the rest is mmapped. Also says whether
- * elf has DWARF (.debug_info) and a .symtab.
+ * decompressed into malloc'd buffers (the others, read as libdw asks for
+ * them, are not counted). Also says whether elf has DWARF (.debug_info) and
+ * a .symtab. DWARF_UNUSABLE when libdw must not load it.
  */
 size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab);
+/* elf_debug_heap_bytes() of DWARF that libdw must not load (a string section without its NUL) */
+#define DWARF_UNUSABLE SIZE_MAX
 
 /* libdwfl's find_debuginfo callback; *userdata is the elf_file. */
 int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
