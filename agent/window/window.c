@@ -518,8 +518,9 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 		if (err)
 			return err;
 	}
-	if (w->python && sample->n_user)
-		python_tracker__process_seen(w->python, key->tgid, key->process_start_ns, false);
+	if (w->python && (sample->n_user || sample->n_python))
+		python_tracker__sample(w->python, key->tgid, key->process_start_ns, sample->count,
+				       sample->n_python, sample->python_flags);
 	if (w->python && sample->n_python) {
 		if (sample->n_user)
 			err = add_stack(w, false, key->tgid, key->process_start_ns,

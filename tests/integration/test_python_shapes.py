@@ -7,6 +7,7 @@ Workloads: tests/helpers/python_shapes.py. test_python.py covers the call
 graph, the leaf shares and --python=off.
 """
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -107,6 +108,15 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
             n = names(s, p)
             if "produce" in n:
                 self.assertTrue(subsequence(chain[:-1], n), n)
+        # the summary's line for this process: its samples and how their walks ended
+        pid = samples[0].labels["pid"]
+        m = re.search(rf"python: pid {pid}: (\d+) samples, (\d+) with Python frames "
+                      r"\((\d+) walks complete", log)
+        self.assertTrue(m, log)
+        n, walked, complete = map(int, m.groups())
+        self.assertGreaterEqual(n, total - 5, log)  # samples before it was found are not its
+        self.assertGreaterEqual(walked, 0.99 * n, log)
+        self.assertEqual(complete, walked, log)
 
     def test_short_lived_processes(self):
         """python3.11 -c runs, one after another: each found at its first
