@@ -34,7 +34,7 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
         if not os.access(PYTHON, os.X_OK) or not SHAPES:
             fornaxtest.skip_or_fail(f"{PYTHON} (python3.11) and PY_SHAPES are needed")
 
-    def profile(self, mode):
+    def profile(self, mode, extra=()):
         """The workload's samples, its first output line, fornax's log."""
         work = subprocess.Popen([PYTHON, SHAPES, mode, str(SECONDS + 10)],
                                 stdout=subprocess.PIPE, text=True)
@@ -42,7 +42,7 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
             first = work.stdout.readline().strip()
             out = os.path.join(self.tmp, f"{mode}.pb.gz")
             proc = fornaxtest.run_fornax(["-d", f"{SECONDS}s", "-F", str(HZ), "-p",
-                                          str(work.pid), "-o", out])
+                                          str(work.pid), "-o", out, *extra])
         finally:
             work.kill()
             work.wait()
@@ -94,7 +94,7 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
 
     def test_generators(self):
         """Each generator stage under the one that resumed it, through sum() (C)."""
-        p, samples, total, _, log = self.profile("generators")
+        p, samples, total, _, log = self.profile("generators", ["-v"])
         chain = ["<module>", "main", "generators", "pipeline", "scale", "keep_even",
                  "produce", "spin"]
         in_chain = sum(s.count for s in samples if subsequence(chain, names(s, p)))
@@ -108,7 +108,7 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
             n = names(s, p)
             if "produce" in n:
                 self.assertTrue(subsequence(chain[:-1], n), n)
-        # the summary's line for this process: its samples and how their walks ended
+        # the summary's line for this process (statistics at exit come with -v): its samples and how their walks ended
         pid = samples[0].labels["pid"]
         m = re.search(rf"python: pid {pid}: (\d+) samples, (\d+) with Python frames "
                       r"\((\d+) walks complete", log)
