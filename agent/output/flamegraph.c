@@ -101,6 +101,10 @@ long flamegraph__escape(struct flamegraph_buf *b, const char *s, size_t max_char
 	const unsigned char *p = (const unsigned char *)s;
 	long chars = 0;
 
+	/* a string even when s is empty: callers print b->buf */
+	if (flamegraph_buf_grow(b, 0))
+		return -ENOMEM;
+	b->buf[b->len] = '\0';
 	while (*p && (!max_chars || (size_t)chars < max_chars)) {
 		long cp;
 		size_t n = utf8_decode(p, SIZE_MAX, &cp);
