@@ -88,6 +88,6 @@ struct fornax_set_stats {
 	__u64 user_walk_ns;       /* including one bpf_ktime_get_ns() */
 	__u64 user_walk_timer_ns; /* what one bpf_ktime_get_ns() costs, summed */
 };
-_Static_assert(sizeof(struct fornax_set_stats) == 80 + 16 * 8, "set stats ABI");
+_Static_assert(sizeof(struct fornax_set_stats) == 80 + 18 * 8, "set stats ABI");
 
 #endif /* FORNAX_BPF_PROFILE_H */
