@@ -26,6 +26,7 @@
 #include "output.h"
 #include "proc_watch.h"
 #include "progress.h"
+#include "python_tracker.h"
 #include "sampler.h"
 #include "sampler_stats.h"
 #include "symbolizer.h"
@@ -52,6 +53,7 @@ struct agent {
 	struct proc_watch *proc_watch; /* NULL: no lifecycle events (logged) */
 	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
 	struct lifecycle *lifecycle;
+	struct python_tracker *python; /* NULL: --python=off, or unavailable (logged) */
 	__u64 window_start_mono;
 	__s64 window_start_real;
 	int signal_fd;
@@ -191,6 +193,7 @@ static int new_window(struct agent *a)
 		.frequency = a->cfg.frequency,
 		.start_realtime_ns = a->window_start_real,
 		.cgroups = a->cgroups,
+		.python = a->python,
 	});
 	return a->window ? 0 : -errno;
 }
@@ -198,6 +201,8 @@ static int new_window(struct agent *a)
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
 	sampler_totals__add(&a->totals, st, a->unwinder != NULL);
+	if (a->python)
+		python_tracker__account_drain(a->python, &st->set);
 	window__add_drain_stats(a->window, st);
 }
 
@@ -217,6 +222,8 @@ static int drain(struct agent *a, bool final)
 	/* The set was cleared even if a sample could not be added: account what was read. */
 	account_drain(a, &st);
 	symbolizer__end_cycle(a->symbolizer);
+	if (a->python)
+		python_tracker__end_cycle(a->python);
 	cgroups__end_cycle(a->cgroups);
 	proc_watch__end_cycle(a->proc_watch);
 	if (err)
@@ -518,9 +525,16 @@ static int setup_lifecycle(struct agent *a)
 	if (!a->cgroups)
 		log_warn("no cgroup2 filesystem (%s): samples carry no cgroup or container labels",
 			 strerror(errno));
+	if (cfg->python) {
+		a->python = python_tracker__new(&(struct python_tracker_opts){ 0 });
+		if (!a->python)
+			log_warn("Python frames unavailable (%s): Python processes show the "
+				 "interpreter's native frames", strerror(errno));
+	}
 	a->lifecycle = lifecycle__new(&(struct lifecycle_opts){
 		.symbolizer = a->symbolizer,
 		.cgroups = a->cgroups,
+		.python = a->python,
 		.pids = cfg->pids,
 		.n_pids = cfg->n_pids,
 	});
@@ -578,10 +592,23 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 		.max_stacks = max_stacks,
 		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
 		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
+		.python_walk = a->python != NULL,
+		.python_procs_fd = a->python ? python_tracker__procs_fd(a->python) : -1,
 	};
 	int err;
 
 	a->sampler = sampler__new(&sopts);
+	if (!a->sampler && a->python) {
+		/* The Python walker needs bpf_loop (Linux 5.17+), as the CFI walker does. */
+		log_warn("the program with the Python walker did not load: Python processes show "
+			 "the interpreter's native frames");
+		python_tracker__free(a->python);
+		a->python = NULL;
+		lifecycle__set_python(a->lifecycle, NULL);
+		sopts.python_walk = false;
+		sopts.python_procs_fd = -1;
+		a->sampler = sampler__new(&sopts);
+	}
 	if (!a->sampler && a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_AUTO) {
 		/* The walker needs more of the kernel (Linux 6.1+) than the rest of the program. */
 		log_warn("the program with the CFI walker did not load: user stacks are walked by "
@@ -664,6 +691,7 @@ static void teardown(struct agent *a)
 	unwinder__free(a->unwinder);
 	proc_watch__free(a->proc_watch);
 	lifecycle__free(a->lifecycle);
+	python_tracker__free(a->python);
 	cgroups__free(a->cgroups);
 	symbolizer__free(a->symbolizer);
 	if (a->signal_fd >= 0)
@@ -714,6 +742,7 @@ int main(int argc, char **argv, char **envp)
 			sampler_totals__log_unwind(&a.totals);
 			unwinder__log_summary(a.unwinder);
 		}
+		python_tracker__log_summary(a.python);
 	}
 	if (a.drain_wakeups)
 		log_info("drain schedule: %llu wake-ups, %.3f ms late on average, %.3f ms at most",

@@ -55,10 +55,10 @@ struct {
 	__type(value, struct fornax_set_stats);
 } set_stats SEC(".maps");
 
-/* A stack is too big for the BPF stack: build it here, one per CPU. */
+/* A stack is too big for the BPF stack: build it here, one per CPU (native, Python). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct fornax_stack);
 } scratch SEC(".maps");
@@ -72,6 +72,7 @@ struct {
 } pid_filter SEC(".maps");
 
 #include "unwind.bpf.h"
+#include "python.bpf.h"
 
 /* 64-bit mix of the frames (splitmix64 finalizer per word); 0 is reserved for "no stack". */
 static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
@@ -90,6 +91,20 @@ static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
 		h = x ^ (x >> 31);
 	}
 	return h ? h : 1;
+}
+
+/* Inserts a filled stack; returns its id, or 0 when the stacks map is full. */
+static __always_inline __u64 insert_stack(void *stacks, struct fornax_stack *stack,
+					  struct fornax_set_stats *st)
+{
+	__u64 id = hash_stack(stack);
+	long ret = bpf_map_update_elem(stacks, &id, stack, BPF_NOEXIST);
+
+	if (ret && ret != -EEXIST) {
+		st->stack_map_full++;
+		return 0;
+	}
+	return id;
 }
 
 /* Returns the stack's id, or 0 with *err set. */
@@ -127,15 +142,27 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 	if (user && stack->len >= FORNAX_MAX_STACK_DEPTH)
 		st->user_stack_truncated++;
 
-	id = hash_stack(stack);
-	ret = bpf_map_update_elem(stacks, &id, stack, BPF_NOEXIST);
-	if (ret && ret != -EEXIST) {
-		st->stack_map_full++;
-		*err = -ENOSPC;
-		return 0;
-	}
-	*err = 0;
+	id = insert_stack(stacks, stack, st);
+	*err = id ? 0 : -ENOSPC;
 	return id;
+}
+
+/* The thread's Python frames as a stack of their own; 0 when there are none. */
+static __always_inline __u64 store_python_stack(void *stacks, struct fornax_set_stats *st,
+						__u32 tgid, __u32 tid)
+{
+	__u32 one = 1;
+	struct fornax_stack *stack = bpf_map_lookup_elem(&scratch, &one);
+	long ret;
+
+	if (!stack)
+		return 0;
+	stack->flags = 0;
+	ret = fornax_python_walk(stack, st, tgid, tid);
+	if (ret <= 0)
+		return 0;
+	stack->len = ret / sizeof(__u64);
+	return insert_stack(stacks, stack, st);
 }
 
 static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
@@ -155,8 +182,10 @@ static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts
 	announce(tgid, key.process_start_ns, key.cgroup_id);
 
 	key.user_stack_err = FORNAX_STACK_NOT_COLLECTED;
-	if (collect_user)
+	if (collect_user) {
 		key.user_stack_id = store_stack(ctx, stacks, st, true, &key.user_stack_err);
+		key.python_stack_id = store_python_stack(stacks, st, tgid, tid);
+	}
 	key.kernel_stack_err = FORNAX_STACK_NOT_COLLECTED;
 	if (collect_kernel)
 		key.kernel_stack_id = store_stack(ctx, stacks, st, false, &key.kernel_stack_err);

@@ -12,6 +12,7 @@
 #endif
 
 #include "unwind.h"
+#include "python.h"
 
 #define FORNAX_COMM_LEN 16
 /* The kernel's default perf_event_max_stack (PERF_MAX_STACK_DEPTH). */
@@ -52,8 +53,14 @@ struct fornax_sample_key {
 	char thread_comm[FORNAX_COMM_LEN]; /* thread name */
 	/* cgroup v2 id (kernfs node id, the cgroup directory's inode) of the sampled task */
 	__u64 cgroup_id;
+	/*
+	 * The thread's Python frames (bpf/python.h), in the stacks map like the
+	 * others; 0: not a Python process, no Python code running, or the
+	 * stacks map was full (counted in stack_map_full).
+	 */
+	__u64 python_stack_id;
 };
-_Static_assert(sizeof(struct fornax_sample_key) == 80, "sample key ABI");
+_Static_assert(sizeof(struct fornax_sample_key) == 88, "sample key ABI");
 
 /* Stack not requested (--no-kernel), as opposed to requested and missing. */
 #define FORNAX_STACK_NOT_COLLECTED (-1000)
@@ -87,7 +94,16 @@ struct fornax_set_stats {
 	__u64 user_walk_frames;
 	__u64 user_walk_ns;       /* including one bpf_ktime_get_ns() */
 	__u64 user_walk_timer_ns; /* what one bpf_ktime_get_ns() costs, summed */
+	/* Python (bpf/python.bpf.h): samples of processes in python_procs ... */
+	__u64 py_samples;
+	__u64 py_end[FORNAX_PY_END_NR];   /* ... with frames, by how the walk ended */
+	__u64 py_miss[FORNAX_PY_MISS_NR]; /* ... without: why */
+	__u64 py_frames;                  /* frames recorded */
+	__u64 py_tstate_by_list;          /* thread states found in the thread list, not as GIL holder */
+	__u64 py_pad;
 };
-_Static_assert(sizeof(struct fornax_set_stats) == 80 + 18 * 8, "set stats ABI");
+_Static_assert(sizeof(struct fornax_set_stats) == 80 + 18 * 8 + 8 * (4 + FORNAX_PY_END_NR +
+								      FORNAX_PY_MISS_NR),
+	       "set stats ABI");
 
 #endif /* FORNAX_BPF_PROFILE_H */

@@ -8,6 +8,9 @@ packages=(
 	build-essential cmake pkg-config clang llvm bpftool
 	libbpf-dev libelf-dev libdw-dev libiberty-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
+	# operating the agent: the HTTP endpoint, Kubernetes' JSON, relabelling
+	# regexes, the YAML config file, sd_notify
+	libmicrohttpd-dev libjson-c-dev libpcre2-dev libyaml-dev libsystemd-dev
 )
 [ "${1:-}" = --build-only ] || packages+=(
 	# tests: independent readers and peers
@@ -19,11 +22,17 @@ packages=(
 	# with --debuginfod; libc6-dbg gives the tests' short-lived processes a
 	# symbolized dynamic loader; node writes perf maps; xz makes MiniDebugInfo
 	libdebuginfod-dev libc6-dbg nodejs xz-utils
-	# tests: certificates for the TLS store tests
+	# tests: certificates for the TLS store and API server tests
 	openssl
+	# tests: a real Prometheus and promtool; systemd-analyze for the unit, strace
+	# for the system calls it allows; docker-compose to validate deploy/compose.yaml
+	prometheus systemd strace docker-compose
 	# tests: Debian 12's own kernel booted under qemu (tests/vm/run_in_vm.py);
 	# busybox is the guest's init
 	qemu-system-x86 busybox-static
+	# tests: Debian's CPython 3.11 is profiled and read (python3.11), and a
+	# program embedding libpython3.11.so is built (libpython3.11-dev)
+	python3.11 libpython3.11-dev
 )
 
 missing=()

@@ -290,6 +290,7 @@ static int parse(struct config *cfg, bool convert, int argc, char **argv, char *
 		.convert = convert,
 		.debuginfod_timeout_ns = DEFAULT_DEBUGINFOD_TIMEOUT_NS,
 		.unwind_mode = FORNAX_UNWIND_AUTO,
+		.python = true,
 		.spool_max_bytes = DEFAULT_SPOOL_MAX_BYTES,
 		.store_timeout_ns = DEFAULT_STORE_TIMEOUT_NS,
 		.store_connect_timeout_ns = DEFAULT_STORE_CONNECT_TIMEOUT_NS,

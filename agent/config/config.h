@@ -41,6 +41,7 @@ struct config {
 	size_t max_stacks;       /* 0: sized from CPUs × frequency × drain interval */
 	__u32 unwind_mode;       /* enum fornax_unwind_mode (bpf/unwind.h) */
 	size_t unwind_memory;    /* bytes of unwind rows in kernel maps at most; 0: default */
+	bool python;             /* --python=auto: Python frames of CPython processes */
 	int verbosity;           /* 0 info, 1 debug, 2 trace; -1 warnings only */
 	bool show_help;
 	bool show_version;

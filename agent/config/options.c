@@ -350,6 +350,17 @@ static int apply_unwind(struct config *cfg, const char *value, const char *origi
 	return 0;
 }
 
+static int apply_python(struct config *cfg, const char *value, const char *origin)
+{
+	if (strcmp(value, "auto") == 0)
+		cfg->python = true;
+	else if (strcmp(value, "off") == 0)
+		cfg->python = false;
+	else
+		return config_invalid(origin, value, "is not a Python mode (auto, off)");
+	return 0;
+}
+
 /* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes. */
 static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
 {
@@ -474,6 +485,9 @@ const struct option_spec config_options[] = {
 	  "default), dwarf (CFI tables only), fp (frame pointers only)", 0 },
 	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
 	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)", 0 },
+	{ "python", 0, OPT_VALUE, apply_python, "MODE",
+	  "auto (default): CPython 3.11+ processes show their Python frames, with names, files "
+	  "and lines, in place of the interpreter loop; off: native frames only", 0 },
 	{ "store", 0, OPT_VALUE, apply_store, "URL",
 	  "also send every window to a profile store: grpc://HOST:PORT or grpcs://... (Parca), "
 	  "pyroscope+http://HOST:PORT or pyroscope+https://... (Pyroscope)", 0 },

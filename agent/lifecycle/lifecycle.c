@@ -12,6 +12,7 @@ struct lifecycle {
 	struct symbolizer *symbolizer;
 	struct cgroups *cgroups;
 	struct unwinder *unwinder;
+	struct python_tracker *python;
 	const __u32 *pids;
 	size_t n_pids;
 	/* exit mappings converted for the symbolizer, reused */
@@ -34,6 +35,7 @@ struct lifecycle *lifecycle__new(const struct lifecycle_opts *opts)
 	}
 	lc->symbolizer = opts->symbolizer;
 	lc->cgroups = opts->cgroups;
+	lc->python = opts->python;
 	lc->pids = opts->pids;
 	lc->n_pids = opts->n_pids;
 	return lc;
@@ -45,6 +47,11 @@ void lifecycle__free(struct lifecycle *lc)
 		return;
 	free(lc->vmas);
 	free(lc);
+}
+
+void lifecycle__set_python(struct lifecycle *lc, struct python_tracker *python)
+{
+	lc->python = python;
 }
 
 static bool pid_selected(const struct lifecycle *lc, __u32 pid)
@@ -103,6 +110,9 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 					       ev->kind == FORNAX_PROC_EXEC);
 		if (err == -ESRCH)
 			err = 0; /* gone already: its exit record brings the mappings */
+		if (lc->python)
+			python_tracker__process_seen(lc->python, ev->pid, ev->process_start_ns,
+						     ev->kind == FORNAX_PROC_EXEC);
 		/* a container's cgroup may be gone by the drain: name it now */
 		if (lc->cgroups)
 			(void)cgroups__lookup(lc->cgroups, ev->cgroup_id);
@@ -111,6 +121,8 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 		err = on_exit_event(lc, ev);
 		if (lc->unwinder)
 			unwinder__process_exit(lc->unwinder, ev->pid, ev->process_start_ns);
+		if (lc->python)
+			python_tracker__process_exit(lc->python, ev->pid, ev->process_start_ns);
 		break;
 	default:
 		break;

@@ -15,6 +15,7 @@
 
 #include "cgroups.h"
 #include "proc_watch.h"
+#include "python_tracker.h"
 #include "symbolizer.h"
 #include "unwinder.h"
 
@@ -23,6 +24,7 @@ struct lifecycle;
 struct lifecycle_opts {
 	struct symbolizer *symbolizer; /* borrowed; required */
 	struct cgroups *cgroups;       /* borrowed; NULL: none */
+	struct python_tracker *python; /* borrowed; NULL: --python=off */
 	const __u32 *pids;             /* --pid: only these processes; NULL: all */
 	size_t n_pids;
 };
@@ -36,6 +38,9 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx);
 
 /* Exits go to u too from now on (NULL: no more); set once the sampler has taken it. */
 void lifecycle__set_unwinder(struct lifecycle *lc, struct unwinder *u);
+
+/* Stops (NULL) or changes the Python tracker that process records go to. */
+void lifecycle__set_python(struct lifecycle *lc, struct python_tracker *python);
 
 /* Logs what the symbolizer did with the processes over the run. */
 void lifecycle__log_summary(const struct lifecycle *lc);

@@ -253,6 +253,7 @@ static void deliver(struct sampler *s, const struct fornax_sample_key *key, __u6
 {
 	const struct stack_ref *user = find_stack(s, key->user_stack_id);
 	const struct stack_ref *kernel = find_stack(s, key->kernel_stack_id);
+	const struct stack_ref *python = find_stack(s, key->python_stack_id);
 	struct sampler_sample sample = {
 		.key = key,
 		.count = count,
@@ -261,11 +262,15 @@ static void deliver(struct sampler *s, const struct fornax_sample_key *key, __u6
 		.user_flags = user ? user->flags : 0,
 		.kernel_ips = kernel ? s->stack_ips + kernel->off : NULL,
 		.n_kernel = kernel ? kernel->len : 0,
+		.python_frames = python ? s->stack_ips + python->off : NULL,
+		.n_python = python ? python->len : 0,
+		.python_flags = python ? python->flags : 0,
 	};
 
 	dc->stats->keys++;
 	dc->stats->drained_samples += count;
-	if ((key->user_stack_id && !user) || (key->kernel_stack_id && !kernel))
+	if ((key->user_stack_id && !user) || (key->kernel_stack_id && !kernel) ||
+	    (key->python_stack_id && !python))
 		dc->stats->missing_stacks++;
 	if (!dc->fn_err && dc->fn)
 		dc->fn_err = dc->fn(&sample, dc->ctx);
@@ -478,6 +483,10 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 						opts->unwind_maps->requests);
 		if (!err)
 			err = bpf_map__reuse_fd(s->skel->maps.unwind_gen, opts->unwind_maps->gen);
+	}
+	if (!err && opts->python_walk && opts->python_procs_fd > 0) {
+		s->skel->rodata->python_walk = true;
+		err = bpf_map__reuse_fd(s->skel->maps.python_procs, opts->python_procs_fd);
 	}
 	return err;
 }

@@ -44,6 +44,13 @@ struct sampler_opts {
 	const struct unwinder_maps *unwind_maps;
 	/* Time each user-stack walk in the kernel (set_stats.user_walk_*); for bench/. */
 	bool time_user_walks;
+	/*
+	 * Walk the Python frames of the processes in this python_procs map
+	 * (bpf/python.h, agent/python_tracker.c); -1 or 0 with python_walk
+	 * unset: no Python walker in the program.
+	 */
+	bool python_walk;
+	int python_procs_fd;
 };
 
 struct sampler_sample {
@@ -54,6 +61,10 @@ struct sampler_sample {
 	__u32 user_flags; /* FORNAX_STACK_* (bpf/unwind.h) of the user stack */
 	const __u64 *kernel_ips;
 	__u32 n_kernel;
+	/* Packed Python frames (bpf/python.h), innermost first; n_python 0 when none. */
+	const __u64 *python_frames;
+	__u32 n_python;
+	__u32 python_flags; /* FORNAX_STACK_PYTHON and how the walk ended */
 };
 
 /* What one drain saw, summed over CPUs. */

@@ -85,7 +85,7 @@ static void build_job(struct build_job *job)
 	if (job->image)
 		elf = elf_memory(job->image, job->image_len);
 	else
-		elf = elf_begin(job->fd, ELF_C_READ_MMAP, NULL);
+		elf = elf_begin(job->fd, ELF_C_READ, NULL);
 	if (elf) {
 		job->result = cfi_table__build(elf);
 		job->err = job->result ? 0 : -errno;

@@ -66,7 +66,7 @@ struct udevino *devino_for(struct unwinder *u, int dirfd, const struct procmaps_
 	if (fd < 0) {
 		d->err = fd;
 	} else {
-		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		elf = elf_begin(fd, ELF_C_READ, NULL);
 		snprintf(fallback, sizeof(fallback), "d:%llx:%llx", (unsigned long long)key.dev,
 			 (unsigned long long)key.ino);
 		if (elf)

@@ -9,6 +9,8 @@
 
 #include "hashmap.h"
 #include "log.h"
+#include "py_merge.h"
+#include "python_tracker.h"
 #include "timeconst.h"
 
 
@@ -17,6 +19,7 @@ enum addr_kind {
 	ADDR_USER_RETURN,
 	ADDR_KERNEL_LEAF,
 	ADDR_KERNEL_RETURN,
+	ADDR_PYTHON, /* address: a packed Python frame (bpf/python.h) */
 };
 
 /* Kernel addresses are keyed with pid and start 0: the kernel is one address space. */
@@ -45,6 +48,8 @@ enum pseudo_frame {
 	PSEUDO_STACK_DROPPED,
 	PSEUDO_STACK_MISSING,
 	PSEUDO_NO_STACK,
+	PSEUDO_PY_UNREADABLE,
+	PSEUDO_PY_TRUNCATED,
 	NR_PSEUDO_FRAMES,
 };
 
@@ -53,11 +58,15 @@ static const char *const pseudo_names[NR_PSEUDO_FRAMES] = {
 	[PSEUDO_STACK_DROPPED] = "[stack dropped: stacks map full]",
 	[PSEUDO_STACK_MISSING] = "[stack missing]",
 	[PSEUDO_NO_STACK] = "[no stack]",
+	[PSEUDO_PY_UNREADABLE] = "[python: unreadable]",
+	[PSEUDO_PY_TRUNCATED] = "[python: truncated]",
 };
 
 struct window {
 	struct symbolizer *symbolizer;
 	struct cgroups *cgroups;
+	struct python_tracker *python;
+	__u64 python_mapping;
 	struct pprof *pprof;
 	struct hmap addresses; /* addr_key → addr_entry */
 	__u64 pseudo_locations[NR_PSEUDO_FRAMES];
@@ -65,6 +74,9 @@ struct window {
 	__u64 *location_ids;
 	size_t location_ids_cap;
 	struct symbolizer_location *symbolized;
+	/* Python merging scratch: the native user ids, the merged order. */
+	__u64 *native_ids;
+	struct py_merge_item *merged;
 	struct hmap processes; /* process_key → itself */
 	struct window_stats stats;
 };
@@ -82,14 +94,18 @@ struct window *window__new(const struct window_opts *opts)
 		goto fail;
 	w->symbolizer = opts->symbolizer;
 	w->cgroups = opts->cgroups;
+	w->python = opts->python;
 	w->pprof = pprof__new(&(struct pprof_opts){
 		.period_ns = NSEC_PER_SEC / opts->frequency,
 		.time_nanos = opts->start_realtime_ns,
 	});
-	w->location_ids_cap = 2 * FORNAX_MAX_STACK_DEPTH + 2;
+	/* kernel, user and Python frames, and a pseudo frame for each of what may be missing */
+	w->location_ids_cap = 3 * FORNAX_MAX_STACK_DEPTH + 4;
 	w->location_ids = calloc(w->location_ids_cap, sizeof(*w->location_ids));
 	w->symbolized = calloc(FORNAX_MAX_STACK_DEPTH, sizeof(*w->symbolized));
-	if (!w->pprof || !w->location_ids || !w->symbolized)
+	w->native_ids = calloc(FORNAX_MAX_STACK_DEPTH, sizeof(*w->native_ids));
+	w->merged = calloc(2 * FORNAX_MAX_STACK_DEPTH + 4, sizeof(*w->merged));
+	if (!w->pprof || !w->location_ids || !w->symbolized || !w->native_ids || !w->merged)
 		goto fail;
 	return w;
 fail:
@@ -117,6 +133,8 @@ void window__free(struct window *w)
 	pprof__free(w->pprof);
 	free(w->location_ids);
 	free(w->symbolized);
+	free(w->native_ids);
+	free(w->merged);
 	free(w);
 }
 
@@ -346,6 +364,132 @@ static bool user_stack_cut(__u32 flags)
 	       ((flags >> FORNAX_STACK_END_SHIFT) & FORNAX_STACK_END_MASK) != FORNAX_END_COMPLETE;
 }
 
+/* ---- Python frames (agent/python_tracker.h, symbolizer/python/py_merge.h) ---- */
+
+/* The location of one packed Python frame of process (pid, start_ns); 0 with errno set. */
+static __u64 python_location(struct window *w, __u32 pid, __u64 start_ns, __u64 frame)
+{
+	struct addr_key key = { .pid = pid, .kind = ADDR_PYTHON, .process_start_ns = start_ns,
+				.address = frame };
+	struct py_frame_info info;
+	struct pprof_line line;
+	struct addr_entry *e = find_address(w, &key);
+	__u64 id;
+	int err;
+
+	if (e)
+		return e->location_id;
+	err = python_tracker__frame(w->python, pid, start_ns, frame, &info);
+	if (err == -ENOMEM) {
+		errno = ENOMEM;
+		return 0;
+	}
+	if (err)
+		return pseudo_location(w, PSEUDO_PY_UNREADABLE);
+	if (!w->python_mapping) {
+		/* One mapping names every Python frame's kind; it has no addresses. */
+		w->python_mapping = pprof__add_mapping(w->pprof, &(struct pprof_mapping){
+			.filename = "[python]",
+			.has_functions = true,
+			.has_filenames = true,
+			.has_line_numbers = true,
+		});
+		if (!w->python_mapping)
+			return 0;
+	}
+	line.function_id = pprof__add_function(w->pprof, &(struct pprof_function){
+		.name = info.function,
+		.system_name = info.function,
+		.filename = info.file,
+		.start_line = info.start_line,
+	});
+	if (!line.function_id)
+		return 0;
+	line.line = info.line;
+	/* Appended, not interned: the packed frame is no address another location could share. */
+	id = pprof__append_location(w->pprof, w->python_mapping, 0, &line, 1);
+	if (id && remember_address(w, &key, id))
+		return 0;
+	return id;
+}
+
+/*
+ * Replaces the native user frames ids[0..n_user) (leaf first) by the
+ * merged native and Python stack; *n is its length. Returns 0 or -errno;
+ * -ENOENT when the process is not known to run Python (nothing merged).
+ */
+static int merge_python(struct window *w, const struct sampler_sample *sample, __u64 *ids,
+			size_t *n)
+{
+	const struct fornax_sample_key *key = sample->key;
+	const struct py_process *proc;
+	struct py_merge_input in;
+	__u64 id;
+	int nm;
+
+	proc = python_tracker__process(w->python, key->tgid, key->process_start_ns);
+	if (!proc)
+		return -ENOENT;
+	in = (struct py_merge_input){
+		.native = sample->user_ips,
+		.n_native = sample->n_user,
+		/* a frame-pointer walk through CPython (built without them) ends anywhere */
+		.native_cut = !sample->n_user || sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
+			      user_stack_cut(sample->user_flags) ||
+			      (sample->user_flags & FORNAX_STACK_METHOD_MASK) != FORNAX_STACK_DWARF,
+		.python = sample->python_frames,
+		.n_python = sample->n_python,
+		.python_end = (sample->python_flags >> FORNAX_STACK_END_SHIFT) &
+			      FORNAX_STACK_END_MASK,
+		.eval_start = proc->eval_start,
+		.eval_end = proc->eval_end,
+	};
+	nm = py_merge(&in, w->merged, 2 * FORNAX_MAX_STACK_DEPTH + 3);
+	if (nm < 0)
+		return nm;
+	/* A cut walk without Python callers past the cut is marked as without Python. */
+	if (sample->n_user && (sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
+			       user_stack_cut(sample->user_flags))) {
+		bool gap = false;
+
+		for (int i = 0; i < nm; i++)
+			gap |= w->merged[i].kind == PY_MERGE_GAP;
+		if (!gap)
+			w->merged[nm++] = (struct py_merge_item){ PY_MERGE_GAP, 0 };
+	}
+	memcpy(w->native_ids, ids, sample->n_user * sizeof(*ids));
+	for (int i = 0; i < nm; i++) {
+		const struct py_merge_item *it = &w->merged[i];
+
+		switch (it->kind) {
+		case PY_MERGE_NATIVE:
+			id = w->native_ids[it->index];
+			break;
+		case PY_MERGE_PYTHON:
+			id = python_location(w, key->tgid, key->process_start_ns,
+					     sample->python_frames[it->index]);
+			break;
+		case PY_MERGE_GAP:
+			id = pseudo_location(w, PSEUDO_TRUNCATED);
+			break;
+		case PY_MERGE_UNREADABLE:
+			id = pseudo_location(w, PSEUDO_PY_UNREADABLE);
+			break;
+		default:
+			id = pseudo_location(w, PSEUDO_PY_TRUNCATED);
+			break;
+		}
+		if (!id)
+			return -errno;
+		if (id == w->pseudo_locations[PSEUDO_PY_UNREADABLE])
+			w->stats.python_unreadable += sample->count;
+		ids[i] = id;
+	}
+	*n = (size_t)nm;
+	w->stats.python_samples += sample->count;
+	return 0;
+}
+
 /*
  * The "unwind" label: how the user stack was walked and whether it is
  * known to be whole (see bpf/unwind.h). NULL when there is no user stack.
@@ -383,9 +527,9 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 	struct pprof_label labels[8];
 	const char *unwind = unwind_label(sample);
 	__u64 *ids = w->location_ids;
-	size_t n = 0, n_labels = 4;
+	size_t n = 0, n_labels = 4, merged = 0;
 	__u32 kept;
-	int err;
+	int err = 0;
 
 	/* Kernel frames are the leaf end of the stack, so they come first. */
 	if (sample->n_kernel) {
@@ -398,7 +542,20 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 		if (err)
 			return err;
 	}
-	if (sample->n_user) {
+	if (w->python && sample->n_user)
+		python_tracker__process_seen(w->python, key->tgid, key->process_start_ns, false);
+	if (w->python && sample->n_python) {
+		if (sample->n_user)
+			err = add_stack(w, false, key->tgid, key->process_start_ns,
+					sample->user_ips, sample->n_user, ids + n, &kept);
+		if (!err)
+			err = merge_python(w, sample, ids + n, &merged);
+		if (err && err != -ENOENT)
+			return err;
+	}
+	if (merged) {
+		n += merged;
+	} else if (sample->n_user) {
 		err = add_stack(w, false, key->tgid, key->process_start_ns, sample->user_ips,
 				sample->n_user, ids + n, &kept);
 		if (err)

@@ -15,6 +15,7 @@
 #include "symbolizer.h"
 
 struct window;
+struct python_tracker;
 
 struct window_opts {
 	struct symbolizer *symbolizer; /* borrowed; required */
@@ -22,6 +23,8 @@ struct window_opts {
 	__s64 start_realtime_ns;       /* wall clock at the window start */
 	/* borrowed; NULL: samples carry no cgroup, container_id or pod_uid labels */
 	struct cgroups *cgroups;
+	/* borrowed; NULL: Python frames are not merged (--python=off) */
+	struct python_tracker *python;
 };
 
 /* What the window lost or could not resolve, for logs and the profile's comments. */
@@ -36,6 +39,8 @@ struct window_stats {
 	__u64 processes;         /* distinct (pid, start time) seen */
 	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */
 	__u64 unwind_fp;                 /* user stacks walked by frame pointers */
+	__u64 python_samples;    /* samples with Python frames merged in */
+	__u64 python_unreadable; /* [python: unreadable] frames, by sample */
 };
 
 /* NULL with errno set. */

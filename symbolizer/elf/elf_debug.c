@@ -13,9 +13,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+/* The largest debug file copied for libdwfl (private_copy()); larger ones are not used. */
+#define DEBUG_COPY_MAX (256u << 20)
+
+/*
+ * The decompressed size of a compressed section, from its header alone:
+ * gelf_getchdr() and dwelf_scn_gnu_compressed_size() would read the whole
+ * section into the heap first (the Elf reads the file, it does not map it).
+ */
+static size_t compressed_size(Elf *elf, const GElf_Shdr *sh, bool gnu)
+{
+	Elf_Data *d;
+
+	if (gnu) {
+		const unsigned char *b;
+		size_t n = 0;
+
+		/* "ZLIB" and the size, big-endian */
+		d = elf_getdata_rawchunk(elf, (int64_t)sh->sh_offset, 12, ELF_T_BYTE);
+		if (!d || d->d_size < 12 || memcmp(d->d_buf, "ZLIB", 4) != 0)
+			return 0;
+		b = (const unsigned char *)d->d_buf + 4;
+		for (int i = 0; i < 8; i++)
+			n = n << 8 | b[i];
+		return n;
+	}
+	if (gelf_getclass(elf) == ELFCLASS32) {
+		d = elf_getdata_rawchunk(elf, (int64_t)sh->sh_offset, sizeof(Elf32_Chdr), ELF_T_CHDR);
+		return d && d->d_size == sizeof(Elf32_Chdr) ? ((Elf32_Chdr *)d->d_buf)->ch_size : 0;
+	}
+	d = elf_getdata_rawchunk(elf, (int64_t)sh->sh_offset, sizeof(Elf64_Chdr), ELF_T_CHDR);
+	return d && d->d_size == sizeof(Elf64_Chdr) ? ((Elf64_Chdr *)d->d_buf)->ch_size : 0;
+}
 
 size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab)
 {
@@ -27,6 +62,7 @@ size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab)
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		const char *name;
+		size_t n;
 
 		if (!gelf_getshdr(scn, &sh))
 			continue;
@@ -39,17 +75,14 @@ size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab)
 			continue;
 		if (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0)
 			*has_info = true;
-		if (strncmp(name, ".debug_", 7) == 0 && (sh.sh_flags & SHF_COMPRESSED)) {
-			GElf_Chdr ch;
-
-			if (gelf_getchdr(scn, &ch))
-				total += ch.ch_size;
-		} else if (strncmp(name, ".zdebug_", 8) == 0) {
-			ssize_t n = dwelf_scn_gnu_compressed_size(scn);
-
-			if (n > 0)
-				total += (size_t)n;
-		}
+		if (strncmp(name, ".debug_", 7) == 0 && (sh.sh_flags & SHF_COMPRESSED))
+			n = compressed_size(elf, &sh, false);
+		else if (strncmp(name, ".zdebug_", 8) == 0)
+			n = compressed_size(elf, &sh, true);
+		else
+			continue;
+		/* sizes a file claims: saturate rather than wrap */
+		total = n > SIZE_MAX - total ? SIZE_MAX : total + n;
 	}
 	return total;
 }
@@ -82,7 +115,7 @@ static bool debug_file_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
 
 	want_len = dwfl_module_build_id(mod, &want, &vaddr);
 	if (want_len > 0) {
-		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		elf = elf_begin(fd, ELF_C_READ, NULL);
 		if (!elf)
 			return false;
 		have_len = dwelf_elf_gnu_build_id(elf, (const void **)&have);
@@ -180,6 +213,46 @@ cleanup:
 }
 
 /*
+ * libdwfl maps the debug file it is given, and the file's owner could
+ * truncate it under the agent (SIGBUS): it gets a sealed copy in memory the
+ * agent owns instead, of at most DEBUG_COPY_MAX bytes. Consumes fd.
+ */
+static int private_copy(struct elf_file *ef, int fd)
+{
+	int copy = -1, err = 0;
+	struct stat st;
+	off_t off = 0;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > DEBUG_COPY_MAX)
+		goto cleanup;
+	copy = memfd_create("fornax-debug", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (copy < 0)
+		goto cleanup;
+	while (off < st.st_size) {
+		ssize_t n = sendfile(copy, fd, &off, (size_t)(st.st_size - off));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = -1; /* shrunk, or unreadable */
+			break;
+		}
+	}
+	if (!err && fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+					   F_SEAL_SEAL) == 0) {
+		ef->copy_bytes += (size_t)st.st_size;
+		close(fd);
+		return copy;
+	}
+cleanup:
+	if (copy >= 0)
+		close(copy);
+	close(fd);
+	return -1;
+}
+
+/*
  * find_debuginfo callback: by build-id under each debug root, else by
  * .gnu_debuglink; then, before libdw decompresses anything, a look at the
  * section headers of what was found. DWARF over the limit is refused when
@@ -192,7 +265,7 @@ int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf
 {
 	struct elf_file *ef = *userdata;
 	bool has_info = false, has_symtab = false;
-	size_t bytes;
+	size_t bytes = 0;
 	Elf *elf;
 	int fd;
 
@@ -227,23 +300,27 @@ int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf
 		return -1;
 	}
 	ef->debug_found = true;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf)
-		return fd;
-	bytes = elf_debug_heap_bytes(elf, &has_info, &has_symtab);
-	elf_end(elf);
-	if (!has_info)
-		return fd;
-	ef->dwarf_bytes += bytes;
-	if (!ef->max_dwarf_bytes || ef->dwarf_bytes <= ef->max_dwarf_bytes)
-		return fd;
-	ef->dwarf_too_big = true;
-	if (ef->main_has_symtab) {
-		close(fd);
-		free(*debuginfo_file_name);
-		*debuginfo_file_name = NULL;
-		errno = ENOENT;
-		return -1;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf) {
+		bytes = elf_debug_heap_bytes(elf, &has_info, &has_symtab);
+		elf_end(elf);
 	}
-	return fd;
+	if (has_info) {
+		ef->dwarf_bytes += bytes;
+		if (ef->max_dwarf_bytes && ef->dwarf_bytes > ef->max_dwarf_bytes) {
+			ef->dwarf_too_big = true;
+			if (ef->main_has_symtab) {
+				close(fd);
+				goto refuse;
+			}
+		}
+	}
+	fd = private_copy(ef, fd);
+	if (fd >= 0)
+		return fd;
+refuse:
+	free(*debuginfo_file_name);
+	*debuginfo_file_name = NULL;
+	errno = ENOENT;
+	return -1;
 }

@@ -51,6 +51,84 @@ int elf_segments__read(Elf *elf, struct elf_segment **out, size_t *n_out)
 	return 0;
 }
 
+/*
+ * libdwfl's find_elf callback: hands over the Elf that elf_file__open() made
+ * and the fd it reads (libdwfl frees both). Given an fd instead, libdwfl
+ * would map the file, and its owner could truncate it under the agent:
+ * SIGBUS on the next symbol read.
+ */
+static int elf_file__find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
+			      Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	struct elf_file *ef = *userdata;
+	int fd;
+
+	(void)mod;
+	(void)modname;
+	(void)base;
+	if (!ef || !ef->pending_elf) {
+		errno = ENOENT;
+		return -1;
+	}
+	*file_name = ef->file_path ? strdup(ef->file_path) : NULL;
+	*elfp = ef->pending_elf;
+	fd = ef->pending_fd;
+	ef->pending_elf = NULL;
+	ef->pending_fd = -1;
+	return fd;
+}
+
+/* Module address range of the file: its PT_LOAD segments, the first aligned down. */
+static int elf_file__range(Elf *elf, Dwarf_Addr *lo, Dwarf_Addr *hi)
+{
+	size_t phnum = 0;
+	bool first = true;
+
+	if (elf_getphdrnum(elf, &phnum) != 0)
+		return -ENOEXEC;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr mem, *ph = gelf_getphdr(elf, (int)i, &mem);
+
+		if (!ph || ph->p_type != PT_LOAD)
+			continue;
+		if (first) {
+			/* as libdwfl computes the bias: against the first PT_LOAD, aligned */
+			*lo = ph->p_align ? ph->p_vaddr & -ph->p_align : ph->p_vaddr;
+			*hi = *lo;
+			first = false;
+		}
+		if (ph->p_vaddr + ph->p_memsz > *hi)
+			*hi = ph->p_vaddr + ph->p_memsz;
+	}
+	return first || *hi <= *lo ? -ENOEXEC : 0;
+}
+
+/*
+ * Reports the file to the session as one module. The Elf reads the file
+ * with pread() into buffers libelf owns (ELF_C_READ): a truncation fails
+ * a read, it cannot fault.
+ */
+static int elf_file__report(struct elf_file *ef, int fd)
+{
+	Dwarf_Addr lo = 0, hi = 0;
+	void **userdata;
+
+	ef->pending_elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!ef->pending_elf || elf_kind(ef->pending_elf) != ELF_K_ELF ||
+	    elf_file__range(ef->pending_elf, &lo, &hi))
+		return -ENOEXEC;
+	ef->pending_fd = fd;
+	dwfl_report_begin(ef->dwfl);
+	ef->mod = dwfl_report_module(ef->dwfl, "elf", lo, hi);
+	/* libdwfl's error codes are private; out of memory shows up elsewhere */
+	if (!ef->mod || dwfl_report_end(ef->dwfl, NULL, NULL) != 0)
+		return -ENOEXEC;
+	/* find_elf() and find_debuginfo() get ef through the module's user data */
+	if (dwfl_module_info(ef->mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL))
+		*userdata = ef;
+	return 0;
+}
+
 struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_opts *opts)
 {
 	bool has_info = false, has_symtab = false;
@@ -58,7 +136,6 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 	struct elf_file *ef = NULL;
 	const unsigned char *bits;
 	GElf_Addr bid_vaddr;
-	void **userdata;
 	size_t bytes;
 	Elf *elf;
 	int err, len;
@@ -72,6 +149,7 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	ef->pending_fd = -1;
 	ef->has_symbols = -1;
 	ef->has_dwarf = -1;
 	ef->max_dwarf_bytes = opts ? opts->max_dwarf_bytes : 0;
@@ -80,13 +158,14 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 	/* "" first: the file's own directory, then .debug/, then the roots */
 	/* libdwfl reads the roots from it for .build-id/ lookups */
 	ef->debug_dirs = strdup(debug_dirs ? debug_dirs : DEFAULT_DEBUG_DIRS);
-	if (!ef->debug_dirs ||
+	ef->file_path = strdup(path ? path : "");
+	if (!ef->debug_dirs || !ef->file_path ||
 	    asprintf(&ef->debuginfo_path, ":.debug:%s", ef->debug_dirs) < 0) {
 		ef->debuginfo_path = NULL;
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	ef->callbacks.find_elf = NULL; /* fd given: never called */
+	ef->callbacks.find_elf = elf_file__find_elf;
 	ef->callbacks.find_debuginfo = elf_debug_find;
 	ef->callbacks.section_address = dwfl_offline_section_address;
 	ef->callbacks.debuginfo_path = &ef->debuginfo_path;
@@ -95,26 +174,11 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	dwfl_report_begin(ef->dwfl);
-	/*
-	 * base 0 with add_p_vaddr: ET_DYN sits at its own p_vaddr, as ET_EXEC
-	 * always does, so module addresses are ELF vaddrs (bias 0). The bias
-	 * is still read back below rather than assumed.
-	 */
-	ef->mod = dwfl_report_elf(ef->dwfl, "elf", path ? path : "", fd, 0, true);
-	if (!ef->mod) {
-		/* libdwfl's error codes are private; out of memory shows up elsewhere */
-		err = -ENOEXEC;
+	err = elf_file__report(ef, fd);
+	if (ef->pending_fd >= 0)
+		fd = -1; /* the pending Elf's now, then the session's */
+	if (err)
 		goto cleanup;
-	}
-	fd = -1; /* owned by the session now */
-	if (dwfl_report_end(ef->dwfl, NULL, NULL) != 0) {
-		err = -ENOEXEC;
-		goto cleanup;
-	}
-	/* find_debuginfo() gets ef through the module's user data */
-	if (dwfl_module_info(ef->mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL))
-		*userdata = ef;
 	elf = dwfl_module_getelf(ef->mod, &ef->bias);
 	if (!elf) {
 		err = -ENOEXEC;
@@ -154,6 +218,11 @@ void elf_file__free(struct elf_file *ef)
 		return;
 	if (ef->dwfl)
 		dwfl_end(ef->dwfl); /* closes the fd it owns */
+	/* never handed to the session */
+	elf_end(ef->pending_elf);
+	if (ef->pending_fd >= 0)
+		close(ef->pending_fd);
+	free(ef->file_path);
 	free(ef->debuginfo_path);
 	free(ef->debug_dirs);
 	free(ef->build_id);
@@ -282,7 +351,7 @@ bool elf_file__dwarf_skipped(const struct elf_file *ef)
 
 size_t elf_file__memory(const struct elf_file *ef)
 {
-	size_t bytes = sizeof(*ef) + ef->n_syms * sizeof(*ef->syms);
+	size_t bytes = sizeof(*ef) + ef->n_syms * sizeof(*ef->syms) + ef->copy_bytes;
 
 	/*
 	 * Measured on a Debian libc6-dbg file: heap growth matched this within

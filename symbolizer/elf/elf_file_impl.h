@@ -39,6 +39,9 @@ struct elf_file {
 	char *debuginfo_path;
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
+	char *file_path;   /* as elf_file__open() was given it */
+	Elf *pending_elf;  /* the file, until find_elf hands it to the session */
+	int pending_fd;
 	Dwarf_Addr bias; /* module address = ELF vaddr + bias */
 	char *build_id;
 	struct elf_segment *segs;
@@ -62,6 +65,7 @@ struct elf_file {
 	size_t max_dwarf_bytes;
 	size_t dwarf_bytes;   /* decompressed debug sections of the DWARF file */
 	size_t cu_bytes;      /* estimated per-CU state */
+	size_t copy_bytes;    /* the debug file's private copy (elf_debug.c) */
 	bool main_has_symtab;
 	bool dwarf_too_big;   /* never load DWARF */
 	bool debug_found;     /* the separate debug file was found */

@@ -35,6 +35,10 @@ CASES = [
     ("symbolizer/cache/symbolizer.c", "window.h", False),
     ("symbolizer/cache/symbolizer.c", "procfs.h", True),
     ("symbolizer/cache/symbolizer.c", "hashmap.h", True),
+    ("symbolizer/python/py_detect.c", "procfs.h", True),
+    ("symbolizer/python/py_detect.c", "symbolizer.h", False),
+    ("symbolizer/python/py_detect.c", "elf_file.h", False),
+    ("symbolizer/python/py_code.c", "log.h", False),
     # proto: the model below its codec, both below the agent
     ("proto/pprof/pprof.c", "profile.pb-c.h", False),
     ("proto/pprof/pprof.c", "pprof_codec.h", False),
@@ -51,9 +55,13 @@ CASES = [
     ("agent/sample/sampler.c", "unwinder.h", True),
     ("agent/lifecycle/lifecycle.c", "window.h", False),
     ("agent/lifecycle/lifecycle.c", "unwinder.h", True),
+    ("agent/lifecycle/python_tracker.c", "window.h", False),
+    ("agent/lifecycle/python_tracker.c", "py_code.h", True),
     ("agent/window/window.c", "output.h", False),
     ("agent/window/window.c", "config.h", False),
     ("agent/window/window.c", "symbolizer.h", True),
+    ("agent/window/window.c", "python_tracker.h", True),
+    ("agent/sample/sampler.c", "python_tracker.h", False),
     ("agent/output/output.c", "config.h", False),
     ("agent/output/output.c", "window.h", False),
     ("agent/output/output.c", "sampler.h", False),
@@ -64,6 +72,23 @@ CASES = [
     ("agent/config/config.c", "window.h", False),
     ("agent/config/config.c", "lifecycle.h", False),
     ("agent/config/config.c", "output.h", True),
+    # operating the agent: the registry and relabelling below every stage, pod
+    # names below the window that labels samples, HTTP above the collectors
+    ("agent/metrics/metrics.c", "log.h", False),
+    ("agent/metrics/metrics.c", "sampler.h", False),
+    ("agent/relabel/relabel.c", "metrics.h", False),
+    ("agent/relabel/relabel.c", "log.h", False),
+    ("agent/k8s/k8s_pods.c", "window.h", False),
+    ("agent/k8s/k8s_pods.c", "upload.h", False),
+    ("agent/k8s/k8s_pods.c", "curl_api.h", True),
+    ("agent/k8s/k8s_pods.c", "metrics.h", True),
+    ("agent/config_file/config_file.c", "config.h", False),
+    ("agent/config_file/config_file.c", "relabel.h", True),
+    ("agent/http/http_server.c", "sampler.h", False),
+    ("agent/http/http_server.c", "config.h", False),
+    ("agent/http/http_server.c", "metrics.h", True),
+    ("agent/upload/upload.c", "http_server.h", False),
+    ("agent/window/window.c", "http_server.h", False),
 ]
 
 STAGES = ("lib", "symbolizer", "proto", "agent", "bpf")

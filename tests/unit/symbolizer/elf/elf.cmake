@@ -15,4 +15,7 @@ fornax_unit_test(cfi_table_test
 	DEPENDS unwind_fixtures)
 if(FORNAX_FUZZ)
 	fornax_fuzz_target(elf_file_fuzz ${CMAKE_CURRENT_LIST_DIR}/elf_file_fuzz.c fornax_sym_elf)
+	# CFI → rows, every lookup, and the walker's layout of them.
+	fornax_fuzz_target(cfi_table_fuzz ${CMAKE_CURRENT_LIST_DIR}/cfi_table_fuzz.c
+		fornax_sym_elf fornax_unwind)
 endif()

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "python_tracker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "hashmap.h"
+#include "log.h"
+#include "procfs.h"
+#include "python.h"
+#include "timeconst.h"
+
+#define RECHECK_FIRST_NS NSEC_PER_SEC
+#define RECHECK_MAX_NS (60 * NSEC_PER_SEC)
+
+struct tracked {
+	__u32 pid;
+	__u64 start_ns;
+	bool python;
+	unsigned exit_grace; /* cycles left after its exit; 0: alive */
+	__u64 next_check_ns; /* not Python: when to look again */
+	__u64 backoff_ns;
+	__u64 last_seen_ns;
+	struct py_process proc;
+};
+
+struct proc_key {
+	__u32 pid;
+	__u64 start_ns;
+};
+
+struct python_tracker {
+	char *proc_root;
+	__u64 ns_per_tick; /* start_boottime ns → /proc/PID/stat start ticks */
+	size_t max_processes;
+	int procs_fd;
+	struct hmap procs;
+	struct py_code_cache *code;
+	struct python_tracker_stats stats;
+	/* the kernel's counters, summed over drains */
+	__u64 k_samples, k_frames, k_by_list;
+	__u64 k_end[FORNAX_PY_END_NR];
+	__u64 k_miss[FORNAX_PY_MISS_NR];
+};
+
+static __u64 proc_hash(__u32 pid, __u64 start_ns)
+{
+	return hash_u64(((__u64)pid << 32) ^ start_ns);
+}
+
+static bool proc_eq(const void *val, const void *key)
+{
+	const struct tracked *p = val;
+	const struct proc_key *k = key;
+
+	return p->pid == k->pid && p->start_ns == k->start_ns;
+}
+
+struct python_tracker *python_tracker__new(const struct python_tracker_opts *opts)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, no_prealloc, .map_flags = BPF_F_NO_PREALLOC);
+	struct python_tracker *t = calloc(1, sizeof(*t));
+	int err;
+
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->procs_fd = -1;
+	t->ns_per_tick = procfs__ns_per_tick();
+	t->max_processes = opts && opts->max_processes ? opts->max_processes : 16384;
+	t->proc_root = strdup(opts && opts->proc_root ? opts->proc_root : "/proc");
+	t->code = py_code_cache__new(opts ? &opts->code : NULL);
+	if (!t->proc_root || !t->code) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	t->procs_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "python_procs", sizeof(__u32),
+				     sizeof(struct fornax_py_proc), (__u32)t->max_processes,
+				     &no_prealloc);
+	if (t->procs_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	return t;
+fail:
+	python_tracker__free(t);
+	errno = -err;
+	return NULL;
+}
+
+void python_tracker__free(struct python_tracker *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->procs.cap; i++)
+		free(t->procs.slots[i].val);
+	hmap__clear(&t->procs);
+	py_code_cache__free(t->code);
+	if (t->procs_fd >= 0)
+		close(t->procs_fd);
+	free(t->proc_root);
+	free(t);
+}
+
+int python_tracker__procs_fd(const struct python_tracker *t)
+{
+	return t->procs_fd;
+}
+
+static struct tracked *find(const struct python_tracker *t, __u32 pid, __u64 start_ns)
+{
+	struct proc_key key = { pid, start_ns };
+
+	return hmap__find(&t->procs, proc_hash(pid, start_ns), proc_eq, &key);
+}
+
+static void drop(struct python_tracker *t, struct tracked *p)
+{
+	struct fornax_py_proc cur;
+
+	/* Only the entry this process wrote: the pid may belong to a newer process by now. */
+	if (p->python && bpf_map_lookup_elem(t->procs_fd, &p->pid, &cur) == 0 &&
+	    cur.start_ns == p->start_ns)
+		bpf_map_delete_elem(t->procs_fd, &p->pid);
+	if (p->python)
+		py_code_cache__forget_process(t->code, p->pid, p->start_ns);
+	hmap__remove(&t->procs, proc_hash(p->pid, p->start_ns), p);
+	free(p);
+}
+
+static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
+{
+	struct fornax_py_proc entry = { 0 };
+	int err;
+
+	t->stats.checks++;
+	err = py_detect__process(t->proc_root, p->pid, p->start_ns / t->ns_per_tick, &p->proc);
+	if (err) {
+		if (err == -ENOTSUP)
+			t->stats.unsupported++;
+		p->backoff_ns = p->backoff_ns ? p->backoff_ns * 2 : RECHECK_FIRST_NS;
+		if (p->backoff_ns > RECHECK_MAX_NS || err == -ENOTSUP || err == -ESRCH)
+			p->backoff_ns = RECHECK_MAX_NS;
+		p->next_check_ns = now + p->backoff_ns;
+		return;
+	}
+	entry.start_ns = p->start_ns;
+	entry.runtime = p->proc.runtime;
+	entry.version = p->proc.layout.version;
+	entry.flags = p->proc.layout.flags;
+	entry.off = p->proc.layout.walker;
+	if (bpf_map_update_elem(t->procs_fd, &p->pid, &entry, BPF_ANY)) {
+		t->stats.map_errors++;
+		p->next_check_ns = now + RECHECK_FIRST_NS;
+		return;
+	}
+	p->python = true;
+	t->stats.detected++;
+}
+
+void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec)
+{
+	struct tracked *p = find(t, pid, start_ns);
+	__u64 now = clock_ns(CLOCK_MONOTONIC);
+
+	if (p && exec) {
+		drop(t, p);
+		p = NULL;
+	}
+	if (!p) {
+		if (hmap__len(&t->procs) >= t->max_processes)
+			return; /* full until the next cycle's sweep */
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return;
+		p->pid = pid;
+		p->start_ns = start_ns;
+		if (hmap__insert(&t->procs, proc_hash(pid, start_ns), p)) {
+			free(p);
+			return;
+		}
+	}
+	p->last_seen_ns = now;
+	if (!p->python && !p->exit_grace && now >= p->next_check_ns)
+		detect(t, p, now);
+}
+
+void python_tracker__process_exit(struct python_tracker *t, __u32 pid, __u64 start_ns)
+{
+	struct tracked *p = find(t, pid, start_ns);
+
+	/* Its last samples are still to be drained: the set being written, then the next. */
+	if (p && !p->exit_grace)
+		p->exit_grace = 2;
+}
+
+const struct py_process *python_tracker__process(struct python_tracker *t, __u32 pid,
+						 __u64 start_ns)
+{
+	struct tracked *p = find(t, pid, start_ns);
+
+	return p && p->python ? &p->proc : NULL;
+}
+
+int python_tracker__frame(struct python_tracker *t, __u32 pid, __u64 start_ns, __u64 packed,
+			  struct py_frame_info *out)
+{
+	const struct py_process *proc = python_tracker__process(t, pid, start_ns);
+	__u64 code = fornax_py_frame_code(packed);
+	int err;
+
+	if (!proc)
+		return -ENOENT;
+	t->stats.frames++;
+	err = code ? py_code_cache__lookup(t->code, proc, pid, start_ns, code,
+					   fornax_py_frame_instr(packed), out)
+		   : -EFAULT;
+	if (err)
+		t->stats.unreadable++;
+	return err == -ENOMEM ? err : err ? -EFAULT : 0;
+}
+
+void python_tracker__end_cycle(struct python_tracker *t)
+{
+	__u64 now = clock_ns(CLOCK_MONOTONIC);
+
+	/* Exited processes had one more cycle for their last samples; idle ones go after a while. */
+	for (size_t i = 0; i < t->procs.cap;) {
+		struct tracked *p = t->procs.slots[i].val;
+
+		if (p && ((p->exit_grace && --p->exit_grace == 0) ||
+			  now - p->last_seen_ns > 2 * RECHECK_MAX_NS))
+			drop(t, p); /* a later entry may shift into slot i */
+		else
+			i++;
+	}
+	hmap__shrink(&t->procs);
+	py_code_cache__end_cycle(t->code);
+}
+
+void python_tracker__stats(const struct python_tracker *t, struct python_tracker_stats *out)
+{
+	*out = t->stats;
+	py_code_cache__stats(t->code, &out->code);
+}
+
+void python_tracker__account_drain(struct python_tracker *t, const struct fornax_set_stats *k)
+{
+	t->k_samples += k->py_samples;
+	t->k_frames += k->py_frames;
+	t->k_by_list += k->py_tstate_by_list;
+	for (int i = 0; i < FORNAX_PY_END_NR; i++)
+		t->k_end[i] += k->py_end[i];
+	for (int i = 0; i < FORNAX_PY_MISS_NR; i++)
+		t->k_miss[i] += k->py_miss[i];
+}
+
+void python_tracker__log_summary(const struct python_tracker *t)
+{
+	struct py_code_cache_stats c;
+
+	if (!t)
+		return;
+	py_code_cache__stats(t->code, &c);
+	log_info("python: %llu processes found (%llu of unsupported versions) in %llu checks; "
+		 "%llu samples of them: %llu walks complete, %llu at the depth limit, %llu cut "
+		 "by a read fault, %llu frames (%llu thread states found in the thread list); "
+		 "no frames: %llu no thread state, %llu idle, %llu read faults",
+		 (unsigned long long)t->stats.detected, (unsigned long long)t->stats.unsupported,
+		 (unsigned long long)t->stats.checks, (unsigned long long)t->k_samples,
+		 (unsigned long long)t->k_end[FORNAX_PY_END_COMPLETE],
+		 (unsigned long long)t->k_end[FORNAX_PY_END_DEPTH],
+		 (unsigned long long)t->k_end[FORNAX_PY_END_READ_FAULT],
+		 (unsigned long long)t->k_frames, (unsigned long long)t->k_by_list,
+		 (unsigned long long)t->k_miss[FORNAX_PY_MISS_NO_THREAD],
+		 (unsigned long long)t->k_miss[FORNAX_PY_MISS_IDLE],
+		 (unsigned long long)t->k_miss[FORNAX_PY_MISS_READ_FAULT]);
+	log_info("python code objects: %llu read (%llu unreadable), %llu cached (%.1f KiB), "
+		 "%llu revalidated, %llu reused, %llu evicted; %llu frames resolved, %llu "
+		 "unreadable",
+		 (unsigned long long)c.reads, (unsigned long long)c.read_errors,
+		 (unsigned long long)c.entries, (double)c.bytes / 1024,
+		 (unsigned long long)c.revalidated, (unsigned long long)c.reused,
+		 (unsigned long long)c.evicted, (unsigned long long)t->stats.frames,
+		 (unsigned long long)t->stats.unreadable);
+}

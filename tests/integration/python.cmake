@@ -1,0 +1,10 @@
+# Python frames: Debian's /usr/bin/python3.11 runs a program with a known
+# call graph under the real agent.
+add_test(NAME integration_python
+	COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_python.py" -v)
+set_tests_properties(integration_python PROPERTIES
+	LABELS bpf
+	TIMEOUT 300
+	SKIP_RETURN_CODE 77
+	RUN_SERIAL TRUE
+	ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;PY_CALLGRAPH=${FORNAX_TEST_ROOT}/helpers/python_callgraph.py")
