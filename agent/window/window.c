@@ -408,7 +408,7 @@ static __u64 python_location(struct window *w, __u32 pid, __u64 start_ns, __u64 
 	line.line = info.line;
 	/* Appended, not interned: the packed frame is no address another location could share. */
 	id = pprof__append_location(w->pprof, w->python_mapping, 0, &line, 1);
-	if (id && remember_address(w, &key, id))
+	if (id && remember_address(w, &key, id, true))
 		return 0;
 	return id;
 }
