@@ -414,12 +414,25 @@ static __u64 python_location(struct window *w, __u32 pid, __u64 start_ns, __u64 
 }
 
 /*
- * Replaces the native user frames ids[0..n_user) (leaf first) by the
- * merged native and Python stack; *n is its length. Returns 0 or -errno;
- * -ENOENT when the process is not known to run Python (nothing merged).
+ * The user frames of a stack to keep: a frame-pointer walk is cut at the
+ * first caller outside every executable mapping (add_stack()'s mapped_to),
+ * since the kernel's walk does not know where code is and can read data.
+ */
+static __u32 user_frames_kept(const struct sampler_sample *sample, __u32 mapped_to)
+{
+	if ((sample->user_flags & FORNAX_STACK_METHOD_MASK) != FORNAX_STACK_FP)
+		return sample->n_user;
+	return mapped_to < sample->n_user ? mapped_to : sample->n_user;
+}
+
+/*
+ * Replaces the native user frames ids[0..n_native) (leaf first; n_native
+ * <= n_user, fewer when a walk was cut) by the merged native and Python
+ * stack; *n is its length. Returns 0 or -errno; -ENOENT when the process
+ * is not known to run Python (nothing merged).
  */
 static int merge_python(struct window *w, const struct sampler_sample *sample, __u64 *ids,
-			size_t *n)
+			__u32 n_native, size_t *n)
 {
 	const struct fornax_sample_key *key = sample->key;
 	const struct py_process *proc;
@@ -432,9 +445,9 @@ static int merge_python(struct window *w, const struct sampler_sample *sample, _
 		return -ENOENT;
 	in = (struct py_merge_input){
 		.native = sample->user_ips,
-		.n_native = sample->n_user,
+		.n_native = n_native,
 		/* a frame-pointer walk through CPython (built without them) ends anywhere */
-		.native_cut = !sample->n_user || sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
+		.native_cut = !n_native || sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
 			      user_stack_cut(sample->user_flags) ||
 			      (sample->user_flags & FORNAX_STACK_METHOD_MASK) != FORNAX_STACK_DWARF,
 		.python = sample->python_frames,
@@ -448,7 +461,8 @@ static int merge_python(struct window *w, const struct sampler_sample *sample, _
 	if (nm < 0)
 		return nm;
 	/* A cut walk without Python callers past the cut is marked as without Python. */
-	if (sample->n_user && (sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
+	if (sample->n_user && (n_native < sample->n_user ||
+			       sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
 			       user_stack_cut(sample->user_flags))) {
 		bool gap = false;
 
@@ -457,7 +471,7 @@ static int merge_python(struct window *w, const struct sampler_sample *sample, _
 		if (!gap)
 			w->merged[nm++] = (struct py_merge_item){ PY_MERGE_GAP, 0 };
 	}
-	memcpy(w->native_ids, ids, sample->n_user * sizeof(*ids));
+	memcpy(w->native_ids, ids, n_native * sizeof(*ids));
 	for (int i = 0; i < nm; i++) {
 		const struct py_merge_item *it = &w->merged[i];
 
@@ -545,13 +559,16 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 	if (w->python && sample->n_user)
 		python_tracker__process_seen(w->python, key->tgid, key->process_start_ns, false);
 	if (w->python && sample->n_python) {
+		kept = 0;
 		if (sample->n_user)
 			err = add_stack(w, false, key->tgid, key->process_start_ns,
 					sample->user_ips, sample->n_user, ids + n, &kept);
 		if (!err)
-			err = merge_python(w, sample, ids + n, &merged);
+			err = merge_python(w, sample, ids + n, user_frames_kept(sample, kept), &merged);
 		if (err && err != -ENOENT)
 			return err;
+		if (merged && user_frames_kept(sample, kept) < sample->n_user)
+			w->stats.fp_stacks_cut++;
 	}
 	if (merged) {
 		n += merged;
@@ -560,11 +577,8 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 				sample->n_user, ids + n, &kept);
 		if (err)
 			return err;
-		/* The kernel's frame-pointer walk does not know where code is: it can read data. */
-		if ((sample->user_flags & FORNAX_STACK_METHOD_MASK) != FORNAX_STACK_FP)
-			kept = sample->n_user;
-		else if (kept < sample->n_user)
-			w->stats.fp_stacks_cut++;
+		kept = user_frames_kept(sample, kept);
+		w->stats.fp_stacks_cut += kept < sample->n_user;
 		n += kept;
 		if (kept < sample->n_user || sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
 		    user_stack_cut(sample->user_flags)) {
