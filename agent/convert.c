@@ -64,7 +64,8 @@ int convert__main(int argc, char **argv, char **envp, const char *prog)
 		log_error("%s: %s", cfg.input, err == -EFBIG ? "larger than 1 GiB" : strerror(-err));
 		goto cleanup;
 	}
-	p = pprof__decode(buf, len, NULL, &info);
+	p = pprof__decode(buf, len, &(struct pprof_decode_opts){ .sample_type = cfg.sample_index },
+			  &info);
 	if (!p) {
 		log_error("%s: %s", cfg.input, info.error);
 		goto cleanup;
@@ -99,7 +100,7 @@ int convert__main(int argc, char **argv, char **envp, const char *prog)
 	if (cfg.top > 0) {
 		char *text;
 
-		err = top__format(p, (size_t)cfg.top, unit, &text);
+		err = top__format(p, (size_t)cfg.top, cfg.top_by, unit, &text);
 		if (err) {
 			log_error("top: %s", strerror(-err));
 			status = 1;

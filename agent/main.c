@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroups.h"
+#include "checks.h"
 #include "config.h"
 #include "convert.h"
 #include "lifecycle.h"
@@ -30,6 +31,7 @@
 #include "sampler.h"
 #include "sampler_stats.h"
 #include "symbolizer.h"
+#include "targets.h"
 #include "timeconst.h"
 #include "top.h"
 #include "unwinder.h"
@@ -54,6 +56,7 @@ struct agent {
 	struct cgroups *cgroups;       /* NULL: no cgroup labels (logged) */
 	struct lifecycle *lifecycle;
 	struct python_tracker *python; /* NULL: --python=off, or unavailable (logged) */
+	struct targets *targets; /* the --pid processes; NULL without --pid */
 	__u64 window_start_mono;
 	__s64 window_start_real;
 	int signal_fd;
@@ -268,7 +271,8 @@ static int write_window(struct agent *a, const struct config_output *outputs, si
 			err = err ?: e;
 			continue;
 		}
-		log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s", outputs[i].path,
+		log_info("wrote %s: %llu samples, %zu stacks, %.1fs%s",
+			 output__is_stdout(outputs[i].path) ? "standard output" : outputs[i].path,
 			 (unsigned long long)ws.samples, pprof__num_samples(p),
 			 (double)duration / NSEC_PER_SEC,
 			 ws.lost_counts_map_full ? " (some samples lost, see the profile's comments)"
@@ -286,9 +290,9 @@ static void print_top(struct agent *a)
 	char *text;
 	int err;
 
-	if (n == 0 || a->cfg.verbosity < 0 || !a->finished)
+	if (n == 0 || a->cfg.verbosity < 0 || !a->finished || !a->totals.samples)
 		return;
-	err = top__format(a->finished, (size_t)n, NULL, &text);
+	err = top__format(a->finished, (size_t)n, a->cfg.top_by, NULL, &text);
 	if (err) {
 		log_warn("top summary: %s, ignoring", strerror(-err));
 		return;
@@ -379,7 +383,7 @@ static int run(struct agent *a)
 	if (cfg->duration_ns) {
 		err = write_window(a, cfg->outputs, cfg->n_outputs) ?: err;
 		print_top(a);
-		return err;
+		return checks__explain_empty(&a->cfg, a->targets, a->totals.samples) ?: err;
 	}
 	return rotate_window(a) ?: err;
 }
@@ -635,8 +639,10 @@ static int setup(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
 	size_t max_keys, max_stacks;
-	int err;
+	int err = checks__start(cfg, &a->targets);
 
+	if (err)
+		return err;
 	if (!cfg->duration_ns && cfg->output && mkdir(cfg->output, 0755) < 0 && errno != EEXIST) {
 		err = -errno;
 		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
@@ -693,6 +699,7 @@ static void teardown(struct agent *a)
 	lifecycle__free(a->lifecycle);
 	python_tracker__free(a->python);
 	cgroups__free(a->cgroups);
+	targets__free(a->targets);
 	symbolizer__free(a->symbolizer);
 	if (a->signal_fd >= 0)
 		close(a->signal_fd);
@@ -736,6 +743,9 @@ int main(int argc, char **argv, char **envp)
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
 			 (unsigned long long)a.totals.samples, (unsigned long long)a.windows_written,
 			 (unsigned long long)a.totals.lost, (unsigned long long)a.write_errors);
+	}
+	/* The books of the run, for whoever investigates it. */
+	if (a.sampler && a.cfg.verbosity > 0) {
 		lifecycle__log_summary(a.lifecycle);
 		proc_watch__log_summary(a.proc_watch);
 		if (a.unwinder) {
@@ -744,7 +754,7 @@ int main(int argc, char **argv, char **envp)
 		}
 		python_tracker__log_summary(a.python);
 	}
-	if (a.drain_wakeups)
+	if (a.drain_wakeups && a.cfg.verbosity > 0)
 		log_info("drain schedule: %llu wake-ups, %.3f ms late on average, %.3f ms at most",
 			 (unsigned long long)a.drain_wakeups,
 			 (double)a.drain_late_sum_ns / a.drain_wakeups / 1e6,

@@ -12,10 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unwind.h"
 
-static void env_name(const struct option_spec *spec, char *buf, size_t size)
+void config_env_name(const struct option_spec *spec, char *buf, size_t size)
 {
 	size_t n = snprintf(buf, size, "FORNAX_");
 
@@ -52,9 +53,9 @@ static int apply_environment(struct config *cfg, char **envp)
 
 		if (spec->flags & OPT_NO_ENV)
 			continue;
-		if (cfg->convert && !convert_option(spec))
+		if (cfg->convert ? !convert_option(spec) : (spec->flags & OPT_CONVERT_ONLY))
 			continue;
-		env_name(spec, name, sizeof(name));
+		config_env_name(spec, name, sizeof(name));
 		value = env_lookup(envp, name);
 		/* An empty variable is how deploy templates say "unset". */
 		if (!value || !*value)
@@ -161,6 +162,12 @@ static int apply_command_line(struct config *cfg, int argc, char **argv)
 			err = -EINVAL;
 			goto cleanup;
 		}
+		if (!cfg->convert && (spec->flags & OPT_CONVERT_ONLY)) {
+			fprintf(stderr, "fornax: --%s: an option of fornax convert only (see fornax "
+				"convert --help)\n", spec->name);
+			err = -EINVAL;
+			goto cleanup;
+		}
 		snprintf(origin, sizeof(origin), "--%s", spec->name);
 		err = spec->apply(cfg, spec->kind == OPT_VALUE ? optarg : NULL, origin);
 		if (err)
@@ -173,24 +180,59 @@ cleanup:
 	return err;
 }
 
+static const char *output_origin(const struct config *cfg)
+{
+	return cfg->outputs_from_env ? "FORNAX_OUTPUT" : "--output";
+}
+
 static const char *format_name(enum output_format f)
 {
 	return f == OUTPUT_FORMAT_FOLDED ? "folded" : f == OUTPUT_FORMAT_SVG ? "svg" : "pprof";
 }
 
-/*
- * Each file's format: its extension's, or --format for a name without a
- * known extension, else pprof (svg for convert). A --format that
- * contradicts an extension is an error rather than a surprise.
- */
-static int resolve_output_formats(struct config *cfg)
+/* The file's kind, or the error printed: a capture must not be lost at its end to a typo. */
+static int classify_output(const struct config *cfg, const char *path, enum output_target *target)
 {
-	enum output_format fallback = cfg->convert ? OUTPUT_FORMAT_SVG : OUTPUT_FORMAT_PPROF;
+	const char *why;
+	char buf[160];
+	int err = output__classify(path, target, &why);
+
+	if (err == -ENOMEM)
+		return err;
+	if (!err)
+		return 0;
+	if (!why) {
+		snprintf(buf, sizeof(buf), "cannot be written: %s", strerror(-err));
+		why = buf;
+	}
+	return config_invalid(output_origin(cfg), path, why);
+}
+
+/*
+ * Before any sample, each file is checked (its directory exists and takes
+ * files) and gets its format: its extension's, or --format for a name
+ * without a known extension. Standard output, a device or a FIFO is pprof
+ * unless --format says otherwise; a file name without a known extension
+ * and no --format is an error (x.png must not quietly become gzipped
+ * pprof), and so is a --format that contradicts an extension.
+ */
+static int check_output_files(struct config *cfg)
+{
+	size_t n_stdout = 0;
 
 	for (size_t i = 0; i < cfg->n_outputs; i++) {
 		struct config_output *o = &cfg->outputs[i];
-		enum output_format ext = output__format_from_extension(o->path);
+		enum output_format ext = output__is_stdout(o->path)
+						 ? OUTPUT_FORMAT_AUTO
+						 : output__format_from_extension(o->path);
+		enum output_target target;
+		int err = classify_output(cfg, o->path, &target);
 
+		if (err)
+			return err;
+		if (target == OUTPUT_TARGET_STDOUT && n_stdout++)
+			return config_invalid(output_origin(cfg), o->path,
+					      "is standard output a second time");
 		if (cfg->format != OUTPUT_FORMAT_AUTO && ext != OUTPUT_FORMAT_AUTO &&
 		    ext != cfg->format) {
 			fprintf(stderr, "fornax: --format %s: the extension of '%s' says %s; drop "
@@ -198,10 +240,41 @@ static int resolve_output_formats(struct config *cfg)
 				format_name(ext));
 			return -EINVAL;
 		}
+		if (ext == OUTPUT_FORMAT_AUTO && cfg->format == OUTPUT_FORMAT_AUTO &&
+		    target == OUTPUT_TARGET_FILE)
+			return config_invalid(output_origin(cfg), o->path,
+					      "has no known extension (.pb.gz, .pprof, .pb, .folded, "
+					      ".txt, .svg): add one or give --format");
 		o->format = ext != OUTPUT_FORMAT_AUTO ? ext
-			    : cfg->format != OUTPUT_FORMAT_AUTO ? cfg->format : fallback;
+			    : cfg->format != OUTPUT_FORMAT_AUTO ? cfg->format : OUTPUT_FORMAT_PPROF;
+		if (target == OUTPUT_TARGET_STDOUT && o->format == OUTPUT_FORMAT_PPROF &&
+		    isatty(STDOUT_FILENO))
+			return config_invalid(output_origin(cfg), o->path,
+					      "is a terminal: gzipped pprof would garble it; redirect "
+					      "standard output, or give --format folded or svg");
 	}
 	return 0;
+}
+
+/* Continuous mode writes a directory: one that exists, or one it can create. */
+static int check_output_dir(struct config *cfg)
+{
+	const char *why = NULL;
+	char buf[160];
+	int err;
+
+	if (output__is_stdout(cfg->outputs[0].path))
+		return config_invalid(output_origin(cfg), cfg->outputs[0].path,
+				      "is not a directory: continuous mode writes a profile per "
+				      "interval into one (--duration writes a single profile)");
+	err = output__check_dir(cfg->outputs[0].path, &why);
+	if (err == -ENOMEM)
+		return err;
+	if (err && !why) {
+		snprintf(buf, sizeof(buf), "cannot be written: %s", strerror(-err));
+		why = buf;
+	}
+	return why ? config_invalid(output_origin(cfg), cfg->outputs[0].path, why) : 0;
 }
 
 static const char *default_file(enum output_format f)
@@ -217,6 +290,9 @@ static int finish(struct config *cfg)
 
 	if (cfg->show_help || cfg->show_version)
 		return 0;
+	if (!cfg->frequency)
+		cfg->frequency = cfg->duration_ns ? DEFAULT_CAPTURE_FREQUENCY
+						  : DEFAULT_CONTINUOUS_FREQUENCY;
 	if (cfg->drain_interval_ns > cfg->interval_ns)
 		cfg->drain_interval_ns = cfg->interval_ns;
 	if (cfg->duration_ns && cfg->drain_interval_ns > cfg->duration_ns)
@@ -251,12 +327,17 @@ static int finish(struct config *cfg)
 			return err;
 	}
 	if (cfg->duration_ns || cfg->convert) {
-		int err = resolve_output_formats(cfg);
+		int err = check_output_files(cfg);
 
 		if (err)
 			return err;
-	} else if (cfg->format == OUTPUT_FORMAT_AUTO) {
-		cfg->format = OUTPUT_FORMAT_PPROF;
+	} else {
+		int err = cfg->n_outputs ? check_output_dir(cfg) : 0;
+
+		if (err)
+			return err;
+		if (cfg->format == OUTPUT_FORMAT_AUTO)
+			cfg->format = OUTPUT_FORMAT_PPROF;
 	}
 	if (cfg->n_outputs) {
 		free(cfg->output);
@@ -283,7 +364,6 @@ static int parse(struct config *cfg, bool convert, int argc, char **argv, char *
 	*cfg = (struct config){
 		.interval_ns = DEFAULT_INTERVAL_NS,
 		.drain_interval_ns = DEFAULT_DRAIN_INTERVAL_NS,
-		.frequency = DEFAULT_FREQUENCY,
 		.kernel_stacks = true,
 		.max_files = DEFAULT_MAX_FILES,
 		.top = -1,
@@ -325,6 +405,8 @@ void config__free(struct config *cfg)
 	config_free_outputs(cfg);
 	free(cfg->title);
 	free(cfg->input);
+	free(cfg->sample_index);
+	cfg->sample_index = NULL;
 	free(cfg->debug_dirs);
 	free(cfg->debuginfod_urls);
 	free(cfg->debuginfod_cache);
@@ -354,39 +436,89 @@ void config__free(struct config *cfg)
 	cfg->bearer_token_file = cfg->ca_file = cfg->spool_dir = NULL;
 }
 
-static void print_option(const struct option_spec *spec)
+#define HELP_WIDTH 80
+#define HELP_INDENT 24
+
+/* Prints text from column col on, wrapped at HELP_WIDTH with HELP_INDENT under it. */
+static void print_wrapped(const char *text, int col)
 {
-	char env[64], flag[64];
-	int n = 0;
+	const char *p = text;
+
+	while (*p) {
+		int room = HELP_WIDTH - col, len = (int)strlen(p), cut = len;
+
+		if (len > room) {
+			/* the last space that fits; a word longer than the line goes whole */
+			for (cut = room; cut > 0 && p[cut] != ' '; cut--)
+				;
+			if (cut == 0)
+				for (cut = room; p[cut] && p[cut] != ' '; cut++)
+					;
+		}
+		printf("%.*s\n", cut, p);
+		p += cut;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			printf("%*s", HELP_INDENT, "");
+		col = HELP_INDENT;
+	}
+}
+
+static void print_option(const struct option_spec *spec, bool convert)
+{
+	const char *help = convert && config_convert_help(spec) ? config_convert_help(spec)
+								: spec->help;
+	char env[64], flag[64], *text = NULL;
+	int n = 0, col;
 
 	if (spec->short_name)
 		n = snprintf(flag, sizeof(flag), "-%c, ", spec->short_name);
 	snprintf(flag + n, sizeof(flag) - n, "--%s%s%s", spec->name, spec->metavar ? " " : "",
 		 spec->metavar ? spec->metavar : "");
-	env_name(spec, env, sizeof(env));
-	printf("  %-28s %s", flag, spec->help);
-	if (!(spec->flags & OPT_NO_ENV))
-		printf(" [%s]", env);
-	printf("\n");
+	config_env_name(spec, env, sizeof(env));
+	col = printf("  %s", flag);
+	/* A flag too wide for its column takes a line of its own. */
+	if (col + 2 > HELP_INDENT) {
+		printf("\n");
+		col = 0;
+	}
+	printf("%*s", HELP_INDENT - col, "");
+	if (spec->flags & OPT_NO_ENV || asprintf(&text, "%s [%s]", help, env) < 0)
+		text = NULL;
+	print_wrapped(text ? text : help, HELP_INDENT);
+	free(text);
 }
 
-void config__print_convert_help(const char *argv0)
+/* "fornax", not the path it was run by. */
+static const char *program_name(const char *argv0)
 {
+	const char *slash = strrchr(argv0, '/');
+
+	return slash && slash[1] ? slash + 1 : argv0;
+}
+
+void config__print_convert_help(const char *path)
+{
+	const char *argv0 = program_name(path);
+
 	printf("Usage: %s convert PROFILE [-o FILE]... [OPTIONS]\n\n"
-	       "Renders a pprof profile (gzipped or not; from fornax, Go's runtime/pprof, Parca...)\n"
-	       "as a flame graph, folded stacks or pprof, by each file's extension. PROFILE '-'\n"
-	       "reads stdin. Needs no privileges.\n\n"
+	       "Renders a pprof profile (gzipped or not; from fornax, Go's runtime/pprof,\n"
+	       "Parca...) as a flame graph, folded stacks or pprof, by each file's extension.\n"
+	       "PROFILE '-' reads stdin. Needs no privileges.\n\n"
 	       "  %s convert cpu.pb.gz -o flame.svg -o stacks.folded\n"
 	       "  %s convert cpu.pb.gz --top 20\n\n"
 	       "Options (environment twin in brackets):\n",
 	       argv0, argv0, argv0);
 	for (size_t i = 0; i < config_n_options; i++)
 		if (convert_option(&config_options[i]))
-			print_option(&config_options[i]);
+			print_option(&config_options[i], true);
 }
 
-void config__print_help(const char *argv0)
+void config__print_help(const char *path)
 {
+	const char *argv0 = program_name(path);
+
 	printf("Usage: %s [OPTIONS]\n"
 	       "       %s convert PROFILE -o FILE...   (see %s convert --help)\n\n"
 	       "Always-on eBPF CPU profiler: samples every CPU, symbolizes stacks on the host,\n"
@@ -397,5 +529,6 @@ void config__print_help(const char *argv0)
 	       "Options (environment twin in brackets):\n",
 	       argv0, argv0, argv0, argv0, argv0, argv0);
 	for (size_t i = 0; i < config_n_options; i++)
-		print_option(&config_options[i]);
+		if (!(config_options[i].flags & OPT_CONVERT_ONLY))
+			print_option(&config_options[i], false);
 }

@@ -14,6 +14,7 @@
 
 #include "cgroups.h"
 #include "output.h"
+#include "top.h"
 
 /* One file an ad-hoc capture (or convert) writes. */
 struct config_output {
@@ -58,9 +59,11 @@ struct config {
 	unsigned width;
 	bool icicle;
 	int top;                 /* functions in the summary after a capture; -1: default */
+	enum top_by top_by;      /* --top-by: rows are functions or processes */
 	/* fornax convert IN: no BPF, just a profile file to render. */
 	bool convert;
 	char *input;
+	char *sample_index;      /* --sample-index: the value to read, by type name; NULL: pprof's rule */
 	struct cgroup_filter cgroups; /* --cgroup: sample only under these */
 	char *debug_dirs;             /* --debug-dir: ':'-separated; NULL: /usr/lib/debug */
 	char *debuginfod_urls;        /* --debuginfod: space-separated; NULL: off */
@@ -95,7 +98,13 @@ void config__print_convert_help(const char *argv0);
 void config__free(struct config *cfg);
 void config__print_help(const char *argv0);
 
-/* "500ms", "30s", "2m", "1h", "1m30s". Returns 0 or -EINVAL. */
+/*
+ * The longest duration taken: a year. Deadlines are the monotonic clock
+ * plus a duration, which must not wrap.
+ */
+#define MAX_DURATION_NS (8760ULL * 3600 * 1000000000ULL)
+
+/* "500ms", "30s", "2m", "1h", "1m30s". Returns 0, -EINVAL, or -ERANGE past MAX_DURATION_NS. */
 int config__parse_duration(const char *s, __u64 *ns);
 
 #endif /* FORNAX_CONFIG_H */

@@ -13,7 +13,9 @@
 #include "config.h"
 #include "timeconst.h"
 
-#define DEFAULT_FREQUENCY 19
+/* A capture reads its one profile: enough samples in seconds. A daemon costs little. */
+#define DEFAULT_CAPTURE_FREQUENCY 99
+#define DEFAULT_CONTINUOUS_FREQUENCY 19
 #define MAX_FREQUENCY 100000
 #define DEFAULT_INTERVAL_NS (10 * NSEC_PER_SEC)
 #define DEFAULT_DRAIN_INTERVAL_NS (1 * NSEC_PER_SEC)
@@ -57,11 +59,16 @@ struct option_spec {
 enum option_flags {
 	OPT_CONVERT = 1 << 0, /* an option of `fornax convert` too */
 	OPT_NO_ENV = 1 << 1,  /* no environment twin (--help, --version) */
+	OPT_CONVERT_ONLY = 1 << 2, /* of `fornax convert` alone (with OPT_CONVERT) */
 };
 
 /* Every option, in the order --help lists them. */
 extern const struct option_spec config_options[];
 extern const size_t config_n_options;
+/* "FORNAX_" and the option's name in capitals, dashes as underscores. */
+void config_env_name(const struct option_spec *spec, char *buf, size_t size);
+/* What an option does for `fornax convert` where that differs from a capture; else NULL. */
+const char *config_convert_help(const struct option_spec *spec);
 
 /* values.c */
 

@@ -208,6 +208,24 @@ static int apply_top(struct config *cfg, const char *value, const char *origin)
 	return 0;
 }
 
+static int apply_top_by(struct config *cfg, const char *value, const char *origin)
+{
+	if (strcmp(value, "function") == 0)
+		cfg->top_by = TOP_BY_FUNCTION;
+	else if (strcmp(value, "comm") == 0)
+		cfg->top_by = TOP_BY_COMM;
+	else
+		return config_invalid(origin, value, "is not a grouping (function, comm)");
+	return 0;
+}
+
+static int apply_sample_index(struct config *cfg, const char *value, const char *origin)
+{
+	if (!*value)
+		return config_invalid(origin, NULL, "needs a sample type (e.g. alloc_space)");
+	return config_set_string(&cfg->sample_index, value);
+}
+
 static int apply_max_files(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -437,12 +455,12 @@ const struct option_spec config_options[] = {
 	{ "duration", 'd', OPT_VALUE, apply_duration, "DURATION",
 	  "capture once for DURATION (500ms, 30s, 2m) and write one profile, then exit", 0 },
 	{ "output", 'o', OPT_VALUE, apply_output, "PATH",
-	  "with --duration: a file to write, repeatable: -o p.pb.gz -o flame.svg (default "
+	  "with --duration: a file to write ('-': stdout), repeatable: -o p.pb.gz -o flame.svg (default "
 	  "fornax.pb.gz); otherwise: the directory that receives one profile per interval "
 	  "(default fornax-profiles)", OPT_CONVERT },
 	{ "format", 0, OPT_VALUE, apply_format, "FORMAT",
 	  "pprof (gzipped), folded (collapsed stacks) or svg (flame graph); default: from the "
-	  "file extension (.folded, .txt: folded; .svg: svg), else pprof", OPT_CONVERT },
+	  "file extension (.pb.gz, .folded, .txt, .svg), pprof for '-' (stdout) and devices", OPT_CONVERT },
 	{ "title", 0, OPT_VALUE, apply_title, "TEXT", "flame graph title", OPT_CONVERT },
 	{ "width", 0, OPT_VALUE, apply_width, "PX", "flame graph width in pixels (default 1200)", OPT_CONVERT },
 	{ "icicle", 0, OPT_BOOL, apply_icicle, NULL,
@@ -450,7 +468,14 @@ const struct option_spec config_options[] = {
 	{ "top", 0, OPT_VALUE, apply_top, "N",
 	  "after a capture, print the N functions with the most samples on stderr; 0 hides it "
 	  "(default 10)", OPT_CONVERT },
-	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 19)", 0 },
+	{ "top-by", 0, OPT_VALUE, apply_top_by, "WHAT",
+	  "rows of the summary: function (code without a name by its mapping, [libc.so.6]; "
+	  "default) or comm (the process)", OPT_CONVERT },
+	{ "sample-index", 0, OPT_VALUE, apply_sample_index, "NAME",
+	  "which of the profile's values to read, by type, as go tool pprof -sample_index: "
+	  "alloc_space, inuse_objects... (default: the samples count, else the profile's "
+	  "default, else the last)", OPT_CONVERT | OPT_CONVERT_ONLY },
+	{ "frequency", 'F', OPT_VALUE, apply_frequency, "HZ", "samples per second per CPU (default 99 with --duration, 19 continuous)", 0 },
 	{ "pid", 'p', OPT_VALUE, apply_pid, "PID",
 	  "profile only this process; repeatable (environment: comma-separated)", 0 },
 	{ "kernel", 0, OPT_BOOL, apply_kernel, NULL, "collect kernel stacks (default)", 0 },
@@ -522,3 +547,22 @@ const struct option_spec config_options[] = {
 };
 
 const size_t config_n_options = sizeof(config_options) / sizeof(config_options[0]);
+
+const char *config_convert_help(const struct option_spec *spec)
+{
+	static const struct {
+		const char *name, *help;
+	} helps[] = {
+		{ "output", "a file to write ('-': stdout), repeatable: -o flame.svg -o "
+			    "stacks.folded; its extension says the format" },
+		{ "format", "pprof (gzipped), folded (collapsed stacks) or svg (flame graph); "
+			    "default: from the file extension (.pb.gz, .folded, .txt, .svg), "
+			    "pprof for '-' (stdout)" },
+		{ "top", "print the N functions with the most samples on stderr (default: none)" },
+	};
+
+	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
+		if (strcmp(spec->name, helps[i].name) == 0)
+			return helps[i].help;
+	return NULL;
+}

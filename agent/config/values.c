@@ -98,7 +98,7 @@ int config__parse_duration(const char *s, __u64 *ns)
 		}
 		if (i == sizeof(units) / sizeof(units[0]))
 			return -EINVAL;
-		if (v > (UINT64_MAX - total) / units[i].ns)
+		if (v > (MAX_DURATION_NS - total) / units[i].ns)
 			return -ERANGE;
 		total += v * units[i].ns;
 		p = end + strlen(units[i].suffix);
@@ -112,7 +112,7 @@ int config_apply_duration(const char *value, const char *origin, __u64 min_ns, _
 	int err = config__parse_duration(value, out);
 
 	if (err == -ERANGE)
-		return config_invalid(origin, value, "is too large");
+		return config_invalid(origin, value, "is too large (at most 8760h, a year)");
 	if (err)
 		return config_invalid(origin, value, "is not a duration (use e.g. 500ms, 30s, 2m)");
 	if (*out < min_ns) {

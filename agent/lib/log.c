@@ -89,10 +89,11 @@ void log_ratelimited(struct log_ratelimit *rl, enum log_level level, const char 
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	/* libbpf's debug output is a verifier-sized flood: only at -vv. */
-	enum log_level ours = level == LIBBPF_WARN ? LOG_WARN
-			      : level == LIBBPF_INFO ? LOG_DEBUG
-						     : LOG_TRACE;
+	/*
+	 * The agent says in one line what failed and why; libbpf's account
+	 * of it (a warning, then the verifier's page) is for -v and -vv.
+	 */
+	enum log_level ours = level == LIBBPF_WARN ? LOG_DEBUG : LOG_TRACE;
 
 	if (!log_enabled(ours))
 		return 0;

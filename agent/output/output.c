@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,35 +17,6 @@
 #include "pprof_codec.h"
 
 #define WINDOW_FILE_PREFIX "fornax-"
-
-static int write_file_atomically(const char *path, const void *buf, size_t len)
-{
-	size_t tmp_len = strlen(path) + 32;
-	char *tmp = malloc(tmp_len);
-	int fd = -1, err;
-
-	if (!tmp)
-		return -ENOMEM;
-	snprintf(tmp, tmp_len, "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	err = write_all(fd, buf, len);
-	if (!err && close(fd) < 0)
-		err = -errno;
-	fd = -1;
-	if (!err && rename(tmp, path) < 0)
-		err = -errno;
-	if (err)
-		unlink(tmp);
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	free(tmp);
-	return err;
-}
 
 struct folded_line {
 	char *text; /* "comm;root;...;leaf" */
@@ -236,7 +206,7 @@ int output__write_opts(const struct pprof *p, enum output_format format, const c
 	else
 		err = pprof__encode(p, true, &buf, &len);
 	if (!err)
-		err = write_file_atomically(path, buf, len);
+		err = output__write_target(path, buf, len);
 	free(buf);
 	return err;
 }

@@ -33,19 +33,21 @@ struct table {
 struct row_key {
 	const struct table *t;
 	const char *name;
+	bool mapping;
 };
 
 static bool row_eq(const void *val, const void *key)
 {
 	const struct row_key *k = key;
+	const struct top_entry *e = &k->t->rows[(uintptr_t)val - 1].e;
 
-	return k->t->rows[(uintptr_t)val - 1].e.name == k->name;
+	return e->name == k->name && e->mapping == k->mapping;
 }
 
-static struct row *table_get(struct table *t, const char *name)
+static struct row *table_get(struct table *t, const char *name, bool mapping)
 {
-	struct row_key key = { t, name };
-	__u64 h = hash_u64((uintptr_t)name);
+	struct row_key key = { t, name, mapping };
+	__u64 h = hash_u64((uintptr_t)name ^ mapping);
 	void *found = hmap__find(&t->index, h, row_eq, &key);
 
 	if (found)
@@ -53,7 +55,7 @@ static struct row *table_get(struct table *t, const char *name)
 	if (ARRAY_GROW(&t->rows, &t->cap, t->n + 1) ||
 	    hmap__insert(&t->index, h, (void *)(uintptr_t)(t->n + 1)))
 		return NULL;
-	t->rows[t->n] = (struct row){ .e.name = name };
+	t->rows[t->n] = (struct row){ .e.name = name, .e.mapping = mapping };
 	return &t->rows[t->n++];
 }
 
@@ -69,9 +71,10 @@ static int compare_entries(const void *a, const void *b)
 }
 
 /* Counts one frame of sample i (stamp i + 1): cum once per sample, flat for the leaf. */
-static int count_frame(struct table *t, const char *name, size_t stamp, __s64 count, bool leaf)
+static int count_frame(struct table *t, const char *name, bool mapping, size_t stamp,
+		       __s64 count, bool leaf)
 {
-	struct row *r = table_get(t, name);
+	struct row *r = table_get(t, name, mapping);
 
 	if (!r)
 		return -ENOMEM;
@@ -84,7 +87,40 @@ static int count_frame(struct table *t, const char *name, size_t stamp, __s64 co
 	return 0;
 }
 
-long top__compute(const struct pprof *p, struct top_entry **entries)
+static const char *sample_comm(const struct pprof_sample *s)
+{
+	for (size_t i = 0; i < s->n_labels; i++)
+		if (strcmp(s->labels[i].key, "comm") == 0 && s->labels[i].str)
+			return s->labels[i].str;
+	return unknown_name;
+}
+
+/*
+ * Code without a name is counted under its mapping, as pprof shows it:
+ * "[unknown]" for a whole capture's worth of libraries hides where it ran.
+ */
+static int count_location(struct table *t, const struct pprof *p,
+			  const struct pprof_location *loc, size_t stamp, __s64 count, bool leaf)
+{
+	int err = 0;
+
+	if (!loc->n_lines) {
+		const struct pprof_mapping *m = pprof__mapping(p, loc->mapping_id);
+		bool named = m && m->filename && *m->filename;
+
+		return count_frame(t, named ? m->filename : unknown_name, named, stamp, count, leaf);
+	}
+	/* lines[0] is the innermost inlined function: the leaf's own code. */
+	for (size_t l = 0; l < loc->n_lines && !err; l++) {
+		const struct pprof_function *fn = pprof__function(p, loc->lines[l].function_id);
+
+		err = count_frame(t, fn && fn->name ? fn->name : unknown_name, false, stamp, count,
+				  leaf && l == 0);
+	}
+	return err;
+}
+
+long top__compute(const struct pprof *p, enum top_by by, struct top_entry **entries)
 {
 	struct table t = { 0 };
 	struct top_entry *out;
@@ -93,23 +129,14 @@ long top__compute(const struct pprof *p, struct top_entry **entries)
 	for (size_t i = 0; i < pprof__num_samples(p) && !err; i++) {
 		const struct pprof_sample *s = pprof__sample(p, i);
 
+		if (by == TOP_BY_COMM) {
+			err = count_frame(&t, sample_comm(s), false, i + 1, s->count, true);
+			continue;
+		}
 		for (size_t j = 0; j < s->n_locations && !err; j++) {
 			const struct pprof_location *loc = pprof__location(p, s->location_ids[j]);
 
-			if (!loc) {
-				err = -EINVAL;
-				break;
-			}
-			if (!loc->n_lines)
-				err = count_frame(&t, unknown_name, i + 1, s->count, j == 0);
-			/* lines[0] is the innermost inlined function: the leaf's own code. */
-			for (size_t l = 0; l < loc->n_lines && !err; l++) {
-				const struct pprof_function *fn =
-					pprof__function(p, loc->lines[l].function_id);
-
-				err = count_frame(&t, fn ? fn->name : unknown_name, i + 1, s->count,
-						  j == 0 && l == 0);
-			}
+			err = loc ? count_location(&t, p, loc, i + 1, s->count, j == 0) : -EINVAL;
 		}
 	}
 	out = err ? NULL : calloc(t.n ? t.n : 1, sizeof(*out));
@@ -145,11 +172,29 @@ static double share(__s64 part, __s64 total)
 	return total > 0 ? 100.0 * (double)part / (double)total : 0;
 }
 
-int top__format(const struct pprof *p, size_t n, const char *unit, char **text)
+/* Names come from files anyone can write: no control characters to the terminal. */
+static void put_name(FILE *f, const struct top_entry *e)
 {
+	const char *name = e->name, *slash = strrchr(name, '/');
+	bool brackets = e->mapping && name[0] != '[';
+
+	if (e->mapping && slash && slash[1])
+		name = slash + 1;
+	if (brackets)
+		fputc('[', f);
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+		fputc(*c < 0x20 || *c == 0x7f ? '?' : *c, f);
+	if (brackets)
+		fputc(']', f);
+	fputc('\n', f);
+}
+
+int top__format(const struct pprof *p, size_t n, enum top_by by, const char *unit, char **text)
+{
+	const char *what = by == TOP_BY_COMM ? "process" : "function";
 	__s64 total = pprof__total_count(p), sum = 0;
 	struct top_entry *e = NULL;
-	long count = top__compute(p, &e);
+	long count = top__compute(p, by, &e);
 	char *buf = NULL;
 	size_t len = 0;
 	char t[32];
@@ -165,8 +210,9 @@ int top__format(const struct pprof *p, size_t n, const char *unit, char **text)
 	if ((size_t)count < n)
 		n = (size_t)count;
 	thousands(total, t, sizeof(t));
-	fprintf(f, "Top %zu of %ld functions, %s %s:\n", n, count, t, unit ? unit : "samples");
-	fprintf(f, "%12s %7s %7s %12s %7s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "function");
+	fprintf(f, "Top %zu of %ld %s, %s %s:\n", n, count,
+		by == TOP_BY_COMM ? "processes" : "functions", t, unit ? unit : "samples");
+	fprintf(f, "%12s %7s %7s %12s %7s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", what);
 	for (size_t i = 0; i < n; i++) {
 		char flat[32], cum[32];
 
@@ -175,10 +221,7 @@ int top__format(const struct pprof *p, size_t n, const char *unit, char **text)
 		thousands(e[i].cum, cum, sizeof(cum));
 		fprintf(f, "%12s %6.2f%% %6.2f%% %12s %6.2f%%  ", flat, share(e[i].flat, total),
 			share(sum, total), cum, share(e[i].cum, total));
-		/* Names come from files anyone can write: no control characters to the terminal. */
-		for (const unsigned char *c = (const unsigned char *)e[i].name; *c; c++)
-			fputc(*c < 0x20 || *c == 0x7f ? '?' : *c, f);
-		fputc('\n', f);
+		put_name(f, &e[i]);
 	}
 	free(e);
 	if (fclose(f) || !buf) {

@@ -98,7 +98,11 @@ static int attach_all_cpus(struct sampler *s, unsigned frequency)
 			continue;
 		if (fd < 0) {
 			err = fd;
-			log_error("perf_event_open(cpu-clock, cpu %d): %s", cpu, strerror(-err));
+			log_error("perf_event_open(cpu-clock, cpu %d): %s%s", cpu, strerror(-err),
+				  err == -EACCES || err == -EPERM
+					  ? " (see /proc/sys/kernel/perf_event_paranoid: above 2, "
+					    "some kernels refuse even CAP_PERFMON)"
+					  : "");
 			return err;
 		}
 		link = bpf_program__attach_perf_event(s->skel->progs.fornax_sample, fd);
@@ -548,8 +552,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 	}
 	err = profile__load(s->skel);
 	if (err) {
-		log_error("loading the BPF program: %s (needs root or CAP_BPF+CAP_PERFMON, "
-			  "and a kernel with BTF)", strerror(-err));
+		log_error("loading the BPF program: %s (-v shows the loader's account)",
+			  strerror(-err));
 		goto cleanup;
 	}
 	err = fill_pid_filter(s, opts);

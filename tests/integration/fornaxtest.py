@@ -48,6 +48,16 @@ def require_bpf():
         skip_or_fail("go (golang-go) is needed to read profiles independently")
 
 
+def cgroup2_mount():
+    """Where the cgroup2 filesystem is mounted, or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    return None
+
+
 def run_fornax(args, env=None, timeout=120, check=True):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
     full_env.update(env or {})

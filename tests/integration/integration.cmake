@@ -74,3 +74,13 @@ fornax_bpf_test(integration_symbolize test_symbolize.py)
 add_test(NAME cli COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_cli.py" -v)
 set_tests_properties(cli PROPERTIES LABELS cli TIMEOUT 120
 	ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>")
+add_test(NAME cli_outputs
+	COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_cli_outputs.py" -v)
+set_tests_properties(cli_outputs PROPERTIES LABELS cli TIMEOUT 120 SKIP_RETURN_CODE 77
+	ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>")
+fornax_bpf_test(integration_cli test_cli_capture.py)
+set_tests_properties(integration_cli PROPERTIES LABELS "bpf;cli")
+add_test(NAME cli_docs
+	COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_cli_docs.py" -v)
+set_tests_properties(cli_docs PROPERTIES LABELS cli TIMEOUT 120
+	ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;FORNAX_BUILD_DIR=${CMAKE_BINARY_DIR}")

@@ -8,3 +8,13 @@ set_tests_properties(integration_python PROPERTIES
 	SKIP_RETURN_CODE 77
 	RUN_SERIAL TRUE
 	ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;PY_CALLGRAPH=${FORNAX_TEST_ROOT}/helpers/python_callgraph.py")
+
+# Threads, asyncio, a generator pipeline and short-lived python3.11 -c runs.
+add_test(NAME integration_python_shapes
+	COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_python_shapes.py" -v)
+set_tests_properties(integration_python_shapes PROPERTIES
+	LABELS bpf
+	TIMEOUT 300
+	SKIP_RETURN_CODE 77
+	RUN_SERIAL TRUE
+	ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;PY_SHAPES=${FORNAX_TEST_ROOT}/helpers/python_shapes.py")

@@ -53,6 +53,8 @@ class BadInput(unittest.TestCase):
             (["--width", "100001"], "--width"),
             (["--top", "-1"], "--top"),
             (["--top", "ten"], "--top"),
+            (["--top-by", "pid"], "--top-by"),
+            (["--top-by", ""], "--top-by"),
             (["--title", ""], "--title"),
             (["--icicle=yes"], "--icicle"),
             (["--format", "png"], "--format"),
@@ -196,7 +198,7 @@ class BadInput(unittest.TestCase):
             with self.subTest(args=args):
                 self.assertRejected(args, mentions=mention)
         # Sampling options in the environment (set for the daemon) do not bother convert.
-        proc = fornax(["convert", "/nonexistent.pb.gz", "-o", "/nonexistent/x.svg"],
+        proc = fornax(["convert", "/nonexistent.pb.gz", "-o", "/dev/null", "--format", "svg"],
                       env={"FORNAX_FREQUENCY": "99", "FORNAX_DURATION": "junk"})
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("/nonexistent.pb.gz", proc.stderr)
@@ -232,6 +234,16 @@ class BadInput(unittest.TestCase):
         for flag in ("--output", "--format", "--title", "--width", "--icicle", "--top"):
             self.assertIn(flag, proc.stdout)
         self.assertNotIn("--frequency", proc.stdout)
+        # Usable on an 80-column terminal, and named as the user knows it.
+        for args in (["--help"], ["convert", "--help"]):
+            out = fornax(args).stdout
+            self.assertEqual([l for l in out.splitlines() if len(l) > 80], [], args)
+            self.assertTrue(out.startswith("Usage: fornax "), out[:60])
+        # convert's help speaks of convert: no capture-only wording or defaults.
+        convert_help = fornax(["convert", "--help"]).stdout
+        for capture_only in ("--duration", "directory", "default 10", "continuous"):
+            self.assertNotIn(capture_only, convert_help)
+        self.assertIn("--top-by", convert_help)
         proc = fornax(["--version"])
         self.assertEqual(proc.returncode, 0)
         self.assertRegex(proc.stdout, r"^fornax \d+\.\d+\.\d+\n$")

@@ -20,14 +20,8 @@ from parca_peer import free_port  # noqa: E402
 
 # How today's agent fails each of these; the fix removes the entry (hostile.py says why).
 KNOWN_FAILURES = {
-    "OutputFiles.test_temp_name_symlinked_to_a_victim":
-        "case 6: the temporary name is opened O_CREAT|O_TRUNC, following the symlink",
-    "OutputFiles.test_continuous_output_that_is_a_regular_file":
-        "case 8: an error per interval, and exit 0 at SIGTERM",
     "Flags.test_bearer_token_file_that_is_a_fifo":
         "case 8: start-up blocks opening the FIFO",
-    "Flags.test_duration_that_overflows_the_clock":
-        "case 8: the end time wraps and the capture ends at once with exit 0",
     "Spool.test_spool_dir_of_another_user":
         "case 8: used silently; a FIFO swapped in for a spooled window hangs the upload thread",
     "Spool.test_full_disk_keeps_the_newest_windows":

@@ -56,22 +56,15 @@ def sized_symbols(path):
     return lookup
 
 
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            if right.split()[0] == "cgroup2":
-                return left.split()[4]
-    return None
-
-
 class ShortLivedProcesses(ft.TempDirTestCase):
     FREQ = 499
 
     def start_agent(self, out):
         """Starts fornax and returns once it samples, with a thread collecting its stderr."""
+        # -v: the process-event statistics at exit are checked
         agent = subprocess.Popen([ft.FORNAX, "--duration", "120s", "-F", str(self.FREQ),
-                                  "--no-kernel", "-o", out], stderr=subprocess.PIPE, text=True)
+                                  "--no-kernel", "-v", "-o", out], stderr=subprocess.PIPE,
+                                 text=True)
         lines = []
         for line in agent.stderr:
             lines.append(line)
@@ -179,7 +172,7 @@ class MountNamespace(ft.TempDirTestCase):
 
 class Cgroups(ft.TempDirTestCase):
     def test_cgroup_filter_and_labels(self):
-        root = cgroup2_mount()
+        root = ft.cgroup2_mount()
         if not root:
             ft.skip_or_fail("no cgroup2 filesystem mounted")
         name = f"fornax-test-{os.getpid()}"
@@ -207,7 +200,7 @@ class Cgroups(ft.TempDirTestCase):
         self.assertFalse([s for s in p.samples if "container_id" in s.labels])
 
     def test_relative_cgroup_path_names_the_same_cgroup(self):
-        root = cgroup2_mount()
+        root = ft.cgroup2_mount()
         if not root:
             ft.skip_or_fail("no cgroup2 filesystem mounted")
         out = self.path("root.pb.gz")

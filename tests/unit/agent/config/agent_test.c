@@ -36,6 +36,11 @@ TEST(durations)
 	ASSERT_EQ(config__parse_duration("5sec", &ns), -EINVAL);
 	ASSERT_EQ(config__parse_duration("99999999999999999999h", &ns), -ERANGE);
 	ASSERT_EQ(config__parse_duration("9999999999h", &ns), -ERANGE);
+	/* A year at most: the monotonic clock plus any duration taken must not wrap. */
+	ASSERT_EQ(config__parse_duration("5124095h", &ns), -ERANGE);
+	ASSERT_EQ(config__parse_duration("8761h", &ns), -ERANGE);
+	ASSERT_EQ(config__parse_duration("8760h", &ns), 0);
+	ASSERT_UEQ(ns, MAX_DURATION_NS);
 	return 0;
 }
 

@@ -539,7 +539,7 @@ TEST(top)
 		long long flat, cum;
 	} want[] = {
 		{ "a", 6, 14 }, { "x", 5, 5 }, { "sys_read", 4, 4 }, { "y", 3, 3 },
-		{ "b", 2, 6 }, { "inlined", 2, 2 }, { "[unknown]", 1, 1 }, { "jitted_fn", 1, 1 },
+		{ "b", 2, 6 }, { "inlined", 2, 2 }, { "/usr/bin/app", 1, 1 }, { "jitted_fn", 1, 1 },
 		{ "main", 0, 24 }, { "read", 0, 4 }, { "outer", 0, 2 },
 	};
 	struct top_entry *e;
@@ -548,15 +548,28 @@ TEST(top)
 	long n;
 
 	ASSERT_EQ(build_fixture(&x), 0);
-	n = top__compute(x.p, &e);
+	n = top__compute(x.p, TOP_BY_FUNCTION, &e);
 	ASSERT_EQ(n, 11);
 	for (long i = 0; i < n; i++) {
 		ASSERT_STREQ(e[i].name, want[i].name);
+		/* Code without a name is counted under its mapping. */
+		ASSERT_EQ(e[i].mapping, i == 6);
 		ASSERT_EQ(e[i].flat, want[i].flat);
 		ASSERT_EQ(e[i].cum, want[i].cum);
 	}
 	free(e);
-	ASSERT_EQ(top__format(x.p, 3, NULL, &text), 0);
+	ASSERT_EQ(top__format(x.p, 8, TOP_BY_FUNCTION, NULL, &text), 0);
+	ASSERT_TRUE(strstr(text, "  1   4.17%  95.83%            1   4.17%  [app]\n"));
+	free(text);
+	/* By process: every sample once, under its comm label. */
+	ASSERT_EQ(top__format(x.p, 5, TOP_BY_COMM, NULL, &text), 0);
+	ASSERT_STREQ(text,
+		     "Top 2 of 2 processes, 24 samples:\n"
+		     "        flat   flat%    sum%          cum    cum%  process\n"
+		     "          16  66.67%  66.67%           16  66.67%  app\n"
+		     "           8  33.33% 100.00%            8  33.33%  other\n");
+	free(text);
+	ASSERT_EQ(top__format(x.p, 3, TOP_BY_FUNCTION, NULL, &text), 0);
 	ASSERT_STREQ(text,
 		     "Top 3 of 11 functions, 24 samples:\n"
 		     "        flat   flat%    sum%          cum    cum%  function\n"
@@ -574,7 +587,7 @@ TEST(top)
 
 		ASSERT_EQ(pprof__add_sample(x.p, (__u64[]){ r, r2, r }, 3, 1234567, NULL, 0), 0);
 	}
-	ASSERT_EQ(top__format(x.p, 10, "bytes", &text), 0);
+	ASSERT_EQ(top__format(x.p, 10, TOP_BY_FUNCTION, "bytes", &text), 0);
 	ASSERT_TRUE(strstr(text, "Top 1 of 1 functions, 1,234,567 bytes:\n"));
 	ASSERT_TRUE(strstr(text, "   1,234,567 100.00% 100.00%    1,234,567 100.00%  rec?[2J\n"));
 	free(text);

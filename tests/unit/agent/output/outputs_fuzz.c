@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(text);
 	if (output__svg(p, &(struct output_opts){ .unit = unit, .title = unit }, &text, &len) == 0)
 		free(text);
-	if (top__format(p, 20, unit, &text) == 0)
+	if (top__format(p, 20, TOP_BY_FUNCTION, unit, &text) == 0)
 		free(text);
 	if (pprof__encode(p, true, &buf, &len) == 0)
 		free(buf);

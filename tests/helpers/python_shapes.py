@@ -1,0 +1,116 @@
+"""Python workloads whose stacks have shapes the frame walker must follow.
+
+  python_shapes.py threads SECONDS     three threads, each in its own function
+  python_shapes.py asyncio SECONDS     three coroutines taking turns in one event loop
+  python_shapes.py generators SECONDS  a pipeline of generators drained by sum()
+
+Prints one line with what the test needs (the threads' native ids, or
+"ready"), then runs until SECONDS have passed.
+"""
+import asyncio
+import sys
+import threading
+import time
+
+
+def spin(n):
+    x = 0
+    for i in range(n):
+        x = (x + i) & 0xffff
+    return x
+
+
+# ---- threads: each thread's samples must show its own function ----
+
+def thread_a(deadline):
+    while time.monotonic() < deadline:
+        spin(20000)
+
+
+def thread_b(deadline):
+    while time.monotonic() < deadline:
+        spin(20000)
+
+
+def thread_c(deadline):
+    while time.monotonic() < deadline:
+        spin(20000)
+
+
+def threads(deadline):
+    started = []
+    ready = threading.Barrier(4)
+
+    def run(fn):
+        ready.wait()
+        fn(deadline)
+
+    for fn in (thread_a, thread_b, thread_c):
+        t = threading.Thread(target=run, args=(fn,), name=fn.__name__)
+        t.start()
+        started.append(t)
+    ready.wait()
+    print(" ".join(f"{t.name}={t.native_id}" for t in started), flush=True)
+    for t in started:
+        t.join()
+
+
+# ---- asyncio: coroutine frames under the event loop's ----
+
+async def coro_a(deadline):
+    while time.monotonic() < deadline:
+        spin(5000)
+        await asyncio.sleep(0)
+
+
+async def coro_b(deadline):
+    while time.monotonic() < deadline:
+        spin(5000)
+        await asyncio.sleep(0)
+
+
+async def gather_all(deadline):
+    print("ready", flush=True)
+    await asyncio.gather(coro_a(deadline), coro_b(deadline))
+
+
+def run_asyncio(deadline):
+    asyncio.run(gather_all(deadline))
+
+
+# ---- generators: each stage resumed by the next one's FOR_ITER or by sum() (C) ----
+
+def produce(n):
+    for i in range(n):
+        yield spin(200) + i
+
+
+def keep_even(src):
+    for v in src:
+        if v % 2 == 0:
+            yield v
+
+
+def scale(src):
+    for v in src:
+        yield v * 3
+
+
+def pipeline():
+    return sum(scale(keep_even(produce(1000))))
+
+
+def generators(deadline):
+    print("ready", flush=True)
+    while time.monotonic() < deadline:
+        pipeline()
+
+
+def main():
+    mode, seconds = sys.argv[1], float(sys.argv[2])
+    deadline = time.monotonic() + seconds
+    {"threads": threads, "asyncio": run_asyncio, "generators": generators}[mode](deadline)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Python stacks of other shapes in Debian's python3.11: threads, coroutines
+under asyncio's event loop, a generator pipeline drained from C, and
+short-lived `python3.11 -c` processes started one after another.
+
+Workloads: tests/helpers/python_shapes.py. test_python.py covers the call
+graph, the leaf shares and --python=off.
+"""
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fornaxtest  # noqa: E402
+from test_python import PYTHON, python_frames, subsequence  # noqa: E402
+
+SHAPES = os.environ.get("PY_SHAPES", "")
+SECONDS = 6
+HZ = 199
+
+
+def names(sample, profile):
+    return [f[0] for f in python_frames(sample, profile)]
+
+
+class PythonShapesTest(fornaxtest.TempDirTestCase):
+    @classmethod
+    def setUpClass(cls):
+        fornaxtest.require_bpf()
+        if not os.access(PYTHON, os.X_OK) or not SHAPES:
+            fornaxtest.skip_or_fail(f"{PYTHON} (python3.11) and PY_SHAPES are needed")
+
+    def profile(self, mode):
+        """The workload's samples, its first output line, fornax's log."""
+        work = subprocess.Popen([PYTHON, SHAPES, mode, str(SECONDS + 10)],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            first = work.stdout.readline().strip()
+            out = os.path.join(self.tmp, f"{mode}.pb.gz")
+            proc = fornaxtest.run_fornax(["-d", f"{SECONDS}s", "-F", str(HZ), "-p",
+                                          str(work.pid), "-o", out])
+        finally:
+            work.kill()
+            work.wait()
+            work.stdout.close()
+        p = fornaxtest.read_pprof(out)
+        samples = p.by_pids([str(work.pid)])
+        total = sum(s.count for s in samples)
+        self.assertGreater(total, SECONDS * HZ // 2, proc.stderr)
+        return p, samples, total, first, proc.stderr
+
+    def test_threads(self):
+        """Each thread's samples show that thread's own function: the walker
+        reads the sampled thread's state, not the main thread's."""
+        p, samples, total, first, log = self.profile("threads")
+        tids = dict(kv.split("=") for kv in first.split())
+        for fn, tid in tids.items():
+            mine = [s for s in samples if s.labels.get("tid") == tid]
+            n = sum(s.count for s in mine)
+            right = sum(s.count for s in mine
+                        if subsequence(["Thread._bootstrap", "Thread.run", "threads.<locals>.run", fn,
+                                        "spin"], names(s, p)))
+            wrong = sum(s.count for s in mine
+                        if any(f in names(s, p) for f in tids if f != fn))
+            print(f"{fn} (tid {tid}): {right}/{n} samples in {fn} -> spin", file=sys.stderr)
+            # the GIL takes turns every 5 ms: each thread has about a third
+            self.assertGreater(n, 0.15 * total, log)
+            self.assertGreaterEqual(right, 0.97 * n, log)
+            self.assertEqual(wrong, 0, log)
+
+    def test_asyncio(self):
+        """Coroutines run under the event loop's frames, in order."""
+        p, samples, total, _, log = self.profile("asyncio")
+        counts = {"coro_a": 0, "coro_b": 0}
+        for s in samples:
+            n = names(s, p)
+            for coro in counts:
+                if coro in n:
+                    self.assertTrue(subsequence(["<module>", "main", "run_asyncio", "run",
+                                                 "Runner.run",
+                                                 "BaseEventLoop.run_until_complete",
+                                                 "BaseEventLoop.run_forever",
+                                                 "BaseEventLoop._run_once", "Handle._run", coro],
+                                                n), n)
+                    counts[coro] += s.count
+        print(f"coroutines: {counts} of {total} samples", file=sys.stderr)
+        for coro, n in counts.items():
+            self.assertGreater(n, 0.3 * total, f"{coro}: {counts}, {log}")
+        self.assertGreater(sum(counts.values()), 0.9 * total, log)
+
+    def test_generators(self):
+        """Each generator stage under the one that resumed it, through sum() (C)."""
+        p, samples, total, _, log = self.profile("generators")
+        chain = ["<module>", "main", "generators", "pipeline", "scale", "keep_even",
+                 "produce", "spin"]
+        in_chain = sum(s.count for s in samples if subsequence(chain, names(s, p)))
+        any_python = sum(s.count for s in samples if names(s, p))
+        print(f"generators: {in_chain}/{total} samples in the whole chain, "
+              f"{any_python} with Python frames", file=sys.stderr)
+        self.assertGreaterEqual(any_python, 0.99 * total, log)
+        # spin() in produce() is most of the work; the rest is the stages themselves
+        self.assertGreater(in_chain, 0.6 * total, log)
+        for s in samples:
+            n = names(s, p)
+            if "produce" in n:
+                self.assertTrue(subsequence(chain[:-1], n), n)
+
+    def test_short_lived_processes(self):
+        """python3.11 -c runs, one after another: each found at its first
+        sample and walked. Code objects are read from the living process at
+        a drain, so each run idles 1 s before exiting: samples taken in a
+        process's last drain interval would show [python: unreadable]."""
+        runs, pids = 8, []
+        code = ("import os, time\n"
+                "print(os.getpid(), flush=True)\n"
+                "def burn(deadline):\n"
+                "    while time.monotonic() < deadline:\n"
+                "        sum(range(1000))\n"
+                "burn(time.monotonic() + 0.5)\n"
+                "time.sleep(1.0)\n")
+
+        def loop():
+            time.sleep(1.5)  # the agent is attached by then
+            for _ in range(runs):
+                r = subprocess.run([PYTHON, "-c", code], stdout=subprocess.PIPE, text=True,
+                                   check=True)
+                pids.append(r.stdout.strip())
+
+        t = threading.Thread(target=loop)
+        t.start()
+        out = os.path.join(self.tmp, "short.pb.gz")
+        try:
+            proc = fornaxtest.run_fornax(["-d", f"{1.5 + runs * 1.6 + 2:.0f}s", "-F", str(HZ),
+                                          "--drain-interval", "200ms", "-o", out])
+        finally:
+            t.join()
+        p = fornaxtest.read_pprof(out)
+        self.assertEqual(len(pids), runs)
+        walked, total, burning = 0, 0, set()
+        for s in p.by_pids(pids):
+            total += s.count
+            n = names(s, p)
+            if "burn" in n:
+                self.assertTrue(subsequence(["<module>", "burn"], n), n)
+                burning.add(s.labels["pid"])
+                walked += s.count
+        print(f"short runs: {len(burning)}/{runs} processes with burn(), "
+              f"{walked}/{total} samples", file=sys.stderr)
+        self.assertEqual(len(burning), runs, proc.stderr)
+        # 0.5 s of burn() after about 0.03 s of start-up
+        self.assertGreater(walked, 0.8 * total, proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
