@@ -22,8 +22,10 @@
 #include "checks.h"
 #include "config.h"
 #include "convert.h"
+#include "fileio.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "ops.h"
 #include "output.h"
 #include "proc_watch.h"
 #include "progress.h"
@@ -74,6 +76,10 @@ struct agent {
 	__u64 drain_wakeups;
 	__u64 drain_late_sum_ns;
 	__u64 drain_late_max_ns;
+	struct ops ops;
+	/* for SIGHUP's re-read of the configuration */
+	int argc;
+	char **argv, **envp;
 };
 
 static size_t round_up_pow2(size_t n)
@@ -116,6 +122,7 @@ static int setup_signals(struct agent *a)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	a->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -146,6 +153,12 @@ static void consume_proc_events(struct agent *a)
 		log_warn_ratelimited("reading process events: %s, ignoring", strerror(-n));
 }
 
+/*
+ * SIGHUP: the configuration read again (file, environment, command line).
+ * What a running agent can take is taken (the relabel rules, the log
+ * level); the rest needs a restart, and a configuration with an error is
+ * not taken at all.
+ */
 /* Returns 1 when SIGINT/SIGTERM arrived, 0 when the deadline passed, or -errno. */
 static int wait_until(struct agent *a, __u64 deadline_mono)
 {
@@ -169,9 +182,13 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 			struct signalfd_siginfo si;
 
 			progress__clear(&a->progress);
-			if (read(a->signal_fd, &si, sizeof(si)) == sizeof(si))
-				log_info("%s: stopping after the current window",
-					 strsignal(si.ssi_signo));
+			if (read(a->signal_fd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				ops__reload(&a->ops, &a->cfg, a->argc, a->argv, a->envp);
+				continue;
+			}
+			log_info("%s: stopping after the current window", strsignal(si.ssi_signo));
 			return 1;
 		}
 		if (fds[1].revents & POLLIN) {
@@ -197,16 +214,35 @@ static int new_window(struct agent *a)
 		.start_realtime_ns = a->window_start_real,
 		.cgroups = a->cgroups,
 		.python = a->python,
+		.k8s = a->ops.k8s,
+		.relabel = &a->cfg.relabel,
 	});
 	return a->window ? 0 : -errno;
 }
 
 static void account_drain(struct agent *a, const struct sampler_drain_stats *st)
 {
+	struct ops_loop_stats loop = {
+		.windows_written = a->windows_written,
+		.write_errors = a->write_errors,
+		.late_sum_ns = a->drain_late_sum_ns,
+		.late_max_ns = a->drain_late_max_ns,
+		.last_drain_realtime_ns = clock_ns(CLOCK_REALTIME),
+	};
+
 	sampler_totals__add(&a->totals, st, a->unwinder != NULL);
 	if (a->python)
 		python_tracker__account_drain(a->python, &st->set);
 	window__add_drain_stats(a->window, st);
+	ops__after_drain(&a->ops, &a->totals, st, a->lifecycle, &loop);
+}
+
+/* Each drained sample to the window, and to an on-demand capture in progress. */
+static int add_sample(const struct sampler_sample *sample, void *ctx)
+{
+	struct agent *a = ctx;
+
+	return window__add_sample(sample, a->window) ?: ops__add_sample(&a->ops, sample);
 }
 
 static int drain(struct agent *a, bool final)
@@ -219,9 +255,9 @@ static int drain(struct agent *a, bool final)
 	/* every exec and exit before the flip is known before its samples are symbolized */
 	consume_proc_events(a);
 	if (final)
-		err = sampler__stop(a->sampler, window__add_sample, a->window, &st);
+		err = sampler__stop(a->sampler, add_sample, a, &st);
 	else
-		err = sampler__drain(a->sampler, window__add_sample, a->window, &st);
+		err = sampler__drain(a->sampler, add_sample, a, &st);
 	/* The set was cleared even if a sample could not be added: account what was read. */
 	account_drain(a, &st);
 	symbolizer__end_cycle(a->symbolizer);
@@ -388,31 +424,6 @@ static int run(struct agent *a)
 	return rotate_window(a) ?: err;
 }
 
-static int mkdir_p(const char *path)
-{
-	char *copy = strdup(path);
-	int err = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (char *p = copy + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-			err = -errno;
-			break;
-		}
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-	return err;
-}
-
 /*
  * libdebuginfod takes its servers, cache and timeouts from the environment;
  * it is set here, at startup, before any thread could read it.
@@ -422,7 +433,7 @@ static int setup_debuginfod(const struct config *cfg)
 	char secs[32];
 	int err;
 
-	err = mkdir_p(cfg->debuginfod_cache);
+	err = mkdir_p(cfg->debuginfod_cache, 0700);
 	if (err) {
 		log_error("--debuginfod-cache %s: %s", cfg->debuginfod_cache, strerror(-err));
 		return err;
@@ -497,6 +508,7 @@ static int setup_symbolizer(struct agent *a)
 		.no_kernel = !cfg->kernel_stacks,
 		.debug_dirs = cfg->debug_dirs,
 		.debuginfod = cfg->debuginfod_urls != NULL,
+		.max_perfmap_total_bytes = cfg->perf_map_memory,
 	});
 	if (!a->symbolizer) {
 		err = -errno;
@@ -649,7 +661,9 @@ static int setup(struct agent *a)
 		return err;
 	}
 	size_maps(cfg, &max_keys, &max_stacks);
-	err = setup_symbolizer(a);
+	err = ops__start_kubernetes(&a->ops, cfg);
+	if (!err)
+		err = setup_symbolizer(a);
 	if (!err)
 		err = setup_lifecycle(a);
 	if (!err)
@@ -672,6 +686,16 @@ static int setup(struct agent *a)
 		if (err)
 			return err;
 	}
+	err = ops__start(&a->ops, cfg, &(struct window_opts){
+		.symbolizer = a->symbolizer,
+		.frequency = cfg->frequency,
+		.cgroups = a->cgroups,
+		.python = a->python,
+		.k8s = a->ops.k8s,
+		.relabel = &a->cfg.relabel,
+	}, a->lifecycle, a->unwinder, a->uploader);
+	if (err)
+		return err;
 	progress__init(&a->progress, STDERR_FILENO, cfg->duration_ns && cfg->verbosity >= 0,
 		       cfg->duration_ns);
 
@@ -690,6 +714,8 @@ static int setup(struct agent *a)
 
 static void teardown(struct agent *a)
 {
+	/* no scrape or capture reads a stage once the endpoint is down */
+	ops__stop(&a->ops);
 	uploader__free(a->uploader);
 	window__free(a->window);
 	sampler__free(a->sampler);
@@ -705,12 +731,14 @@ static void teardown(struct agent *a)
 		close(a->signal_fd);
 	if (a->timer_fd >= 0)
 		close(a->timer_fd);
+	ops__free(&a->ops);
 	config__free(&a->cfg);
 }
 
 int main(int argc, char **argv, char **envp)
 {
-	struct agent a = { .signal_fd = -1, .timer_fd = -1 };
+	struct agent a = { .signal_fd = -1, .timer_fd = -1, .argc = argc, .argv = argv,
+			   .envp = envp };
 	int err;
 
 	if (argc > 1 && strcmp(argv[1], "convert") == 0)
@@ -737,8 +765,10 @@ int main(int argc, char **argv, char **envp)
 	log_setup_libbpf();
 
 	err = setup(&a);
-	if (!err)
+	if (!err) {
+		ops__ready(&a.ops);
 		err = run(&a);
+	}
 	if (a.sampler) {
 		log_info("done: %llu samples in %llu profiles, %llu lost, %llu write errors",
 			 (unsigned long long)a.totals.samples, (unsigned long long)a.windows_written,

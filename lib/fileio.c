@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define READ_START_BYTES 4096
@@ -110,5 +112,30 @@ int read_file_all(const char *path, size_t max, void **buf, size_t *len)
 		return -errno;
 	err = read_fd_all(fd, max, buf, len);
 	close(fd);
+	return err;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char *copy = strdup(path);
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+			err = -errno;
+			break;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(copy);
 	return err;
 }

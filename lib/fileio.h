@@ -25,4 +25,7 @@ int read_fd_all(int fd, size_t max, void **buf, size_t *len);
 /* read_fd_all() of path, opened O_RDONLY|O_CLOEXEC|O_NOCTTY. */
 int read_file_all(const char *path, size_t max, void **buf, size_t *len);
 
+/* mkdir -p: path and every missing parent with mode. 0 or -errno. */
+int mkdir_p(const char *path, mode_t mode);
+
 #endif /* FORNAX_BASE_FILEIO_H */

@@ -76,10 +76,11 @@ static int reopen_checked(int path_fd, const struct safe_open_opts *o, struct st
 }
 
 /* An O_PATH fd of what path names inside root_fd, or -errno; -ENOSYS: use the walk. */
-static int resolve_openat2(int root_fd, const char *path)
+static int resolve_openat2(int root_fd, const char *path, unsigned int flags)
 {
 	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
+		/* O_NOFOLLOW with O_PATH: the symlink itself, refused as not a regular file */
+		.flags = O_PATH | O_CLOEXEC | (flags & SAFE_OPEN_NO_FOLLOW ? O_NOFOLLOW : 0),
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd = -1;
@@ -116,6 +117,7 @@ struct walk {
 	int depth;           /* dirs[depth] is the current directory */
 	char *rest;          /* what is left of the path, symlink targets spliced in */
 	int links;
+	bool no_follow;      /* SAFE_OPEN_NO_FOLLOW: a symlink as the last component is refused */
 };
 
 static void walk_pop_to(struct walk *w, int depth)
@@ -206,7 +208,7 @@ static int walk_step(struct walk *w, const char *comp, int *out)
 	}
 	if (S_ISLNK(st.st_mode)) {
 		/* procfs magic links read as text too: never a jump out of the root */
-		if (++w->links > MAX_SYMLINKS) {
+		if (++w->links > MAX_SYMLINKS || (w->no_follow && !walk_more(w))) {
 			err = -ELOOP;
 			goto fail;
 		}
@@ -236,9 +238,9 @@ fail:
 }
 
 /* An O_PATH fd of what path names inside root_fd, resolved one component at a time. */
-static int resolve_walk(int root_fd, const char *path)
+static int resolve_walk(int root_fd, const char *path, unsigned int flags)
 {
-	struct walk w = { .dirs = { root_fd } };
+	struct walk w = { .dirs = { root_fd }, .no_follow = flags & SAFE_OPEN_NO_FOLLOW };
 	char comp[NAME_MAX + 2];
 	int fd = -1, err = 0;
 
@@ -270,9 +272,9 @@ int safe_open__in_root(int root_fd, const char *path, const struct safe_open_opt
 	if (root_fd < 0 || !path)
 		return -EINVAL;
 	if (!(o->flags & SAFE_OPEN_NO_OPENAT2))
-		path_fd = resolve_openat2(root_fd, path);
+		path_fd = resolve_openat2(root_fd, path, o->flags);
 	if (path_fd == -ENOSYS)
-		path_fd = resolve_walk(root_fd, path);
+		path_fd = resolve_walk(root_fd, path, o->flags);
 	if (path_fd < 0)
 		return path_fd;
 	fd = reopen_checked(path_fd, o, st);

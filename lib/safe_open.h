@@ -52,6 +52,8 @@ enum safe_open_flags {
 	SAFE_OPEN_SINGLE_LINK = 1 << 0,  /* refuse a file with more than one name */
 	SAFE_OPEN_NO_MAP_FILES = 1 << 1, /* safe_open__mapping(): by path only */
 	SAFE_OPEN_NO_OPENAT2 = 1 << 2,   /* the component walk even where openat2() works */
+	SAFE_OPEN_NO_FOLLOW = 1 << 3,    /* the last component may not be a symlink (-ELOOP,
+					  * or -EBADFD through openat2()) */
 };
 
 struct safe_open_opts {

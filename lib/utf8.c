@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "utf8.h"
 
+#include <stdint.h>
+#include <string.h>
+
 size_t utf8_decode(const unsigned char *s, size_t len, long *cp)
 {
 	long c;
@@ -41,4 +44,27 @@ size_t utf8_decode(const unsigned char *s, size_t len, long *cp)
 	}
 	*cp = c;
 	return n;
+}
+
+size_t utf8_make_printable(char *s, const char *keep)
+{
+	unsigned char *in = (unsigned char *)s, *out = (unsigned char *)s;
+	size_t replaced = 0;
+
+	while (*in) {
+		long cp;
+		size_t n = utf8_decode(in, SIZE_MAX, &cp);
+
+		if (cp < 0 || (cp < 0x20 && !(keep && strchr(keep, (int)cp))) ||
+		    (cp >= 0x7f && cp <= 0x9f)) {
+			*out++ = '?';
+			replaced++;
+		} else {
+			memmove(out, in, n);
+			out += n;
+		}
+		in += n;
+	}
+	*out = '\0';
+	return replaced;
 }

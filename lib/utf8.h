@@ -14,4 +14,12 @@
  */
 size_t utf8_decode(const unsigned char *s, size_t len, long *cp);
 
+/*
+ * Makes s safe to print on a terminal, in place: every C0 control (but the
+ * ones in keep, which may be NULL), DEL, C1 control (U+0080..U+009F, which
+ * terminals read as ESC sequences) and byte that is not UTF-8 becomes '?'.
+ * Returns how many were replaced.
+ */
+size_t utf8_make_printable(char *s, const char *keep);
+
 #endif /* FORNAX_BASE_UTF8_H */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "relabel.h"
 #include "unwind.h"
 
 void config_env_name(const struct option_spec *spec, char *buf, size_t size)
@@ -357,6 +358,29 @@ static int finish(struct config *cfg)
 	return config_finish_store(cfg);
 }
 
+/*
+ * --config (or FORNAX_CONFIG) before anything else: the file's values sit
+ * below the environment's and the command line's, so they are applied first.
+ */
+static int find_config_file(struct config *cfg, bool convert, int argc, char **argv,
+			    char **envp)
+{
+	const char *path = env_lookup(envp, "FORNAX_CONFIG");
+
+	if (convert)
+		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) &&
+		    i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+	}
+	return path && *path ? apply_config(cfg, path, "--config") : 0;
+}
+
 static int parse(struct config *cfg, bool convert, int argc, char **argv, char **envp)
 {
 	int err;
@@ -376,11 +400,17 @@ static int parse(struct config *cfg, bool convert, int argc, char **argv, char *
 		.store_connect_timeout_ns = DEFAULT_STORE_CONNECT_TIMEOUT_NS,
 		.store_queue = DEFAULT_STORE_QUEUE,
 	};
-	err = apply_environment(cfg, envp);
+	err = find_config_file(cfg, convert, argc, argv, envp);
+	if (!err && cfg->config_path)
+		err = config_apply_file(cfg);
+	if (!err)
+		err = apply_environment(cfg, envp);
 	if (!err)
 		err = apply_command_line(cfg, argc, argv);
 	if (!err)
 		err = finish(cfg);
+	if (!err)
+		err = config_finish_kubernetes(cfg, envp);
 	if (err == -ENOMEM)
 		fprintf(stderr, "fornax: out of memory while reading the configuration\n");
 	if (err)
@@ -434,6 +464,13 @@ void config__free(struct config *cfg)
 	cfg->n_labels = 0;
 	cfg->store = cfg->service_name = cfg->tenant = NULL;
 	cfg->bearer_token_file = cfg->ca_file = cfg->spool_dir = NULL;
+	free(cfg->config_path);
+	free(cfg->http_address);
+	free(cfg->kubernetes_api);
+	free(cfg->node_name);
+	relabel_rules__free(cfg->relabel);
+	cfg->config_path = cfg->http_address = cfg->kubernetes_api = cfg->node_name = NULL;
+	cfg->relabel = NULL;
 }
 
 #define HELP_WIDTH 80

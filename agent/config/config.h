@@ -22,6 +22,8 @@ struct config_output {
 	enum output_format format;
 };
 
+struct relabel_rules;
+
 struct config_label {
 	char *name;
 	char *value;
@@ -42,6 +44,7 @@ struct config {
 	size_t max_stacks;       /* 0: sized from CPUs × frequency × drain interval */
 	__u32 unwind_mode;       /* enum fornax_unwind_mode (bpf/unwind.h) */
 	size_t unwind_memory;    /* bytes of unwind rows in kernel maps at most; 0: default */
+	size_t perf_map_memory;  /* bytes of perf maps read, all together; 0: default */
 	bool python;             /* --python=auto: Python frames of CPython processes */
 	int verbosity;           /* 0 info, 1 debug, 2 trace; -1 warnings only */
 	bool show_help;
@@ -84,6 +87,13 @@ struct config {
 	__u64 store_connect_timeout_ns;
 	unsigned store_queue;    /* windows held in memory for the upload thread */
 	char store_flag_seen[64]; /* a store-only flag or variable that was given, for errors */
+	/* Operating a running agent. */
+	char *config_path;       /* --config: a YAML file of the same options */
+	char *http_address;      /* NULL: no HTTP endpoint */
+	bool kubernetes;         /* name samples' pods through the API server */
+	char *kubernetes_api;    /* NULL: from KUBERNETES_SERVICE_HOST/_PORT */
+	char *node_name;         /* --node-name, else NODE_NAME */
+	struct relabel_rules *relabel; /* the config file's relabel_configs; NULL: none */
 };
 
 /*
@@ -96,6 +106,12 @@ int config__parse(struct config *cfg, int argc, char **argv, char **envp);
 int config__parse_convert(struct config *cfg, int argc, char **argv, char **envp);
 void config__print_convert_help(const char *argv0);
 void config__free(struct config *cfg);
+/*
+ * SIGHUP: parses the configuration again and takes into cfg what a running
+ * agent can change (relabel rules, verbosity), saying on stderr when other
+ * settings differ. -EINVAL (the errors printed) leaves cfg as it was.
+ */
+int config__reload(struct config *cfg, int argc, char **argv, char **envp);
 void config__print_help(const char *argv0);
 
 /*

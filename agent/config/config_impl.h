@@ -29,6 +29,8 @@
 /* One page of rows (bpf/unwind.h) up to what a map-in-map of pages can name. */
 #define MIN_UNWIND_MEMORY (1ULL << 20)
 #define MAX_UNWIND_MEMORY (1ULL << 40)
+#define MIN_PERF_MAP_MEMORY (1ULL << 20)
+#define MAX_PERF_MAP_MEMORY (1ULL << 40)
 #define DEFAULT_STORE_TIMEOUT_NS (30 * NSEC_PER_SEC)
 #define DEFAULT_STORE_CONNECT_TIMEOUT_NS (5 * NSEC_PER_SEC)
 #define MIN_STORE_TIMEOUT_NS (100 * NSEC_PER_MSEC)
@@ -107,5 +109,15 @@ int apply_store_connect_timeout(struct config *cfg, const char *value, const cha
 int apply_store_queue(struct config *cfg, const char *value, const char *origin);
 /* After parsing: the store flags make sense together (and without a store, none is given). */
 int config_finish_store(struct config *cfg);
+
+/* ops_options.c */
+int apply_config(struct config *cfg, const char *value, const char *origin);
+int apply_http_address(struct config *cfg, const char *value, const char *origin);
+int apply_kubernetes(struct config *cfg, const char *value, const char *origin);
+int apply_kubernetes_api(struct config *cfg, const char *value, const char *origin);
+int apply_node_name(struct config *cfg, const char *value, const char *origin);
+/* Applies the pairs of cfg->config_path and keeps its relabel rules; the error printed. */
+int config_apply_file(struct config *cfg);
+int config_finish_kubernetes(struct config *cfg, char **envp);
 
 #endif /* FORNAX_CONFIG_IMPL_H */

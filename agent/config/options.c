@@ -379,8 +379,8 @@ static int apply_python(struct config *cfg, const char *value, const char *origi
 	return 0;
 }
 
-/* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes. */
-static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
+/* "64M", "1G", "524288": bytes, with binary K/M/G/T suffixes, within [min, max]. */
+static int parse_size_in(const char *value, __u64 min, __u64 max, __u64 *out)
 {
 	static const char suffixes[] = "KMGT";
 	unsigned long long v, scale = 1;
@@ -388,26 +388,42 @@ static int apply_unwind_memory(struct config *cfg, const char *value, const char
 	char *end;
 
 	if (!isdigit((unsigned char)*value))
-		goto bad;
+		return -EINVAL;
 	errno = 0;
 	v = strtoull(value, &end, 10);
 	if (errno)
-		goto bad;
+		return -EINVAL;
 	if (*end) {
 		unit = strchr(suffixes, toupper((unsigned char)*end));
 		if (!unit || (end[1] && strcasecmp(end + 1, "iB") && strcasecmp(end + 1, "B")))
-			goto bad;
+			return -EINVAL;
 		scale = 1ULL << (10 * (unit - suffixes + 1));
 	}
-	if (v > MAX_UNWIND_MEMORY / scale || v * scale < MIN_UNWIND_MEMORY)
-		goto bad;
-	cfg->unwind_memory = v * scale;
+	if (v > max / scale || v * scale < min)
+		return -ERANGE;
+	*out = v * scale;
 	return 0;
-bad:
-	return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
 }
 
+static int apply_unwind_memory(struct config *cfg, const char *value, const char *origin)
+{
+	__u64 v;
 
+	if (parse_size_in(value, MIN_UNWIND_MEMORY, MAX_UNWIND_MEMORY, &v))
+		return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
+	cfg->unwind_memory = v;
+	return 0;
+}
+
+static int apply_perf_map_memory(struct config *cfg, const char *value, const char *origin)
+{
+	__u64 v;
+
+	if (parse_size_in(value, MIN_PERF_MAP_MEMORY, MAX_PERF_MAP_MEMORY, &v))
+		return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
+	cfg->perf_map_memory = v;
+	return 0;
+}
 
 static int apply_verbose(struct config *cfg, const char *value, const char *origin)
 {
@@ -510,6 +526,9 @@ const struct option_spec config_options[] = {
 	  "default), dwarf (CFI tables only), fp (frame pointers only)", 0 },
 	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
 	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)", 0 },
+	{ "perf-map-memory", 0, OPT_VALUE, apply_perf_map_memory, "SIZE",
+	  "JIT perf maps (/tmp/perf-PID.map) read, all processes together, each file counted once "
+	  "(default 256M; one file at most 64M)", 0 },
 	{ "python", 0, OPT_VALUE, apply_python, "MODE",
 	  "auto (default): CPython 3.11+ processes show their Python frames, with names, files "
 	  "and lines, in place of the interpreter loop; off: native frames only", 0 },
@@ -539,6 +558,19 @@ const struct option_spec config_options[] = {
 	  "give up connecting to the store after DURATION and retry (default 5s)", 0 },
 	{ "store-queue", 0, OPT_VALUE, apply_store_queue, "N",
 	  "windows held in memory for the store before they go to the spool (default 4)", 0 },
+	{ "config", 'c', OPT_VALUE, apply_config, "PATH",
+	  "read options from this YAML file (keys are the long flags; relabel_configs for pod "
+	  "labels); the environment and the command line override it; SIGHUP re-reads it", 0 },
+	{ "http-address", 0, OPT_VALUE, apply_http_address, "HOST:PORT",
+	  "serve /metrics, /healthz, /readyz and /debug/pprof/profile here (e.g. 127.0.0.1:7071); "
+	  "off by default", 0 },
+	{ "kubernetes", 0, OPT_BOOL, apply_kubernetes, NULL,
+	  "label samples with their pod's namespace, name, container and node, from the API "
+	  "server (the service account's token and CA)", 0 },
+	{ "kubernetes-api", 0, OPT_VALUE, apply_kubernetes_api, "URL",
+	  "the API server (default: from $KUBERNETES_SERVICE_HOST and _PORT)", 0 },
+	{ "node-name", 0, OPT_VALUE, apply_node_name, "NAME",
+	  "this node's name for --kubernetes (default: $NODE_NAME)", 0 },
 	{ "verbose", 'v', OPT_COUNT, apply_verbose, NULL,
 	  "more logging; -vv adds libbpf's (environment: 0..2)", OPT_CONVERT },
 	{ "quiet", 'q', OPT_BOOL, apply_quiet, NULL, "log errors and warnings only", OPT_CONVERT },

@@ -305,11 +305,12 @@ static int start_daemon(struct http_server *s, int fd)
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
 			MHD_USE_ERROR_LOG,
 		0, NULL, NULL, handle, s,
+		/* first, or libmicrohttpd says so on its own logger */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->opts.max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.idle_timeout_s,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK_SIZE,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_END);
 	if (!s->daemon)
 		err = errno ? -errno : -EIO;

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define RATELIMIT_INTERVAL_S 10
 #define RATELIMIT_BURST 5
 
@@ -44,6 +46,8 @@ static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, 
 	if (n < 0)
 		return;
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	/* messages carry names from files anyone writes: no escape sequence reaches a terminal */
+	(void)utf8_make_printable(line, "\n\t");
 	n = strlen(line);
 	while (n > 0 && line[n - 1] == '\n')
 		line[--n] = '\0';

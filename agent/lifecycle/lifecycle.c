@@ -148,6 +148,10 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 		log_info("debuginfod: %llu debug files fetched, %llu not found",
 			 (unsigned long long)ss.debuginfod_found,
 			 (unsigned long long)ss.debuginfod_missed);
+	if (ss.perfmap_budget_hits)
+		log_info("perf maps: %llu reads stopped by the memory budget (--perf-map-memory), "
+			 "%.1f MiB read", (unsigned long long)ss.perfmap_budget_hits,
+			 (double)ss.perfmap_bytes / (1 << 20));
 	log_info("processes: %llu maps read at exec (%llu gone before), %llu exits with mappings "
 		 "(%llu mappings of unseen files), %llu freed after exit, %llu evicted",
 		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,
@@ -171,4 +175,12 @@ void lifecycle__log_caches(const struct lifecycle *lc)
 		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
 		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
 		  (unsigned long long)ss.evicted_addresses);
+}
+
+void lifecycle__cache_stats(const struct lifecycle *lc, struct symbolizer_stats *sym,
+			    struct cgroups_stats *cgroups)
+{
+	symbolizer__stats(lc->symbolizer, sym);
+	if (lc->cgroups)
+		cgroups__stats(lc->cgroups, cgroups);
 }

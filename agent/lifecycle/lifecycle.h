@@ -47,4 +47,18 @@ void lifecycle__log_summary(const struct lifecycle *lc);
 /* Logs, at debug level, what the bounded caches hold: they must level off, not grow. */
 void lifecycle__log_caches(const struct lifecycle *lc);
 
+/*
+ * The same caches as Prometheus families (fornax_symbolizer_*,
+ * fornax_cgroups_cached): the symbolizer is the drain loop's, so its
+ * numbers reach a scrape as a snapshot the loop publishes with
+ * lifecycle__publish_caches() after each drain. NULL with errno set.
+ */
+struct metrics;
+struct metrics_snapshot;
+/* What the caches hold now (cgroups untouched without a cgroup cache). */
+void lifecycle__cache_stats(const struct lifecycle *lc, struct symbolizer_stats *sym,
+			    struct cgroups_stats *cgroups);
+struct metrics_snapshot *lifecycle__add_cache_metrics(struct metrics *m);
+void lifecycle__publish_caches(const struct lifecycle *lc, struct metrics_snapshot *s);
+
 #endif /* FORNAX_LIFECYCLE_H */

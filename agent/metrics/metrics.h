@@ -19,6 +19,7 @@
 #ifndef FORNAX_METRICS_H
 #define FORNAX_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -90,6 +91,24 @@ int metrics__write(struct metrics *m, FILE *out);
 int metrics__add_process_collector(struct metrics *m);
 /* fornax_build_info{version="..."} 1 */
 int metrics__add_build_info(struct metrics *m, const char *version);
+
+/*
+ * A collector over a copy: for numbers a loop owns that are not safe to
+ * read from another thread. The loop calls metrics_snapshot__publish()
+ * with its struct (size bytes) after each turn; a scrape emits fn over
+ * the last copy published (nothing before the first). publish and free
+ * take NULL, so a loop without a registry needs no check.
+ */
+typedef void (*metrics_snapshot_fn)(struct metrics_emitter *e, const void *data);
+struct metrics_snapshot;
+
+/* NULL with errno set (and *why for EINVAL), as metrics__add_collector(). */
+struct metrics_snapshot *metrics_snapshot__new(struct metrics *m, const struct metric_desc *descs,
+					       size_t n, metrics_snapshot_fn fn, size_t size,
+					       const char **why);
+void metrics_snapshot__publish(struct metrics_snapshot *s, const void *data);
+/* Unregisters (waiting for a scrape in progress) and frees. */
+void metrics_snapshot__free(struct metrics_snapshot *s);
 
 /* For callers that validate names before registering anything. */
 int metric_name__check(const char *name, enum metric_type type, const char **why);

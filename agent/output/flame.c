@@ -122,6 +122,8 @@ enum flame_kind flame__location_kind(const struct pprof *p, const struct pprof_l
 
 		return fn && fn->name && fn->name[0] == '[' ? FLAME_UNKNOWN : FLAME_NATIVE;
 	}
+	if (m->filename && strcmp(m->filename, "[python]") == 0)
+		return FLAME_PYTHON;
 	return is_jit_mapping(m->filename) ? FLAME_JIT : FLAME_NATIVE;
 }
 

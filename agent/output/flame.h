@@ -25,8 +25,10 @@
  *           ("/tmp/perf-PID.map", which perf and fornax name as the mapping
  *           of JIT frames), a jitdump image ("jitted-*"), "[jit]", or an
  *           anonymous mapping ("", "//anon", "[anon:*]");
+ *   PYTHON  a Python frame: the mapping "[python]" that fornax gives the
+ *           frames its walker found in CPython processes;
  *   UNKNOWN no function could be named (no lines), or a pseudo frame such
- *           as "[truncated]" that has no mapping;
+ *           as "[truncated]" or "[python: unreadable]" that has no mapping;
  *   NATIVE  everything else: user code in an ELF file.
  */
 enum flame_kind {
@@ -35,6 +37,7 @@ enum flame_kind {
 	FLAME_NATIVE,
 	FLAME_KERNEL,
 	FLAME_JIT,
+	FLAME_PYTHON,
 	FLAME_UNKNOWN,
 	NR_FLAME_KINDS,
 };

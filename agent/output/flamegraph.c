@@ -101,6 +101,10 @@ long flamegraph__escape(struct flamegraph_buf *b, const char *s, size_t max_char
 	const unsigned char *p = (const unsigned char *)s;
 	long chars = 0;
 
+	/* a string even when s is empty: callers print b->buf */
+	if (flamegraph_buf_grow(b, 0))
+		return -ENOMEM;
+	b->buf[b->len] = '\0';
 	while (*p && (!max_chars || (size_t)chars < max_chars)) {
 		long cp;
 		size_t n = utf8_decode(p, SIZE_MAX, &cp);
@@ -208,6 +212,9 @@ static void frame_color(const char *name, enum flame_kind kind, char out[8])
 	case FLAME_JIT: /* greens */
 		r = 60 + 70 * a, g = 175 + 60 * b, bl = 60 + 50 * c;
 		break;
+	case FLAME_PYTHON: /* teals */
+		r = 40 + 50 * a, g = 170 + 45 * b, bl = 165 + 45 * c;
+		break;
 	case FLAME_UNKNOWN: /* greys */
 		r = g = bl = 165 + 40 * a;
 		break;
@@ -232,6 +239,8 @@ static const char *kind_word(enum flame_kind kind)
 		return "kernel";
 	case FLAME_JIT:
 		return "JIT";
+	case FLAME_PYTHON:
+		return "Python";
 	case FLAME_UNKNOWN:
 		return "unknown";
 	case FLAME_PROCESS:
@@ -533,6 +542,7 @@ static int emit_legend(struct flamegraph_buf *b, int y)
 		{ FLAME_NATIVE, "native", "#f08a28" },
 		{ FLAME_KERNEL, "kernel", "#5e9de0" },
 		{ FLAME_JIT, "JIT", "#5ccf5c" },
+		{ FLAME_PYTHON, "Python", "#40bcb8" },
 		{ FLAME_UNKNOWN, "unknown", "#b4b4b4" },
 	};
 	int x = MARGIN, err = 0;

@@ -119,6 +119,9 @@ int output__folded(const struct pprof *p, char **text, size_t *len)
 		struct strbuf sb = { 0 };
 
 		err = fold_sample(p, s, &sb);
+		/* no comm label and no locations (a Go profile can have such a sample) */
+		if (!err && !sb.buf)
+			err = strbuf_append(&sb, "[no stack]", strlen("[no stack]"));
 		if (err) {
 			free(sb.buf);
 			break;

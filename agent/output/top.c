@@ -10,6 +10,7 @@
 
 #include "array.h"
 #include "hashmap.h"
+#include "utf8.h"
 
 static const char unknown_name[] = "[unknown]";
 
@@ -172,7 +173,23 @@ static double share(__s64 part, __s64 total)
 	return total > 0 ? 100.0 * (double)part / (double)total : 0;
 }
 
-/* Names come from files anyone can write: no control characters to the terminal. */
+/*
+ * Names and units come from files anyone can write: no control character,
+ * C1 ones included, reaches the terminal.
+ */
+static void put_printable(FILE *f, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy) {
+		fputs("?", f);
+		return;
+	}
+	(void)utf8_make_printable(copy, NULL);
+	fputs(copy, f);
+	free(copy);
+}
+
 static void put_name(FILE *f, const struct top_entry *e)
 {
 	const char *name = e->name, *slash = strrchr(name, '/');
@@ -182,8 +199,7 @@ static void put_name(FILE *f, const struct top_entry *e)
 		name = slash + 1;
 	if (brackets)
 		fputc('[', f);
-	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-		fputc(*c < 0x20 || *c == 0x7f ? '?' : *c, f);
+	put_printable(f, name);
 	if (brackets)
 		fputc(']', f);
 	fputc('\n', f);
@@ -210,8 +226,10 @@ int top__format(const struct pprof *p, size_t n, enum top_by by, const char *uni
 	if ((size_t)count < n)
 		n = (size_t)count;
 	thousands(total, t, sizeof(t));
-	fprintf(f, "Top %zu of %ld %s, %s %s:\n", n, count,
-		by == TOP_BY_COMM ? "processes" : "functions", t, unit ? unit : "samples");
+	fprintf(f, "Top %zu of %ld %s, %s ", n, count,
+		by == TOP_BY_COMM ? "processes" : "functions", t);
+	put_printable(f, unit ? unit : "samples");
+	fputs(":\n", f);
 	fprintf(f, "%12s %7s %7s %12s %7s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", what);
 	for (size_t i = 0; i < n; i++) {
 		char flat[32], cum[32];

@@ -75,6 +75,12 @@ void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_st
 		log_unwind(&st->set);
 	t->samples += st->drained_samples;
 	t->lost += st->set.counts_map_full;
+	t->filtered += st->set.filtered;
+	t->idle += st->set.idle;
+	t->stacks_dropped += st->set.stack_map_full;
+	t->stacks_missing += st->missing_stacks;
+	t->user_stacks_truncated += st->set.user_stack_truncated;
+	t->drains++;
 	log_debug("drain: %llu samples, %llu keys, %llu stacks (kernel: %llu samples, %llu idle, "
 		  "%llu filtered)",
 		  (unsigned long long)st->drained_samples, (unsigned long long)st->keys,

@@ -16,6 +16,12 @@
 struct sampler_totals {
 	__u64 samples;                   /* drained */
 	__u64 lost;                      /* counts map full */
+	__u64 filtered;                  /* rejected by the pid or cgroup filter */
+	__u64 idle;                      /* idle task, not kept */
+	__u64 stacks_dropped;            /* stacks map full: sample kept without it */
+	__u64 stacks_missing;            /* a key named a stack the drain did not find */
+	__u64 user_stacks_truncated;     /* deeper than the walk goes */
+	__u64 drains;
 	__u64 unwind_fp;                 /* user stacks walked by frame pointers */
 	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */
 };
@@ -27,6 +33,15 @@ struct sampler_totals {
  * adds it to t.
  */
 void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_stats *st, bool cfi);
+
+/*
+ * The totals as Prometheus families (fornax_samples_total, lost and
+ * dropped by reason, CFI walks by end): a snapshot the drain loop
+ * publishes (metrics_snapshot__publish(s, &totals)) after each drain.
+ * NULL with errno set.
+ */
+struct metrics;
+struct metrics_snapshot *sampler_totals__add_metrics(struct metrics *m);
 
 /* "user stacks: N walked by CFI (...), M by frame pointers" for the run. */
 void sampler_totals__log_unwind(const struct sampler_totals *t);

@@ -16,6 +16,11 @@
 
 /* Exit reports waiting for the worker at most; more are left to the sweep. */
 #define MAX_PENDING_EXITS 65536
+/*
+ * How long unwinder__free() waits for its threads: a read from a file
+ * system a user controls (FUSE) can block a builder for good.
+ */
+#define JOIN_TIMEOUT_NS (5 * NSEC_PER_SEC)
 
 void unwinder_retire(struct unwinder *u, struct page_pool *pool, __u32 start, __u32 n)
 {
@@ -176,8 +181,22 @@ cleanup:
 	return NULL;
 }
 
+/* Joins t by until (CLOCK_REALTIME); false, with a warning naming it, if it is stuck. */
+static bool join_by(pthread_t t, const struct timespec *until, const char *what)
+{
+	int err = pthread_timedjoin_np(t, NULL, until);
+
+	if (err)
+		log_warn("unwinder: the %s thread did not stop: %s; leaving it behind", what,
+			 strerror(err));
+	return !err;
+}
+
 void unwinder__free(struct unwinder *u)
 {
+	struct timespec until = timespec_after_ns(CLOCK_REALTIME, JOIN_TIMEOUT_NS);
+	bool joined = true;
+
 	if (!u)
 		return;
 	pthread_mutex_lock(&u->lock);
@@ -186,9 +205,12 @@ void unwinder__free(struct unwinder *u)
 	pthread_cond_broadcast(&u->build_cond);
 	pthread_mutex_unlock(&u->lock);
 	if (u->thread_started)
-		pthread_join(u->thread, NULL);
+		joined &= join_by(u->thread, &until, "process walker");
 	for (int i = 0; i < u->n_builders; i++)
-		pthread_join(u->builders[i], NULL);
+		joined &= join_by(u->builders[i], &until, "table builder");
+	/* A stuck thread still uses all of it: the process is exiting, so it is leaked. */
+	if (!joined)
+		return;
 
 	procs_free(u);
 	devinos_free(u);

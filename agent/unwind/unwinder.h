@@ -72,6 +72,9 @@ const struct unwinder_maps *unwinder__maps(const struct unwinder *u);
 bool unwinder__wait_ready(struct unwinder *u, __u64 timeout_ns);
 
 void unwinder__stats(struct unwinder *u, struct unwinder_stats *out);
+/* The stats above as fornax_unwind_* families, read at scrape time. 0 or -errno. */
+struct metrics;
+int unwinder__add_metrics(struct unwinder *u, struct metrics *m);
 /* Logs the tables and processes of the run in one line. */
 void unwinder__log_summary(struct unwinder *u);
 

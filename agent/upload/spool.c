@@ -195,6 +195,22 @@ static int make_room(struct spool *s, __u64 incoming)
 	return 0;
 }
 
+/*
+ * The directory must be the agent's alone: another user who owns it, or
+ * may write in it, could swap a FIFO or a symlink in for a window, or fill
+ * it. -EPERM.
+ */
+static int check_dir(int dir_fd)
+{
+	struct stat st;
+
+	if (fstat(dir_fd, &st) < 0)
+		return -errno;
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return -EPERM;
+	return 0;
+}
+
 struct spool *spool__open(const struct spool_opts *opts, struct spool_open_stats *stats)
 {
 	struct spool_open_stats ignored;
@@ -227,6 +243,9 @@ struct spool *spool__open(const struct spool_opts *opts, struct spool_open_stats
 		err = -errno;
 		goto fail;
 	}
+	err = check_dir(s->dir_fd);
+	if (err)
+		goto fail;
 	s->lock_fd = openat(s->dir_fd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (s->lock_fd < 0) {
 		err = -errno;
@@ -349,7 +368,8 @@ static int read_window_file(int fd, void **buf, size_t *len)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (st.st_size < HEADER_SIZE || (__u64)st.st_size > HEADER_SIZE + (__u64)MAX_WINDOW_BYTES)
+	if (!S_ISREG(st.st_mode) || st.st_size < HEADER_SIZE ||
+	    (__u64)st.st_size > HEADER_SIZE + (__u64)MAX_WINDOW_BYTES)
 		return -EBADMSG;
 	if (pread(fd, header, sizeof(header), 0) != sizeof(header))
 		return -EBADMSG;
@@ -381,7 +401,9 @@ int spool__read_oldest(struct spool *s, void **buf, size_t *len, __s64 *time_nan
 	if (s->head >= s->n)
 		return -ENOENT;
 	*time_nanos = s->entries[s->head].time_nanos;
-	fd = openat(s->dir_fd, s->entries[s->head].name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* non-blocking and never a terminal, whatever was swapped in under the name */
+	fd = openat(s->dir_fd, s->entries[s->head].name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return errno == ENOENT ? -EBADMSG : -errno;
 	err = read_window_file(fd, buf, len);

@@ -43,7 +43,9 @@ struct spool_open_stats {
 
 /*
  * Opens (creating if needed) and locks the directory and indexes what is
- * there. NULL with errno set: EBUSY when another process holds the lock.
+ * there. NULL with errno set: EBUSY when another process holds the lock,
+ * EPERM when the directory belongs to another user or group or others may
+ * write in it.
  */
 struct spool *spool__open(const struct spool_opts *opts, struct spool_open_stats *stats);
 void spool__close(struct spool *s);

@@ -241,7 +241,8 @@ int store__read_token(const char *path, char **token, const char **why)
 	int fd, err;
 
 	*token = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* non-blocking: a FIFO under the name opens at once, and is refused below */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {

@@ -567,6 +567,9 @@ struct uploader *uploader__new(const struct uploader_opts *opts)
 			err = -errno;
 			if (err == -EBUSY)
 				log_error("spool: %s is in use by another fornax", opts->spool_dir);
+			else if (err == -EPERM)
+				log_error("spool: %s belongs to another user or others may write in "
+					  "it: refusing to use it", opts->spool_dir);
 			else
 				log_error("spool: opening %s: %s", opts->spool_dir, strerror(-err));
 			goto fail;

@@ -96,6 +96,12 @@ int uploader__submit(struct uploader *u, const struct pprof *window);
 void uploader__stop(struct uploader *u, __u64 timeout_ns);
 
 void uploader__stats(struct uploader *u, struct uploader_stats *out);
+/*
+ * Registers the books above as fornax_upload_* families, read under the
+ * uploader's lock at scrape time. 0 or -errno; u must outlive m's scrapes.
+ */
+struct metrics;
+int uploader__add_metrics(struct uploader *u, struct metrics *m);
 
 /* Logs the books in one line of key=value pairs ("upload summary: produced=..."). */
 void uploader__log_stats(struct uploader *u);

@@ -9,10 +9,14 @@
 
 #include "hashmap.h"
 #include "log.h"
+#include "pod_labels.h"
 #include "py_merge.h"
 #include "python_tracker.h"
+#include "relabel.h"
 #include "timeconst.h"
 
+/* Labels a sample takes from its pod (and relabel_configs), at most. */
+#define MAX_POD_LABELS 16
 
 enum addr_kind {
 	ADDR_USER_LEAF,
@@ -66,6 +70,9 @@ struct window {
 	struct symbolizer *symbolizer;
 	struct cgroups *cgroups;
 	struct python_tracker *python;
+	struct k8s_pods *k8s;
+	struct relabel_rules *const *relabel;
+	struct label_set *pod_scratch; /* a sample's pod labels, NULL without k8s */
 	__u64 python_mapping;
 	struct pprof *pprof;
 	struct hmap addresses; /* addr_key → addr_entry */
@@ -95,6 +102,10 @@ struct window *window__new(const struct window_opts *opts)
 	w->symbolizer = opts->symbolizer;
 	w->cgroups = opts->cgroups;
 	w->python = opts->python;
+	w->k8s = opts->k8s;
+	w->relabel = opts->relabel;
+	if (w->k8s && !(w->pod_scratch = label_set__new()))
+		goto fail;
 	w->pprof = pprof__new(&(struct pprof_opts){
 		.period_ns = NSEC_PER_SEC / opts->frequency,
 		.time_nanos = opts->start_realtime_ns,
@@ -135,6 +146,7 @@ void window__free(struct window *w)
 	free(w->symbolized);
 	free(w->native_ids);
 	free(w->merged);
+	label_set__free(w->pod_scratch);
 	free(w);
 }
 
@@ -538,7 +550,8 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 	const struct fornax_sample_key *key = sample->key;
 	char pid[16], tid[16], comm[FORNAX_COMM_LEN + 1], thread[FORNAX_COMM_LEN + 1];
 	const struct cgroup_info *cg = NULL;
-	struct pprof_label labels[8];
+	/* pid, tid, comm, thread, cgroup, container_id, pod_uid, unwind; then a pod's */
+	struct pprof_label labels[8 + MAX_POD_LABELS];
 	const char *unwind = unwind_label(sample);
 	__u64 *ids = w->location_ids;
 	size_t n = 0, n_labels = 4, merged = 0;
@@ -618,6 +631,13 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 	}
 	if (unwind)
 		labels[n_labels++] = (struct pprof_label){ .key = "unwind", .str = unwind };
+	if (cg && w->k8s) {
+		err = pod_labels__add(w->k8s, w->relabel ? *w->relabel : NULL, w->pod_scratch, cg,
+				      labels, &n_labels, sizeof(labels) / sizeof(labels[0]),
+				      &w->stats);
+		if (err)
+			return err < 0 ? err : 0;
+	}
 
 	err = pprof__add_sample(w->pprof, ids, n, sample->count, labels, n_labels);
 	if (err)

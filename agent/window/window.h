@@ -16,6 +16,8 @@
 
 struct window;
 struct python_tracker;
+struct k8s_pods;
+struct relabel_rules;
 
 struct window_opts {
 	struct symbolizer *symbolizer; /* borrowed; required */
@@ -25,6 +27,10 @@ struct window_opts {
 	struct cgroups *cgroups;
 	/* borrowed; NULL: Python frames are not merged (--python=off) */
 	struct python_tracker *python;
+	/* borrowed; NULL: no pod names (samples keep container_id and pod_uid) */
+	struct k8s_pods *k8s;
+	/* where the relabel rules are (SIGHUP swaps them between windows); NULL or *NULL: none */
+	struct relabel_rules *const *relabel;
 };
 
 /* What the window lost or could not resolve, for logs and the profile's comments. */
@@ -39,6 +45,9 @@ struct window_stats {
 	__u64 processes;         /* distinct (pid, start time) seen */
 	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */
 	__u64 unwind_fp;                 /* user stacks walked by frame pointers */
+	__u64 relabel_dropped;   /* samples a relabel rule dropped */
+	__u64 relabel_errors;    /* rules that hit the regex match limit */
+	__u64 labels_dropped;    /* pod labels beyond what a sample carries */
 	__u64 python_samples;    /* samples with Python frames merged in */
 	__u64 python_unreadable; /* [python: unreadable] frames, by sample */
 };

@@ -42,7 +42,8 @@ struct pprof_decode_info {
  * else the first value whose unit is "count" (CPU profiles: samples), else
  * the profile's default_sample_type, else the last one, as pprof does.
  * Returns NULL with errno set (EINVAL: not a valid profile, EFBIG: larger
- * than max_bytes, ENOMEM) and info->error saying why; info may be NULL.
+ * than max_bytes, or its unpacking would take more than 32 times its size
+ * plus 64 MiB, ENOMEM) and info->error saying why; info may be NULL.
  */
 struct pprof *pprof__decode(const void *buf, size_t len, const struct pprof_decode_opts *opts,
 			    struct pprof_decode_info *info);

@@ -17,9 +17,18 @@
 #include <zlib.h>
 
 #include "pprof_codec.h"
+#include "pprof_scan.h"
 #include "profile.pb-c.h"
 
 #define DEFAULT_MAX_BYTES (1ULL << 30)
+/*
+ * Unpacking may take this many times the message, plus a floor: real
+ * profiles take 5 to 20 (a sample of a few ids), while empty samples take
+ * 48 times their two bytes each.
+ */
+#define UNPACK_RATIO 32
+#define UNPACK_FLOOR (64ULL << 20)
+#define UNPACK_MAX (4ULL << 30)
 
 struct id_map {
 	/* Sorted by from; empty when the ids are exactly 1..N in order (the common case). */
@@ -559,7 +568,7 @@ struct pprof *pprof__decode(const void *buf, size_t len, const struct pprof_deco
 	struct decoder d = { .info = info };
 	Perftools__Profiles__Profile *in = NULL;
 	unsigned char *raw = NULL;
-	size_t raw_len = len;
+	size_t raw_len = len, unpacked, budget;
 	int err;
 
 	if (info)
@@ -589,6 +598,19 @@ struct pprof *pprof__decode(const void *buf, size_t len, const struct pprof_deco
 	}
 	if (!raw && len > max) {
 		err = fail(&d, -EFBIG, "larger than %zu bytes", max);
+		goto cleanup;
+	}
+	/* what unpacking would take, before it takes it: tiny messages cost a struct each */
+	budget = raw_len > (UNPACK_MAX - UNPACK_FLOOR) / UNPACK_RATIO ? UNPACK_MAX
+								  : raw_len * UNPACK_RATIO + UNPACK_FLOOR;
+	err = pprof_scan__unpacked_bytes(raw ? raw : buf, raw_len, budget, &unpacked);
+	if (err) {
+		err = fail(&d, -EINVAL, "not a pprof profile (the protobuf message does not parse)");
+		goto cleanup;
+	}
+	if (unpacked > budget) {
+		err = fail(&d, -EFBIG, "would take more than %zu MiB of memory to read, more than "
+			   "its size allows", budget >> 20);
 		goto cleanup;
 	}
 	in = perftools__profiles__profile__unpack(NULL, raw_len, raw ? raw : buf);

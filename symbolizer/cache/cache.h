@@ -113,10 +113,8 @@ struct sym_proc {
 	bool in_prev_images;       /* in sym->prev_images */
 	TAILQ_ENTRY(sym_proc) prev_link; /* sym->prev_images, oldest first */
 	__u64 prev_cycle;
-	/* JIT code: the perf map as read so far */
-	struct perfmap *perfmap;
-	__u64 perfmap_offset;      /* bytes parsed */
-	__u64 perfmap_ino;
+	/* JIT code: the perf map as read so far, shared by every process naming that file */
+	struct sym_perfmap *perfmap;
 	__u64 perfmap_checked;     /* cycle + 1 of the last look at the file; 0: never */
 };
 
@@ -126,9 +124,18 @@ struct jframe_chunk {
 	struct symbolizer_frame items[JFRAME_CHUNK];
 };
 
-struct dead_perfmap {
-	struct dead_perfmap *next;
+/*
+ * A perf map file by (device, inode): hard links and processes that share
+ * one are read once, and their bytes count once against the budget.
+ */
+struct sym_perfmap {
+	dev_t dev;
+	__u64 ino;
 	struct perfmap *pm;
+	__u64 offset;             /* bytes parsed */
+	unsigned refs;            /* processes */
+	bool linked;              /* in sym->perfmaps; not once its file was cut short */
+	struct sym_perfmap *next; /* sym->dead_perfmaps */
 };
 
 struct addr_entry {
@@ -192,8 +199,11 @@ struct symbolizer {
 	struct sym_proc_list exited;      /* exited processes waiting for their last samples */
 	struct sym_proc_list prev_images; /* processes holding a pre-exec image */
 	size_t max_perfmap_bytes;
+	size_t max_perfmap_total_bytes;
+	size_t perfmap_bytes;             /* parsed, all perf maps together */
+	struct hmap perfmaps;             /* (dev, ino) → sym_perfmap */
 	struct jframe_chunk *jframes;     /* JIT frames handed out this cycle */
-	struct dead_perfmap *dead_perfmaps; /* replaced this cycle, names still in use */
+	struct sym_perfmap *dead_perfmaps; /* released this cycle, names still in use */
 	/*
 	 * The vdso image is the same in every process of one ABI: the first
 	 * one read serves the others, so the vdso of a process that exited
@@ -264,7 +274,7 @@ int proc_read_maps(struct symbolizer *sym, struct sym_proc *p, int dirfd);
 struct sym_proc *proc_alloc(struct symbolizer *sym, __u32 pid, __u64 ticks);
 int proc_insert(struct symbolizer *sym, struct sym_proc *p);
 void proc_unlink(struct symbolizer *sym, struct sym_proc *p);
-void proc_free(struct sym_proc *p);
+void proc_free(struct symbolizer *sym, struct sym_proc *p);
 struct sym_proc *proc_new(struct symbolizer *sym, __u32 pid, __u64 ticks, int dirfd, int *err);
 void proc_touch(struct symbolizer *sym, struct sym_proc *p);
 struct sym_proc *proc_find(struct symbolizer *sym, __u32 pid, __u64 ticks);
@@ -275,6 +285,8 @@ int proc_reread(struct symbolizer *sym, struct sym_proc *p);
 bool jit_symbolize(struct symbolizer *sym, struct sym_proc *p, struct proc_mapping *m, __u64 a,
 		   struct symbolizer_location *loc, int *err);
 void jit_end_cycle(struct symbolizer *sym);
+/* p no longer uses its perf map; its names stay valid to the end of the cycle. */
+void jit_release(struct symbolizer *sym, struct sym_proc *p);
 
 /* kernel.c: kallsyms */
 void kernel_end_cycle(struct kernel_state *k);

@@ -150,7 +150,7 @@ int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 par
 	}
 	err = proc_insert(sym, c);
 	if (err)
-		proc_free(c);
+		proc_free(sym, c);
 	return err;
 }
 

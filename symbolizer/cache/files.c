@@ -18,6 +18,7 @@
 
 #include "fileio.h"
 #include "procfs.h"
+#include "safe_open.h"
 
 /* ---- files ---- */
 
@@ -205,11 +206,13 @@ void devino_free(struct symbolizer *sym, struct sym_devino *dv)
  * the process is no longer there.
  */
 static int open_mapping_fd(struct symbolizer *sym, __u32 pid, __u64 start_ticks,
-			   const struct proc_mapping *m, bool own_mapping, char **debug_path)
+			   const struct proc_mapping *m, bool own_mapping, char **debug_path,
+			   size_t *root_len)
 {
 	int dirfd, fd;
 
 	*debug_path = NULL;
+	*root_len = 0;
 	dirfd = procfs__open_same(sym->proc_root, pid, start_ticks);
 	if (dirfd < 0)
 		return dirfd;
@@ -221,6 +224,8 @@ static int open_mapping_fd(struct symbolizer *sym, __u32 pid, __u64 start_ticks,
 		close(fd);
 		return -ENOMEM;
 	}
+	if (fd >= 0)
+		*root_len = strlen(*debug_path) - strlen(m->pub.path);
 	return fd;
 }
 
@@ -256,26 +261,35 @@ static int open_vdso_fd(struct symbolizer *sym, struct sym_proc *p, const struct
  */
 static int open_devino_elsewhere(struct symbolizer *sym, const struct sym_proc *p,
 				 const struct sym_devino *dv, const struct proc_mapping *m,
-				 char **debug_path)
+				 char **debug_path, size_t *root_len)
 {
-	struct stat st;
-	int fd = -ESRCH;
+	struct safe_open_opts opts = {
+		.ino = dv->ino,
+		.dev = makedev(dv->dev >> 32, dv->dev & 0xffffffffu),
+	};
+	int root, fd = -ESRCH;
 
 	if (dv->opener_pid &&
 	    (dv->opener_pid != p->pid || !procfs__ticks_match(dv->opener_ticks, p->start_ticks)))
-		fd = open_mapping_fd(sym, dv->opener_pid, dv->opener_ticks, m, false, debug_path);
+		fd = open_mapping_fd(sym, dv->opener_pid, dv->opener_ticks, m, false, debug_path,
+				     root_len);
 	if (fd >= 0 || fd == -ENOMEM)
 		return fd;
 	if (!dv->path || dv->path[0] != '/')
 		return -ESRCH;
-	fd = open(dv->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/*
+	 * Resolved on the host, but only the very file the kernel reported is
+	 * accepted, and nothing is opened before its (device, inode) is checked:
+	 * a container's path that names another host file opens nothing.
+	 */
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -ESRCH;
+	fd = safe_open__in_root(root, dv->path, &opts, NULL);
+	close(root);
 	if (fd < 0)
-		return -ESRCH;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (__u64)st.st_ino != dv->ino ||
-	    major(st.st_dev) != (dv->dev >> 32) || minor(st.st_dev) != (dv->dev & 0xffffffffu)) {
-		close(fd);
-		return -ESRCH;
-	}
+		return fd == -ENOMEM ? fd : -ESRCH;
+	*root_len = 0;
 	*debug_path = strdup(dv->path);
 	if (!*debug_path) {
 		close(fd);
@@ -288,6 +302,7 @@ static int open_devino_elsewhere(struct symbolizer *sym, const struct sym_proc *
 static struct elf_file *open_mapping_elf(struct symbolizer *sym, struct sym_proc *p,
 					 const struct proc_mapping *m, int *err)
 {
+	struct elf_file_opts opts = sym->elf_opts;
 	char *debug_path = NULL;
 	struct elf_file *ef;
 	int fd;
@@ -295,13 +310,14 @@ static struct elf_file *open_mapping_elf(struct symbolizer *sym, struct sym_proc
 	if (m->kind == MAPPING_VDSO) {
 		fd = open_vdso_fd(sym, p, m);
 	} else {
-		fd = open_mapping_fd(sym, p->pid, p->start_ticks, m, true, &debug_path);
+		fd = open_mapping_fd(sym, p->pid, p->start_ticks, m, true, &debug_path,
+				     &opts.root_len);
 		if (fd >= 0) {
 			m->dv->opener_pid = p->pid;
 			m->dv->opener_ticks = p->start_ticks;
 		} else if (fd == -ESRCH) {
 			p->gone = true;
-			fd = open_devino_elsewhere(sym, p, m->dv, m, &debug_path);
+			fd = open_devino_elsewhere(sym, p, m->dv, m, &debug_path, &opts.root_len);
 		}
 	}
 	if (fd < 0) {
@@ -310,7 +326,7 @@ static struct elf_file *open_mapping_elf(struct symbolizer *sym, struct sym_proc
 			p->gone = true;
 		return NULL;
 	}
-	ef = elf_file__open(fd, debug_path ? debug_path : "", &sym->elf_opts);
+	ef = elf_file__open(fd, debug_path ? debug_path : "", &opts);
 	*err = ef ? 0 : -errno;
 	free(debug_path);
 	return ef;

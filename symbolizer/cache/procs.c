@@ -173,12 +173,12 @@ void proc_unlink(struct symbolizer *sym, struct sym_proc *p)
 	sym->n_procs--;
 }
 
-void proc_free(struct sym_proc *p)
+void proc_free(struct symbolizer *sym, struct sym_proc *p)
 {
 	maps_release(p->maps);
 	maps_release(p->prev_maps);
 	maps_release(p->fork_maps);
-	perfmap__free(p->perfmap);
+	jit_release(sym, p);
 	file_unref(p->vdso);
 	free(p);
 }
@@ -252,7 +252,7 @@ struct sym_proc *proc_new(struct symbolizer *sym, __u32 pid, __u64 ticks, int di
 	}
 	*err = proc_insert(sym, p);
 	if (*err) {
-		proc_free(p);
+		proc_free(sym, p);
 		return NULL;
 	}
 	return p;

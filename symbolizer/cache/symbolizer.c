@@ -27,6 +27,7 @@
 #define DEFAULT_MAX_DWARF_BYTES (8u << 20)
 #define DEFAULT_EXIT_GRACE_CYCLES 2
 #define DEFAULT_MAX_PERFMAP_BYTES (64u << 20)
+#define DEFAULT_MAX_PERFMAP_TOTAL_BYTES (256u << 20)
 #define TRIM_THRESHOLD_BYTES (1u << 20) /* closed this much: give the heap back */
 
 /* The mapping of p holding address a, re-reading p's maps at most once a cycle. */
@@ -170,6 +171,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->idle_cycles = OPT_OR(opts->idle_cycles, DEFAULT_IDLE_CYCLES);
 	sym->exit_grace_cycles = OPT_OR(opts->exit_grace_cycles, DEFAULT_EXIT_GRACE_CYCLES);
 	sym->max_perfmap_bytes = OPT_OR(opts->max_perfmap_bytes, DEFAULT_MAX_PERFMAP_BYTES);
+	sym->max_perfmap_total_bytes =
+		OPT_OR(opts->max_perfmap_total_bytes, DEFAULT_MAX_PERFMAP_TOTAL_BYTES);
 	sym->max_dwarf_bytes = OPT_OR(opts->max_dwarf_bytes, DEFAULT_MAX_DWARF_BYTES);
 	sym->elf_opts.debug_dirs = sym->debug_dirs;
 	sym->elf_opts.max_dwarf_bytes = sym->max_dwarf_bytes;
@@ -204,7 +207,7 @@ static void free_dead(struct symbolizer *sym)
 		struct sym_proc *p = sym->dead_procs;
 
 		sym->dead_procs = p->next_dead;
-		proc_free(p);
+		proc_free(sym, p);
 	}
 	while (sym->dead_maps) {
 		struct proc_maps *maps = sym->dead_maps;
@@ -225,7 +228,7 @@ static void end_graces(struct symbolizer *sym)
 		if (sym->cycle - p->exit_cycle + 1 < sym->exit_grace_cycles)
 			break;
 		proc_unlink(sym, p);
-		proc_free(p);
+		proc_free(sym, p);
 		sym->stats.exited_freed++;
 	}
 	while ((p = TAILQ_FIRST(&sym->prev_images))) {
@@ -250,7 +253,7 @@ static void evict_idle(struct symbolizer *sym)
 
 	while ((p = TAILQ_LAST(&sym->procs, sym_proc_list)) && sym_idle(sym, p->last_used)) {
 		proc_unlink(sym, p);
-		proc_free(p);
+		proc_free(sym, p);
 		sym->stats.evicted_processes++;
 	}
 	while ((e = TAILQ_LAST(&sym->addr_lru, addr_list)) && sym_idle(sym, e->last_used)) {
@@ -309,8 +312,10 @@ void symbolizer__free(struct symbolizer *sym)
 		struct sym_proc *p = TAILQ_FIRST(&sym->procs);
 
 		proc_unlink(sym, p);
-		proc_free(p);
+		proc_free(sym, p);
 	}
+	jit_end_cycle(sym); /* the perf maps the processes released */
+	hmap__clear(&sym->perfmaps);
 	while (!TAILQ_EMPTY(&sym->addr_lru)) {
 		struct addr_entry *e = TAILQ_FIRST(&sym->addr_lru);
 
@@ -343,4 +348,5 @@ void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *ou
 	out->processes = sym->n_procs;
 	out->files = sym->n_open;
 	out->cached_addresses = sym->n_addrs;
+	out->perfmap_bytes = sym->perfmap_bytes;
 }

@@ -48,9 +48,14 @@ struct symbolizer_opts {
 	unsigned exit_grace_cycles;
 	/*
 	 * JIT perf maps (/tmp/perf-PID.map in the process's root) are read up
-	 * to this many bytes per process. 0: default 64 MiB.
+	 * to this many bytes per file. 0: default 64 MiB.
 	 */
 	size_t max_perfmap_bytes;
+	/*
+	 * All perf maps together, each file (device, inode) counted once
+	 * however many processes or names share it. 0: default 256 MiB.
+	 */
+	size_t max_perfmap_total_bytes;
 	/*
 	 * Ask debuginfod servers for debug files not found locally, through
 	 * libdebuginfod (loaded now; symbolizer__new() fails with ENOENT when
@@ -109,6 +114,8 @@ struct symbolizer_stats {
 	__u64 jit_frames;         /* addresses named from a perf map */
 	__u64 perfmap_reads;      /* perf map files (re)read */
 	__u64 perfmap_rejected;   /* not a regular file, or owned by someone else */
+	__u64 perfmap_budget_hits; /* reads stopped by max_perfmap_bytes or the total */
+	__u64 perfmap_bytes;      /* parsed, all perf maps together */
 	__u64 debuginfod_found;   /* debug files fetched (or found in its cache) */
 	__u64 debuginfod_missed;  /* build-ids no server had (or errors, timeouts) */
 };

@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "safe_open.h"
+
 /* The largest debug file copied for libdwfl (private_copy()); larger ones are not used. */
 #define DEBUG_COPY_MAX (256u << 20)
 
@@ -52,6 +54,16 @@ static size_t compressed_size(Elf *elf, const GElf_Shdr *sh, bool gnu)
 	return d && d->d_size == sizeof(Elf64_Chdr) ? ((Elf64_Chdr *)d->d_buf)->ch_size : 0;
 }
 
+static bool last_byte_is_nul(Elf *elf, const GElf_Shdr *sh)
+{
+	Elf_Data *d;
+
+	if (!sh->sh_size)
+		return true;
+	d = elf_getdata_rawchunk(elf, (int64_t)(sh->sh_offset + sh->sh_size - 1), 1, ELF_T_BYTE);
+	return d && d->d_size == 1 && ((const char *)d->d_buf)[0] == '\0';
+}
+
 size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab)
 {
 	Elf_Scn *scn = NULL;
@@ -75,6 +87,10 @@ size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab)
 			continue;
 		if (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0)
 			*has_info = true;
+		/* libdw reads these with strlen(): one without its final NUL would overrun */
+		if ((strcmp(name, ".debug_str") == 0 || strcmp(name, ".debug_line_str") == 0) &&
+		    !(sh.sh_flags & SHF_COMPRESSED) && !last_byte_is_nul(elf, &sh))
+			return DWARF_UNUSABLE;
 		if (strncmp(name, ".debug_", 7) == 0 && (sh.sh_flags & SHF_COMPRESSED))
 			n = compressed_size(elf, &sh, false);
 		else if (strncmp(name, ".zdebug_", 8) == 0)
@@ -87,7 +103,7 @@ size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab)
 	return total;
 }
 
-/* CRC-32 of the whole file, as .gnu_debuglink records it. */
+/* CRC-32 of the whole file, as .gnu_debuglink records it; false past DEBUG_COPY_MAX bytes. */
 static bool file_crc32(int fd, GElf_Word *crc)
 {
 	unsigned char buf[65536];
@@ -95,12 +111,16 @@ static bool file_crc32(int fd, GElf_Word *crc)
 	off_t off = 0;
 	ssize_t n;
 
-	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+	while (off <= (off_t)DEBUG_COPY_MAX && (n = pread(fd, buf, sizeof(buf), off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false;
 		c = crc32(c, buf, (uInt)n);
 		off += n;
 	}
 	*crc = (GElf_Word)c;
-	return n == 0;
+	return off <= (off_t)DEBUG_COPY_MAX;
 }
 
 /* Does the candidate debug file belong to the module? */
@@ -127,67 +147,98 @@ static bool debug_file_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
 	return file_crc32(fd, &have_crc) && have_crc == crc;
 }
 
-/* Opens dir/sub/name if it is the module's debug file; path in *found. */
-static int try_debug_file(Dwfl_Module *mod, const struct stat *main_st, const char *dir,
-			  const char *sub, const char *name, GElf_Word crc, char **found)
+/* Where a debug-file search runs: a root, and the main file's path inside it. */
+struct debug_search {
+	struct elf_file *ef;
+	Dwfl_Module *mod;
+	int root_fd;
+	const char *prefix; /* the root as a path, root_len bytes: reported names */
+	size_t root_len;
+	const char *name;   /* the debug file's name, a single component */
+	GElf_Word crc;
+};
+
+/*
+ * Opens dir/sub/name inside the search's root if it is the module's debug
+ * file: a regular file (never a FIFO or device), not the main file itself,
+ * whose build-id or CRC matches. Its name in *found.
+ */
+static int try_debug_file(const struct debug_search *s, const char *dir, const char *sub,
+			  char **found)
 {
+	struct safe_open_opts opts = { .max_size = DEBUG_COPY_MAX };
 	struct stat st;
 	char *path;
 	int fd;
 
-	if (asprintf(&path, "%s%s/%s", dir, sub, name) < 0)
+	if (asprintf(&path, "%s%s/%s", dir, sub, s->name) < 0)
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = safe_open__in_root(s->root_fd, path, &opts, &st);
 	if (fd < 0) {
 		free(path);
-		return -ENOENT;
+		return fd == -ENOMEM ? fd : -ENOENT;
 	}
-	/* not the main file itself, and the right one */
-	if (fstat(fd, &st) != 0 || (main_st && st.st_dev == main_st->st_dev &&
-				     st.st_ino == main_st->st_ino) ||
-	    !debug_file_matches(mod, fd, crc)) {
+	if ((st.st_dev == s->ef->main_dev && st.st_ino == s->ef->main_ino) ||
+	    !debug_file_matches(s->mod, fd, s->crc)) {
 		close(fd);
 		free(path);
 		return -ENOENT;
 	}
-	*found = path;
+	if (asprintf(found, "%.*s%s", (int)s->root_len, s->prefix, path) < 0) {
+		*found = NULL;
+		close(fd);
+		fd = -ENOMEM;
+	}
+	free(path);
 	return fd;
 }
 
 /*
  * The .gnu_debuglink search libdwfl does (the file's directory, its .debug/
  * and each debug root + the file's directory, then + its shorter suffixes),
+ * all inside the process's root (a container's debug files are its own), and
  * without libdwfl's last resort: asking debuginfod servers, which dlopen()s
- * libdebuginfod and libcurl into the process on every miss.
+ * libdebuginfod and libcurl into the process on every miss. The name is a
+ * single path component, or nothing is searched.
  */
 static int find_by_debuglink(struct elf_file *ef, Dwfl_Module *mod, const char *file_name,
 			     const char *debuglink, GElf_Word crc, char **found)
 {
-	char *dir = NULL, *base_name = NULL, *roots = NULL, *save = NULL, *root;
-	struct stat main_st, *mst = NULL;
-	const char *slash, *name, *sub;
+	char *dir = NULL, *base_name = NULL, *roots = NULL, *save = NULL, *root_dir = NULL, *root;
+	struct debug_search s = { .ef = ef, .mod = mod, .root_fd = -1, .crc = crc };
+	const char *slash, *inner, *sub;
 	int fd = -ENOENT;
 
-	if (!file_name || file_name[0] != '/')
+	if (!file_name || strlen(file_name) < ef->root_len || (debuglink &&
+							       !safe_open__is_component(debuglink)))
 		return -ENOENT;
-	slash = strrchr(file_name, '/');
-	dir = strndup(file_name, (size_t)(slash - file_name));
-	if (!dir)
-		return -ENOMEM;
-	if (stat(file_name, &main_st) == 0)
-		mst = &main_st;
-	name = debuglink;
-	if (!name) {
+	inner = file_name + ef->root_len;
+	if (inner[0] != '/')
+		return -ENOENT;
+	s.prefix = file_name;
+	s.root_len = ef->root_len;
+	root_dir = ef->root_len ? strndup(file_name, ef->root_len) : strdup("/");
+	slash = strrchr(inner, '/');
+	dir = strndup(inner, (size_t)(slash - inner));
+	if (!root_dir || !dir) {
+		fd = -ENOMEM;
+		goto cleanup;
+	}
+	s.root_fd = open(root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s.root_fd < 0)
+		goto cleanup;
+	s.name = debuglink;
+	if (!s.name) {
 		if (asprintf(&base_name, "%s.debug", slash + 1) < 0) {
 			base_name = NULL;
 			fd = -ENOMEM;
 			goto cleanup;
 		}
-		name = base_name;
+		s.name = base_name;
 	}
-	fd = try_debug_file(mod, mst, dir, "", name, crc, found);
+	fd = try_debug_file(&s, dir, "", found);
 	if (fd == -ENOENT)
-		fd = try_debug_file(mod, mst, dir, "/.debug", name, crc, found);
+		fd = try_debug_file(&s, dir, "/.debug", found);
 	if (fd != -ENOENT)
 		goto cleanup;
 	roots = strdup(ef->debug_dirs);
@@ -200,12 +251,15 @@ static int find_by_debuglink(struct elf_file *ef, Dwfl_Module *mod, const char *
 			continue;
 		/* <root>/a/b/c, <root>/b/c, <root>/c, <root> for the file in /a/b/c */
 		for (sub = dir;; sub = strchr(sub + 1, '/')) {
-			fd = try_debug_file(mod, mst, root, sub ? sub : "", name, crc, found);
+			fd = try_debug_file(&s, root, sub ? sub : "", found);
 			if (fd != -ENOENT || !sub)
 				goto cleanup;
 		}
 	}
 cleanup:
+	if (s.root_fd >= 0)
+		close(s.root_fd);
+	free(root_dir);
 	free(roots);
 	free(base_name);
 	free(dir);
@@ -306,8 +360,9 @@ int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf
 		elf_end(elf);
 	}
 	if (has_info) {
-		ef->dwarf_bytes += bytes;
-		if (ef->max_dwarf_bytes && ef->dwarf_bytes > ef->max_dwarf_bytes) {
+		ef->dwarf_bytes = bytes > SIZE_MAX - ef->dwarf_bytes ? SIZE_MAX : ef->dwarf_bytes + bytes;
+		if (bytes == DWARF_UNUSABLE ||
+		    (ef->max_dwarf_bytes && ef->dwarf_bytes > ef->max_dwarf_bytes)) {
 			ef->dwarf_too_big = true;
 			if (ef->main_has_symtab) {
 				close(fd);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hex.h"
@@ -136,6 +137,7 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 	struct elf_file *ef = NULL;
 	const unsigned char *bits;
 	GElf_Addr bid_vaddr;
+	struct stat st;
 	size_t bytes;
 	Elf *elf;
 	int err, len;
@@ -155,6 +157,11 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 	ef->max_dwarf_bytes = opts ? opts->max_dwarf_bytes : 0;
 	ef->fetch_debuginfo = opts ? opts->fetch_debuginfo : NULL;
 	ef->fetch_ctx = opts ? opts->fetch_ctx : NULL;
+	ef->root_len = opts ? opts->root_len : 0;
+	if (fstat(fd, &st) == 0) {
+		ef->main_dev = st.st_dev;
+		ef->main_ino = st.st_ino;
+	}
 	/* "" first: the file's own directory, then .debug/, then the roots */
 	/* libdwfl reads the roots from it for .build-id/ lookups */
 	ef->debug_dirs = strdup(debug_dirs ? debug_dirs : DEFAULT_DEBUG_DIRS);
@@ -189,7 +196,8 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 	if (has_info) {
 		/* DWARF in the file itself */
 		ef->dwarf_bytes = bytes;
-		ef->dwarf_too_big = ef->max_dwarf_bytes && bytes > ef->max_dwarf_bytes;
+		ef->dwarf_too_big = bytes == DWARF_UNUSABLE ||
+				    (ef->max_dwarf_bytes && bytes > ef->max_dwarf_bytes);
 	}
 	err = elf_segments__read(elf, &ef->segs, &ef->n_segs);
 	if (err)

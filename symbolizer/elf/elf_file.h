@@ -54,6 +54,13 @@ struct elf_file_opts {
 	 */
 	int (*fetch_debuginfo)(void *ctx, const unsigned char *build_id, size_t len, char **path);
 	void *fetch_ctx;
+	/*
+	 * The first root_len bytes of elf_file__open()'s path name the root
+	 * the rest is resolved in (a process's /proc/PID/root): .gnu_debuglink
+	 * files are looked for inside it, never through a symlink out of it.
+	 * 0: the agent's own root.
+	 */
+	size_t root_len;
 };
 
 /*

@@ -42,6 +42,9 @@ struct elf_file {
 	char *file_path;   /* as elf_file__open() was given it */
 	Elf *pending_elf;  /* the file, until find_elf hands it to the session */
 	int pending_fd;
+	size_t root_len;   /* elf_file_opts.root_len */
+	dev_t main_dev;    /* the file itself, never its own debug file */
+	ino_t main_ino;
 	Dwarf_Addr bias; /* module address = ELF vaddr + bias */
 	char *build_id;
 	struct elf_segment *segs;
@@ -78,10 +81,13 @@ struct elf_file {
 
 /*
  * Heap libdw would use for the debug sections of elf: compressed ones are
- * decompressed into malloc'd buffers, the rest is mmapped. Also says whether
- * elf has DWARF (.debug_info) and a .symtab.
+ * decompressed into malloc'd buffers (the others, read as libdw asks for
+ * them, are not counted). Also says whether elf has DWARF (.debug_info) and
+ * a .symtab. DWARF_UNUSABLE when libdw must not load it.
  */
 size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab);
+/* elf_debug_heap_bytes() of DWARF that libdw must not load (a string section without its NUL) */
+#define DWARF_UNUSABLE SIZE_MAX
 
 /* libdwfl's find_debuginfo callback; *userdata is the elf_file. */
 int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,

@@ -8,32 +8,32 @@
 #include <unistd.h>
 
 #include "procfs.h"
+#include "safe_open.h"
 
 #define READ_CHUNK (64u << 10)
 
 int perfmap_file__open(int dirfd, __u32 pid, struct stat *st)
 {
+	/* not a symlink: that would let the process's owner name any file of root's */
+	struct safe_open_opts opts = {
+		.owner = SAFE_OPEN_OWNER_UID_OR_ROOT,
+		.flags = SAFE_OPEN_NO_FOLLOW,
+	};
 	struct stat dst;
-	char *name;
-	int fd;
+	char name[64];
+	int root, fd;
 
 	if (fstat(dirfd, &dst) != 0)
 		return -errno;
-	if (asprintf(&name, "root/tmp/perf-%u.map", procfs__nspid(dirfd, pid)) < 0)
-		return -ENOMEM;
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	free(name);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st) != 0) {
-		close(fd);
-		return -ENOENT;
-	}
-	if (!S_ISREG(st->st_mode) || (st->st_uid != 0 && st->st_uid != dst.st_uid)) {
-		close(fd);
-		return -EPERM;
-	}
-	return fd;
+	opts.uid = dst.st_uid;
+	snprintf(name, sizeof(name), "/tmp/perf-%u.map", procfs__nspid(dirfd, pid));
+	/* in the process's root: a container's /tmp may be a symlink to a host directory */
+	root = safe_open__proc_root(dirfd);
+	if (root < 0)
+		return root;
+	fd = safe_open__in_root(root, name, &opts, st);
+	close(root);
+	return fd == -EBADFD || fd == -EISDIR || fd == -ELOOP ? -EPERM : fd;
 }
 
 int perfmap_file__read(struct perfmap *pm, int fd, __u64 *offset, __u64 max_bytes)

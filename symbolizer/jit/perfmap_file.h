@@ -14,8 +14,9 @@
 
 /*
  * Opens the perf map of the process whose /proc/PID directory is dirfd,
- * without following a symlink and only if it is a regular file owned by
- * root or by the process's owner: /tmp is writable by anyone. The fd with
+ * resolved inside the process's root (safe_open.h), and only if it is a
+ * regular file owned by root or by the process's owner: /tmp is writable
+ * by anyone. The fd with
  * *st filled in, -EPERM (refused), or -errno (-ENOENT: no perf map).
  */
 int perfmap_file__open(int dirfd, __u32 pid, struct stat *st);

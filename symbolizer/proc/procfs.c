@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "safe_open.h"
 #include "timeconst.h"
 
 #define STAT_START_FIELD 22
@@ -117,33 +118,14 @@ struct procmaps *procfs__read_maps(int dirfd, unsigned flags)
 
 int procfs__open_mapped(int dirfd, __u64 start, __u64 end, const char *path, __u64 ino)
 {
-	char *name = NULL;
-	struct stat st;
-	int fd = -1;
-
-	if (start) {
-		if (asprintf(&name, "map_files/%llx-%llx", (unsigned long long)start,
-			     (unsigned long long)end) < 0)
-			return -ENOMEM;
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		free(name);
-	}
-	if (fd < 0) {
-		if (!path || path[0] != '/')
-			return -ENOENT;
-		if (asprintf(&name, "root%s", path) < 0)
-			return -ENOMEM;
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		free(name);
-		if (fd < 0)
-			return -errno;
-	}
 	/* the inode must be the mapped one (st_dev differs on btrfs and overlayfs) */
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (__u64)st.st_ino != ino) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
+	struct safe_open_opts opts = {
+		.ino = ino,
+		.flags = start ? 0 : SAFE_OPEN_NO_MAP_FILES,
+	};
+	int fd = safe_open__mapping(dirfd, start, end, path, &opts, NULL);
+
+	return fd == -EBADFD || fd == -EISDIR ? -ESTALE : fd;
 }
 
 int procfs__read_mem(int dirfd, __u64 addr, void *buf, size_t len)

@@ -51,9 +51,10 @@ struct procmaps *procfs__read_maps(int dirfd, unsigned flags);
 /*
  * The file mapped at [start, end) with inode ino: map_files/<start>-<end>
  * (exact even for a deleted or replaced file; start 0 skips it, for a range
- * from another process), else root<path> in the process's mount namespace.
- * O_RDONLY|O_CLOEXEC|O_NONBLOCK (the path may have become a FIFO). The fd,
- * -ESTALE when what opens is not that regular file, or -errno.
+ * from another process), else path resolved inside the process's root
+ * (safe_open__mapping(): a symlink never leads out of a container, a FIFO
+ * or device is never opened). The fd, -ESTALE when what the path names is
+ * not that regular file, or -errno.
  */
 int procfs__open_mapped(int dirfd, __u64 start, __u64 end, const char *path, __u64 ino);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the seeds of tests/fuzz/corpus/ that are not plain text: small
 # ELF files for elf_file_fuzz, crafted profiles for pprof_decode_fuzz, spool
-# files for spool_fuzz; and the known crashes in tests/fuzz/crashes/. The text
+# files for spool_fuzz; and the inputs that once crashed outputs_fuzz. The text
 # seeds (maps, kallsyms, perf maps) are written by hand.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,11 +38,11 @@ p.sample_type("samples", "count")
 p.sample_type("cpu", "nanoseconds")
 p.sample([], [3, 30])
 p.sample([p.location([p.function("main.work")], address=0x401000)], [2, 20], {"comm": "w"})
-write("crashes/outputs_fuzz/sample_without_locations", p)
+write("corpus/outputs_fuzz/sample_without_locations", p)
 p = pc.Profile()
 p.sample_type("", "count")
 p.sample([p.location([p.function("f"), p.function("inlined")])], [7])
-write("crashes/outputs_fuzz/sample_type_named_empty", p)
+write("corpus/outputs_fuzz/sample_type_named_empty", p)
 pc.write_bomb("corpus/pprof_decode_fuzz/empty_samples_gzip", 1000)
 PY
 

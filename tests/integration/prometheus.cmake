@@ -12,3 +12,7 @@ set_tests_properties(prometheus_http PROPERTIES
 	TIMEOUT 300
 	SKIP_RETURN_CODE 77
 	ENVIRONMENT "FORNAX_HTTP_DEMO=$<TARGET_FILE:fornax_http_demo>")
+
+# The real agent, operated from outside: Prometheus scrapes it, go tool pprof
+# fetches a capture, systemd's notifications and SIGHUP (real BPF).
+fornax_bpf_test(integration_operations test_operations.py)

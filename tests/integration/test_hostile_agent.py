@@ -20,19 +20,11 @@ from parca_peer import free_port  # noqa: E402
 
 # How today's agent fails each of these; the fix removes the entry (hostile.py says why).
 KNOWN_FAILURES = {
-    "Flags.test_bearer_token_file_that_is_a_fifo":
-        "case 8: start-up blocks opening the FIFO",
-    "Spool.test_spool_dir_of_another_user":
-        "case 8: used silently; a FIFO swapped in for a spooled window hangs the upload thread",
+    "Terminal.test_opens_of_files_others_control_are_nonblocking_and_noctty":
+        "case 8: libdwfl's own build-id lookup under the debug directories opens "
+        "<id>.debug without O_NONBLOCK or O_NOCTTY",
     "Spool.test_full_disk_keeps_the_newest_windows":
         "case 8: on ENOSPC the newest windows are dropped and the oldest kept",
-    "Terminal.test_debug_file_symlinked_to_a_users_pty":
-        "case 8: opened without O_NOCTTY, the user's pty becomes the agent's controlling "
-        "terminal, and its hangup kills the agent with SIGHUP",
-    "Terminal.test_opens_of_files_others_control_are_nonblocking_and_noctty":
-        "case 8: map_files, /proc/PID/root and debug-file opens lack O_NOCTTY and O_NONBLOCK",
-    "Terminal.test_top_shows_no_c1_controls":
-        "case 8: C1 controls (U+0080-U+009F, raw 0x80-0x9f) reach the terminal",
 }
 
 

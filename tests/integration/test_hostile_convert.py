@@ -19,14 +19,6 @@ import pprof_craft as pc  # noqa: E402
 
 # How today's convert fails each of these; the fix removes the entry (hostile.py says why).
 KNOWN_FAILURES = {
-    "Convert.test_sample_without_locations_to_folded":
-        "case 7: SIGSEGV, a NULL line text into strcmp (output.c)",
-    "Convert.test_sample_type_named_empty_to_svg":
-        "case 7: SIGSEGV, puts_(NULL) (flamegraph.c)",
-    "Convert.test_millions_of_empty_samples_refused_fast":
-        "case 7: protobuf-c unpacks every sample first: GBs and tens of seconds",
-    "Convert.test_top_shows_no_controls":
-        "case 8: C1 controls in names and any control in the sample type reach the terminal",
 }
 
 MAX_RSS_KB = 256 << 10  # the bomb must be refused long before this

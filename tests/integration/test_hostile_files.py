@@ -16,26 +16,10 @@ import hostile as h  # noqa: E402
 
 # How today's agent fails each of these; the fix removes the entry (hostile.py says why).
 KNOWN_FAILURES = {
-    "DebugFiles.test_fifo_named_like_the_debug_file":
-        "case 2: the main thread blocks opening the FIFO (wait_for_partner)",
-    "DebugFiles.test_debug_file_symlinked_to_dev_zero":
-        "case 2: the main thread computes the CRC-32 of /dev/zero forever",
-    "DebugFiles.test_debuglink_with_dotdot_reads_nothing_outside_the_container":
-        "case 2: the .gnu_debuglink name is joined unchecked and opens a host file",
-    "UnwinderOpen.test_mapping_toggled_between_file_and_fifo":
-        "case 3: the unwinder opens the FIFO blocking, and pthread_join waits for it",
-    "Containers.test_tmp_symlinked_to_a_host_perf_map":
-        "case 4: /proc/PID/root/tmp follows an absolute symlink to the host's perf-1.map",
-    "Containers.test_debug_dir_symlinked_to_the_host":
-        "case 4: the debug-file search follows an absolute symlink out of the container",
-    "Containers.test_binary_dir_symlinked_to_the_host_without_map_files":
-        "case 4: without map_files, the binary's path is opened through a host symlink",
-    "PerfMapMemory.test_hard_linked_perf_maps_stay_within_a_budget":
-        "case 5: each process's perf map may take 64 MiB, with no total",
 }
 
 # Attacks that win a race most of the time, not always: until fixed, they may pass.
-RACY = {"UnwinderOpen.test_mapping_toggled_between_file_and_fifo"}
+RACY = set()
 
 JIT_ADDRESS = 0x100000000
 

@@ -193,6 +193,25 @@ TEST(symlink_loops_and_chains)
 	return 0;
 }
 
+/* SAFE_OPEN_NO_FOLLOW: a symlink is followed on the way, never as the file itself. */
+TEST(no_follow_refuses_a_symlink_as_the_last_component)
+{
+	ASSERT_EQ(make_symlink("inside.txt", "last_link"), 0);
+	ASSERT_EQ(make_symlink(".", "dir_link"), 0);
+	for (size_t m = 0; m < 2; m++) {
+		struct safe_open_opts o = { .flags = modes[m] | SAFE_OPEN_NO_FOLLOW };
+		char *s;
+		int err;
+
+		ASSERT_TRUE(!open_read("last_link", &o, &err));
+		ASSERT_TRUE(err == -ELOOP || err == -EBADFD);
+		s = open_read("dir_link/inside.txt", &o, &err);
+		ASSERT_STREQ(s, "inside\n");
+		free(s);
+	}
+	return 0;
+}
+
 TEST(fifos_and_devices_are_never_opened)
 {
 	char p[8400];
@@ -514,6 +533,7 @@ int main(void)
 	RUN(absolute_symlinks_stay_in_the_root);
 	RUN(relative_symlinks_and_dotdot_stop_at_the_root);
 	RUN(symlink_loops_and_chains);
+	RUN(no_follow_refuses_a_symlink_as_the_last_component);
 	RUN(fifos_and_devices_are_never_opened);
 	RUN(a_terminal_never_becomes_the_controlling_one);
 	RUN(checks_on_the_file);

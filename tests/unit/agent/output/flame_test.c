@@ -189,6 +189,8 @@ TEST(location_kinds)
 		{ "/usr/lib/x86_64-linux-gnu/libc.so.6", 0x7f0000000200ULL, false, FLAME_UNKNOWN },
 		{ "[kernel.kallsyms]", 0xffffffff81000100ULL, true, FLAME_KERNEL },
 		{ "[vdso]", 0x7fff00000100ULL, true, FLAME_NATIVE },
+		{ "[python]", 0, true, FLAME_PYTHON },
+		{ "[python]", 0x7f0000000300ULL, true, FLAME_PYTHON },
 	};
 
 	ASSERT_TRUE(p);
