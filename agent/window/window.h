@@ -40,6 +40,7 @@ struct window_stats {
 	__u64 lost_counts_map_full;
 	__u64 stacks_missing;    /* a key named a stack the drain did not find */
 	__u64 stacks_dropped;    /* stacks map full: samples kept without that stack */
+	__u64 fp_stacks_cut;     /* frame-pointer stacks cut at a caller in no executable mapping */
 	__u64 drains;
 	__u64 processes;         /* distinct (pid, start time) seen */
 	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */

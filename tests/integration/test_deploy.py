@@ -80,6 +80,27 @@ class DaemonSet(unittest.TestCase):
         self.assertTrue(self.pod["hostPID"])
 
 
+    def test_probes_reach_the_endpoint(self):
+        """The endpoint listens on the node's loopback; the kubelet probes it there."""
+        address = self.env["FORNAX_HTTP_ADDRESS"]
+        self.assertEqual(address, "127.0.0.1:7071")
+        self.assertTrue(self.pod["hostNetwork"], "127.0.0.1 in the pod is not the kubelet's")
+        self.assertEqual(self.pod["dnsPolicy"], "ClusterFirstWithHostNet")
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            get = self.c[probe]["httpGet"]
+            self.assertEqual((get["host"], get["port"], get["path"]), ("127.0.0.1", 7071, path))
+        self.assertEqual(unit_values("Environment").count("FORNAX_HTTP_ADDRESS=" + address), 1)
+
+    def test_pods_can_be_listed_and_watched(self):
+        account = self.pod["serviceAccountName"]
+        binding = self.docs[("ClusterRoleBinding", "fornax")]
+        self.assertIn({"kind": "ServiceAccount", "name": account, "namespace": "fornax"},
+                      binding["subjects"])
+        role = self.docs[("ClusterRole", binding["roleRef"]["name"])]
+        self.assertIn({"apiGroups": [""], "resources": ["pods"],
+                       "verbs": ["get", "list", "watch"]}, role["rules"])
+
+
 class Compose(unittest.TestCase):
     def test_docker_compose_config(self):
         if not os.path.exists(COMPOSE):

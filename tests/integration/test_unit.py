@@ -68,6 +68,12 @@ class Unit(unittest.TestCase):
             self.assertIn(cap, comments, f"{cap}: the unit does not say why it is granted")
         self.assertIn("CAP_SYS_RESOURCE", comments)  # and why it is not
 
+    def test_notify_watchdog_and_endpoint(self):
+        self.assertEqual(unit_values("Type"), ["notify"])
+        self.assertEqual(unit_values("NotifyAccess"), ["main"])
+        self.assertTrue(unit_values("WatchdogSec"))
+        self.assertIn("FORNAX_HTTP_ADDRESS=127.0.0.1:7071", unit_values("Environment"))
+
     def test_writable_places_and_documentation(self):
         self.assertEqual(unit_values("StateDirectory"), ["fornax"])
         self.assertEqual(unit_values("CacheDirectory"), ["fornax"])
