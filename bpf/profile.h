@@ -104,7 +104,7 @@ struct fornax_set_stats {
 	__u64 py_tstate_by_list;          /* thread states found in the thread list, not as GIL holder */
 	__u64 py_pad;
 };
-_Static_assert(sizeof(struct fornax_set_stats) == 80 + 17 * 8 + 8 * (4 + FORNAX_PY_END_NR +
+_Static_assert(sizeof(struct fornax_set_stats) == 80 + 19 * 8 + 8 * (4 + FORNAX_PY_END_NR +
 								      FORNAX_PY_MISS_NR),
 	       "set stats ABI");
 

@@ -29,6 +29,8 @@
  */
 #define UNWIND_WINDOW 1024
 #define UNWIND_PAGE 4096
+/* x86-64 user addresses end below here in either paging mode (2^47 with 4 levels). */
+#define UNWIND_USER_END (1ULL << 56)
 /*
  * Per-CPU caches of the last rows and mappings found: the same few
  * functions are sampled over and over, and each search touches memory the
@@ -151,7 +153,7 @@ struct unwind_walk {
 	/* pc came from a frame-pointer step, taken because of fp_reason */
 	__u32 pc_from_fp;
 	__u32 fp_reason;
-	__u32 pad;
+	__u32 bp_lost; /* a frame saved the caller's rbp where its row could not say */
 	__u64 start_ns;
 	__u64 exec_id;
 	/* A copy of the user stack from win_base: one read serves several frames. */
@@ -366,12 +368,15 @@ static __always_inline bool unwind_find_row(struct unwind_walk *w, __u64 rel,
  * Reads size (8 or 16) bytes of the user stack at addr. Frames are read
  * upwards (callers live above), so a miss copies from addr on, up to the
  * window's size and never past addr's page: the page above may not exist.
+ * The copy is only served from where the verifier can see size bytes fit:
+ * past that, the window is refilled rather than the read refused (which
+ * once ended walks through frames of about a kilobyte as read faults).
  */
 static __always_inline int unwind_read(struct unwind_walk *w, __u64 addr, void *dst, __u32 size)
 {
 	__u64 off = addr - w->win_base, len;
 
-	if (addr < w->win_base || off + size > w->win_len) {
+	if (addr < w->win_base || off + size > w->win_len || off > UNWIND_WINDOW - size) {
 		len = UNWIND_PAGE - (addr & (UNWIND_PAGE - 1));
 		if (len > UNWIND_WINDOW)
 			len = UNWIND_WINDOW;
@@ -385,7 +390,7 @@ static __always_inline int unwind_read(struct unwind_walk *w, __u64 addr, void *
 		w->win_len = len;
 		off = 0;
 	}
-	if (off > UNWIND_WINDOW - 16)
+	if (off > UNWIND_WINDOW - size)
 		return -1; /* cannot happen; tells the verifier */
 	if (size == 16)
 		__builtin_memcpy(dst, &w->window[off], 16);
@@ -422,7 +427,7 @@ static __always_inline long unwind_fp_step(struct unwind_walk *w, struct fornax_
 {
 	__u64 frame[2];
 
-	if (unwind_mode != FORNAX_UNWIND_AUTO)
+	if (unwind_mode != FORNAX_UNWIND_AUTO || w->bp_lost)
 		return unwind_stop(w, reason);
 	/* rbp may sit right at rsp: the frame record of a caller with no locals. */
 	if (w->bp < w->sp || (w->bp & 7))
@@ -458,6 +463,7 @@ static __always_inline long unwind_signal_step(struct unwind_walk *w, struct for
 	w->sp = regs[0];
 	w->pc = regs[1];
 	w->bp = bp;
+	w->bp_lost = 0;
 	w->exact_pc = 1;
 	st->unwind_signal_frames++;
 	return w->pc ? 0 : unwind_stop(w, FORNAX_END_COMPLETE);
@@ -520,6 +526,8 @@ static long unwind_step(__u32 index, void *ctx)
 		cfa = w->sp + row.cfa_off;
 		break;
 	case FORNAX_ROW_CFA_FP:
+		if (w->bp_lost)
+			return unwind_stop(w, FORNAX_END_FP_LOST);
 		cfa = w->bp + row.cfa_off;
 		break;
 	case FORNAX_ROW_PLT:
@@ -544,17 +552,32 @@ static long unwind_step(__u32 index, void *ctx)
 			return unwind_stop(w, FORNAX_END_READ_FAULT);
 		w->bp = frame[0];
 		ra = frame[1];
+		w->bp_lost = 0;
 	} else {
-		if (row.fp_off && unwind_read(w, cfa + 8 * (__s64)row.fp_off, &w->bp, 8))
-			return unwind_stop(w, FORNAX_END_READ_FAULT);
+		if (row.fp_off < 0) {
+			if (unwind_read(w, cfa + 8 * (__s64)row.fp_off, &w->bp, 8))
+				return unwind_stop(w, FORNAX_END_READ_FAULT);
+			w->bp_lost = 0;
+		} else if (row.fp_off == FORNAX_UNWIND_FP_LOST) {
+			w->bp_lost = 1;
+		}
 		if (unwind_read(w, cfa - 8, &ra, 8))
 			return unwind_stop(w, FORNAX_END_READ_FAULT);
 	}
+	/* A zero return address is how thread entry code without CFI ends the chain. */
+	if (!ra)
+		return unwind_stop(w, FORNAX_END_COMPLETE);
+	/*
+	 * No user code lives in the first page or in the upper half: such a
+	 * value is not a return address but the sign of a frame read from the
+	 * wrong place, and is not recorded as a frame.
+	 */
+	if (ra < UNWIND_PAGE || ra >= UNWIND_USER_END)
+		return unwind_stop(w, FORNAX_END_BAD_PC);
 	w->sp = cfa;
 	w->pc = ra;
 	w->exact_pc = 0;
-	/* A zero return address is how thread entry code without CFI ends the chain. */
-	return ra ? 0 : unwind_stop(w, FORNAX_END_COMPLETE);
+	return 0;
 }
 
 /* The old way: the kernel's frame-pointer walk. */

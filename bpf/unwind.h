@@ -72,6 +72,12 @@ struct fornax_unwind_row {
 _Static_assert(sizeof(struct fornax_unwind_row) == 8, "unwind row ABI");
 
 /*
+ * fp_off of a row after which the caller's rbp is not known (saved where a
+ * row cannot say): a later step that needs rbp ends the walk instead.
+ */
+#define FORNAX_UNWIND_FP_LOST 127
+
+/*
  * A table in the row space: an index of n_buckets + 1 bucket starts, two
  * per 8-byte slot, then the rows. Bucket k covers addresses
  * [k << shift, (k + 1) << shift) from the origin; its start is the number
@@ -155,6 +161,8 @@ enum fornax_unwind_end {
 	FORNAX_END_TABLE_MISSING,  /* the file's (or process's) table is not loaded */
 	FORNAX_END_UNSUPPORTED,    /* a CFI rule the walker cannot follow */
 	FORNAX_END_BAD_FRAME,      /* the stack pointer did not move up: corrupt frame */
+	FORNAX_END_BAD_PC,         /* a return address no user code can be at */
+	FORNAX_END_FP_LOST,        /* a step needs rbp, which an earlier frame did not say where it saved */
 	FORNAX_END_NR,
 };
 

@@ -17,6 +17,8 @@
 
 #define RECHECK_FIRST_NS NSEC_PER_SEC
 #define RECHECK_MAX_NS (60 * NSEC_PER_SEC)
+/* processes named one by one in the summary at exit */
+#define SUMMARY_PROCESSES 10
 
 struct tracked {
 	__u32 pid;
@@ -27,6 +29,10 @@ struct tracked {
 	__u64 backoff_ns;
 	__u64 last_seen_ns;
 	struct py_process proc;
+	/* its samples since it was found to be Python, and how their walks ended */
+	__u64 samples;
+	__u64 walked;
+	__u64 end[FORNAX_PY_END_NR];
 };
 
 struct proc_key {
@@ -120,6 +126,26 @@ static struct tracked *find(const struct python_tracker *t, __u32 pid, __u64 sta
 	return hmap__find(&t->procs, proc_hash(pid, start_ns), proc_eq, &key);
 }
 
+/* "pid 42: 10 samples, 9 walked (9 complete, 0 at the depth limit, 0 cut by a read fault)" */
+static void log_walks(const struct tracked *p, bool info)
+{
+	static const char fmt[] = "python: pid %u: %llu samples, %llu with Python frames (%llu walks "
+				  "complete, %llu at the depth limit, %llu cut by a read fault)";
+
+	if (info)
+		log_info(fmt, p->pid, (unsigned long long)p->samples,
+			 (unsigned long long)p->walked,
+			 (unsigned long long)p->end[FORNAX_PY_END_COMPLETE],
+			 (unsigned long long)p->end[FORNAX_PY_END_DEPTH],
+			 (unsigned long long)p->end[FORNAX_PY_END_READ_FAULT]);
+	else
+		log_debug(fmt, p->pid, (unsigned long long)p->samples,
+			  (unsigned long long)p->walked,
+			  (unsigned long long)p->end[FORNAX_PY_END_COMPLETE],
+			  (unsigned long long)p->end[FORNAX_PY_END_DEPTH],
+			  (unsigned long long)p->end[FORNAX_PY_END_READ_FAULT]);
+}
+
 static void drop(struct python_tracker *t, struct tracked *p)
 {
 	struct fornax_py_proc cur;
@@ -128,8 +154,11 @@ static void drop(struct python_tracker *t, struct tracked *p)
 	if (p->python && bpf_map_lookup_elem(t->procs_fd, &p->pid, &cur) == 0 &&
 	    cur.start_ns == p->start_ns)
 		bpf_map_delete_elem(t->procs_fd, &p->pid);
-	if (p->python)
+	if (p->python) {
 		py_code_cache__forget_process(t->code, p->pid, p->start_ns);
+		if (p->samples)
+			log_walks(p, false);
+	}
 	hmap__remove(&t->procs, proc_hash(p->pid, p->start_ns), p);
 	free(p);
 }
@@ -164,7 +193,7 @@ static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
 	t->stats.detected++;
 }
 
-void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec)
+static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec)
 {
 	struct tracked *p = find(t, pid, start_ns);
 	__u64 now = clock_ns(CLOCK_MONOTONIC);
@@ -175,20 +204,42 @@ void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 sta
 	}
 	if (!p) {
 		if (hmap__len(&t->procs) >= t->max_processes)
-			return; /* full until the next cycle's sweep */
+			return NULL; /* full until the next cycle's sweep */
 		p = calloc(1, sizeof(*p));
 		if (!p)
-			return;
+			return NULL;
 		p->pid = pid;
 		p->start_ns = start_ns;
 		if (hmap__insert(&t->procs, proc_hash(pid, start_ns), p)) {
 			free(p);
-			return;
+			return NULL;
 		}
 	}
 	p->last_seen_ns = now;
 	if (!p->python && !p->exit_grace && now >= p->next_check_ns)
 		detect(t, p, now);
+	return p;
+}
+
+void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec)
+{
+	seen(t, pid, start_ns, exec);
+}
+
+void python_tracker__sample(struct python_tracker *t, __u32 pid, __u64 start_ns, __u64 count,
+			    __u32 n_python, __u32 python_flags)
+{
+	struct tracked *p = seen(t, pid, start_ns, false);
+	__u32 end = (python_flags >> FORNAX_STACK_END_SHIFT) & FORNAX_STACK_END_MASK;
+
+	if (!p || !p->python)
+		return;
+	p->samples += count;
+	if (!n_python)
+		return;
+	p->walked += count;
+	if (end < FORNAX_PY_END_NR)
+		p->end[end] += count;
 }
 
 void python_tracker__process_exit(struct python_tracker *t, __u32 pid, __u64 start_ns)
@@ -261,12 +312,44 @@ void python_tracker__account_drain(struct python_tracker *t, const struct fornax
 		t->k_miss[i] += k->py_miss[i];
 }
 
+static int by_samples(const void *a, const void *b)
+{
+	const struct tracked *x = *(const struct tracked *const *)a;
+	const struct tracked *y = *(const struct tracked *const *)b;
+
+	return x->samples < y->samples ? 1 : x->samples > y->samples ? -1 : 0;
+}
+
+/* The Python processes still tracked, most sampled first; the rest are counted. */
+static void log_processes(const struct python_tracker *t)
+{
+	const struct tracked **list = calloc(hmap__len(&t->procs) + 1, sizeof(*list));
+	size_t n = 0;
+
+	if (!list)
+		return;
+	for (size_t i = 0; i < t->procs.cap; i++) {
+		const struct tracked *p = t->procs.slots[i].val;
+
+		if (p && p->python && p->samples)
+			list[n++] = p;
+	}
+	qsort(list, n, sizeof(*list), by_samples);
+	for (size_t i = 0; i < n && i < SUMMARY_PROCESSES; i++)
+		log_walks(list[i], true);
+	if (n > SUMMARY_PROCESSES)
+		log_info("python: %zu more processes (-v lists each as it exits)",
+			 n - SUMMARY_PROCESSES);
+	free(list);
+}
+
 void python_tracker__log_summary(const struct python_tracker *t)
 {
 	struct py_code_cache_stats c;
 
 	if (!t)
 		return;
+	log_processes(t);
 	py_code_cache__stats(t->code, &c);
 	log_info("python: %llu processes found (%llu of unsupported versions) in %llu checks; "
 		 "%llu samples of them: %llu walks complete, %llu at the depth limit, %llu cut "

@@ -53,6 +53,14 @@ int python_tracker__procs_fd(const struct python_tracker *t);
 void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec);
 void python_tracker__process_exit(struct python_tracker *t, __u32 pid, __u64 start_ns);
 
+/*
+ * count samples of (pid, start_ns), with n_python Python frames whose walk
+ * ended as python_flags says: process_seen(), and the process's counters
+ * of walks, logged when it goes (debug) and in the summary.
+ */
+void python_tracker__sample(struct python_tracker *t, __u32 pid, __u64 start_ns, __u64 count,
+			    __u32 n_python, __u32 python_flags);
+
 /* The CPython found in (pid, start_ns), or NULL. */
 const struct py_process *python_tracker__process(struct python_tracker *t, __u32 pid,
 						 __u64 start_ns);

@@ -13,6 +13,8 @@ static const char *const unwind_end_names[FORNAX_END_NR] = {
 	[FORNAX_END_TABLE_MISSING] = "table missing",
 	[FORNAX_END_UNSUPPORTED] = "unsupported CFI",
 	[FORNAX_END_BAD_FRAME] = "bad frame",
+	[FORNAX_END_BAD_PC] = "bad return address",
+	[FORNAX_END_FP_LOST] = "rbp lost",
 };
 
 /* "12 complete, 3 pc not covered, ..." for the CFI walks in end[]. */

@@ -61,6 +61,8 @@
 #define POLL_NS (10 * NSEC_PER_MSEC)
 /* With no requests and no builds for a while, the poll slows down to this. */
 #define IDLE_POLL_NS (250 * NSEC_PER_MSEC)
+/* Polled at POLL_NS for this long once sampling starts. */
+#define STARTUP_POLL_NS (2 * NSEC_PER_SEC)
 #define SWEEP_NS (5 * NSEC_PER_SEC)
 #define LINGER_NS (60 * NSEC_PER_SEC)
 #define REFRESH_MIN_NS (1 * NSEC_PER_SEC)

@@ -47,7 +47,7 @@ static void *worker(void *arg)
 	 * POLL_NS while there is work, slowing to IDLE_POLL_NS when there is
 	 * none, so an idle agent does not wake a hundred times a second.
 	 */
-	__u64 poll_ns = POLL_NS;
+	__u64 poll_ns = POLL_NS, fast_until = 0;
 
 	prescan(u);
 	while (!should_stop(u)) {
@@ -73,8 +73,14 @@ static void *worker(void *arg)
 		if (!u->ready && !u->n_pending) {
 			u->ready = true;
 			pthread_cond_broadcast(&u->cond);
+			/*
+			 * Sampling starts now: its first requests (the --pid targets,
+			 * read ahead) must not wait for an idle poll while their stacks
+			 * are walked by frame pointers.
+			 */
+			fast_until = now + STARTUP_POLL_NS;
 		}
-		busy = busy || u->n_pending;
+		busy = busy || u->n_pending || now < fast_until;
 		poll_ns = busy ? POLL_NS : poll_ns * 2 < IDLE_POLL_NS ? poll_ns * 2 : IDLE_POLL_NS;
 		/* Until the next poll of the requests, or until the builder hands something back. */
 		if (!u->stop && !u->done) {

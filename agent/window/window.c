@@ -37,6 +37,7 @@ struct addr_key {
 struct addr_entry {
 	struct addr_key key;
 	__u64 location_id;
+	bool mapped; /* in an executable mapping of its process (or the kernel's) */
 };
 
 /* A process seen in this window, for the count shown while a capture runs. */
@@ -233,7 +234,8 @@ static struct addr_entry *find_address(struct window *w, const struct addr_key *
 	return hmap__find(&w->addresses, addr_hash(key), addr_eq, key);
 }
 
-static int remember_address(struct window *w, const struct addr_key *key, __u64 location_id)
+static int remember_address(struct window *w, const struct addr_key *key, __u64 location_id,
+			    bool mapped)
 {
 	struct addr_entry *e = calloc(1, sizeof(*e));
 
@@ -241,6 +243,7 @@ static int remember_address(struct window *w, const struct addr_key *key, __u64 
 		return -ENOMEM;
 	e->key = *key;
 	e->location_id = location_id;
+	e->mapped = mapped;
 	if (hmap__insert(&w->addresses, addr_hash(key), e)) {
 		free(e);
 		return -ENOMEM;
@@ -249,17 +252,31 @@ static int remember_address(struct window *w, const struct addr_key *key, __u64 
 }
 
 /*
+ * *mapped_to: frames up to the first caller in no executable mapping of a
+ * process whose leaf is in one (n if none): such a caller is not code that
+ * ran but what a frame-pointer walk made of data.
+ */
+static void note_mapped(__u32 i, bool mapped, bool *leaf_mapped, __u32 *mapped_to)
+{
+	if (i == 0)
+		*leaf_mapped = mapped;
+	else if (*leaf_mapped && !mapped && *mapped_to > i)
+		*mapped_to = i;
+}
+
+/*
  * Appends the locations of one stack (leaf first) to out. Only a stack with
  * an address not seen in this window goes to the symbolizer, and then whole,
  * because it tells the leaf from return addresses by position.
  */
 static int add_stack(struct window *w, bool kernel, __u32 pid, __u64 start_ns, const __u64 *ips,
-		     __u32 n, __u64 *out)
+		     __u32 n, __u64 *out, __u32 *mapped_to)
 {
 	struct addr_key key = { .pid = kernel ? 0 : pid, .process_start_ns = kernel ? 0 : start_ns };
-	bool all_known = true;
+	bool all_known = true, leaf_mapped = false;
 	int err;
 
+	*mapped_to = n;
 	for (__u32 i = 0; i < n; i++) {
 		struct addr_entry *e;
 
@@ -271,9 +288,11 @@ static int add_stack(struct window *w, bool kernel, __u32 pid, __u64 start_ns, c
 			break;
 		}
 		out[i] = e->location_id;
+		note_mapped(i, e->mapped, &leaf_mapped, mapped_to);
 	}
 	if (all_known)
 		return 0;
+	*mapped_to = n;
 
 	if (kernel)
 		err = symbolizer__lookup_kernel(w->symbolizer, ips, n, w->symbolized);
@@ -289,12 +308,14 @@ static int add_stack(struct window *w, bool kernel, __u32 pid, __u64 start_ns, c
 		e = find_address(w, &key);
 		if (e) {
 			out[i] = e->location_id;
+			note_mapped(i, e->mapped, &leaf_mapped, mapped_to);
 			continue;
 		}
 		out[i] = add_location(w, &w->symbolized[i]);
 		if (!out[i])
 			return -errno;
-		err = remember_address(w, &key, out[i]);
+		note_mapped(i, w->symbolized[i].mapping, &leaf_mapped, mapped_to);
+		err = remember_address(w, &key, out[i], w->symbolized[i].mapping);
 		if (err)
 			return err;
 	}
@@ -406,18 +427,31 @@ static __u64 python_location(struct window *w, __u32 pid, __u64 start_ns, __u64 
 	line.line = info.line;
 	/* Appended, not interned: the packed frame is no address another location could share. */
 	id = pprof__append_location(w->pprof, w->python_mapping, 0, &line, 1);
-	if (id && remember_address(w, &key, id))
+	if (id && remember_address(w, &key, id, true))
 		return 0;
 	return id;
 }
 
 /*
- * Replaces the native user frames ids[0..n_user) (leaf first) by the
- * merged native and Python stack; *n is its length. Returns 0 or -errno;
- * -ENOENT when the process is not known to run Python (nothing merged).
+ * The user frames of a stack to keep: a frame-pointer walk is cut at the
+ * first caller outside every executable mapping (add_stack()'s mapped_to),
+ * since the kernel's walk does not know where code is and can read data.
+ */
+static __u32 user_frames_kept(const struct sampler_sample *sample, __u32 mapped_to)
+{
+	if ((sample->user_flags & FORNAX_STACK_METHOD_MASK) != FORNAX_STACK_FP)
+		return sample->n_user;
+	return mapped_to < sample->n_user ? mapped_to : sample->n_user;
+}
+
+/*
+ * Replaces the native user frames ids[0..n_native) (leaf first; n_native
+ * <= n_user, fewer when a walk was cut) by the merged native and Python
+ * stack; *n is its length. Returns 0 or -errno; -ENOENT when the process
+ * is not known to run Python (nothing merged).
  */
 static int merge_python(struct window *w, const struct sampler_sample *sample, __u64 *ids,
-			size_t *n)
+			__u32 n_native, size_t *n)
 {
 	const struct fornax_sample_key *key = sample->key;
 	const struct py_process *proc;
@@ -430,9 +464,9 @@ static int merge_python(struct window *w, const struct sampler_sample *sample, _
 		return -ENOENT;
 	in = (struct py_merge_input){
 		.native = sample->user_ips,
-		.n_native = sample->n_user,
+		.n_native = n_native,
 		/* a frame-pointer walk through CPython (built without them) ends anywhere */
-		.native_cut = !sample->n_user || sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
+		.native_cut = !n_native || sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
 			      user_stack_cut(sample->user_flags) ||
 			      (sample->user_flags & FORNAX_STACK_METHOD_MASK) != FORNAX_STACK_DWARF,
 		.python = sample->python_frames,
@@ -446,7 +480,8 @@ static int merge_python(struct window *w, const struct sampler_sample *sample, _
 	if (nm < 0)
 		return nm;
 	/* A cut walk without Python callers past the cut is marked as without Python. */
-	if (sample->n_user && (sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
+	if (sample->n_user && (n_native < sample->n_user ||
+			       sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
 			       user_stack_cut(sample->user_flags))) {
 		bool gap = false;
 
@@ -455,7 +490,7 @@ static int merge_python(struct window *w, const struct sampler_sample *sample, _
 		if (!gap)
 			w->merged[nm++] = (struct py_merge_item){ PY_MERGE_GAP, 0 };
 	}
-	memcpy(w->native_ids, ids, sample->n_user * sizeof(*ids));
+	memcpy(w->native_ids, ids, n_native * sizeof(*ids));
 	for (int i = 0; i < nm; i++) {
 		const struct py_merge_item *it = &w->merged[i];
 
@@ -501,6 +536,8 @@ static const char *unwind_label(const struct sampler_sample *sample)
 		[FORNAX_END_TABLE_MISSING] = "truncated: table missing",
 		[FORNAX_END_UNSUPPORTED] = "truncated: unsupported CFI",
 		[FORNAX_END_BAD_FRAME] = "truncated: bad frame",
+		[FORNAX_END_BAD_PC] = "truncated: bad return address",
+		[FORNAX_END_FP_LOST] = "truncated: rbp lost",
 	};
 	__u32 flags = sample->user_flags, end;
 
@@ -525,11 +562,12 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 	const char *unwind = unwind_label(sample);
 	__u64 *ids = w->location_ids;
 	size_t n = 0, n_labels = 4, merged = 0;
+	__u32 kept;
 	int err = 0;
 
 	/* Kernel frames are the leaf end of the stack, so they come first. */
 	if (sample->n_kernel) {
-		err = add_stack(w, true, 0, 0, sample->kernel_ips, sample->n_kernel, ids);
+		err = add_stack(w, true, 0, 0, sample->kernel_ips, sample->n_kernel, ids, &kept);
 		if (err)
 			return err;
 		n += sample->n_kernel;
@@ -539,26 +577,33 @@ int window__add_sample(const struct sampler_sample *sample, void *ctx)
 		if (err)
 			return err;
 	}
-	if (w->python && sample->n_user)
-		python_tracker__process_seen(w->python, key->tgid, key->process_start_ns, false);
+	if (w->python && (sample->n_user || sample->n_python))
+		python_tracker__sample(w->python, key->tgid, key->process_start_ns, sample->count,
+				       sample->n_python, sample->python_flags);
 	if (w->python && sample->n_python) {
+		kept = 0;
 		if (sample->n_user)
 			err = add_stack(w, false, key->tgid, key->process_start_ns,
-					sample->user_ips, sample->n_user, ids + n);
+					sample->user_ips, sample->n_user, ids + n, &kept);
 		if (!err)
-			err = merge_python(w, sample, ids + n, &merged);
+			err = merge_python(w, sample, ids + n, user_frames_kept(sample, kept), &merged);
 		if (err && err != -ENOENT)
 			return err;
+		if (merged && user_frames_kept(sample, kept) < sample->n_user)
+			w->stats.fp_stacks_cut++;
 	}
 	if (merged) {
 		n += merged;
 	} else if (sample->n_user) {
 		err = add_stack(w, false, key->tgid, key->process_start_ns, sample->user_ips,
-				sample->n_user, ids + n);
+				sample->n_user, ids + n, &kept);
 		if (err)
 			return err;
-		n += sample->n_user;
-		if (sample->n_user >= FORNAX_MAX_STACK_DEPTH || user_stack_cut(sample->user_flags)) {
+		kept = user_frames_kept(sample, kept);
+		w->stats.fp_stacks_cut += kept < sample->n_user;
+		n += kept;
+		if (kept < sample->n_user || sample->n_user >= FORNAX_MAX_STACK_DEPTH ||
+		    user_stack_cut(sample->user_flags)) {
 			ids[n] = pseudo_location(w, PSEUDO_TRUNCATED);
 			if (!ids[n++])
 				return -errno;
@@ -656,6 +701,12 @@ const struct pprof *window__finish(struct window *w, __u64 duration_ns)
 		    w->stats.unwind_end[FORNAX_END_UNSUPPORTED]);
 	add_comment(w, "user stacks cut short ([truncated]): bad frame",
 		    w->stats.unwind_end[FORNAX_END_BAD_FRAME]);
+	add_comment(w, "frame-pointer stacks cut short ([truncated]): a caller outside all "
+		       "executable mappings", w->stats.fp_stacks_cut);
+	add_comment(w, "user stacks cut short ([truncated]): bad return address",
+		    w->stats.unwind_end[FORNAX_END_BAD_PC]);
+	add_comment(w, "user stacks cut short ([truncated]): rbp saved where CFI rows cannot say",
+		    w->stats.unwind_end[FORNAX_END_FP_LOST]);
 	return w->pprof;
 }
 

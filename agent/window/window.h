@@ -42,6 +42,7 @@ struct window_stats {
 	/* Counted per sample: each is kept with a pseudo frame in place of the stack. */
 	__u64 stacks_dropped;    /* stacks map full */
 	__u64 stacks_failed;     /* storing the stack failed otherwise */
+	__u64 fp_stacks_cut;     /* frame-pointer stacks cut at a caller in no executable mapping */
 	__u64 drains;
 	__u64 processes;         /* distinct (pid, start time) seen */
 	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */

@@ -468,7 +468,12 @@ static void translate(struct builder *b, Dwarf_Frame *frame, bool signal,
 		row->fp_off = off / 8;
 		return;
 	}
-	/* Saved in another register, or by an expression: rows cannot say; assume unchanged. */
+	/*
+	 * Saved far below the CFA, in another register, or by an expression:
+	 * taken as unchanged, the next frame's rbp would be this one's, and a
+	 * caller whose CFA is rbp-based would be read from the wrong place.
+	 */
+	row->fp_off = CFI_FP_LOST;
 	b->t->stats.rbp_unsupported++;
 }
 

@@ -43,8 +43,9 @@ enum cfi_row_type {
 /*
  * One row, 8 bytes (libraries have hundreds of thousands). The return
  * address is always at CFA - 8 on x86-64, so it needs no field; a CFA more
- * than 64 KiB above rsp, or rbp saved more than 1 KiB below the CFA, does
- * not fit one and is unsupported (or taken as unchanged, counted).
+ * than 64 KiB above rsp does not fit one and is unsupported; rbp saved
+ * where a row cannot say (more than 1 KiB below the CFA, in another
+ * register, by an expression) is CFI_FP_LOST, counted.
  */
 struct cfi_row {
 	__u32 pc;      /* first covered address, relative to the table's origin */
@@ -52,6 +53,12 @@ struct cfi_row {
 	__s8 fp_off;   /* caller's rbp saved at CFA + 8 * fp_off; 0: rbp unchanged */
 	__u16 cfa_off;
 };
+
+/*
+ * fp_off of a row after which the caller's rbp is not known: a later step
+ * that needs rbp (a CFA based on it, a frame-pointer step) cannot be trusted.
+ */
+#define CFI_FP_LOST 127
 
 /* Rows one table may hold. */
 #define CFI_MAX_ROWS (1u << 28)

@@ -7,6 +7,7 @@ Workloads: tests/helpers/python_shapes.py. test_python.py covers the call
 graph, the leaf shares and --python=off.
 """
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -33,7 +34,7 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
         if not os.access(PYTHON, os.X_OK) or not SHAPES:
             fornaxtest.skip_or_fail(f"{PYTHON} (python3.11) and PY_SHAPES are needed")
 
-    def profile(self, mode):
+    def profile(self, mode, extra=()):
         """The workload's samples, its first output line, fornax's log."""
         work = subprocess.Popen([PYTHON, SHAPES, mode, str(SECONDS + 10)],
                                 stdout=subprocess.PIPE, text=True)
@@ -41,7 +42,7 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
             first = work.stdout.readline().strip()
             out = os.path.join(self.tmp, f"{mode}.pb.gz")
             proc = fornaxtest.run_fornax(["-d", f"{SECONDS}s", "-F", str(HZ), "-p",
-                                          str(work.pid), "-o", out])
+                                          str(work.pid), "-o", out, *extra])
         finally:
             work.kill()
             work.wait()
@@ -93,7 +94,7 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
 
     def test_generators(self):
         """Each generator stage under the one that resumed it, through sum() (C)."""
-        p, samples, total, _, log = self.profile("generators")
+        p, samples, total, _, log = self.profile("generators", ["-v"])
         chain = ["<module>", "main", "generators", "pipeline", "scale", "keep_even",
                  "produce", "spin"]
         in_chain = sum(s.count for s in samples if subsequence(chain, names(s, p)))
@@ -107,6 +108,15 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
             n = names(s, p)
             if "produce" in n:
                 self.assertTrue(subsequence(chain[:-1], n), n)
+        # the summary's line for this process (statistics at exit come with -v): its samples and how their walks ended
+        pid = samples[0].labels["pid"]
+        m = re.search(rf"python: pid {pid}: (\d+) samples, (\d+) with Python frames "
+                      r"\((\d+) walks complete", log)
+        self.assertTrue(m, log)
+        n, walked, complete = map(int, m.groups())
+        self.assertGreaterEqual(n, total - 5, log)  # samples before it was found are not its
+        self.assertGreaterEqual(walked, 0.99 * n, log)
+        self.assertEqual(complete, walked, log)
 
     def test_short_lived_processes(self):
         """python3.11 -c runs, one after another: each found at its first

@@ -368,6 +368,58 @@ class BesideChurn(ft.TempDirTestCase):
         self.assertGreater(churned, 0, "the churn ran beside the program")
 
 
+# Debian's own interpreter: -O2 without frame pointers, frames of about a kilobyte
+# (_PyEval_EvalFrameDefault), libc and OpenSSL below and above it.
+PYTHON_LOOP = """
+import hashlib, json, re, sys, time
+end = time.time() + float(sys.argv[1])
+doc = {"a": [1, 2, 3, {"b": "x" * 50}], "c": list(range(100))}
+pat = re.compile(r"(\\w+)@(\\w+)\\.com")
+while time.time() < end:
+    s = json.dumps(doc)
+    json.loads(s)
+    pat.findall("foo@bar.com baz@qux.com " * 10)
+    hashlib.sha256(s.encode()).hexdigest()
+"""
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+class DebianPython(ft.TempDirTestCase):
+    def test_interpreter_stacks_are_complete_and_invent_no_frame(self):
+        """A pure-Python loop in Debian's python3: whole stacks, every frame real code."""
+        if not os.path.exists(SYSTEM_PYTHON):
+            ft.skip_or_fail(f"{SYSTEM_PYTHON} is not installed")
+        out = self.path("python.pb.gz")
+        seconds = 6
+        work = subprocess.Popen([SYSTEM_PYTHON, "-c", PYTHON_LOOP, str(seconds + 3)])
+        try:
+            time.sleep(0.5)  # past the interpreter's start-up
+            ft.run_fornax(["--duration", f"{seconds}s", "-F", str(FREQUENCY), "-o", out,
+                           f"--pid={work.pid}"])
+        finally:
+            work.wait()
+        profile = ft.read_pprof(out)
+        samples = [s for s in profile.samples
+                   if s.labels.get("pid") == str(work.pid) and user_functions(s)]
+        total = sum(s.count for s in samples)
+        self.assertGreater(total, 300)
+
+        def complete(s):
+            return s.labels.get("unwind") == "complete" and user_functions(s)[-1] == "_start"
+
+        def invented(s):
+            # A user frame outside every executable mapping is not code that ran.
+            return any(loc.mapping_id == 0 for loc in s.stack
+                       if not loc.kernel and loc.address > 1)
+
+        cut = [s for s in samples if not complete(s)]
+        self.assertGreaterEqual(share(samples, complete), 0.99,
+                                [(s.labels.get("unwind"), [hex(loc.address) for loc in s.stack])
+                                 for s in cut][:5])
+        bad = [[hex(loc.address) for loc in s.stack] for s in samples if invented(s)]
+        self.assertEqual(bad, [])
+
+
 if __name__ == "__main__":
     ft.require_bpf()
     if not WORKLOAD or not os.path.exists(WORKLOAD):

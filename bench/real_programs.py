@@ -1,0 +1,300 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Programs nobody here wrote, profiled by fornax and by its peers, one after another.
+
+Workloads (each skipped, with a line saying so, when its program is missing):
+  python3     Debian's /usr/bin/python3 in a pure-Python loop (json, re, hashlib)
+  node        a JavaScript loop; node-perfmap: the same with --perf-basic-prof
+  xz          xz -9 compressing pseudo-random text
+  chromium    three `chromium --headless --dump-dom about:blank` starts (churn)
+  make        `make -j2` of a small generated C project, cleaned and rebuilt (churn)
+Profilers, alternated round by round on the same workload:
+  fornax      -d SECONDS, --pid for the steady workloads, the whole machine for churn
+  perf-fp     perf record -g, then perf script (what makes its output symbolized)
+  perf-dwarf  perf record --call-graph dwarf, then perf script
+  bpftrace    profile:hz with ustack, where bpftrace is installed
+Per workload and profiler, the median (min..max) over the rounds of:
+  complete    share of the workload's samples whose user stack reaches _start (or a
+              thread's start routine); fornax: its `unwind=complete` label
+  named       share whose user frames are all named
+  cpu-s       the profiler's CPU seconds, recording plus the post-processing that names frames
+  rss-MB      its peak RSS (the largest of its processes)
+and, for the first round, the top-10 leaf functions' shares beside perf-dwarf's.
+
+  sudo bench/real_programs.py [--fornax build/agent/fornax] [--rounds 3] [--seconds 8]
+                              [--only python3,xz] [--frequency 99]
+"""
+import argparse
+import collections
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+import fornaxtest as ft  # noqa: E402
+
+PYTHON_LOOP = """
+import hashlib, json, re, sys, time
+end = time.time() + float(sys.argv[1])
+doc = {"a": [1, 2, 3, {"b": "x" * 50}], "c": list(range(100))}
+pat = re.compile(r"(\\w+)@(\\w+)\\.com")
+while time.time() < end:
+    s = json.dumps(doc)
+    json.loads(s)
+    pat.findall("foo@bar.com baz@qux.com " * 10)
+    hashlib.sha256(s.encode()).hexdigest()
+"""
+NODE_LOOP = """
+const end = Date.now() + 1000 * Number(process.argv[process.argv.length - 1]);
+function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
+function work() { let s = 0; for (let i = 0; i < 20; i++) s += fib(18); return JSON.stringify({s}); }
+while (Date.now() < end) work();
+"""
+THREAD_STARTS = ("_start", "clone3", "clone", "start_thread")
+
+
+def workloads(tmp, seconds):
+    py = ["/usr/bin/python3", "-c", PYTHON_LOOP, str(seconds + 3)]
+    node_js = os.path.join(tmp, "loop.js")
+    with open(node_js, "w") as f:
+        f.write(NODE_LOOP)
+    text = os.path.join(tmp, "input.txt")
+    with open(text, "w") as f:
+        for i in range(400000):
+            f.write(f"{(i * 2654435761) % 1000003} {i:x} lorem ipsum {i % 97}\n")
+    proj = make_project(tmp)
+    out = [
+        ("python3", "/usr/bin/python3", py, False),
+        ("node", "/usr/bin/node", ["/usr/bin/node", node_js, str(seconds + 3)], False),
+        ("node-perfmap", "/usr/bin/node",
+         ["/usr/bin/node", "--perf-basic-prof", node_js, str(seconds + 3)], False),
+        ("xz", "/usr/bin/xz", ["sh", "-c", f"for i in 1 2 3 4 5 6; do xz -9 -T1 -c {text} "
+                                           "> /dev/null; done"], False),
+        ("chromium", "/usr/bin/chromium",
+         ["sh", "-c", "for i in 1 2 3; do chromium --headless --no-sandbox --disable-gpu "
+                      "--dump-dom about:blank > /dev/null 2>&1; sleep 1; done"], True),
+        ("make", "/usr/bin/make", ["sh", "-c", f"cd {proj} && while :; do make -s clean; "
+                                              "make -s -j2 >/dev/null; done"], True),
+    ]
+    return [{"name": n, "argv": a, "churn": c} for n, prog, a, c in out if os.path.exists(prog)], \
+        [n for n, prog, _, _ in out if not os.path.exists(prog)]
+
+
+def make_project(tmp):
+    proj = os.path.join(tmp, "proj")
+    os.makedirs(proj, exist_ok=True)
+    objs = []
+    for i in range(24):
+        with open(os.path.join(proj, f"m{i}.c"), "w") as f:
+            f.write(f"#include <stdio.h>\n#include <string.h>\n#include <stdlib.h>\n"
+                    f"int f{i}(int x) {{ char b[64]; snprintf(b, sizeof b, \"%d\", x); "
+                    f"return (int)strlen(b) + atoi(b); }}\n")
+        objs.append(f"m{i}.o")
+    with open(os.path.join(proj, "main.c"), "w") as f:
+        f.write("int main(void) { return 0; }\n")
+    with open(os.path.join(proj, "Makefile"), "w") as f:
+        f.write(f"CFLAGS = -O2 -g\nprog: main.o {' '.join(objs)}\n\t$(CC) -o $@ $^\n"
+                "clean:\n\trm -f *.o prog\n")
+    return proj
+
+
+def run_measured(argv, env=None):
+    """Runs argv to its end; returns (CPU seconds, peak RSS in MB) of it and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, ru = os.wait4(proc.pid, 0)
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv[0]} failed: {err[-400:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, ru.ru_maxrss / 1024
+
+
+def leaf_shares(stacks):
+    """Top-10 leaf (flat) functions: name → share of samples."""
+    total = sum(c for _, c in stacks) or 1
+    flat = collections.Counter()
+    for frames, c in stacks:
+        flat[frames[0] if frames else "[no stack]"] += c
+    return {k: v / total for k, v in flat.most_common(10)}
+
+
+def fornax_round(args, wl, pids, tmp, seconds):
+    out = os.path.join(tmp, f"fornax-{wl['name']}.pb.gz")
+    argv = [args.fornax, "-d", f"{seconds}s", "-F", str(args.frequency), "--no-kernel",
+            "-o", out] + [f"--pid={p}" for p in pids]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
+    cpu, rss = run_measured(argv, env)
+    prof = ft.read_pprof(out)
+    stacks = []
+    complete = named = total = 0
+    for s in prof.samples:
+        if pids and s.labels.get("pid") not in pids:
+            continue
+        user = [loc for loc in s.stack if not loc.kernel]
+        frames = [n for loc in user for n in loc.names()]
+        total += s.count
+        complete += s.count if s.labels.get("unwind", "").startswith("complete") else 0
+        named += s.count if frames and "[unknown]" not in frames and \
+            "[truncated]" not in frames else 0
+        # The outer function of the leaf: perf names a location by its symbol, not inlines.
+        stacks.append(([loc.lines[-1].function if loc.lines else "[unknown]"
+                        for loc in user][:1], s.count))
+    return total, complete, named, cpu, rss, stacks
+
+
+def parse_perf_script(text, pids):
+    """perf script output → [(frames leaf first, 1)], kernel frames dropped."""
+    stacks, cur, keep = [], None, False
+    for line in text.splitlines():
+        if not line.strip():
+            if cur is not None and keep:
+                stacks.append((cur, 1))
+            cur = None
+            continue
+        if cur is None:
+            fields = line.split()
+            pid = fields[1].split("/")[0] if len(fields) > 1 else ""
+            keep = not pids or pid in pids
+            cur = []
+            continue
+        parts = line.split(None, 1)
+        if len(parts) < 2:
+            continue
+        sym, dso = parts[1].rsplit(" (", 1) if " (" in parts[1] else (parts[1], "")
+        if "kernel.kallsyms" in dso or dso.startswith("[kernel"):
+            continue
+        sym = sym.split("+0x")[0]
+        cur.append("[unknown]" if sym in ("[unknown]", "") else sym)
+    if cur is not None and keep:
+        stacks.append((cur, 1))
+    return stacks
+
+
+def perf_round(args, wl, pids, tmp, seconds, mode):
+    data = os.path.join(tmp, f"perf-{wl['name']}-{mode}.data")
+    target = ["-p", ",".join(sorted(pids))] if pids else ["-a"]
+    graph = ["-g"] if mode == "fp" else ["--call-graph", "dwarf"]
+    cpu1, rss1 = run_measured(["perf", "record", "-q", "-F", str(args.frequency), "-e",
+                               "cpu-clock", *graph, *target, "-o", data, "--", "sleep",
+                               str(seconds)])
+    script = os.path.join(tmp, "perf.txt")
+    with open(script, "w") as f:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p = subprocess.Popen(["perf", "script", "-i", data, "-F", "comm,pid,tid,ip,sym,dso"],
+                             stdout=f, stderr=subprocess.DEVNULL)
+        _, _, ru = os.wait4(p.pid, 0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu2 = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with open(script) as f:
+        stacks = parse_perf_script(f.read(), pids)
+    os.unlink(data)
+    total = len(stacks)
+    complete = sum(1 for fr, _ in stacks if fr and fr[-1] in THREAD_STARTS)
+    named = sum(1 for fr, _ in stacks if fr and "[unknown]" not in fr)
+    return total, complete, named, cpu1 + cpu2, max(rss1, ru.ru_maxrss / 1024), \
+        [(fr[:1], 1) for fr, _ in stacks]
+
+
+def bpftrace_round(args, wl, pids, tmp, seconds):
+    if not shutil.which("bpftrace"):
+        return None
+    filt = f"/pid == {next(iter(pids))}/" if pids else ""
+    prog = (f"profile:hz:{args.frequency} {filt} {{ @[ustack] = count(); }} "
+            f"interval:s:{seconds} {{ exit(); }}")
+    out = os.path.join(tmp, "bt.txt")
+    cpu, rss = run_measured(["bpftrace", "-o", out, "-e", prog])
+    stacks = []
+    with open(out) as f:
+        frames = None
+        for line in f:
+            line = line.strip()
+            if line.startswith("@["):
+                frames = []
+            elif line.startswith("]:") and frames is not None:
+                stacks.append((frames, int(line.split(":")[1])))
+                frames = None
+            elif frames is not None and line:
+                frames.append(line.split("+")[0])
+    total = sum(c for _, c in stacks)
+    complete = sum(c for fr, c in stacks if fr and fr[-1] in THREAD_STARTS)
+    named = sum(c for fr, c in stacks if fr and not any(f.startswith("0x") for f in fr))
+    return total, complete, named, cpu, rss, [(fr[:1], c) for fr, c in stacks]
+
+
+def fmt(values, scale=1.0, digits=1):
+    if not values:
+        return "n/a"
+    v = [x * scale for x in values]
+    return f"{statistics.median(v):.{digits}f} ({min(v):.{digits}f}..{max(v):.{digits}f})"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fornax", default="build/agent/fornax")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--frequency", type=int, default=99)
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    args.fornax = os.path.abspath(args.fornax)
+    profilers = {
+        "fornax": lambda wl, p, t, s: fornax_round(args, wl, p, t, s),
+        "perf-fp": lambda wl, p, t, s: perf_round(args, wl, p, t, s, "fp"),
+        "perf-dwarf": lambda wl, p, t, s: perf_round(args, wl, p, t, s, "dwarf"),
+        "bpftrace": lambda wl, p, t, s: bpftrace_round(args, wl, p, t, s),
+    }
+    with tempfile.TemporaryDirectory(prefix="fornax-real-") as tmp:
+        wls, missing = workloads(tmp, args.seconds)
+        for name in missing:
+            print(f"{name}: not installed, skipped")
+        if args.only:
+            wls = [w for w in wls if w["name"] in args.only.split(",")]
+        for wl in wls:
+            results = collections.defaultdict(list)
+            tops = {}
+            for rnd in range(args.rounds):
+                order = list(profilers) if rnd % 2 == 0 else list(reversed(profilers))
+                for prof in order:
+                    work = subprocess.Popen(wl["argv"], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, start_new_session=True)
+                    try:
+                        time.sleep(1.0)
+                        pids = set() if wl["churn"] else {str(work.pid)} | \
+                            ft.process_tree(work.pid)
+                        r = profilers[prof](wl, pids, tmp, args.seconds)
+                    finally:
+                        os.killpg(work.pid, 15)
+                        work.wait()
+                    if r is None:
+                        continue
+                    total, complete, named, cpu, rss, stacks = r
+                    results[prof].append((complete / total if total else 0,
+                                          named / total if total else 0, cpu, rss, total))
+                    if rnd == 0:
+                        tops[prof] = leaf_shares(stacks)
+            print(f"\n== {wl['name']} ({args.rounds} rounds, {args.seconds} s, "
+                  f"{args.frequency} Hz)")
+            print(f"{'profiler':<11} {'samples':>14} {'complete %':>20} {'named %':>20} "
+                  f"{'cpu-s':>20} {'rss-MB':>20}")
+            for prof, rs in results.items():
+                print(f"{prof:<11} {fmt([r[4] for r in rs], digits=0):>14} "
+                      f"{fmt([r[0] for r in rs], 100):>20} {fmt([r[1] for r in rs], 100):>20} "
+                      f"{fmt([r[2] for r in rs], digits=2):>20} {fmt([r[3] for r in rs]):>20}")
+            ref = tops.get("perf-dwarf", {})
+            if "fornax" in tops and ref:
+                print("top-10 leaf functions, round 1: fornax % / perf-dwarf %")
+                for fn, sh in tops["fornax"].items():
+                    print(f"  {fn[:48]:<48} {100 * sh:6.1f} {100 * ref.get(fn, 0):6.1f}")
+
+
+if __name__ == "__main__":
+    main()
