@@ -129,8 +129,13 @@ class EmptyCaptures(ft.TempDirTestCase):
         agent = subprocess.Popen([ft.FORNAX, "-d", "3s", "--pid", str(target.pid), "-o", out],
                                  stderr=subprocess.PIPE, text=True)
         try:
-            first = agent.stderr.readline()
-            self.assertIn("profiling", first)
+            # The kernel-features line may come first; sampling starts with "profiling".
+            started = ""
+            for line in agent.stderr:
+                started += line
+                if "profiling" in line:
+                    break
+            self.assertIn("profiling", started)
             target.stdin.write("go\n")
             target.stdin.close()
             target.wait(10)
@@ -138,7 +143,7 @@ class EmptyCaptures(ft.TempDirTestCase):
         finally:
             target.kill()
             agent.kill()
-        self.assertEqual(agent.returncode, 0, first + rest)
+        self.assertEqual(agent.returncode, 0, started + rest)
         self.assertIn(f"process {target.pid} exited during the capture", rest)
         self.assertGreater(len(ft.read_pprof(out).samples), 0)
 
