@@ -249,10 +249,18 @@ static int find_by_debuglink(struct elf_file *ef, Dwfl_Module *mod, const char *
 	for (root = strtok_r(roots, ":", &save); root; root = strtok_r(NULL, ":", &save)) {
 		if (root[0] != '/')
 			continue;
-		/* <root>/a/b/c, <root>/b/c, <root>/c, <root> for the file in /a/b/c */
-		for (sub = dir;; sub = strchr(sub + 1, '/')) {
-			fd = try_debug_file(&s, root, sub ? sub : "", found);
-			if (fd != -ENOENT || !sub)
+		/*
+		 * <root>/a/b/c, <root>/b/c, <root>/c, <root> for the file in /a/b/c; a file
+		 * in / has dir "", which names <root> itself and has no tail to step along.
+		 */
+		for (sub = dir; sub; sub = *sub ? strchr(sub + 1, '/') : NULL) {
+			fd = try_debug_file(&s, root, sub, found);
+			if (fd != -ENOENT)
+				goto cleanup;
+		}
+		if (dir[0]) {
+			fd = try_debug_file(&s, root, "", found);
+			if (fd != -ENOENT)
 				goto cleanup;
 		}
 	}
