@@ -97,13 +97,18 @@ class Sandbox(unittest.TestCase):
         self.assertEqual(caps, unit_values("CapabilityBoundingSet")[0].split())
         setpriv_caps = ",".join("+" + c.removeprefix("CAP_").lower() for c in caps)
         profile = os.path.join(self.out, "profile.pb.gz")
+        # A build under /tmp would vanish under the sandbox's own /tmp: run a copy from
+        # here, as the unit runs the installed /usr/bin/fornax.
+        fornax = os.path.join(self.tmp, "fornax")
+        shutil.copy2(ft.FORNAX, fornax)
+        os.chmod(fornax, 0o755)
         trace = os.path.join(self.out, "strace.txt")
         agent = [
             "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
             f"--inh-caps=-all,{setpriv_caps}", f"--ambient-caps=-all,{setpriv_caps}",
             f"--bounding-set=-all,{setpriv_caps}", "--no-new-privs",
             "strace", "-f", "-qq", "-o", trace,
-            ft.FORNAX, "-d", "4s", "-F", "99", "-o", profile, "--top", "0",
+            fornax, "-d", "4s", "-F", "99", "-o", profile, "--top", "0",
             # the upload path too: libcurl loaded, a store that refuses connections
             "--store", "pyroscope+http://127.0.0.1:9", "--store-timeout", "1s",
             "--store-connect-timeout", "500ms",
