@@ -56,6 +56,8 @@ for t in "${targets[@]}"; do
 	bin=$(find "$build_dir/tests" -maxdepth 1 -name "$t" -type f -perm -u+x | head -1)
 	[ -n "$bin" ] || { echo "fuzz.sh: no $t in $build_dir/tests" >&2; exit 1; }
 	seeds=tests/fuzz/corpus/$t
+	# libFuzzer exits on a corpus directory that does not exist; git keeps no empty ones.
+	[ -d "$seeds" ] || { echo "fuzz.sh: no seed directory $seeds" >&2; exit 1; }
 	out=$build_dir/fuzz/$t
 	mkdir -p "$out/corpus"
 	read -r -a extra <<<"$(extra_seeds "$t")"

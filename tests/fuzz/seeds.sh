@@ -22,6 +22,19 @@ objcopy --add-gnu-debuglink="$elf/static_dwarf" "$elf/static_stripped" "$tmp/lin
 mv "$tmp/linked" "$elf/static_stripped_debuglink"
 gcc -Os -g -c -o "$elf/relocatable" "$tmp/tiny.c"
 
+# cfi_table_fuzz also reads elf_file_fuzz's seeds; these two carry the CFI the
+# others lack: only .debug_frame (no .eh_frame), and .eh_frame with frame
+# pointers off, so rows use CFA = rsp + N at every push and pop.
+cfi=corpus/cfi_table_fuzz
+mkdir -p "$cfi"
+gcc -O2 -g -nostdlib -static -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-Wl,--build-id -o "$cfi/debug_frame_only" "$tmp/tiny.c"
+strip --only-keep-debug -o "$tmp/dbg" "$cfi/debug_frame_only"
+mv "$tmp/dbg" "$cfi/debug_frame_only"
+gcc -O2 -nostdlib -static -fomit-frame-pointer -fasynchronous-unwind-tables \
+	-Wl,--build-id -o "$cfi/eh_frame_omit_fp" "$tmp/tiny.c"
+strip -s "$cfi/eh_frame_omit_fp"
+
 python3 - <<'PY'
 import sys
 sys.path.insert(0, "../integration")
