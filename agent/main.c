@@ -5,7 +5,6 @@
  * profile per window (continuous mode) or one at the end (--duration).
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -511,6 +510,7 @@ static int setup_symbolizer(struct agent *a)
 		.debug_dirs = cfg->debug_dirs,
 		.debuginfod = cfg->debuginfod_urls != NULL,
 		.max_perfmap_total_bytes = cfg->perf_map_memory,
+		.max_dwarf_bytes = cfg->debug_info_memory,
 	});
 	if (!a->symbolizer) {
 		err = -errno;

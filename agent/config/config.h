@@ -45,6 +45,7 @@ struct config {
 	__u32 unwind_mode;       /* enum fornax_unwind_mode (bpf/unwind.h) */
 	size_t unwind_memory;    /* bytes of unwind rows in kernel maps at most; 0: default */
 	size_t perf_map_memory;  /* bytes of perf maps read, all together; 0: default */
+	size_t debug_info_memory; /* estimated heap of open DWARF sessions; 0: default */
 	bool python;             /* --python=auto: Python frames of CPython processes */
 	int verbosity;           /* 0 info, 1 debug, 2 trace; -1 warnings only */
 	bool show_help;

@@ -425,6 +425,16 @@ static int apply_perf_map_memory(struct config *cfg, const char *value, const ch
 	return 0;
 }
 
+static int apply_debug_info_memory(struct config *cfg, const char *value, const char *origin)
+{
+	__u64 v;
+
+	if (parse_size_in(value, MIN_DEBUG_INFO_MEMORY, MAX_DEBUG_INFO_MEMORY, &v))
+		return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 32M, 1G)");
+	cfg->debug_info_memory = v;
+	return 0;
+}
+
 static int apply_verbose(struct config *cfg, const char *value, const char *origin)
 {
 	unsigned long long v;
@@ -529,6 +539,10 @@ const struct option_spec config_options[] = {
 	{ "perf-map-memory", 0, OPT_VALUE, apply_perf_map_memory, "SIZE",
 	  "JIT perf maps (/tmp/perf-PID.map) read, all processes together, each file counted once "
 	  "(default 256M; one file at most 64M)", 0 },
+	{ "debug-info-memory", 0, OPT_VALUE, apply_debug_info_memory, "SIZE",
+	  "estimated memory of the ELF/DWARF files kept open for symbolization; the least "
+	  "recently used are closed beyond it, a file whose DWARF alone exceeds it is named from "
+	  "its symbol table (default 32M)", 0 },
 	{ "python", 0, OPT_VALUE, apply_python, "MODE",
 	  "auto (default): CPython 3.11+ processes show their Python frames, with names, files "
 	  "and lines, in place of the interpreter loop; off: native frames only", 0 },

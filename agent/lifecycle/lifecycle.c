@@ -201,6 +201,9 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 		log_info("perf maps: %llu reads stopped by the memory budget (--perf-map-memory), "
 			 "%.1f MiB read", (unsigned long long)ss.perfmap_budget_hits,
 			 (double)ss.perfmap_bytes / (1 << 20));
+	if (ss.budget_closed_files)
+		log_info("debug info: %llu files closed to stay within --debug-info-memory, to be "
+			 "read again when next needed", (unsigned long long)ss.budget_closed_files);
 	log_info("processes: %llu maps read at exec (%llu gone before), %llu exits with mappings "
 		 "(%llu mappings of unseen files), %llu freed after exit, %llu evicted",
 		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,
@@ -232,11 +235,11 @@ void lifecycle__log_caches(const struct lifecycle *lc)
 	if (lc->cgroups)
 		cgroups__stats(lc->cgroups, &cs);
 	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups; "
-		  "evicted %llu processes, %llu files, %llu addresses",
+		  "evicted %llu processes, %llu files (%llu for the memory budget), %llu addresses",
 		  (unsigned long long)ss.processes, (unsigned long long)ss.files,
 		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
 		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
-		  (unsigned long long)ss.evicted_addresses);
+		  (unsigned long long)ss.budget_closed_files, (unsigned long long)ss.evicted_addresses);
 }
 
 void lifecycle__cache_stats(const struct lifecycle *lc, struct symbolizer_stats *sym,

@@ -41,19 +41,26 @@ void file_close(struct symbolizer *sym, struct sym_file *f)
 	sym->stats.evicted_files++;
 }
 
-/* Re-reads f's memory estimate; closes others beyond max_dwarf_bytes. */
+/*
+ * Re-reads f's memory estimate; closes others beyond max_dwarf_bytes, but
+ * none this cycle has used: the samples of one drain alternate between a
+ * few files, and closing one for the next would read each of them again
+ * for every switch. Until the cycle ends the budget may be overshot.
+ */
 void file_account(struct symbolizer *sym, struct sym_file *f)
 {
 	size_t mem = elf_file__memory(f->elf);
+	struct sym_file *lru, *prev;
 
 	sym->open_bytes += mem - f->mem;
 	f->mem = mem;
-	while (sym->open_bytes > sym->max_dwarf_bytes) {
-		struct sym_file *lru = TAILQ_LAST(&sym->open_files, sym_file_list);
-
-		if (lru == f)
-			break; /* alone over the limit: closed at the end of the cycle */
+	for (lru = TAILQ_LAST(&sym->open_files, sym_file_list);
+	     lru && sym->open_bytes > sym->max_dwarf_bytes; lru = prev) {
+		prev = TAILQ_PREV(lru, sym_file_list, open_link);
+		if (lru == f || lru->last_used == sym->cycle)
+			continue;
 		file_close(sym, lru);
+		sym->stats.budget_closed_files++;
 	}
 }
 

@@ -24,7 +24,7 @@
 #define DEFAULT_MAX_FILES 256
 #define DEFAULT_MAX_ADDRESSES 65536
 #define DEFAULT_IDLE_CYCLES 60
-#define DEFAULT_MAX_DWARF_BYTES (8u << 20)
+#define DEFAULT_MAX_DWARF_BYTES (32u << 20)
 #define DEFAULT_EXIT_GRACE_CYCLES 2
 #define DEFAULT_MAX_PERFMAP_BYTES (64u << 20)
 #define DEFAULT_MAX_PERFMAP_TOTAL_BYTES (256u << 20)
@@ -284,9 +284,11 @@ void symbolizer__end_cycle(struct symbolizer *sym)
 	free_dead(sym);
 	end_graces(sym);
 	evict_idle(sym);
-	/* a session alone over the limit served this cycle's misses; now it goes */
-	while (sym->open_bytes > sym->max_dwarf_bytes && !TAILQ_EMPTY(&sym->open_files))
+	/* sessions kept open over the limit served this cycle's misses; now they go */
+	while (sym->open_bytes > sym->max_dwarf_bytes && !TAILQ_EMPTY(&sym->open_files)) {
 		file_close(sym, TAILQ_LAST(&sym->open_files, sym_file_list));
+		sym->stats.budget_closed_files++;
+	}
 #ifdef __GLIBC__
 	/*
 	 * libdw's decompressed sections and per-CU tables are many blocks that

@@ -36,7 +36,7 @@ struct symbolizer_opts {
 	 * decompressed debug sections and per-CU line tables); least recently
 	 * used handles are closed beyond it, and a file whose compressed DWARF
 	 * alone exceeds it is symbolized from its symbol table only (no lines,
-	 * no inline frames). 0: default 8 MiB.
+	 * no inline frames). 0: default 32 MiB.
 	 */
 	size_t max_dwarf_bytes;
 	/*
@@ -103,6 +103,7 @@ struct symbolizer_stats {
 	__u64 unknown_addresses;  /* addresses returned with n_frames == 0 */
 	__u64 evicted_processes;
 	__u64 evicted_files;
+	__u64 budget_closed_files; /* of those, closed to stay within max_dwarf_bytes */
 	__u64 evicted_addresses;
 	__u64 cache_hits;
 	__u64 cache_misses;
