@@ -39,7 +39,6 @@
 #include "upload.h"
 #include "window.h"
 
-#define MIN_MAP_ENTRIES 1024
 /* Cached symbols and processes not used for this long are evicted. */
 #define SYMBOL_IDLE_NS (120 * NSEC_PER_SEC)
 /* How long startup waits for the CFI tables of the processes already running. */
@@ -58,8 +57,17 @@ struct agent {
 	struct lifecycle *lifecycle;
 	struct python_tracker *python; /* NULL: --python=off, or unavailable (logged) */
 	struct targets *targets; /* the --pid processes; NULL without --pid */
+	/*
+	 * A window holds the samples between two flips of the sampler's map
+	 * sets, so it starts and ends at a flip: symbolizing a drain can take
+	 * long (a big debug file met for the first time), and a window that
+	 * ended when the drain did would be stamped longer than what it holds,
+	 * and the next one shorter.
+	 */
 	__u64 window_start_mono;
 	__s64 window_start_real;
+	__u64 last_flip_mono; /* 0 before the first drain */
+	__s64 last_flip_real;
 	int signal_fd;
 	int timer_fd;
 	struct progress progress; /* ad-hoc captures on a terminal */
@@ -80,39 +88,6 @@ struct agent {
 	int argc;
 	char **argv, **envp;
 };
-
-static size_t round_up_pow2(size_t n)
-{
-	size_t p = 1;
-
-	while (p < n)
-		p <<= 1;
-	return p;
-}
-
-static int online_cpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 0 ? (int)n : 1;
-}
-
-/*
- * One drain holds at most cpus × frequency × drain interval samples; each
- * may bring a new key and two new stacks. Twice that leaves headroom for
- * jitter without sizing for the impossible.
- */
-static void size_maps(const struct config *cfg, size_t *max_keys, size_t *max_stacks)
-{
-	double per_drain = (double)online_cpus() * cfg->frequency *
-			   ((double)cfg->drain_interval_ns / NSEC_PER_SEC);
-	size_t want = round_up_pow2((size_t)(2 * per_drain) + 1);
-
-	if (want < MIN_MAP_ENTRIES)
-		want = MIN_MAP_ENTRIES;
-	*max_keys = want;
-	*max_stacks = cfg->max_stacks ? cfg->max_stacks : want;
-}
 
 static int setup_signals(struct agent *a)
 {
@@ -206,8 +181,8 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 
 static int new_window(struct agent *a)
 {
-	a->window_start_mono = clock_ns(CLOCK_MONOTONIC);
-	a->window_start_real = clock_ns(CLOCK_REALTIME);
+	a->window_start_mono = a->last_flip_mono ?: clock_ns(CLOCK_MONOTONIC);
+	a->window_start_real = a->last_flip_mono ? a->last_flip_real : (__s64)clock_ns(CLOCK_REALTIME);
 	a->window = window__new(&(struct window_opts){
 		.symbolizer = a->symbolizer,
 		.frequency = a->cfg.frequency,
@@ -254,6 +229,8 @@ static int drain(struct agent *a, bool final)
 	progress__clear(&a->progress);
 	/* every exec and exit before the flip is known before its samples are symbolized */
 	consume_proc_events(a);
+	a->last_flip_mono = clock_ns(CLOCK_MONOTONIC);
+	a->last_flip_real = (__s64)clock_ns(CLOCK_REALTIME);
 	if (final)
 		err = sampler__stop(a->sampler, add_sample, a, &st);
 	else
@@ -281,7 +258,7 @@ static int drain(struct agent *a, bool final)
 /* Writes the window to every output; a failed one does not stop the others. */
 static int write_window(struct agent *a, const struct config_output *outputs, size_t n)
 {
-	__u64 duration = clock_ns(CLOCK_MONOTONIC) - a->window_start_mono;
+	__u64 duration = a->last_flip_mono - a->window_start_mono;
 	const struct pprof *p = window__finish(a->window, duration);
 	struct window_stats ws;
 	char title[128], host[64] = "";
@@ -411,6 +388,9 @@ static int run(struct agent *a)
 			err = rotate_window(a);
 			if (err)
 				return err;
+			/* after a stall, a whole window rather than a stub that catches up */
+			if (now - window_end >= cfg->drain_interval_ns)
+				window_end = now;
 			while (window_end <= now)
 				window_end += cfg->interval_ns;
 		}
@@ -663,7 +643,8 @@ static int setup(struct agent *a)
 		log_error("creating output directory %s: %s", cfg->output, strerror(-err));
 		return err;
 	}
-	size_maps(cfg, &max_keys, &max_stacks);
+	sampler__size_maps(cfg->frequency, cfg->drain_interval_ns, cfg->max_stacks, &max_keys,
+			   &max_stacks);
 	err = ops__start_kubernetes(&a->ops, cfg);
 	if (!err)
 		err = setup_symbolizer(a);

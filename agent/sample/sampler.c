@@ -22,6 +22,7 @@
 #define STACKS_BATCH 64
 /* Scratch kept between drains up to this size; beyond it, freed after each drain. */
 #define SCRATCH_KEEP_BYTES (512u << 10)
+#define MIN_MAP_ENTRIES 1024
 
 struct stack_ref {
 	__u64 id;
@@ -507,6 +508,34 @@ static int fill_pid_filter(struct sampler *s, const struct sampler_opts *opts)
 			return err;
 	}
 	return 0;
+}
+
+static size_t round_up_pow2(size_t n)
+{
+	size_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/*
+ * Each sample of a drain may bring a new key and two new stacks. Twice the
+ * most a drain can hold leaves headroom for jitter without sizing for the
+ * impossible.
+ */
+void sampler__size_maps(double frequency, __u64 drain_interval_ns, size_t max_stacks_flag,
+			size_t *max_keys, size_t *max_stacks)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double per_drain = (double)(cpus > 0 ? cpus : 1) * frequency *
+			   ((double)drain_interval_ns / NSEC_PER_SEC);
+	size_t want = round_up_pow2((size_t)(2 * per_drain) + 1);
+
+	if (want < MIN_MAP_ENTRIES)
+		want = MIN_MAP_ENTRIES;
+	*max_keys = want;
+	*max_stacks = max_stacks_flag ? max_stacks_flag : want;
 }
 
 struct sampler *sampler__new(const struct sampler_opts *opts)

@@ -78,6 +78,13 @@ struct sampler_drain_stats {
 
 typedef int (*sampler_sample_fn)(const struct sampler_sample *sample, void *ctx);
 
+/*
+ * Map sizes for this machine: one drain holds at most cpus × frequency ×
+ * drain interval samples. max_stacks_flag: the --max-stacks value, 0 if unset.
+ */
+void sampler__size_maps(double frequency, __u64 drain_interval_ns, size_t max_stacks_flag,
+			size_t *max_keys, size_t *max_stacks);
+
 /* NULL with errno set on failure; the reason is logged. */
 struct sampler *sampler__new(const struct sampler_opts *opts);
 void sampler__free(struct sampler *s);

@@ -262,8 +262,11 @@ def read_pprof(path):
     if proc.returncode != 0:
         raise AssertionError(f"go tool pprof -raw {path} failed:\n{proc.stderr}")
     p = parse_pprof_raw(proc.stdout)
-    m = re.search(r"^duration_nanos: (\d+)$", decode_pprof(path), re.M)
+    text = decode_pprof(path)
+    m = re.search(r"^duration_nanos: (\d+)$", text, re.M)
     p.duration_nanos = int(m[1]) if m else 0
+    m = re.search(r"^time_nanos: (\d+)$", text, re.M)
+    p.time_nanos = int(m[1]) if m else 0
     return p
 
 
