@@ -19,11 +19,7 @@ import hostile as h  # noqa: E402
 from parca_peer import free_port  # noqa: E402
 
 # How today's agent fails each of these; the fix removes the entry (hostile.py says why).
-KNOWN_FAILURES = {
-    "Terminal.test_opens_of_files_others_control_are_nonblocking_and_noctty":
-        "case 8: libdwfl's own build-id lookup under the debug directories opens "
-        "<id>.debug without O_NONBLOCK or O_NOCTTY",
-}
+KNOWN_FAILURES = {}
 
 
 class HostileCase(h.HostileCase):
