@@ -301,8 +301,9 @@ static int find_by_build_id_on_host(const struct debug_search *s, char **found)
 		return -ENOENT;
 	host.prefix = "";
 	host.root_len = 0;
-	if (fstat(host.root_fd, &own) == 0 && fstat(s->root_fd, &theirs) == 0 &&
-	    (own.st_dev != theirs.st_dev || own.st_ino != theirs.st_ino))
+	/* also when the process's root is gone with the process */
+	if (s->root_fd < 0 || (fstat(host.root_fd, &own) == 0 && fstat(s->root_fd, &theirs) == 0 &&
+			       (own.st_dev != theirs.st_dev || own.st_ino != theirs.st_ino)))
 		fd = find_by_build_id(&host, found);
 	close(host.root_fd);
 	return fd;
@@ -368,17 +369,17 @@ static int find_debug_file(struct elf_file *ef, Dwfl_Module *mod, const char *fi
 	int len, fd;
 
 	fd = search_begin(&s, ef, file_name);
+	len = dwfl_module_build_id(mod, &id, &vaddr);
+	s.id = len > 0 ? id : NULL;
+	s.id_len = len > 0 ? (size_t)len : 0;
+	s.crc = crc;
 	if (!fd) {
-		len = dwfl_module_build_id(mod, &id, &vaddr);
-		s.id = len > 0 ? id : NULL;
-		s.id_len = len > 0 ? (size_t)len : 0;
-		s.crc = crc;
 		fd = find_by_build_id(&s, found);
 		if (fd == -ENOENT)
 			fd = find_by_debuglink(&s, file_name, debuglink, found);
-		if (fd == -ENOENT)
-			fd = find_by_build_id_on_host(&s, found);
 	}
+	if (fd == -ENOENT)
+		fd = find_by_build_id_on_host(&s, found);
 	search_end(&s);
 	return fd;
 }
@@ -564,9 +565,9 @@ static int find_alt_file(struct elf_file *ef, const char *altname, const void *i
 	int fd;
 
 	fd = search_begin(&s, ef, ef->file_path);
+	s.id = id;
+	s.id_len = len;
 	if (!fd) {
-		s.id = id;
-		s.id_len = len;
 		fd = find_by_build_id(&s, found);
 		/* next to the separate debug file when it is inside the root, else the main file */
 		base = ef->debug_name && strncmp(ef->debug_name, ef->file_path, ef->root_len) == 0 &&
@@ -575,9 +576,9 @@ static int find_alt_file(struct elf_file *ef, const char *altname, const void *i
 			       ef->file_path + ef->root_len;
 		if (fd == -ENOENT)
 			fd = find_by_altname(&s, base, altname, found);
-		if (fd == -ENOENT)
-			fd = find_by_build_id_on_host(&s, found);
 	}
+	if (fd == -ENOENT)
+		fd = find_by_build_id_on_host(&s, found);
 	search_end(&s);
 	if (fd == -ENOENT && ef->fetch_debuginfo)
 		fd = ef->fetch_debuginfo(ef->fetch_ctx, id, len, found);
