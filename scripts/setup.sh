@@ -20,8 +20,9 @@ packages=(
 	chromium
 	# symbolization of stripped and JIT code: libdebuginfod is loaded only
 	# with --debuginfod; libc6-dbg gives the tests' short-lived processes a
-	# symbolized dynamic loader; node writes perf maps; xz makes MiniDebugInfo
-	libdebuginfod-dev libc6-dbg nodejs xz-utils
+	# symbolized dynamic loader; node writes perf maps; xz makes MiniDebugInfo;
+	# dwz shares DWARF between files as Debian's debug packages do
+	libdebuginfod-dev libc6-dbg nodejs xz-utils dwz
 	# tests: certificates for the TLS store and API server tests
 	openssl
 	# tests: a real Prometheus and promtool; systemd-analyze for the unit, strace

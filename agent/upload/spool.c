@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -163,7 +164,8 @@ static int sync_dir(struct spool *s)
 	return fsync(s->dir_fd) < 0 ? -errno : 0;
 }
 
-static int evict_oldest_unpinned(struct spool *s)
+/* why: 0 for max_bytes, else the errno of the write the file system refused. */
+static int evict_oldest_unpinned(struct spool *s, int why)
 {
 	size_t i = s->head + (s->pinned ? 1 : 0);
 	struct entry e;
@@ -178,7 +180,7 @@ static int evict_oldest_unpinned(struct spool *s)
 	s->n--;
 	s->bytes -= e.bytes;
 	if (s->on_evict)
-		s->on_evict(s->ctx, e.time_nanos, e.bytes);
+		s->on_evict(s->ctx, e.time_nanos, e.bytes, why);
 	return 0;
 }
 
@@ -188,11 +190,39 @@ static int make_room(struct spool *s, __u64 incoming)
 	int err;
 
 	while (s->n > s->head && s->bytes + incoming > s->max_bytes) {
-		err = evict_oldest_unpinned(s);
+		err = evict_oldest_unpinned(s, 0);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+/* Whether the file system, were it empty, could hold bytes: else evicting cannot help. */
+static bool fs_could_hold(int dir_fd, __u64 bytes)
+{
+	struct statvfs st;
+
+	return fstatvfs(dir_fd, &st) < 0 || (__u64)st.f_blocks * st.f_frsize >= bytes;
+}
+
+/*
+ * The file system refused a write (why: ENOSPC or EDQUOT): evicts the oldest
+ * windows, at least one and at least want bytes. False if nothing was left
+ * to evict (or deleting failed), so the caller stops retrying.
+ */
+static bool evict_for_disk(struct spool *s, __u64 want, int why)
+{
+	__u64 freed = 0;
+
+	do {
+		size_t i = s->head + (s->pinned ? 1 : 0);
+		__u64 bytes = i < s->n ? s->entries[i].bytes : 0;
+
+		if (evict_oldest_unpinned(s, why))
+			return freed > 0;
+		freed += bytes;
+	} while (freed < want);
+	return true;
 }
 
 /*
@@ -291,14 +321,43 @@ __u64 spool__bytes(const struct spool *s)
 	return s->bytes;
 }
 
+/*
+ * Writes the window to temp, makes room under max_bytes, and renames it into
+ * place. On failure nothing of it is left on disk.
+ */
+static int write_entry(struct spool *s, const struct entry *e, const char *temp,
+		       const unsigned char *header, const void *buf, size_t len)
+{
+	int fd, err;
+
+	fd = openat(s->dir_fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, header, HEADER_SIZE);
+	if (!err)
+		err = write_all(fd, buf, len);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	/* Room is made only once the new window is safe on disk, so a failed write evicts nothing. */
+	if (!err)
+		err = make_room(s, e->bytes);
+	if (!err && renameat(s->dir_fd, temp, s->dir_fd, e->name) < 0)
+		err = -errno;
+	if (err)
+		unlinkat(s->dir_fd, temp, 0);
+	return err;
+}
+
 int spool__put(struct spool *s, __s64 time_nanos, const void *buf, size_t len)
 {
 	unsigned char header[HEADER_SIZE] = SPOOL_MAGIC;
 	char temp[sizeof(TEMP_PREFIX) + NAME_LEN];
 	struct entry e = { .time_nanos = time_nanos, .bytes = HEADER_SIZE + len };
-	__u64 rnd;
+	__u64 rnd, want;
 	size_t pos;
-	int fd, err;
+	int err;
 
 	if (time_nanos < 0 || len > MAX_WINDOW_BYTES || e.bytes > s->max_bytes)
 		return -EFBIG;
@@ -315,26 +374,20 @@ int spool__put(struct spool *s, __s64 time_nanos, const void *buf, size_t len)
 	put_le32(header + 12, len);
 	put_le32(header + 16, crc32(crc32(0, NULL, 0), buf, len));
 
-	fd = openat(s->dir_fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	err = write_all(fd, header, sizeof(header));
-	if (!err)
-		err = write_all(fd, buf, len);
-	if (!err && fsync(fd) < 0)
-		err = -errno;
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	if (err)
-		goto fail;
-	/* Room is made only once the new window is safe on disk, so a failed write evicts nothing. */
-	err = make_room(s, e.bytes);
-	if (err)
-		goto fail;
-	if (renameat(s->dir_fd, temp, s->dir_fd, e.name) < 0) {
-		err = -errno;
-		goto fail;
+	/*
+	 * A full file system keeps the newest windows, as max_bytes does: the
+	 * oldest make room. Each retry evicts twice what the last one did, so a
+	 * window needs a few writes at most, and the loop ends when nothing is
+	 * left to evict.
+	 */
+	for (want = e.bytes;; want = want > UINT64_MAX / 2 ? UINT64_MAX : want * 2) {
+		err = write_entry(s, &e, temp, header, buf, len);
+		if ((err != -ENOSPC && err != -EDQUOT) || !fs_could_hold(s->dir_fd, e.bytes) ||
+		    !evict_for_disk(s, want, -err))
+			break;
 	}
+	if (err)
+		return err;
 	err = sync_dir(s);
 	/* The rename happened; an fsync error on the directory is reported but the index follows the disk. */
 	pos = s->n;
@@ -344,9 +397,6 @@ int spool__put(struct spool *s, __s64 time_nanos, const void *buf, size_t len)
 	s->entries[pos] = e;
 	s->n++;
 	s->bytes += e.bytes;
-	return err;
-fail:
-	unlinkat(s->dir_fd, temp, 0);
 	return err;
 }
 

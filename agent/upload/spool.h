@@ -7,8 +7,9 @@
  * the directory fsync'ed: after a crash a window is either whole or absent
  * (a left-over temporary is removed at the next open). File names sort by
  * window start time, so the oldest is replayed first. The total size is
- * bounded by max_bytes; the oldest windows are evicted first. A lock file
- * keeps two agents from replaying one spool twice.
+ * bounded by max_bytes, and by the file system: either way the oldest
+ * windows are evicted first, so the newest survive. A lock file keeps two
+ * agents from replaying one spool twice.
  *
  * File layout: "FNXSPOOL", version (u32 LE, 1), payload length (u32 LE),
  * CRC-32 of the payload (u32 LE), 4 reserved bytes, then the payload (a
@@ -23,8 +24,11 @@
 
 struct spool;
 
-/* Called for every window evicted to stay under max_bytes. */
-typedef void (*spool_evict_fn)(void *ctx, __s64 time_nanos, size_t bytes);
+/*
+ * Called for every window evicted: why is 0 to stay under max_bytes, or
+ * ENOSPC / EDQUOT when the file system refused a newer window.
+ */
+typedef void (*spool_evict_fn)(void *ctx, __s64 time_nanos, size_t bytes, int why);
 
 struct spool_opts {
 	const char *dir;   /* created (mode 0700) if missing; its parent must exist */
@@ -55,9 +59,13 @@ __u64 spool__bytes(const struct spool *s);
 
 /*
  * Stores a window durably, evicting the oldest windows (never the pinned
- * one) until it fits. Returns 0, -EFBIG if it cannot fit (alone, or beside
- * the pinned window), or -errno from the file system, e.g. -ENOSPC for a
- * full disk; the window is not in the spool then.
+ * one) until it fits under max_bytes and, when the file system is full or
+ * over quota, until the file system takes it: each failed write evicts
+ * twice as much as the one before, so the retries are few and end when
+ * nothing is left to evict. Returns 0; -EFBIG if it cannot fit under
+ * max_bytes (alone, or beside the pinned window); -ENOSPC or -EDQUOT if
+ * the file system refuses it even with every other window evicted; or
+ * another -errno from the file system. The window is not in the spool then.
  */
 int spool__put(struct spool *s, __s64 time_nanos, const void *buf, size_t len);
 

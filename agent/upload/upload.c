@@ -29,6 +29,7 @@ static const char *const drop_names[NR_UPLOAD_DROPS] = {
 	[DROP_REJECTED] = "rejected",
 	[DROP_AUTH] = "auth",
 	[DROP_SPOOL_FULL] = "spool_full",
+	[DROP_DISK_FULL] = "disk_full",
 	[DROP_QUEUE_FULL] = "queue_full",
 	[DROP_SPOOL_ERROR] = "spool_error",
 	[DROP_CORRUPT] = "corrupt",
@@ -62,6 +63,10 @@ struct uploader {
 	bool inflight_from_spool;
 	struct retry retry;
 	__u64 spool_retry_after;
+	/* what the spool evicted for a full file system during one spool__put() */
+	size_t disk_evicted;
+	__u64 disk_evicted_bytes;
+	int disk_evicted_why;
 };
 
 const char *upload_drop_name(enum upload_drop why)
@@ -93,17 +98,45 @@ static void count_drop(struct uploader *u, enum upload_drop why, __s64 time_nano
 	log_drop(why, time_nanos);
 }
 
-/* The spool calls this for every window it evicts to stay under its limit. */
-static void on_spool_evict(void *ctx, __s64 time_nanos, size_t bytes)
+/* The spool calls this for every window it evicts: over its limit, or for a full disk. */
+static void on_spool_evict(void *ctx, __s64 time_nanos, size_t bytes, int why)
 {
 	struct uploader *u = ctx;
 	static struct log_ratelimit rl;
 
+	if (why) {
+		/* one warning for all of them, once spool__put() returns (spool_put()) */
+		count_drop(u, DROP_DISK_FULL, time_nanos);
+		u->disk_evicted++;
+		u->disk_evicted_bytes += bytes;
+		u->disk_evicted_why = why;
+		return;
+	}
 	count_drop(u, DROP_SPOOL_FULL, time_nanos);
 	log_ratelimited(&rl, LOG_WARN,
 			"spool full: dropped the oldest window (%" PRId64 ", %zu bytes) to make room "
 			"(raise --spool-max-bytes to keep longer outages)",
 			(int64_t)time_nanos, bytes);
+}
+
+/* Writes w to the spool; what a full disk cost is said once, not per evicted window. */
+static int spool_put(struct uploader *u, const struct uwin *w)
+{
+	static struct log_ratelimit rl;
+	int err;
+
+	u->disk_evicted = 0;
+	u->disk_evicted_bytes = 0;
+	err = spool__put(u->spool, w->time_nanos, w->buf, w->len);
+	if (u->disk_evicted)
+		log_ratelimited(&rl, LOG_WARN,
+				"spool: the file system of the spool is full (%s): dropped the oldest "
+				"%zu window%s (%llu bytes) to make room for window %" PRId64 "%s",
+				strerror(u->disk_evicted_why), u->disk_evicted,
+				u->disk_evicted == 1 ? "" : "s",
+				(unsigned long long)u->disk_evicted_bytes, (int64_t)w->time_nanos,
+				err ? ", and it still did not fit" : "");
+	return err;
 }
 
 static void store_answered(struct uploader *u, __u64 now)
@@ -121,6 +154,7 @@ static void store_answered(struct uploader *u, __u64 now)
  */
 static int spool_one(struct uploader *u)
 {
+	static struct log_ratelimit rl;
 	struct uwin *w;
 	int err;
 
@@ -129,11 +163,17 @@ static int spool_one(struct uploader *u)
 	pthread_mutex_unlock(&u->lock);
 	if (!w)
 		return 1;
-	err = spool__put(u->spool, w->time_nanos, w->buf, w->len);
-	if (err == -EFBIG) {
-		log_warn("spool: window %" PRId64 " (%zu bytes) does not fit in --spool-max-bytes, "
-			 "dropped", (int64_t)w->time_nanos, w->len);
-		count_drop(u, DROP_SPOOL_FULL, w->time_nanos);
+	err = spool_put(u, w);
+	if (err == -EFBIG || err == -ENOSPC || err == -EDQUOT) {
+		if (err == -EFBIG)
+			log_warn("spool: window %" PRId64 " (%zu bytes) does not fit in "
+				 "--spool-max-bytes, dropped", (int64_t)w->time_nanos, w->len);
+		else
+			log_ratelimited(&rl, LOG_ERROR, "spool: window %" PRId64 " (%zu bytes) does "
+					"not fit on the spool's file system even without the other "
+					"windows (%s), dropped", (int64_t)w->time_nanos, w->len,
+					strerror(-err));
+		count_drop(u, err == -EFBIG ? DROP_SPOOL_FULL : DROP_DISK_FULL, w->time_nanos);
 		uwin_free(w);
 		return 0;
 	}

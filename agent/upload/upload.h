@@ -51,6 +51,8 @@ enum upload_drop {
 	DROP_REJECTED,   /* the store said the window is invalid */
 	DROP_AUTH,       /* the store refused our credentials */
 	DROP_SPOOL_FULL, /* evicted, oldest first, to stay under --spool-max-bytes */
+	DROP_DISK_FULL,  /* evicted, oldest first, when the spool's file system was full (or
+			  * over quota); or a window even an emptied spool could not hold */
 	DROP_QUEUE_FULL, /* no spool and the queue overflowed */
 	DROP_SPOOL_ERROR,/* could not be written to the spool, and the queue was full */
 	DROP_CORRUPT,    /* a spool file that failed its checks */

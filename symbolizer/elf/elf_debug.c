@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Where a file's debug information is: the separate debug file found by
- * build-id or .gnu_debuglink as libdwfl would (without its debuginfod
- * fallback), then debuginfod when configured; and how much heap its DWARF
- * would take, to refuse what is over the limit before libdw loads it.
+ * build-id or .gnu_debuglink where libdwfl would look, and dwz's shared
+ * file, but through safe_open inside the process's root (libdwfl's and
+ * libdw's own lookups open() whatever they find: a FIFO blocks, a terminal
+ * becomes the agent's), then debuginfod when configured; and how much heap
+ * their DWARF would take, to refuse what is over the limit before libdw
+ * loads it.
  */
 #include "elf_file_impl.h"
 
@@ -19,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "hex.h"
 #include "safe_open.h"
 
 /* The largest debug file copied for libdwfl (private_copy()); larger ones are not used. */
@@ -123,44 +127,44 @@ static bool file_crc32(int fd, GElf_Word *crc)
 	return off <= (off_t)DEBUG_COPY_MAX;
 }
 
-/* Does the candidate debug file belong to the module? */
-static bool debug_file_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
+/* Where a debug-file search runs: a root, the main file's path inside it, what to match. */
+struct debug_search {
+	struct elf_file *ef;
+	int root_fd;
+	const char *prefix; /* the root as a path, root_len bytes: reported names */
+	size_t root_len;
+	char *dir;          /* the main file's directory inside the root ("" for /) */
+	const char *name;   /* the debug file's name, a single component */
+	const char *id_dir; /* "/.build-id/xx" of a build-id search */
+	const unsigned char *id; /* the build-id the file must have; none: the CRC */
+	size_t id_len;
+	GElf_Word crc;
+};
+
+/* Is fd the file the search is for: its build-id, else the .gnu_debuglink CRC of the whole file? */
+static bool debug_file_matches(const struct debug_search *s, int fd)
 {
-	const unsigned char *want, *have;
+	const unsigned char *have;
 	GElf_Word have_crc;
-	GElf_Addr vaddr;
-	int want_len, have_len;
-	bool ok = false;
+	int have_len;
+	bool ok;
 	Elf *elf;
 
-	want_len = dwfl_module_build_id(mod, &want, &vaddr);
-	if (want_len > 0) {
+	if (s->id_len) {
 		elf = elf_begin(fd, ELF_C_READ, NULL);
 		if (!elf)
 			return false;
 		have_len = dwelf_elf_gnu_build_id(elf, (const void **)&have);
-		ok = have_len == want_len && memcmp(have, want, (size_t)want_len) == 0;
+		ok = have_len > 0 && (size_t)have_len == s->id_len && memcmp(have, s->id, s->id_len) == 0;
 		elf_end(elf);
 		return ok;
 	}
-	/* no build-id: the .gnu_debuglink CRC of the whole debug file */
-	return file_crc32(fd, &have_crc) && have_crc == crc;
+	return file_crc32(fd, &have_crc) && have_crc == s->crc;
 }
 
-/* Where a debug-file search runs: a root, and the main file's path inside it. */
-struct debug_search {
-	struct elf_file *ef;
-	Dwfl_Module *mod;
-	int root_fd;
-	const char *prefix; /* the root as a path, root_len bytes: reported names */
-	size_t root_len;
-	const char *name;   /* the debug file's name, a single component */
-	GElf_Word crc;
-};
-
 /*
- * Opens dir/sub/name inside the search's root if it is the module's debug
- * file: a regular file (never a FIFO or device), not the main file itself,
+ * Opens dir/sub/name inside the search's root if it is the file searched
+ * for: a regular file (never a FIFO or device), not the main file itself,
  * whose build-id or CRC matches. Its name in *found.
  */
 static int try_debug_file(const struct debug_search *s, const char *dir, const char *sub,
@@ -179,7 +183,7 @@ static int try_debug_file(const struct debug_search *s, const char *dir, const c
 		return fd == -ENOMEM ? fd : -ENOENT;
 	}
 	if ((st.st_dev == s->ef->main_dev && st.st_ino == s->ef->main_ino) ||
-	    !debug_file_matches(s->mod, fd, s->crc)) {
+	    !debug_file_matches(s, fd)) {
 		close(fd);
 		free(path);
 		return -ENOENT;
@@ -194,83 +198,189 @@ static int try_debug_file(const struct debug_search *s, const char *dir, const c
 }
 
 /*
- * The .gnu_debuglink search libdwfl does (the file's directory, its .debug/
- * and each debug root + the file's directory, then + its shorter suffixes),
- * all inside the process's root (a container's debug files are its own), and
- * without libdwfl's last resort: asking debuginfod servers, which dlopen()s
- * libdebuginfod and libcurl into the process on every miss. The name is a
- * single path component, or nothing is searched.
+ * Starts a search for the file file_name (the root's path, then the path
+ * inside it): opens the root, the process's own (a container's debug files
+ * are its own). -ENOENT or -ENOMEM; search_end() either way.
  */
-static int find_by_debuglink(struct elf_file *ef, Dwfl_Module *mod, const char *file_name,
-			     const char *debuglink, GElf_Word crc, char **found)
+static int search_begin(struct debug_search *s, struct elf_file *ef, const char *file_name)
 {
-	char *dir = NULL, *base_name = NULL, *roots = NULL, *save = NULL, *root_dir = NULL, *root;
-	struct debug_search s = { .ef = ef, .mod = mod, .root_fd = -1, .crc = crc };
-	const char *slash, *inner, *sub;
-	int fd = -ENOENT;
+	char *root_dir;
+	const char *inner;
 
-	if (!file_name || strlen(file_name) < ef->root_len || (debuglink &&
-							       !safe_open__is_component(debuglink)))
+	*s = (struct debug_search){ .ef = ef, .root_fd = -1 };
+	if (!file_name || strlen(file_name) < ef->root_len)
 		return -ENOENT;
 	inner = file_name + ef->root_len;
 	if (inner[0] != '/')
 		return -ENOENT;
-	s.prefix = file_name;
-	s.root_len = ef->root_len;
+	s->prefix = file_name;
+	s->root_len = ef->root_len;
+	s->dir = strndup(inner, (size_t)(strrchr(inner, '/') - inner));
 	root_dir = ef->root_len ? strndup(file_name, ef->root_len) : strdup("/");
-	slash = strrchr(inner, '/');
-	dir = strndup(inner, (size_t)(slash - inner));
-	if (!root_dir || !dir) {
-		fd = -ENOMEM;
-		goto cleanup;
+	if (!s->dir || !root_dir) {
+		free(root_dir);
+		return -ENOMEM;
 	}
-	s.root_fd = open(root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (s.root_fd < 0)
-		goto cleanup;
-	s.name = debuglink;
-	if (!s.name) {
-		if (asprintf(&base_name, "%s.debug", slash + 1) < 0) {
-			base_name = NULL;
-			fd = -ENOMEM;
-			goto cleanup;
-		}
-		s.name = base_name;
-	}
-	fd = try_debug_file(&s, dir, "", found);
-	if (fd == -ENOENT)
-		fd = try_debug_file(&s, dir, "/.debug", found);
-	if (fd != -ENOENT)
-		goto cleanup;
-	roots = strdup(ef->debug_dirs);
-	if (!roots) {
-		fd = -ENOMEM;
-		goto cleanup;
-	}
-	for (root = strtok_r(roots, ":", &save); root; root = strtok_r(NULL, ":", &save)) {
-		if (root[0] != '/')
-			continue;
-		/*
-		 * <root>/a/b/c, <root>/b/c, <root>/c, <root> for the file in /a/b/c; a file
-		 * in / has dir "", which names <root> itself and has no tail to step along.
-		 */
-		for (sub = dir; sub; sub = *sub ? strchr(sub + 1, '/') : NULL) {
-			fd = try_debug_file(&s, root, sub, found);
-			if (fd != -ENOENT)
-				goto cleanup;
-		}
-		if (dir[0]) {
-			fd = try_debug_file(&s, root, "", found);
-			if (fd != -ENOENT)
-				goto cleanup;
-		}
-	}
-cleanup:
-	if (s.root_fd >= 0)
-		close(s.root_fd);
+	s->root_fd = open(root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	free(root_dir);
+	return s->root_fd < 0 ? -ENOENT : 0;
+}
+
+static void search_end(struct debug_search *s)
+{
+	if (s->root_fd >= 0)
+		close(s->root_fd);
+	free(s->dir);
+}
+
+/* Where a file is looked for under one debug root (an absolute directory). */
+typedef int (*root_try_fn)(const struct debug_search *s, const char *root, char **found);
+
+/* try under each debug root in turn, until one gives other than -ENOENT. */
+static int each_debug_root(const struct debug_search *s, root_try_fn try, char **found)
+{
+	char *roots = strdup(s->ef->debug_dirs), *save = NULL, *root;
+	int fd = -ENOENT;
+
+	if (!roots)
+		return -ENOMEM;
+	for (root = strtok_r(roots, ":", &save); root && fd == -ENOENT;
+	     root = strtok_r(NULL, ":", &save))
+		if (root[0] == '/')
+			fd = try(s, root, found);
 	free(roots);
+	return fd;
+}
+
+static int try_build_id(const struct debug_search *s, const char *root, char **found)
+{
+	return try_debug_file(s, root, s->id_dir, found);
+}
+
+/*
+ * <root>/.build-id/xx/yyyy.debug under each debug root, inside the search's
+ * root: what libdwfl's own lookup does, but through safe_open and with the
+ * build-id checked.
+ */
+static int find_by_build_id(struct debug_search *s, char **found)
+{
+	char id_dir[sizeof("/.build-id/xx")], *name;
+	int fd;
+
+	/* libdwfl's bound: shorter ones are not build-ids, longer ones no hash makes */
+	if (s->id_len < 3 || s->id_len > 64)
+		return -ENOENT;
+	name = malloc(2 * (s->id_len - 1) + sizeof(".debug"));
+	if (!name)
+		return -ENOMEM;
+	hex_encode(s->id + 1, s->id_len - 1, name);
+	memcpy(name + 2 * (s->id_len - 1), ".debug", sizeof(".debug"));
+	snprintf(id_dir, sizeof(id_dir), "/.build-id/%02x", s->id[0]);
+	s->name = name;
+	s->id_dir = id_dir;
+	fd = each_debug_root(s, try_build_id, found);
+	s->name = NULL;
+	s->id_dir = NULL;
+	free(name);
+	return fd;
+}
+
+/*
+ * The same under the agent's own debug roots, for a process in another
+ * root: files installed or mounted on the host for containers' binaries,
+ * as libdwfl's lookup found them; the build-id makes sure of the file.
+ */
+static int find_by_build_id_on_host(const struct debug_search *s, char **found)
+{
+	struct debug_search host = *s;
+	struct stat own, theirs;
+	int fd = -ENOENT;
+
+	host.root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (host.root_fd < 0)
+		return -ENOENT;
+	host.prefix = "";
+	host.root_len = 0;
+	/* also when the process's root is gone with the process */
+	if (s->root_fd < 0 || (fstat(host.root_fd, &own) == 0 && fstat(s->root_fd, &theirs) == 0 &&
+			       (own.st_dev != theirs.st_dev || own.st_ino != theirs.st_ino)))
+		fd = find_by_build_id(&host, found);
+	close(host.root_fd);
+	return fd;
+}
+
+/*
+ * <root>/a/b/c, <root>/b/c, <root>/c, <root> for the file in /a/b/c; a file
+ * in / has dir "", which names <root> itself and has no tail to step along.
+ */
+static int try_debuglink_under(const struct debug_search *s, const char *root, char **found)
+{
+	const char *sub;
+	int fd = -ENOENT;
+
+	for (sub = s->dir; sub && fd == -ENOENT; sub = *sub ? strchr(sub + 1, '/') : NULL)
+		fd = try_debug_file(s, root, sub, found);
+	if (fd == -ENOENT && s->dir[0])
+		fd = try_debug_file(s, root, "", found);
+	return fd;
+}
+
+/*
+ * The .gnu_debuglink search libdwfl does (the file's directory, its .debug/
+ * and each debug root + the file's directory, then + its shorter suffixes),
+ * and without libdwfl's last resort: asking debuginfod servers, which
+ * dlopen()s libdebuginfod and libcurl into the process on every miss. The
+ * name is a single path component, or nothing is searched.
+ */
+static int find_by_debuglink(struct debug_search *s, const char *file_name,
+			     const char *debuglink, char **found)
+{
+	char *base_name = NULL;
+	int fd;
+
+	if (debuglink && !safe_open__is_component(debuglink))
+		return -ENOENT;
+	s->name = debuglink;
+	if (!s->name) {
+		if (asprintf(&base_name, "%s.debug", strrchr(file_name, '/') + 1) < 0)
+			return -ENOMEM;
+		s->name = base_name;
+	}
+	fd = try_debug_file(s, s->dir, "", found);
+	if (fd == -ENOENT)
+		fd = try_debug_file(s, s->dir, "/.debug", found);
+	if (fd == -ENOENT)
+		fd = each_debug_root(s, try_debuglink_under, found);
+	s->name = NULL;
 	free(base_name);
-	free(dir);
+	return fd;
+}
+
+/*
+ * The module's separate debug file: by build-id under each debug root, else
+ * by .gnu_debuglink (with no build-id, checked by its CRC).
+ */
+static int find_debug_file(struct elf_file *ef, Dwfl_Module *mod, const char *file_name,
+			   const char *debuglink, GElf_Word crc, char **found)
+{
+	struct debug_search s;
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	int len, fd;
+
+	fd = search_begin(&s, ef, file_name);
+	len = dwfl_module_build_id(mod, &id, &vaddr);
+	s.id = len > 0 ? id : NULL;
+	s.id_len = len > 0 ? (size_t)len : 0;
+	s.crc = crc;
+	if (!fd) {
+		fd = find_by_build_id(&s, found);
+		if (fd == -ENOENT)
+			fd = find_by_debuglink(&s, file_name, debuglink, found);
+	}
+	if (fd == -ENOENT)
+		fd = find_by_build_id_on_host(&s, found);
+	search_end(&s);
 	return fd;
 }
 
@@ -315,53 +425,18 @@ cleanup:
 }
 
 /*
- * find_debuginfo callback: by build-id under each debug root, else by
- * .gnu_debuglink; then, before libdw decompresses anything, a look at the
- * section headers of what was found. DWARF over the limit is refused when
- * the main file has its own symbol table; otherwise the file is kept for
- * its .symtab and DWARF is simply never asked for.
+ * Counts the DWARF of a debug file (fd) against the limit before libdw
+ * decompresses anything: a look at its section headers. Over the limit,
+ * the file is refused when the main file has its own symbol table (and
+ * DWARF is never loaded); else it is kept for its .symtab. Returns the
+ * file's private copy, or -1 (fd consumed either way).
  */
-int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
-		   const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
-		   char **debuginfo_file_name)
+static int admit_debug_file(struct elf_file *ef, int fd)
 {
-	struct elf_file *ef = *userdata;
 	bool has_info = false, has_symtab = false;
 	size_t bytes = 0;
 	Elf *elf;
-	int fd;
 
-	if (!ef) {
-		errno = ENOENT;
-		return -1;
-	}
-	fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
-					  debuglink_crc, debuginfo_file_name);
-	if (fd >= 0) {
-		/* libdwfl opens without O_CLOEXEC */
-		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	} else if (!ef->debug_found) {
-		/* not for dwz's alternate files: those are found by build-id */
-		fd = find_by_debuglink(ef, mod, file_name, debuglink_file, debuglink_crc,
-				       debuginfo_file_name);
-		if (fd == -ENOENT && ef->fetch_debuginfo) {
-			const unsigned char *bits;
-			GElf_Addr vaddr;
-			int len = dwfl_module_build_id(mod, &bits, &vaddr);
-
-			if (len > 0)
-				fd = ef->fetch_debuginfo(ef->fetch_ctx, bits, (size_t)len,
-							 debuginfo_file_name);
-		}
-		if (fd < 0) {
-			errno = -fd;
-			return -1;
-		}
-	} else {
-		errno = ENOENT;
-		return -1;
-	}
-	ef->debug_found = true;
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (elf) {
 		bytes = elf_debug_heap_bytes(elf, &has_info, &has_symtab);
@@ -374,16 +449,170 @@ int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf
 			ef->dwarf_too_big = true;
 			if (ef->main_has_symtab) {
 				close(fd);
-				goto refuse;
+				return -1;
 			}
 		}
 	}
-	fd = private_copy(ef, fd);
-	if (fd >= 0)
+	return private_copy(ef, fd);
+}
+
+/*
+ * libdwfl asks the find_debuginfo callback for dwz's alternate file too,
+ * once DWARF is loaded, with the .gnu_debugaltlink name as debuglink and a
+ * CRC of 0; elf_debug_load_alt() finds that file instead. For the module's
+ * own debug file libdwfl passes the main file's .gnu_debuglink (or NULL).
+ */
+static bool is_altlink_request(Dwfl_Module *mod, const char *debuglink, GElf_Word crc)
+{
+	const char *own;
+	GElf_Word own_crc = 0;
+	GElf_Addr bias;
+	Elf *main_elf;
+
+	if (!debuglink)
+		return false;
+	main_elf = dwfl_module_getelf(mod, &bias);
+	own = main_elf ? dwelf_elf_gnu_debuglink(main_elf, &own_crc) : NULL;
+	return !own || strcmp(own, debuglink) != 0 || own_crc != crc;
+}
+
+/*
+ * find_debuginfo callback: by build-id under each debug root, else by
+ * .gnu_debuglink, all inside the process's root and through safe_open;
+ * then debuginfod when configured; then admit_debug_file(). Nothing here is
+ * left to libdwfl's own lookup, which opens paths with a plain open().
+ */
+int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		   const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+		   char **debuginfo_file_name)
+{
+	struct elf_file *ef = *userdata;
+	int fd;
+
+	(void)modname;
+	(void)base;
+	if (!ef || ef->debug_found || is_altlink_request(mod, debuglink_file, debuglink_crc)) {
+		errno = ENOENT;
+		return -1;
+	}
+	fd = find_debug_file(ef, mod, file_name, debuglink_file, debuglink_crc,
+			     debuginfo_file_name);
+	if (fd == -ENOENT && ef->fetch_debuginfo) {
+		const unsigned char *bits;
+		GElf_Addr vaddr;
+		int len = dwfl_module_build_id(mod, &bits, &vaddr);
+
+		if (len > 0)
+			fd = ef->fetch_debuginfo(ef->fetch_ctx, bits, (size_t)len,
+						 debuginfo_file_name);
+	}
+	if (fd < 0) {
+		errno = -fd;
+		return -1;
+	}
+	ef->debug_found = true;
+	fd = admit_debug_file(ef, fd);
+	if (fd >= 0) {
+		free(ef->debug_name);
+		ef->debug_name = strdup(*debuginfo_file_name);
 		return fd;
-refuse:
+	}
 	free(*debuginfo_file_name);
 	*debuginfo_file_name = NULL;
 	errno = ENOENT;
 	return -1;
+}
+
+/*
+ * The .gnu_debugaltlink file (altname) inside the search's root: as given
+ * when absolute, else next to the file whose DWARF names it (base, a path
+ * inside the root).
+ */
+static int find_by_altname(struct debug_search *s, const char *base, const char *altname,
+			   char **found)
+{
+	char *path, *slash;
+	int fd;
+
+	if (altname[0] == '/')
+		path = strdup(altname);
+	else if (asprintf(&path, "%.*s/%s", (int)(strrchr(base, '/') - base), base, altname) < 0)
+		path = NULL;
+	if (!path)
+		return -ENOMEM;
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	s->name = slash + 1;
+	fd = try_debug_file(s, path, "", found);
+	s->name = NULL;
+	free(path);
+	return fd;
+}
+
+/*
+ * dwz's alternate file for dw, which holds the strings and DIEs several
+ * debug files share: by its build-id under each debug root, then by its
+ * .gnu_debugaltlink name, inside the process's root and through safe_open,
+ * checked by build-id; then debuginfod. Without it, libdw would look for
+ * the file itself, with plain open()s of the host's /usr/lib/debug and of
+ * whatever path the name gives, the first time DWARF refers to it.
+ */
+static int find_alt_file(struct elf_file *ef, const char *altname, const void *id, size_t len,
+			 char **found)
+{
+	const char *base;
+	struct debug_search s;
+	int fd;
+
+	fd = search_begin(&s, ef, ef->file_path);
+	s.id = id;
+	s.id_len = len;
+	if (!fd) {
+		fd = find_by_build_id(&s, found);
+		/* next to the separate debug file when it is inside the root, else the main file */
+		base = ef->debug_name && strncmp(ef->debug_name, ef->file_path, ef->root_len) == 0 &&
+			       ef->debug_name[ef->root_len] == '/' ?
+			       ef->debug_name + ef->root_len :
+			       ef->file_path + ef->root_len;
+		if (fd == -ENOENT)
+			fd = find_by_altname(&s, base, altname, found);
+	}
+	if (fd == -ENOENT)
+		fd = find_by_build_id_on_host(&s, found);
+	search_end(&s);
+	if (fd == -ENOENT && ef->fetch_debuginfo)
+		fd = ef->fetch_debuginfo(ef->fetch_ctx, id, len, found);
+	return fd;
+}
+
+int elf_debug_load_alt(struct elf_file *ef, Dwarf *dw)
+{
+	const char *altname;
+	const void *id;
+	char *found = NULL;
+	ssize_t len;
+	int fd;
+
+	/* no .gnu_debugaltlink (or a malformed one, which libdw ignores too) */
+	len = dwelf_dwarf_gnu_debugaltlink(dw, &altname, &id);
+	if (len <= 0)
+		return 0;
+	fd = find_alt_file(ef, altname, id, (size_t)len, &found);
+	free(found);
+	if (fd < 0)
+		return fd;
+	fd = admit_debug_file(ef, fd);
+	if (fd < 0 || ef->dwarf_too_big) {
+		if (fd >= 0)
+			close(fd);
+		return -EFBIG;
+	}
+	ef->alt_fd = fd;
+	/* a sealed copy: mapping it cannot fault */
+	ef->alt_elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	ef->alt_dwarf = ef->alt_elf ? dwarf_begin_elf(ef->alt_elf, DWARF_C_READ, NULL) : NULL;
+	if (!ef->alt_dwarf)
+		return -ENOEXEC;
+	dwarf_setalt(dw, ef->alt_dwarf);
+	return 0;
 }

@@ -152,6 +152,7 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 		goto cleanup;
 	}
 	ef->pending_fd = -1;
+	ef->alt_fd = -1;
 	ef->has_symbols = -1;
 	ef->has_dwarf = -1;
 	ef->max_dwarf_bytes = opts ? opts->max_dwarf_bytes : 0;
@@ -226,6 +227,12 @@ void elf_file__free(struct elf_file *ef)
 		return;
 	if (ef->dwfl)
 		dwfl_end(ef->dwfl); /* closes the fd it owns */
+	/* after the session: its Dwarf refers to them, and does not own them */
+	dwarf_end(ef->alt_dwarf);
+	elf_end(ef->alt_elf);
+	if (ef->alt_fd >= 0)
+		close(ef->alt_fd);
+	free(ef->debug_name);
 	/* never handed to the session */
 	elf_end(ef->pending_elf);
 	if (ef->pending_fd >= 0)
@@ -361,12 +368,15 @@ bool elf_file__has_symbols(struct elf_file *ef)
 bool elf_file__has_dwarf(struct elf_file *ef)
 {
 	Dwarf_Addr bias;
+	Dwarf *dw;
 
 	if (ef->has_dwarf < 0) {
 		/* the symbol table first: its search may find DWARF too big */
 		if (elf_file__load_symbols(ef) != 0)
 			return false;
-		ef->has_dwarf = !ef->dwarf_too_big && dwfl_module_getdwarf(ef->mod, &bias) != NULL;
+		dw = ef->dwarf_too_big ? NULL : dwfl_module_getdwarf(ef->mod, &bias);
+		/* without the dwz file it needs, DWARF is not used (elf_debug_load_alt()) */
+		ef->has_dwarf = dw && elf_debug_load_alt(ef, dw) == 0 && !ef->dwarf_too_big;
 	}
 	return ef->has_dwarf;
 }

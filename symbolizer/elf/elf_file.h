@@ -6,11 +6,13 @@
  * (st_value / DW_AT_low_pc space): the caller converts a runtime address
  * with elf_segments__to_vaddr() first.
  *
- * Debug files are searched as libdwfl does: by build-id under
- * <dir>/.build-id/xx/yyyy.debug for each absolute debug dir, then by the
- * .gnu_debuglink name next to the file, in its .debug/ subdirectory and
- * under each debug dir. MiniDebugInfo (.gnu_debugdata) is read when there
- * is no .symtab.
+ * Debug files are searched where libdwfl would look, but by our own lookup
+ * (elf_debug.c, through safe_open, inside the process's root): by build-id
+ * under <dir>/.build-id/xx/yyyy.debug for each absolute debug dir, then by
+ * the .gnu_debuglink name next to the file, in its .debug/ subdirectory and
+ * under each debug dir, then by build-id under the agent's own debug dirs.
+ * dwz's shared file (.gnu_debugaltlink) is found the same way. MiniDebugInfo
+ * (.gnu_debugdata) is read when there is no .symtab.
  */
 #ifndef FORNAX_SYMBOLIZER_ELF_FILE_H
 #define FORNAX_SYMBOLIZER_ELF_FILE_H
@@ -56,8 +58,8 @@ struct elf_file_opts {
 	void *fetch_ctx;
 	/*
 	 * The first root_len bytes of elf_file__open()'s path name the root
-	 * the rest is resolved in (a process's /proc/PID/root): .gnu_debuglink
-	 * files are looked for inside it, never through a symlink out of it.
+	 * the rest is resolved in (a process's /proc/PID/root): debug files
+	 * are looked for inside it, never through a symlink out of it.
 	 * 0: the agent's own root.
 	 */
 	size_t root_len;

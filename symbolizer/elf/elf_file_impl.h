@@ -72,6 +72,11 @@ struct elf_file {
 	bool main_has_symtab;
 	bool dwarf_too_big;   /* never load DWARF */
 	bool debug_found;     /* the separate debug file was found */
+	char *debug_name;     /* its name, as found */
+	/* dwz's alternate file of the DWARF (elf_debug_load_alt()), the session's libdw uses it */
+	Dwarf *alt_dwarf;
+	Elf *alt_elf;
+	int alt_fd;
 	char *debug_dirs;
 	int (*fetch_debuginfo)(void *ctx, const unsigned char *build_id, size_t len, char **path);
 	void *fetch_ctx;
@@ -93,6 +98,14 @@ size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab);
 int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
 		   const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
 		   char **debuginfo_file_name);
+
+/*
+ * When dw refers to dwz's alternate file (.gnu_debugaltlink), finds it
+ * (safely, as debug files are) and gives it to dw. 0 when dw needs none or
+ * has it now; -errno when it needs one that is not found or is refused:
+ * the DWARF must not be used then, or libdw would look for the file itself.
+ */
+int elf_debug_load_alt(struct elf_file *ef, Dwarf *dw);
 
 /* elf_inline.c */
 

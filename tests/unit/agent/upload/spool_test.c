@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdbool.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,16 +46,18 @@ static int fresh_dir(void)
 struct evictions {
 	__s64 times[64];
 	size_t bytes[64];
+	int why[64];
 	int n;
 };
 
-static void on_evict(void *ctx, __s64 t, size_t bytes)
+static void on_evict(void *ctx, __s64 t, size_t bytes, int why)
 {
 	struct evictions *e = ctx;
 
 	if (e->n < 64) {
 		e->times[e->n] = t;
 		e->bytes[e->n] = bytes;
+		e->why[e->n] = why;
 	}
 	e->n++;
 }
@@ -183,6 +187,7 @@ TEST(bounded_oldest_evicted_first)
 	ASSERT_EQ(ev.times[0], 1);
 	ASSERT_EQ(ev.times[1], 2);
 	ASSERT_EQ(ev.bytes[0], HEADER + 100);
+	ASSERT_EQ(ev.why[0], 0);
 	ASSERT_TRUE(spool__oldest(s, &t));
 	ASSERT_EQ(t, 3);
 	ASSERT_EQ(count_files("0"), 3);
@@ -311,6 +316,103 @@ TEST(bad_arguments)
 	return 0;
 }
 
+/*
+ * The spool's directory on a file system of its own, 64 KiB (tmpfs), in a
+ * mount namespace of this process so nothing outlives the test. Needs root.
+ */
+static int small_file_system(void)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	if (mkdir(dir, 0700) < 0 || mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700") < 0)
+		return -1;
+	return 0;
+}
+
+/* A full disk keeps the newest windows: the oldest make room, and each eviction is reported. */
+TEST(full_disk_evicts_the_oldest)
+{
+	/* 10,024 bytes on disk: three 4 KiB pages, so five windows fill the 16 pages */
+	static char payload[10000], big[100000];
+	struct evictions ev = { 0 };
+	char path[2 * PATH_MAX];
+	struct spool *s;
+	size_t kept;
+	void *buf;
+	size_t len;
+	__s64 t;
+	int fd;
+
+	ASSERT_EQ(fresh_dir(), 0);
+	if (small_file_system())
+		TEST_SKIP("a tmpfs of its own needs root and a mount namespace: %s", strerror(errno));
+	memset(payload, 'z', sizeof(payload));
+	s = spool__open(&(struct spool_opts){ .dir = dir, .max_bytes = 1 << 30,
+					      .on_evict = on_evict, .ctx = &ev }, NULL);
+	ASSERT_TRUE(s);
+	for (int i = 1; i <= 12; i++)
+		ASSERT_EQ(spool__put(s, i, payload, sizeof(payload)), 0);
+	kept = spool__count(s);
+	ASSERT_TRUE(kept >= 2 && kept <= 5);
+	ASSERT_EQ(ev.n, 12 - (int)kept);
+	for (int i = 0; i < ev.n; i++) {
+		ASSERT_EQ(ev.times[i], i + 1); /* oldest first */
+		ASSERT_EQ(ev.why[i], ENOSPC);
+		ASSERT_EQ(ev.bytes[i], HEADER + sizeof(payload));
+	}
+	ASSERT_EQ(spool__bytes(s), kept * (HEADER + sizeof(payload)));
+	ASSERT_EQ(count_files(".tmp-"), 0);
+	ASSERT_EQ(count_files("0"), (int)kept);
+
+	/* Larger than the whole file system: evicting cannot help, so nothing is. */
+	ev.n = 0;
+	ASSERT_EQ(spool__put(s, 13, big, sizeof(big)), -ENOSPC);
+	ASSERT_EQ(ev.n, 0);
+	ASSERT_EQ(spool__count(s), kept);
+
+	while (spool__read_oldest(s, &buf, &len, &t) == 0) {
+		free(buf);
+		ASSERT_EQ(spool__remove_oldest(s), 0);
+	}
+	ASSERT_EQ(spool__count(s), 0);
+
+	/*
+	 * Someone else's file takes the rest of the disk: the window being sent
+	 * (20) stays, the small ones after it go, and the new window, larger
+	 * than all they freed, is refused.
+	 */
+	for (int i = 20; i <= 22; i++)
+		ASSERT_EQ(spool__put(s, i, payload, 100), 0);
+	ASSERT_EQ(spool__read_oldest(s, &buf, &len, &t), 0);
+	free(buf);
+	ASSERT_EQ(t, 20);
+	snprintf(path, sizeof(path), "%s/filler", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_TRUE(fd >= 0);
+	while (write(fd, big, sizeof(big)) > 0)
+		;
+	close(fd);
+	ASSERT_EQ(spool__put(s, 23, payload, sizeof(payload)), -ENOSPC);
+	ASSERT_EQ(ev.n, 2);
+	ASSERT_EQ(ev.times[0], 21);
+	ASSERT_EQ(ev.times[1], 22);
+	ASSERT_EQ(spool__count(s), 1);
+	ASSERT_EQ(count_files(".tmp-"), 0);
+	ASSERT_EQ(spool__remove_oldest(s), 0);
+	ASSERT_EQ(spool__bytes(s), 0);
+
+	/* Room again: spooling resumes. */
+	ASSERT_EQ(unlink(path), 0);
+	ASSERT_EQ(spool__put(s, 15, payload, sizeof(payload)), 0);
+	ASSERT_TRUE(spool__oldest(s, &t));
+	ASSERT_EQ(t, 15);
+	ASSERT_EQ(spool__count(s), 1);
+	spool__close(s);
+	umount2(dir, MNT_DETACH);
+	return 0;
+}
+
 int main(void)
 {
 	RUN(put_and_replay_oldest_first);
@@ -320,6 +422,8 @@ int main(void)
 	RUN(damaged_files_are_detected);
 	RUN(one_agent_per_spool);
 	RUN(bad_arguments);
+	/* last: it moves this process into a mount namespace of its own */
+	RUN(full_disk_evicts_the_oldest);
 	if (base_dir[0])
 		nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return test_summary();

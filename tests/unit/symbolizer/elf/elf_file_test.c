@@ -12,19 +12,21 @@
 #include "symbolizer_test_util.h"
 #include "test.h"
 
+static struct elf_file *open_path_limit(const char *path, const char *debug_dirs,
+					size_t max_dwarf_bytes)
+{
+	struct elf_file_opts opts = { .debug_dirs = debug_dirs, .max_dwarf_bytes = max_dwarf_bytes };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	return fd >= 0 ? elf_file__open(fd, path, &opts) : NULL;
+}
+
 static struct elf_file *open_fixture_limit(const char *name, const char *debug_dirs,
 					   size_t max_dwarf_bytes)
 {
-	struct elf_file_opts opts = { .debug_dirs = debug_dirs, .max_dwarf_bytes = max_dwarf_bytes };
 	char *path = fx_path(name);
-	struct elf_file *ef = NULL;
-	int fd;
+	struct elf_file *ef = path ? open_path_limit(path, debug_dirs, max_dwarf_bytes) : NULL;
 
-	if (!path)
-		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		ef = elf_file__open(fd, path, &opts);
 	free(path);
 	return ef;
 }
@@ -359,6 +361,76 @@ TEST(build_id_in_debug_dir)
 	return 0;
 }
 
+/* DWARF whose names and types dwz moved to a shared file (.gnu_debugaltlink). */
+TEST(dwz_alternate_file)
+{
+	char root[] = "/tmp/fornax-dwz-XXXXXX", *multi = fx_path("dwzfiles/fx_dwz.multi");
+	char *bin = fx_path("fx_dwz"), *id = NULL, *to = NULL, *copy = NULL, *dirs = NULL;
+	struct elf_file *ef;
+
+	ASSERT_TRUE(multi && bin);
+	if (access(bin, F_OK) != 0)
+		TEST_SKIP("no fx_dwz fixture: dwz is not installed (scripts/setup.sh)");
+	id = readelf_build_id(multi);
+	ASSERT_TRUE(id && strlen(id) == 40 && mkdtemp(root));
+	/* nowhere: DWARF that needs it is not used, names come from .symtab */
+	ef = open_fixture("fx_dwz", root);
+	ASSERT_TRUE(ef);
+	ASSERT_TRUE(!elf_file__has_dwarf(ef));
+	if (check_functions(ef, "fx_dwz", false))
+		return 1;
+	elf_file__free(ef);
+
+	/* by its build-id under a debug root */
+	ASSERT_TRUE(asprintf(&to, "%s/ids/.build-id/%.2s/%s.debug", root, id, id + 2) > 0);
+	ASSERT_EQ(copy_file(multi, to), 0);
+	ASSERT_TRUE(asprintf(&dirs, "/nonexistent:%s/ids", root) > 0);
+	ef = open_fixture("fx_dwz", dirs);
+	ASSERT_TRUE(ef && elf_file__has_dwarf(ef));
+	if (check_functions(ef, "fx_dwz", true))
+		return 1;
+	elf_file__free(ef);
+	free(to);
+
+	/* by its name, next to the binary */
+	ASSERT_TRUE(asprintf(&copy, "%s/bin/fx_dwz", root) > 0);
+	ASSERT_TRUE(asprintf(&to, "%s/bin/fx_dwz.multi", root) > 0);
+	ASSERT_EQ(copy_file(bin, copy), 0);
+	ASSERT_EQ(copy_file(multi, to), 0);
+	ef = open_path_limit(copy, "/nonexistent", 0);
+	ASSERT_TRUE(ef && elf_file__has_dwarf(ef));
+	if (check_functions(ef, "fx_dwz", true))
+		return 1;
+	elf_file__free(ef);
+
+	/* another file under that name: its build-id is not the one named */
+	ASSERT_EQ(unlink(to), 0);
+	ASSERT_EQ(copy_file(bin, to), 0);
+	ef = open_path_limit(copy, "/nonexistent", 0);
+	ASSERT_TRUE(ef && !elf_file__has_dwarf(ef));
+	elf_file__free(ef);
+
+	/* a FIFO under that name: never opened (libdw's own lookup would block on it) */
+	ASSERT_EQ(unlink(to), 0);
+	ASSERT_EQ(mkfifo(to, 0600), 0);
+	alarm(60);
+	ef = open_path_limit(copy, "/nonexistent", 0);
+	ASSERT_TRUE(ef && !elf_file__has_dwarf(ef));
+	if (check_functions(ef, "fx_dwz", false))
+		return 1;
+	alarm(0);
+	elf_file__free(ef);
+
+	remove_tree(root);
+	free(copy);
+	free(to);
+	free(dirs);
+	free(id);
+	free(bin);
+	free(multi);
+	return 0;
+}
+
 /* Compressed DWARF: loaded within the limit, symbol table only beyond it. */
 TEST(dwarf_memory_limit)
 {
@@ -487,6 +559,7 @@ int main(void)
 	RUN(debuglink_next_to_binary);
 	RUN(debuglink_in_debug_dir);
 	RUN(build_id_in_debug_dir);
+	RUN(dwz_alternate_file);
 	RUN(dwarf_memory_limit);
 	RUN(cxx_names);
 	RUN(demangle);
