@@ -569,30 +569,51 @@ TEST(dwarf_budget)
 	fx_stop(&fx);
 	symbolizer__free(sym);
 
-	/* two sessions of ~140 KiB each under a 200 KiB limit: one stays open */
+	/*
+	 * Two sessions of ~140 KiB each under a 200 KiB limit. Misses that
+	 * alternate between them in one cycle close neither (each switch would
+	 * read a file again); the cycle's end closes one.
+	 */
 	opts.max_dwarf_bytes = 200 << 10;
 	sym = symbolizer__new(&opts);
 	ASSERT_TRUE(sym);
 	ASSERT_EQ(fx_spawn("fx_pie", &fx), 0);
 	ASSERT_EQ(fx_spawn("fx_nopie", &fx2), 0);
-	a = fx_addr(&fx, "fx_middle") + 4;
-	ASSERT_EQ(symbolizer__lookup_user(sym, (__u32)fx.pid, proc_start_ns(fx.pid), &a, 1, &loc[0]), 0);
-	a = fx_addr(&fx2, "fx_middle") + 4;
-	ASSERT_EQ(symbolizer__lookup_user(sym, (__u32)fx2.pid, proc_start_ns(fx2.pid), &a, 1, &loc[1]),
-		  0);
+	for (int round = 0; round < 2; round++) {
+		static const char *const fns[] = { "fx_middle", "fx_top" };
+
+		a = fx_addr(&fx, fns[round]) + 4;
+		ASSERT_EQ(symbolizer__lookup_user(sym, (__u32)fx.pid, proc_start_ns(fx.pid), &a, 1,
+						  &loc[0]), 0);
+		a = fx_addr(&fx2, fns[round]) + 4;
+		ASSERT_EQ(symbolizer__lookup_user(sym, (__u32)fx2.pid, proc_start_ns(fx2.pid), &a, 1,
+						  &loc[1]), 0);
+		for (int i = 0; i < 2; i++) {
+			ASSERT_STREQ(loc[i].frames[0].function, fns[round]);
+			ASSERT_TRUE(loc[i].mapping->has_line_numbers);
+		}
+		if (round == 0)
+			for (int i = 0; i < 2; i++)
+				ASSERT_EQ(loc[i].frames[0].line,
+					  marker_line("fixture.c", "FX_MIDDLE_CALLS_LEAF"));
+	}
+	st = stats_of(sym);
+	ASSERT_EQ(st.files, 2);
+	ASSERT_EQ(st.evicted_files, 0);
+	symbolizer__end_cycle(sym);
 	st = stats_of(sym);
 	ASSERT_EQ(st.files, 1);
 	ASSERT_EQ(st.evicted_files, 1);
-	for (int i = 0; i < 2; i++) {
-		ASSERT_STREQ(loc[i].frames[0].function, "fx_middle");
-		ASSERT_EQ(loc[i].frames[0].line, marker_line("fixture.c", "FX_MIDDLE_CALLS_LEAF"));
-		ASSERT_TRUE(loc[i].mapping->has_line_numbers);
-	}
-	/* the closed one reopens on its next miss */
-	a = fx_addr(&fx, "fx_top") + 4;
+	ASSERT_EQ(st.budget_closed_files, 1);
+	/* next cycle: the closed one reopens on its next miss, the one idle since goes */
+	a = fx_addr(&fx, "fx_middle") + 8;
 	ASSERT_EQ(symbolizer__lookup_user(sym, (__u32)fx.pid, proc_start_ns(fx.pid), &a, 1, &loc[0]), 0);
-	ASSERT_STREQ(loc[0].frames[0].function, "fx_top");
-	ASSERT_EQ(stats_of(sym).evicted_files, 2);
+	a = fx_addr(&fx2, "fx_middle") + 8;
+	ASSERT_EQ(symbolizer__lookup_user(sym, (__u32)fx2.pid, proc_start_ns(fx2.pid), &a, 1, &loc[1]),
+		  0);
+	ASSERT_STREQ(loc[0].frames[0].function, "fx_middle");
+	ASSERT_STREQ(loc[1].frames[0].function, "fx_middle");
+	ASSERT_EQ(stats_of(sym).files, 2);
 	fx_stop(&fx);
 	fx_stop(&fx2);
 	symbolizer__free(sym);
