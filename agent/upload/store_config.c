@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "safe_open.h"
 #include "utf8.h"
 
 #define MAX_TOKEN_BYTES (16 * 1024)
@@ -233,30 +234,58 @@ int store__check_tenant(const char *tenant, const char **why)
 	return 0;
 }
 
+/*
+ * The token file, opened as a file others control is (lib/safe_open.h): it
+ * may sit where others write, and a FIFO, a device or a terminal under its
+ * name must neither block the agent nor become its terminal. Resolved in the
+ * agent's own root, a relative path from the working directory.
+ */
+static int open_token(const char *path, const char **why)
+{
+	struct safe_open_opts opts = { .max_size = MAX_TOKEN_BYTES };
+	char *cwd, *abs = NULL;
+	int root, fd;
+
+	if (path[0] != '/') {
+		cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return -errno;
+		if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+			abs = NULL;
+		free(cwd);
+		if (!abs)
+			return -ENOMEM;
+		path = abs;
+	}
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = root < 0 ? -errno : safe_open__in_root(root, path, &opts, NULL);
+	if (root >= 0)
+		close(root);
+	free(abs);
+	if (fd == -EBADFD || fd == -EISDIR) {
+		*why = "is not a regular file";
+		return -EINVAL;
+	}
+	if (fd == -EFBIG) {
+		*why = "is larger than 16 KiB";
+		return -EINVAL;
+	}
+	return fd;
+}
+
 int store__read_token(const char *path, char **token, const char **why)
 {
 	char *buf = NULL;
 	size_t len = 0, start = 0;
-	struct stat st;
 	int fd, err;
 
 	*token = NULL;
-	/* non-blocking: a FIFO under the name opens at once, and is refused below */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = open_token(path, why);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > MAX_TOKEN_BYTES) {
-		*why = S_ISREG(st.st_mode) ? "is larger than 16 KiB" : "is not a regular file";
-		err = -EINVAL;
-		goto cleanup;
-	}
+		return fd;
 	err = read_fd_all(fd, MAX_TOKEN_BYTES, (void **)&buf, &len);
 	if (err == -EFBIG) {
-		*why = "is larger than 16 KiB"; /* grew since fstat() */
+		*why = "is larger than 16 KiB"; /* grew since it was opened */
 		err = -EINVAL;
 	}
 	if (err)

@@ -9,6 +9,8 @@
 #include <limits.h>
 #include <regex.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "curl_api.h"
@@ -154,6 +156,59 @@ TEST(token_files)
 	}
 	ASSERT_EQ(store__read_token("/nonexistent/token", &token, &why), -ENOENT);
 	ASSERT_EQ(store__read_token("/tmp", &token, &why), -EINVAL);
+	return 0;
+}
+
+/* What may sit under the token file's name: read as safe_open reads files others control. */
+TEST(token_file_shapes)
+{
+	char dir[] = "/tmp/fornax-token-XXXXXX", path[PATH_MAX], link[PATH_MAX + 8];
+	char *big = calloc(1, 20000), *cwd = getcwd(NULL, 0);
+	const char *why;
+	char *token;
+	int fd;
+
+	ASSERT_TRUE(big && cwd && mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/token", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	/* a FIFO: refused at once, not waited on */
+	ASSERT_EQ(mkfifo(path, 0600), 0);
+	alarm(30);
+	ASSERT_EQ(store__read_token(path, &token, &why), -EINVAL);
+	alarm(0);
+	ASSERT_STREQ(why, "is not a regular file");
+	ASSERT_EQ(unlink(path), 0);
+	/* a device through a symlink */
+	ASSERT_EQ(symlink("/dev/zero", link), 0);
+	ASSERT_EQ(store__read_token(link, &token, &why), -EINVAL);
+	ASSERT_EQ(unlink(link), 0);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(write(fd, "rotated\n", 8), 8);
+	close(fd);
+	/* a symlink to the file (Kubernetes' secrets rotate so), and a relative path */
+	ASSERT_EQ(symlink("token", link), 0);
+	ASSERT_EQ(store__read_token(link, &token, &why), 0);
+	ASSERT_STREQ(token, "rotated");
+	free(token);
+	ASSERT_EQ(chdir(dir), 0);
+	ASSERT_EQ(store__read_token("link", &token, &why), 0);
+	ASSERT_STREQ(token, "rotated");
+	free(token);
+	ASSERT_EQ(chdir(cwd), 0);
+	/* larger than the bound */
+	memset(big, 'x', 19999);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(write(fd, big, 19999), 19999);
+	close(fd);
+	ASSERT_EQ(store__read_token(path, &token, &why), -EINVAL);
+	ASSERT_STREQ(why, "is larger than 16 KiB");
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+	free(big);
+	free(cwd);
 	return 0;
 }
 
@@ -458,6 +513,7 @@ int main(void)
 	RUN(urls);
 	RUN(label_and_tenant_rules);
 	RUN(token_files);
+	RUN(token_file_shapes);
 	RUN(parca_request);
 	RUN(pyroscope_request);
 	RUN(parca_answers);
