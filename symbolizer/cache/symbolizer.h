@@ -34,8 +34,8 @@ struct symbolizer_opts {
 	/*
 	 * Estimated heap the open ELF/DWARF handles may hold (libdw keeps
 	 * decompressed debug sections and per-CU line tables); least recently
-	 * used handles are closed beyond it, and a file whose compressed DWARF
-	 * alone exceeds it is symbolized from its symbol table only (no lines,
+	 * used handles are closed beyond it, and a file whose DWARF (its
+	 * sections' uncompressed size) alone exceeds it is symbolized from its symbol table only (no lines,
 	 * no inline frames). 0: default 32 MiB.
 	 */
 	size_t max_dwarf_bytes;

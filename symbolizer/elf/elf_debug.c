@@ -99,6 +99,8 @@ size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab)
 			n = compressed_size(elf, &sh, false);
 		else if (strncmp(name, ".zdebug_", 8) == 0)
 			n = compressed_size(elf, &sh, true);
+		else if (strncmp(name, ".debug_", 7) == 0)
+			n = sh.sh_size; /* read into the heap too (ELF_C_READ), not mapped */
 		else
 			continue;
 		/* sizes a file claims: saturate rather than wrap */

@@ -86,8 +86,8 @@ struct elf_file {
 
 /*
  * Heap libdw would use for the debug sections of elf: compressed ones are
- * decompressed into malloc'd buffers (the others, read as libdw asks for
- * them, are not counted). Also says whether elf has DWARF (.debug_info) and
+ * decompressed into malloc'd buffers, the others read into them (the file
+ * is read with ELF_C_READ, never mapped). Also says whether elf has DWARF (.debug_info) and
  * a .symtab. DWARF_UNUSABLE when libdw must not load it.
  */
 size_t elf_debug_heap_bytes(Elf *elf, bool *has_info, bool *has_symtab);
