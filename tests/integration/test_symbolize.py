@@ -151,7 +151,7 @@ class MountNamespace(ft.TempDirTestCase):
         inner = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "sh", "-c",
              f"mount -t tmpfs none {mnt} && cp {ft.WORKLOAD} {hidden} && "
-             f"exec {hidden} split 5 1"])
+             f"exec {hidden} split {5 + ft.WORKLOAD_SLACK} 1"])
         try:
             time.sleep(0.5)
             self.assertFalse(os.path.exists(hidden), "the binary must not be visible outside")
@@ -181,7 +181,8 @@ class Cgroups(ft.TempDirTestCase):
         inside = outside = None
         try:
             inside = subprocess.Popen(
-                ["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec {ft.WORKLOAD} syscalls 4 1"])
+                ["sh", "-c", f"echo $$ > {cg}/cgroup.procs && "
+                 f"exec {ft.WORKLOAD} syscalls {4 + ft.WORKLOAD_SLACK} 1"])
             outside = ft.start_workload("split", 4, 1)
             time.sleep(0.4)
             out = self.path("cg.pb.gz")
@@ -314,7 +315,7 @@ class Stripped(ft.TempDirTestCase):
     BID_DEBUG = os.path.join(STRIPPED, "debugfiles", "fornax_stripped_bid.debug")
 
     def capture(self, binaries, extra):
-        procs = [subprocess.Popen([b, "split", "4", "1"]) for b in binaries]
+        procs = [subprocess.Popen([b, "split", str(4 + ft.WORKLOAD_SLACK), "1"]) for b in binaries]
         try:
             time.sleep(0.3)
             out = self.path(f"stripped-{len(os.listdir(self.tmp))}.pb.gz")

@@ -82,9 +82,6 @@ endfunction()
 # short-lived process shares), SplitWorkload's inlined-frame check (too few
 # samples land in the inlined helper under emulation), and tests that need
 # what the guest does not have (node, libdebuginfod).
-# Known failure on 6.1, open: Stripped.test_debuglink_and_private_build_id_directory
-# finds no separate debug file in the guest (0 named leaves), while it passes on
-# the host kernel; left out until its cause is found, not because of timing.
 fornax_vm_test(vm_6.1_profile KERNEL 6.1 SCRIPT test_profile.py
 	TESTS SplitWorkload.test_pprof_header SplitWorkload.test_labels
 		SplitWorkload.test_leaf_shares_match_the_work_split
@@ -97,4 +94,5 @@ fornax_vm_test(vm_6.1_unwind KERNEL 6.1 SCRIPT test_unwind.py
 	INCLUDE ${UNWIND_WORKLOAD_NOFP} ${UNWIND_WORKLOAD_FP} ${UNWIND_DL} ${FX_HELPER_OUT}/fornax_churn)
 fornax_vm_test(vm_6.1_symbolize KERNEL 6.1 SCRIPT test_symbolize.py
 	TESTS Cgroups MountNamespace Stripped.test_without_debug_files_names_come_from_dynsym_only
+		Stripped.test_debuglink_and_private_build_id_directory
 	INCLUDE ${FX_HELPER_OUT}/stripped)
