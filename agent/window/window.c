@@ -707,6 +707,10 @@ const struct pprof *window__finish(struct window *w, __u64 duration_ns)
 		    w->stats.unwind_end[FORNAX_END_BAD_PC]);
 	add_comment(w, "user stacks cut short ([truncated]): rbp saved where CFI rows cannot say",
 		    w->stats.unwind_end[FORNAX_END_FP_LOST]);
+	add_comment(w, "samples dropped by relabel_configs (a drop or keep rule)",
+		    w->stats.relabel_dropped);
+	add_comment(w, "relabel rules not applied: the regex hit its match limit",
+		    w->stats.relabel_errors);
 	return w->pprof;
 }
 

@@ -16,3 +16,5 @@ set_tests_properties(prometheus_http PROPERTIES
 # The real agent, operated from outside: Prometheus scrapes it, go tool pprof
 # fetches a capture, systemd's notifications and SIGHUP (real BPF).
 fornax_bpf_test(integration_operations test_operations.py)
+# Pod names and relabel_configs on real captures, from a stand-in API server.
+fornax_bpf_test(integration_kubernetes test_kubernetes.py)
