@@ -6,6 +6,7 @@ back, so its stacks read Python -> C -> Python. Runs until killed, or for
 argv[1] seconds; argv[2] adds that many recursive calls of outer() above
 middle(), for deep stacks.
 """
+import random
 import sys
 import time
 
@@ -38,6 +39,11 @@ def through_c():
 
 
 def middle():
+    # A round (10 UNITs) takes about as long as a sampling period at 199 Hz:
+    # a fixed round would keep the same phase against the samples and skew
+    # the shares by up to 8 points (aliasing). Up to one UNIT of random work,
+    # outside the leaves, shifts each round's phase.
+    spin(random.randrange(UNIT))
     leaf_a()
     leaf_b()
     through_c()
