@@ -48,6 +48,9 @@ class OutputFiles(HostileCase):
         victim = self.victim()
         out = self.user_dir("out")
         svg, pb = os.path.join(out, "flame.svg"), os.path.join(out, "p.pb.gz")
+        # something to sample: an idle machine gives an empty profile in 3 s
+        work = ft.start_workload("split", 8, 1)
+        self.addCleanup(lambda: (work.kill(), work.wait()))
         agent = h.Agent(self, ["-d", "3s", "-o", svg, "-o", pb], continuous=False)
         # The agent's pid is known as soon as it starts; its temporary names follow from it.
         for target in (svg, pb):
