@@ -388,7 +388,7 @@ static int run(struct agent *a)
 			err = rotate_window(a);
 			if (err)
 				return err;
-			/* after a stall, a whole window rather than a stub that catches up */
+			/* after a stall the next window gets a full interval, not the rest of one */
 			if (now - window_end >= cfg->drain_interval_ns)
 				window_end = now;
 			while (window_end <= now)

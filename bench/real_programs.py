@@ -39,17 +39,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "integration"))
 import fornaxtest as ft  # noqa: E402
 
-PYTHON_LOOP = """
-import hashlib, json, re, sys, time
-end = time.time() + float(sys.argv[1])
-doc = {"a": [1, 2, 3, {"b": "x" * 50}], "c": list(range(100))}
-pat = re.compile(r"(\\w+)@(\\w+)\\.com")
-while time.time() < end:
-    s = json.dumps(doc)
-    json.loads(s)
-    pat.findall("foo@bar.com baz@qux.com " * 10)
-    hashlib.sha256(s.encode()).hexdigest()
-"""
 NODE_LOOP = """
 const end = Date.now() + 1000 * Number(process.argv[process.argv.length - 1]);
 function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
@@ -60,7 +49,7 @@ THREAD_STARTS = ("_start", "clone3", "clone", "start_thread")
 
 
 def workloads(tmp, seconds):
-    py = ["/usr/bin/python3", "-c", PYTHON_LOOP, str(seconds + 3)]
+    py = ["/usr/bin/python3", "-c", ft.PYTHON_LOOP, str(seconds + 3)]
     node_js = os.path.join(tmp, "loop.js")
     with open(node_js, "w") as f:
         f.write(NODE_LOOP)

@@ -28,6 +28,21 @@ def in_ci():
     return os.environ.get("CI", "").lower() == "true"
 
 
+# Debian's own interpreter busy in C and Python: -O2 without frame pointers, frames of
+# about a kilobyte (_PyEval_EvalFrameDefault), libc and OpenSSL below and above it.
+# argv[1]: seconds to run.
+PYTHON_LOOP = """
+import hashlib, json, re, sys, time
+end = time.time() + float(sys.argv[1])
+doc = {"a": [1, 2, 3, {"b": "x" * 50}], "c": list(range(100))}
+pat = re.compile(r"(\\w+)@(\\w+)\\.com")
+while time.time() < end:
+    s = json.dumps(doc)
+    json.loads(s)
+    pat.findall("foo@bar.com baz@qux.com " * 10)
+    hashlib.sha256(s.encode()).hexdigest()
+"""
+
 def skip_or_fail(reason):
     """Outside CI a missing prerequisite skips; in CI it is a failure."""
     if in_ci():

@@ -250,7 +250,7 @@ class Fornax(ft.TempDirTestCase):
         shape = [(round(p.duration, 3), p.total()) for p in profiles]
         # The first window also holds the first symbolization of every file the
         # machine runs (a sanitizer build on two busy CPUs: up to 2 s); the
-        # loop then starts a whole window rather than a stub catching up.
+        # loop then gives the next window a full interval, not the rest of one.
         self.assertGreaterEqual(profiles[0].duration, 0.9, shape)
         self.assertLess(profiles[0].duration, 5.0, shape)
         for p in profiles[1:3]:

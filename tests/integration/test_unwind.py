@@ -368,19 +368,6 @@ class BesideChurn(ft.TempDirTestCase):
         self.assertGreater(churned, 0, "the churn ran beside the program")
 
 
-# Debian's own interpreter: -O2 without frame pointers, frames of about a kilobyte
-# (_PyEval_EvalFrameDefault), libc and OpenSSL below and above it.
-PYTHON_LOOP = """
-import hashlib, json, re, sys, time
-end = time.time() + float(sys.argv[1])
-doc = {"a": [1, 2, 3, {"b": "x" * 50}], "c": list(range(100))}
-pat = re.compile(r"(\\w+)@(\\w+)\\.com")
-while time.time() < end:
-    s = json.dumps(doc)
-    json.loads(s)
-    pat.findall("foo@bar.com baz@qux.com " * 10)
-    hashlib.sha256(s.encode()).hexdigest()
-"""
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -391,7 +378,7 @@ class DebianPython(ft.TempDirTestCase):
             ft.skip_or_fail(f"{SYSTEM_PYTHON} is not installed")
         out = self.path("python.pb.gz")
         seconds = 6
-        work = subprocess.Popen([SYSTEM_PYTHON, "-c", PYTHON_LOOP, str(seconds + 3)])
+        work = subprocess.Popen([SYSTEM_PYTHON, "-c", ft.PYTHON_LOOP, str(seconds + 3)])
         try:
             time.sleep(0.5)  # past the interpreter's start-up
             ft.run_fornax(["--duration", f"{seconds}s", "-F", str(FREQUENCY), "-o", out,
