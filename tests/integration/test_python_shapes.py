@@ -106,6 +106,10 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
         self.assertGreater(in_chain, 0.6 * total, log)
         for s in samples:
             n = names(s, p)
+            # Calling a generator function runs its first instruction (RETURN_GENERATOR) in
+            # the new frame, under the caller: pipeline -> produce is how a stage is created.
+            if n[-2:] == ["pipeline", "produce"]:
+                continue
             if "produce" in n:
                 self.assertTrue(subsequence(chain[:-1], n), n)
         # the summary's line for this process (statistics at exit come with -v): its samples and how their walks ended
