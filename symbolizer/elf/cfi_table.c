@@ -537,7 +537,30 @@ static int add_fde_rows(struct builder *b, Dwarf_CFI *cfi, __u64 start, __u64 en
 	return 0;
 }
 
-static int build_rows(struct builder *b)
+/*
+ * The entry point is where the kernel starts a new program's first thread:
+ * there is no caller. ld.so's _start and _dl_start_user are assembly without
+ * CFI, so every stack of a process still in the dynamic loader would end in
+ * a gap; the gap that holds the entry says "outermost" instead.
+ */
+static int add_gap_rows(struct builder *b, __u64 from, __u64 to, __u64 entry)
+{
+	const struct cfi_row gap = { .type = CFI_ROW_NONE };
+	const struct cfi_row outermost = { .type = CFI_ROW_OUTERMOST };
+	int err;
+
+	if (!entry || entry < from || entry >= to)
+		return add_row(b, from, &gap);
+	if (entry > from) {
+		err = add_row(b, from, &gap);
+		if (err)
+			return err;
+	}
+	b->t->stats.entry_rows++;
+	return add_row(b, entry, &outermost);
+}
+
+static int build_rows(struct builder *b, __u64 entry)
 {
 	const struct cfi_row gap = { .type = CFI_ROW_NONE };
 	__u64 covered_to = 0;
@@ -552,8 +575,8 @@ static int build_rows(struct builder *b)
 			start = covered_to;
 		if (start >= end)
 			continue;
-		if (covered_to && start > covered_to) {
-			err = add_row(b, covered_to, &gap);
+		if (start > covered_to && (covered_to || (entry && entry < start))) {
+			err = add_gap_rows(b, covered_to, start, entry);
 			if (err)
 				return err;
 		}
@@ -667,7 +690,7 @@ struct cfi_table *cfi_table__build(Elf *elf)
 	if (!err && !b.n_fdes)
 		err = -ENOENT;
 	if (!err)
-		err = build_rows(&b);
+		err = build_rows(&b, ehdr.e_entry);
 	if (!err)
 		err = finish(&b);
 

@@ -73,6 +73,7 @@ struct cfi_table_stats {
 	/* The caller's rbp is saved in a way rows cannot say: assumed unchanged. */
 	__u64 rbp_unsupported;
 	__u64 fde_errors;  /* FDEs libdw could not evaluate: covered by an unsupported row */
+	__u64 entry_rows;  /* 1: the entry point had no CFI and ends stacks (ld.so's _start) */
 	bool debug_frame;  /* the file has .debug_frame, read with its .eh_frame */
 };
 

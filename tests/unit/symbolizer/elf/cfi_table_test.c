@@ -502,6 +502,43 @@ TEST(corrupt_cfi_is_survived)
 	return 0;
 }
 
+/*
+ * ld.so's _start and _dl_start_user have no CFI: the entry point's gap is
+ * the outermost frame, so stacks in the dynamic loader end there complete.
+ */
+TEST(entry_point_without_cfi_is_outermost)
+{
+	const char *ldso = "/lib64/ld-linux-x86-64.so.2";
+	unsigned long long entry = 0;
+	struct cfi_table *t;
+	const struct cfi_row *r;
+	char *out;
+
+	if (access(ldso, R_OK) != 0)
+		TEST_SKIP("no %s", ldso);
+	out = run_capture("readelf -hW /lib64/ld-linux-x86-64.so.2 | awk '/Entry point/ {print $4}'");
+	ASSERT_TRUE(out && sscanf(out, "%llx", &entry) == 1 && entry);
+	free(out);
+	t = build_file(ldso);
+	ASSERT_TRUE(t);
+	ASSERT_EQ(cfi_table__stats(t)->entry_rows, 1);
+	/* _start: mov %rsp,%rdi; call _dl_start; then _dl_start_user */
+	r = cfi_table__lookup(t, entry);
+	ASSERT_TRUE(r);
+	ASSERT_EQ(r->type, CFI_ROW_OUTERMOST);
+	r = cfi_table__lookup(t, entry + 8);
+	ASSERT_TRUE(r);
+	ASSERT_EQ(r->type, CFI_ROW_OUTERMOST);
+	cfi_table__free(t);
+
+	/* A program whose _start has CFI keeps it (glibc marks rip undefined there). */
+	t = build_file("/usr/bin/true");
+	ASSERT_TRUE(t);
+	ASSERT_EQ(cfi_table__stats(t)->entry_rows, 0);
+	cfi_table__free(t);
+	return 0;
+}
+
 int main(void)
 {
 	elf_version(EV_CURRENT);
@@ -513,5 +550,6 @@ int main(void)
 	RUN(plt_and_signal_frame_rows);
 	RUN(no_cfi_is_enoent);
 	RUN(corrupt_cfi_is_survived);
+	RUN(entry_point_without_cfi_is_outermost);
 	return test_summary();
 }
