@@ -91,6 +91,17 @@ struct fornax_set_stats {
 	__u64 unwind_requests_lost; /* requests map full: the agent hears later */
 	/* frame-pointer walks ended at a return address no user code has (0, garbage) */
 	__u64 unwind_fp_bad_return;
+	/*
+	 * The mappings the kernel-side programs register (unwind_vmas): walks
+	 * of processes the agent had not described yet, frames found through
+	 * them, mappings registered, and mappings that found no room or whose
+	 * VMA could not be looked up (the mm was busy).
+	 */
+	__u64 unwind_vma_walks;
+	__u64 unwind_vma_frames;
+	__u64 unwind_vmas_added;
+	__u64 unwind_vmas_overflow;
+	__u64 unwind_vmas_missed;
 	/* Only with unwind_timing (bench/unwind_cost): the user-stack walk's cost. */
 	__u64 user_walks;
 	__u64 user_walk_frames;
@@ -104,7 +115,7 @@ struct fornax_set_stats {
 	__u64 py_tstate_by_list;          /* thread states found in the thread list, not as GIL holder */
 	__u64 py_pad;
 };
-_Static_assert(sizeof(struct fornax_set_stats) == 80 + 19 * 8 + 8 * (4 + FORNAX_PY_END_NR +
+_Static_assert(sizeof(struct fornax_set_stats) == 80 + 24 * 8 + 8 * (4 + FORNAX_PY_END_NR +
 								      FORNAX_PY_MISS_NR),
 	       "set stats ABI");
 

@@ -95,6 +95,24 @@ struct {
 	__type(value, struct fornax_unwind_request);
 } unwind_requests SEC(".maps");
 
+/* Tables by file, filled by the agent as it builds them (see bpf/unwind.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fornax_file_id);
+	__type(value, struct fornax_unwind_file);
+} unwind_files SEC(".maps");
+
+/* Each process's executable file mappings, written by unwind_vmas.bpf.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct fornax_unwind_vmas);
+} unwind_vmas SEC(".maps");
+
 /* Bumped by the agent before it retires rows or mappings: cached copies are stale then. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -154,6 +172,7 @@ struct unwind_walk {
 	__u32 pc_from_fp;
 	__u32 fp_reason;
 	__u32 bp_lost; /* a frame saved the caller's rbp where its row could not say */
+	__u32 no_proc; /* the agent has not described the process: unwind_vmas only */
 	__u64 start_ns;
 	__u64 exec_id;
 	/* A copy of the user stack from win_base: one read serves several frames. */
@@ -286,12 +305,76 @@ __noinline long fornax_unwind_find_row(__u32 table, __u32 n_buckets, __u32 shift
 	return rows + lo - 1;
 }
 
-static __always_inline bool unwind_find_mapping(struct unwind_walk *w, __u64 pc)
+/*
+ * The mapping of pc as the kernel-side programs registered it, with its
+ * file's table if the agent has built one. A global function, checked
+ * once by the verifier.
+ */
+__noinline bool fornax_unwind_find_vma(struct unwind_walk *w, __u64 pc,
+				       struct fornax_set_stats *st)
+{
+	struct fornax_unwind_vmas *v;
+	struct fornax_unwind_file *f;
+	struct fornax_file_id file = {};
+	__u64 start = 0, end = 0, pgoff = 0;
+	__u32 n, i, tgid;
+
+	if (!w || !st)
+		return false;
+	/* a key on the stack: before 6.3 no helper takes one in a global function's memory argument */
+	tgid = w->tgid;
+	v = bpf_map_lookup_elem(&unwind_vmas, &tgid);
+	if (!v || v->start_ns != w->start_ns || v->exec_id != w->exec_id)
+		return false;
+	/* Live entries never overlap (a new mapping clears what it replaced): the first hit is it. */
+	n = v->n;
+	for (i = 0; i < FORNAX_UNWIND_VMAS; i++) {
+		struct fornax_unwind_vma *m = &v->vmas[i];
+
+		if (i >= n)
+			return false;
+		if (pc - m->start < m->end - m->start)
+			break;
+	}
+	if (i >= FORNAX_UNWIND_VMAS)
+		return false;
+	start = v->vmas[i].start;
+	end = v->vmas[i].end;
+	pgoff = v->vmas[i].pgoff;
+	file = v->vmas[i].file;
+	w->map_start = start;
+	w->map_end = end;
+	w->map_origin = 0;
+	w->map_table = 0;
+	w->map_n_buckets = 0;
+	w->map_flags = 0;
+	st->unwind_vma_frames++;
+	f = bpf_map_lookup_elem(&unwind_files, &file);
+	if (!f)
+		return true; /* no table yet: TABLE_MISSING, and the agent hears of it */
+	for (int k = 0; k < FORNAX_UNWIND_FILE_SEGS; k++) {
+		if (k >= f->n_segs)
+			break;
+		if (pgoff < f->segs[k].offset || pgoff - f->segs[k].offset >= f->segs[k].filesz)
+			continue;
+		w->map_origin = start - pgoff + f->segs[k].bias;
+		w->map_table = f->table;
+		w->map_n_buckets = f->n_buckets;
+		w->map_flags = f->flags;
+		break;
+	}
+	return true;
+}
+
+static __always_inline bool unwind_find_mapping(struct unwind_walk *w, __u64 pc,
+						struct fornax_set_stats *st)
 {
 	struct unwind_map_cache_entry *e;
 	struct fornax_unwind_mapping *m;
 	long idx;
 
+	if (w->no_proc)
+		return fornax_unwind_find_vma(w, pc, st);
 	for (int i = 0; i < UNWIND_MAP_CACHE; i++) {
 		e = &w->map_cache[i];
 		if (e->tgid != w->tgid || e->run != w->first_mapping + 1 || e->gen != w->gen ||
@@ -306,11 +389,9 @@ static __always_inline bool unwind_find_mapping(struct unwind_walk *w, __u64 pc)
 		return true;
 	}
 	idx = fornax_unwind_find_mapping(w->first_mapping, w->n_mappings, pc);
-	if (idx < 0)
-		return false;
-	m = unwind_mapping_at(idx);
+	m = idx >= 0 ? unwind_mapping_at(idx) : NULL;
 	if (!m || pc - m->start >= m->len)
-		return false;
+		return fornax_unwind_find_vma(w, pc, st);
 	w->map_start = m->start;
 	w->map_end = m->start + m->len;
 	w->map_origin = m->origin;
@@ -486,7 +567,8 @@ static long unwind_step(__u32 index, void *ctx)
 
 	/* A return address may be just past the end of its function: look up the call. */
 	lookup = w->exact_pc ? w->pc : w->pc - 1;
-	known = (lookup >= w->map_start && lookup < w->map_end) || unwind_find_mapping(w, lookup);
+	known = (lookup >= w->map_start && lookup < w->map_end) ||
+		unwind_find_mapping(w, lookup, st);
 	/*
 	 * A frame-pointer guess that lands in no mapping is not a frame (rbp
 	 * held data, as it does in code built without frame pointers): the
@@ -516,8 +598,13 @@ static long unwind_step(__u32 index, void *ctx)
 	}
 	if (w->map_flags & FORNAX_MAPPING_ANON)
 		return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);
-	if (!w->map_n_buckets)
+	if (!w->map_n_buckets) {
+		if (!w->requested) {
+			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_UNKNOWN_PC, st);
+			w->requested = 1;
+		}
 		return unwind_fp_step(w, st, FORNAX_END_TABLE_MISSING);
+	}
 	if (lookup < w->map_origin || !unwind_find_row(w, lookup - w->map_origin, &row))
 		return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);
 
@@ -660,9 +747,17 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx,
 		if (proc->start_ns != w->start_ns || proc->exec_id != w->exec_id)
 			proc = NULL;
 	}
-	if (!proc)
+	if (!proc) {
 		unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_NEW_PROCESS, st);
-	if (!proc || !w->n_mappings) {
+		w->requested = 1;
+		/* Not described yet: walk it by the mappings the kernel registered, if any. */
+		w->first_mapping = 0;
+		w->n_mappings = 0;
+		w->no_proc = 1;
+	}
+	if (w->no_proc && fornax_unwind_find_vma(w, w->pc, st)) {
+		st->unwind_vma_walks++;
+	} else if (!proc || !w->n_mappings) {
 		if (unwind_mode == FORNAX_UNWIND_AUTO)
 			return unwind_by_fp(ctx, stack, st);
 		/* DWARF only: the leaf, marked as cut short. */

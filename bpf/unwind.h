@@ -13,6 +13,9 @@
  *                      process's executable mappings are one sorted run
  *   unwind_procs       hash: tgid → the process's run of mappings
  *   unwind_requests    hash: tgid → why the agent should (re)read its maps
+ *   unwind_files       hash: (dev, inode) → the file's table
+ *   unwind_vmas        hash: tgid → its executable file mappings, as the
+ *                      kernel-side programs saw them mapped
  * Pages are created by the agent as the space fills, so memory follows use;
  * the number of pages is set at run time.
  */
@@ -126,6 +129,67 @@ struct fornax_unwind_proc {
 	__u32 n_mappings;    /* sorted by start; 0: unwind this process by frame pointers */
 };
 _Static_assert(sizeof(struct fornax_unwind_proc) == 24, "unwind proc ABI");
+
+/*
+ * A file as the kernel names it: the superblock's device in the kernel's
+ * encoding (major << 20 | minor) and the inode number, as a VMA's file has
+ * them and as /proc/PID/maps prints them.
+ */
+struct fornax_file_id {
+	__u64 dev;
+	__u64 ino;
+};
+_Static_assert(sizeof(struct fornax_file_id) == 16, "file id ABI");
+
+/*
+ * unwind_files: file → its table, for the mappings the kernel registers
+ * itself (unwind_vmas), so a process is walked by CFI from its first sample
+ * when the files it maps have been seen before. A mapping of file offset
+ * pgoff at start has its table's row pc 0 at start - pgoff + bias of the
+ * executable segment that holds pgoff.
+ */
+#define FORNAX_UNWIND_FILE_SEGS 2
+struct fornax_unwind_file_seg {
+	__u64 offset; /* file offset of the segment, */
+	__u64 filesz; /* its length in the file */
+	__s64 bias;
+};
+
+struct fornax_unwind_file {
+	__u32 table;
+	__u32 n_buckets;
+	__u32 flags; /* FORNAX_MAPPING_SHIFT */
+	__u32 n_segs;
+	struct fornax_unwind_file_seg segs[FORNAX_UNWIND_FILE_SEGS];
+};
+_Static_assert(sizeof(struct fornax_unwind_file) == 64, "unwind file ABI");
+
+/*
+ * unwind_vmas: a process's executable file mappings, written by the BPF
+ * programs at exec (the program and its interpreter) and after each mmap,
+ * before the process can run the code: no round trip through the agent
+ * sits between an exec and a complete stack. Newest last; an unmapped
+ * entry is zeroed. A process with more mappings than fit is still walked
+ * through the agent's entry (unwind_procs), which always wins.
+ */
+#define FORNAX_UNWIND_VMAS 32
+struct fornax_unwind_vma {
+	__u64 start;
+	__u64 end;
+	__u64 pgoff; /* bytes */
+	struct fornax_file_id file;
+};
+_Static_assert(sizeof(struct fornax_unwind_vma) == 40, "unwind vma ABI");
+
+struct fornax_unwind_vmas {
+	__u64 start_ns; /* the group leader's, as in fornax_unwind_proc */
+	__u64 exec_id;
+	__u32 n;
+	__u32 overflow; /* mappings that found no free entry */
+	struct fornax_unwind_vma vmas[FORNAX_UNWIND_VMAS];
+};
+_Static_assert(sizeof(struct fornax_unwind_vmas) == 24 + 40 * FORNAX_UNWIND_VMAS,
+	       "unwind vmas ABI");
 
 enum fornax_unwind_request_reason {
 	FORNAX_REQ_NEW_PROCESS = 1 << 0, /* no entry, or a stale one (exec, pid reuse) */

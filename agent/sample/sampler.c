@@ -42,6 +42,9 @@ struct sampler {
 	struct profile *skel;
 	struct bpf_link **links;
 	int n_links;
+	/* bpf/unwind_vmas.bpf.h's hooks, with the CFI walker only */
+	struct bpf_link *vma_links[5];
+	int n_vma_links;
 	int nr_possible_cpus;
 	int counts_fd[FORNAX_NR_SETS];
 	int stacks_fd[FORNAX_NR_SETS];
@@ -123,8 +126,40 @@ static int attach_all_cpus(struct sampler *s, unsigned frequency)
 	return 0;
 }
 
+/*
+ * The hooks that register each process's executable mappings as the kernel
+ * makes them. Without one (a kernel without syscall tracepoints), processes
+ * wait for the agent's entry, as they would without any: said, not fatal.
+ */
+static void attach_vma_hooks(struct sampler *s)
+{
+	struct bpf_program *progs[] = {
+		s->skel->progs.fornax_unwind_exec, s->skel->progs.fornax_unwind_fork,
+		s->skel->progs.fornax_unwind_exit, s->skel->progs.fornax_unwind_mmap,
+		s->skel->progs.fornax_unwind_munmap,
+	};
+
+	_Static_assert(sizeof(progs) / sizeof(progs[0]) == sizeof(s->vma_links) /
+								sizeof(s->vma_links[0]),
+		       "one link per hook");
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_link *link = bpf_program__attach(progs[i]);
+
+		if (!link) {
+			log_warn("attaching %s: %s; new processes are walked by CFI once the agent "
+				 "has read their maps",
+				 bpf_program__name(progs[i]), strerror(errno));
+			continue;
+		}
+		s->vma_links[s->n_vma_links++] = link;
+	}
+}
+
 static void detach_all(struct sampler *s)
 {
+	for (int i = 0; i < s->n_vma_links; i++)
+		bpf_link__destroy(s->vma_links[i]);
+	s->n_vma_links = 0;
 	for (int i = 0; i < s->n_links; i++)
 		bpf_link__destroy(s->links[i]);
 	s->n_links = 0;
@@ -474,6 +509,13 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 		err = bpf_map__set_max_entries(s->skel->maps.cgroup_filter, opts->cgroups->n);
 	}
 	s->skel->rodata->unwind_mode = opts->unwind_mode;
+	if (opts->unwind_mode == FORNAX_UNWIND_FP) {
+		bpf_program__set_autoload(s->skel->progs.fornax_unwind_exec, false);
+		bpf_program__set_autoload(s->skel->progs.fornax_unwind_fork, false);
+		bpf_program__set_autoload(s->skel->progs.fornax_unwind_exit, false);
+		bpf_program__set_autoload(s->skel->progs.fornax_unwind_mmap, false);
+		bpf_program__set_autoload(s->skel->progs.fornax_unwind_munmap, false);
+	}
 	s->skel->rodata->unwind_timing = opts->time_user_walks;
 	if (!err && opts->unwind_maps) {
 		/* The unwinder made these before the program existed, and fills them. */
@@ -488,6 +530,10 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 						opts->unwind_maps->requests);
 		if (!err)
 			err = bpf_map__reuse_fd(s->skel->maps.unwind_gen, opts->unwind_maps->gen);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.unwind_files, opts->unwind_maps->files);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.unwind_vmas, opts->unwind_maps->vmas);
 	}
 	if (!err && opts->python_walk && opts->python_procs_fd > 0) {
 		s->skel->rodata->python_walk = true;
@@ -605,6 +651,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		log_warn("membarrier(MEMBARRIER_CMD_GLOBAL) unavailable (nohz_full?): drains wait "
 			 "a fixed 20 ms for running samples instead of an RCU grace period");
 
+	if (opts->unwind_mode != FORNAX_UNWIND_FP)
+		attach_vma_hooks(s);
 	err = attach_all_cpus(s, opts->frequency);
 	if (err)
 		goto cleanup;

@@ -76,6 +76,10 @@ void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_st
 	t->unwind_fp += st->set.unwind_fp;
 	for (int i = 0; i < FORNAX_END_NR; i++)
 		t->unwind_end[i] += st->set.unwind_end[i];
+	t->vma_walks += st->set.unwind_vma_walks;
+	t->vmas_added += st->set.unwind_vmas_added;
+	t->vmas_overflow += st->set.unwind_vmas_overflow;
+	t->vmas_missed += st->set.unwind_vmas_missed;
 	if (cfi)
 		log_unwind(&st->set);
 	t->samples += st->drained_samples;
@@ -110,6 +114,10 @@ void sampler_totals__log_unwind(const struct sampler_totals *t)
 	for (int i = 0; i < FORNAX_END_NR; i++)
 		walks += t->unwind_end[i];
 	format_unwind_ends(t->unwind_end, ends, sizeof(ends));
-	log_info("user stacks: %llu walked by CFI (%s), %llu by frame pointers",
-		 (unsigned long long)walks, ends, (unsigned long long)t->unwind_fp);
+	log_info("user stacks: %llu walked by CFI (%s), %llu by frame pointers; %llu walks of "
+		 "processes before the agent described them, by the %llu mappings registered at "
+		 "exec and mmap (%llu found no room, %llu could not be looked up)",
+		 (unsigned long long)walks, ends, (unsigned long long)t->unwind_fp,
+		 (unsigned long long)t->vma_walks, (unsigned long long)t->vmas_added,
+		 (unsigned long long)t->vmas_overflow, (unsigned long long)t->vmas_missed);
 }

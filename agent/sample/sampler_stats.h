@@ -24,6 +24,11 @@ struct sampler_totals {
 	__u64 drains;
 	__u64 unwind_fp;                 /* user stacks walked by frame pointers */
 	__u64 unwind_end[FORNAX_END_NR]; /* CFI walks by how they ended */
+	/* The mappings the kernel-side hooks registered (bpf/unwind_vmas.bpf.h). */
+	__u64 vma_walks;    /* walks of processes the agent had not described yet */
+	__u64 vmas_added;
+	__u64 vmas_overflow;
+	__u64 vmas_missed;
 };
 
 /*

@@ -12,6 +12,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "procfs.h"
 
 static __u64 devino_hash(const struct devino_key *k)
@@ -44,6 +46,67 @@ static void devino_unlink(struct unwinder *u, struct udevino *d)
 {
 	(void)hmap__remove(&u->devinos, devino_hash(&d->key), d);
 	TAILQ_REMOVE(&u->devino_list, d, link);
+}
+
+/* The kernel's encoding of a device number (MKDEV), as a VMA's inode has it. */
+static struct fornax_file_id kernel_file_id(const struct devino_key *k)
+{
+	return (struct fornax_file_id){
+		.dev = ((__u64)major(k->dev) << 20) | minor(k->dev),
+		.ino = k->ino,
+	};
+}
+
+/*
+ * Tells the walker which table d's file has, for processes it meets before
+ * the agent has described them (bpf/unwind_vmas.bpf.h). Once per file whose
+ * table is ready; the entry goes when the file does.
+ */
+static void devino_publish(struct unwinder *u, struct udevino *d)
+{
+	const struct utable *t = d->table;
+	struct fornax_file_id id = kernel_file_id(&d->key);
+	struct fornax_unwind_file f = { 0 };
+
+	if (d->published || !t || t->state != TABLE_READY)
+		return;
+	f.table = t->first_slot;
+	f.n_buckets = t->n_buckets;
+	f.flags = t->shift << FORNAX_MAPPING_SHIFT_BIT;
+	for (size_t i = 0; i < t->n_segs && f.n_segs < FORNAX_UNWIND_FILE_SEGS; i++) {
+		const struct useg *s = &t->segs[i];
+
+		/* as fill_entry() in procs.c: origin = start - pgoff + bias */
+		f.segs[f.n_segs++] = (struct fornax_unwind_file_seg){
+			.offset = s->offset,
+			.filesz = s->filesz,
+			.bias = (__s64)(t->origin - s->vaddr + s->offset),
+		};
+	}
+	if (bpf_map_update_elem(u->maps.files, &id, &f, BPF_ANY)) {
+		STAT_ADD(u, errors, 1);
+		return;
+	}
+	d->published = true;
+}
+
+static void devino_unpublish(struct unwinder *u, struct udevino *d)
+{
+	struct fornax_file_id id = kernel_file_id(&d->key);
+
+	if (d->published)
+		bpf_map_delete_elem(u->maps.files, &id);
+	d->published = false;
+}
+
+void devinos_publish(struct unwinder *u, const struct utable *t)
+{
+	struct udevino *d;
+
+	TAILQ_FOREACH(d, &u->devino_list, link) {
+		if (d->table == t)
+			devino_publish(u, d);
+	}
 }
 
 struct udevino *devino_for(struct unwinder *u, int dirfd, const struct procmaps_entry *e)
@@ -92,6 +155,7 @@ struct udevino *devino_for(struct unwinder *u, int dirfd, const struct procmaps_
 	if (!d->table)
 		STAT_ADD(u, files_failed, 1);
 	d->unused_since = now_ns();
+	devino_publish(u, d);
 	return d;
 }
 
@@ -103,6 +167,7 @@ void devino_unref(struct udevino *d)
 
 void devino_drop(struct unwinder *u, struct udevino *d)
 {
+	devino_unpublish(u, d);
 	devino_unlink(u, d);
 	if (!d->table)
 		STAT_ADD(u, files_failed, -1);

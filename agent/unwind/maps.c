@@ -70,6 +70,17 @@ int create_maps(struct unwinder *u, size_t max_table_bytes)
 					  sizeof(struct fornax_unwind_request), requests, NULL);
 	if (u->maps.requests < 0)
 		return -errno;
+	/* Both are written from process context only (map updates, exec and mmap hooks). */
+	u->maps.files = bpf_map_create(BPF_MAP_TYPE_HASH, "fornax_files",
+				       sizeof(struct fornax_file_id), sizeof(struct fornax_unwind_file),
+				       u->max_processes, &no_prealloc);
+	if (u->maps.files < 0)
+		return -errno;
+	u->maps.vmas = bpf_map_create(BPF_MAP_TYPE_HASH, "fornax_vmas", sizeof(__u32),
+				      sizeof(struct fornax_unwind_vmas), u->max_processes,
+				      &no_prealloc);
+	if (u->maps.vmas < 0)
+		return -errno;
 	u->maps.gen = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fornax_gen", sizeof(__u32), sizeof(__u64),
 				     1, &mmapable);
 	if (u->maps.gen < 0)
@@ -91,6 +102,10 @@ void destroy_maps(struct unwinder *u)
 		close(u->maps.procs);
 	if (u->maps.requests >= 0)
 		close(u->maps.requests);
+	if (u->maps.files >= 0)
+		close(u->maps.files);
+	if (u->maps.vmas >= 0)
+		close(u->maps.vmas);
 	if (u->gen)
 		munmap(u->gen, sysconf(_SC_PAGESIZE));
 	if (u->maps.gen >= 0)

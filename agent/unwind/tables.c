@@ -217,8 +217,10 @@ void finish_table(struct unwinder *u, struct utable *t, struct cfi_table *ct, in
 		STAT_ADD(u, files_failed, 1);
 	if (err && err != -ENOENT)
 		log_debug("unwind table %s: %s", t->key, strerror(-err));
-	if (!err)
+	if (!err) {
+		devinos_publish(u, t);
 		rewrite_dirty(u, t);
+	}
 }
 
 void collect_built(struct unwinder *u)

@@ -143,6 +143,7 @@ struct udevino {
 	struct utable *table; /* NULL: the file could not be opened or is not ours to read */
 	int err;
 	__u32 proc_refs;      /* process mappings of it */
+	bool published;       /* in the kernel's unwind_files map */
 	__u64 unused_since;
 	TAILQ_ENTRY(udevino) link;
 };
@@ -273,6 +274,8 @@ struct udevino *devino_for(struct unwinder *u, int dirfd, const struct procmaps_
 void devino_unref(struct udevino *d);
 /* Drops d (no process maps it), and its table reference. */
 void devino_drop(struct unwinder *u, struct udevino *d);
+/* Tells the walker the table of every file t is the table of. */
+void devinos_publish(struct unwinder *u, const struct utable *t);
 void devinos_free(struct unwinder *u);
 struct utable *vdso_table(struct unwinder *u, int dirfd, const struct procmaps_entry *e);
 

@@ -112,7 +112,7 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
-	u->maps = (struct unwinder_maps){ -1, -1, -1, -1, -1 };
+	u->maps = (struct unwinder_maps){ -1, -1, -1, -1, -1, -1, -1 };
 	TAILQ_INIT(&u->table_list);
 	TAILQ_INIT(&u->devino_list);
 	TAILQ_INIT(&u->proc_list);

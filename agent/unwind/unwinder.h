@@ -25,6 +25,8 @@ struct unwinder_maps {
 	int procs;
 	int requests;
 	int gen;
+	int files; /* (dev, inode) → table, for unwind_vmas */
+	int vmas;  /* filled by the program's own exec and mmap hooks */
 };
 
 struct unwinder_opts {

@@ -7,6 +7,7 @@ main (or the thread's start) and the runtime's first frame. The same capture
 with --unwind=fp shows the truncation frame pointers give on such code, so
 the assertions can fail.
 """
+import collections
 import glob
 import os
 import re
@@ -232,6 +233,56 @@ class NewCode(ft.TempDirTestCase):
         self.assertGreater(sum(s.count for s in late), 40)
         self.assertGreaterEqual(share(late, DeepChain.exact), 0.95,
                                 [user_functions(s) for s in late if not DeepChain.exact(s)][:3])
+
+
+class FromTheFirstSample(ft.TempDirTestCase):
+    """A process of a program seen before is walked by CFI from its first sample.
+
+    The kernel-side hooks register each process's executable mappings at exec and
+    mmap, and the walker finds the files' tables by (dev, inode): no round trip
+    through the agent sits between an exec and a complete stack. Before them, every
+    process went by frame pointers until the agent had read its maps (10-20 ms here,
+    the whole life of a short process)."""
+
+    RUNS = 40
+    LIFE = 0.04
+
+    def test_short_lived_processes_are_complete_from_their_first_sample(self):
+        out = self.path("short.pb.gz")
+        # -v: the unwinder's summary is checked
+        agent = subprocess.Popen([ft.FORNAX, "--duration", "300s", "-F", "499", "--no-kernel",
+                                  "-v", "-o", out], stderr=subprocess.PIPE, text=True)
+        lines = []
+        for line in agent.stderr:
+            lines.append(line)
+            if "profiling " in line:
+                break
+        pids = set()
+        try:
+            # the program's and libc's tables, built once
+            subprocess.run([WORKLOAD, "chain", "1", "1"], check=True)
+            time.sleep(1 + ft.WORKLOAD_SLACK)
+            for _ in range(self.RUNS):
+                work = subprocess.Popen([WORKLOAD, "chain", str(self.LIFE), "1"])
+                pids.add(str(work.pid))
+                self.assertEqual(work.wait(timeout=60), 0)
+        finally:
+            agent.send_signal(signal.SIGINT)
+            lines.extend(agent.stderr)
+            agent.wait(timeout=60)
+        err = "".join(lines)
+        self.assertEqual(agent.returncode, 0, err)
+        samples = [s for s in ft.read_pprof(out).samples if s.labels.get("pid") in pids and
+                   user_functions(s)[:1] in (["leaf_a"], ["leaf_b"])]
+        self.assertGreaterEqual(len({s.labels["pid"] for s in samples}), self.RUNS * 3 // 4,
+                                "most short processes were sampled in their own code")
+        self.assertGreater(sum(s.count for s in samples), 100)
+        complete = share(samples, lambda s: s.labels.get("unwind") == "complete" and
+                         DeepChain.exact(s))
+        self.assertGreaterEqual(complete, 0.97, collections.Counter(
+            s.labels.get("unwind") for s in samples if not DeepChain.exact(s)))
+        walks = re.search(r"(\d+) walks of processes before the agent described them", err)
+        self.assertTrue(walks and int(walks.group(1)) > 0, err)
 
 
 class KernelAndJit(ft.TempDirTestCase):

@@ -90,7 +90,7 @@ fornax_vm_test(vm_6.1_profile KERNEL 6.1 SCRIPT test_profile.py
 		Fornax.test_folded_output Fornax.test_kernel_frames_for_a_syscall_heavy_program
 		Fornax.test_no_kernel_keeps_user_frames_only)
 fornax_vm_test(vm_6.1_unwind KERNEL 6.1 SCRIPT test_unwind.py
-	TESTS NewCode BesideChurn
+	TESTS NewCode BesideChurn FromTheFirstSample
 	INCLUDE ${UNWIND_WORKLOAD_NOFP} ${UNWIND_WORKLOAD_FP} ${UNWIND_DL} ${FX_HELPER_OUT}/fornax_churn)
 fornax_vm_test(vm_6.1_symbolize KERNEL 6.1 SCRIPT test_symbolize.py
 	TESTS Cgroups MountNamespace Stripped.test_without_debug_files_names_come_from_dynsym_only
