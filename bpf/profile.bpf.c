@@ -74,7 +74,6 @@ struct {
 
 #include "unwind.bpf.h"
 #include "python.bpf.h"
-#include "unwind_vmas.bpf.h"
 
 /* 64-bit mix of the frames (splitmix64 finalizer per word); 0 is reserved for "no stack". */
 static __always_inline __u64 hash_stack(const struct fornax_stack *stack)

@@ -14,9 +14,90 @@
  * process's own context (an exec, a system call), where it is free. A miss
  * is counted (unwind_vmas_missed) and leaves the process to the agent's
  * entry, as before.
+ *
+ * Included by unwind.bpf.h: the walker's lookup is here too.
  */
 #ifndef FORNAX_UNWIND_VMAS_BPF_H
 #define FORNAX_UNWIND_VMAS_BPF_H
+
+/* Tables by file, filled by the agent as it builds them (see bpf/unwind.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fornax_file_id);
+	__type(value, struct fornax_unwind_file);
+} unwind_files SEC(".maps");
+
+/* Each process's executable file mappings, written by unwind_vmas.bpf.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct fornax_unwind_vmas);
+} unwind_vmas SEC(".maps");
+
+/*
+ * The mapping of pc as the kernel-side programs registered it, with its
+ * file's table if the agent has built one. A global function, checked
+ * once by the verifier.
+ */
+__noinline bool fornax_unwind_find_vma(struct unwind_walk *w, __u64 pc,
+				       struct fornax_set_stats *st)
+{
+	struct fornax_unwind_vmas *v;
+	struct fornax_unwind_file *f;
+	struct fornax_file_id file = {};
+	__u64 start = 0, end = 0, pgoff = 0;
+	__u32 n, i, tgid;
+
+	if (!w || !st)
+		return false;
+	/* a key on the stack: before 6.3 no helper takes one in a global function's memory argument */
+	tgid = w->tgid;
+	v = bpf_map_lookup_elem(&unwind_vmas, &tgid);
+	if (!v || v->start_ns != w->start_ns || v->exec_id != w->exec_id)
+		return false;
+	/* Live entries never overlap (a new mapping clears what it replaced): the first hit is it. */
+	n = v->n;
+	for (i = 0; i < FORNAX_UNWIND_VMAS; i++) {
+		struct fornax_unwind_vma *m = &v->vmas[i];
+
+		if (i >= n)
+			return false;
+		if (pc - m->start < m->end - m->start)
+			break;
+	}
+	if (i >= FORNAX_UNWIND_VMAS)
+		return false;
+	start = v->vmas[i].start;
+	end = v->vmas[i].end;
+	pgoff = v->vmas[i].pgoff;
+	file = v->vmas[i].file;
+	w->map_start = start;
+	w->map_end = end;
+	w->map_origin = 0;
+	w->map_table = 0;
+	w->map_n_buckets = 0;
+	w->map_flags = 0;
+	st->unwind_vma_frames++;
+	f = bpf_map_lookup_elem(&unwind_files, &file);
+	if (!f)
+		return true; /* no table yet: TABLE_MISSING, and the agent hears of it */
+	for (int k = 0; k < FORNAX_UNWIND_FILE_SEGS; k++) {
+		if (k >= f->n_segs)
+			break;
+		if (pgoff < f->segs[k].offset || pgoff - f->segs[k].offset >= f->segs[k].filesz)
+			continue;
+		w->map_origin = start - pgoff + f->segs[k].bias;
+		w->map_table = f->table;
+		w->map_n_buckets = f->n_buckets;
+		w->map_flags = f->flags;
+		break;
+	}
+	return true;
+}
 
 #define UNWIND_VM_EXEC 0x4
 #define UNWIND_PAGE_SHIFT 12
