@@ -501,8 +501,20 @@ static int setup_symbolizer(struct agent *a)
 			log_error("starting the symbolizer: %s", strerror(-err));
 		return err;
 	}
-	if (!cfg->kernel_stacks)
-		return 0;
+	return 0;
+}
+
+/*
+ * After the sampler loaded fornax's own BPF programs, so that kallsyms names
+ * them; and after the sideband opened, which reports every program loaded
+ * (or unloaded) from then on.
+ */
+static void load_kernel_symbols(struct agent *a)
+{
+	int err;
+
+	if (!a->cfg.kernel_stacks)
+		return;
 	err = symbolizer__load_kernel(a->symbolizer);
 	if (err == -EPERM)
 		log_warn("kernel addresses in /proc/kallsyms are hidden from fornax (it needs "
@@ -511,7 +523,6 @@ static int setup_symbolizer(struct agent *a)
 	else if (err)
 		log_warn("reading kernel symbols: %s; kernel frames will show as [unknown]",
 			 strerror(-err));
-	return 0;
 }
 
 /* The kernel's process records, to every tracker of processes (the unwinder joins later). */
@@ -656,6 +667,7 @@ static int setup(struct agent *a)
 		err = setup_sampler(a, max_keys, max_stacks);
 	if (err)
 		return err;
+	load_kernel_symbols(a);
 	err = setup_signals(a);
 	if (err) {
 		log_error("setting up signals and timers: %s", strerror(-err));
