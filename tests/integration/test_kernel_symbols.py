@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -18,22 +17,6 @@ PROG_RE = re.compile(r"^bpf_prog_[0-9a-f]{16}_ksym_spin$")
 
 
 class LaterBpfPrograms(ft.TempDirTestCase):
-    def start_agent(self, out):
-        """Starts fornax and returns once it samples, with a thread collecting its stderr."""
-        agent = subprocess.Popen([ft.FORNAX, "--duration", "6s", "-F", "499", "-v", "-o", out],
-                                 stderr=subprocess.PIPE, text=True)
-        lines = []
-        for line in agent.stderr:
-            lines.append(line)
-            if "profiling " in line:
-                break
-        else:
-            agent.wait(timeout=30)
-            self.fail("fornax exited before sampling:\n" + "".join(lines))
-        reader = threading.Thread(target=lambda: lines.extend(agent.stderr), daemon=True)
-        reader.start()
-        return agent, lines, reader
-
     def test_program_loaded_after_start_is_named(self):
         """The loader loads ksym_spin once the agent samples, spends its time inside it
         (BPF_PROG_TEST_RUN), then unloads it while the agent still runs. Its kernel
@@ -41,7 +24,7 @@ class LaterBpfPrograms(ft.TempDirTestCase):
         if not LOADER or not os.path.exists(LOADER):
             ft.skip_or_fail("FORNAX_KSYM_LOADER does not name fornax_ksym_loader")
         out = self.path("ksym.pb.gz")
-        agent, lines, reader = self.start_agent(out)
+        agent, lines, reader = ft.start_agent(["--duration", "6s", "-F", "499", "-v", "-o", out])
         loader = subprocess.run([LOADER, "3", "1"], capture_output=True, text=True, timeout=60)
         agent.wait(timeout=60)
         reader.join(timeout=30)
