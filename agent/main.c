@@ -505,9 +505,9 @@ static int setup_symbolizer(struct agent *a)
 }
 
 /*
- * After the sampler loaded fornax's own BPF programs, so that kallsyms names
- * them; and after the sideband opened, which reports every program loaded
- * (or unloaded) from then on.
+ * After the sideband opened, which reports every BPF program loaded (or
+ * unloaded) from then on, fornax's own included; before the sampler, whose
+ * samples count from its start: reading kallsyms takes tens of ms.
  */
 static void load_kernel_symbols(struct agent *a)
 {
@@ -661,13 +661,14 @@ static int setup(struct agent *a)
 		err = setup_symbolizer(a);
 	if (!err)
 		err = setup_lifecycle(a);
-	if (!err)
+	if (!err) {
+		load_kernel_symbols(a);
 		err = setup_unwinder(a);
+	}
 	if (!err)
 		err = setup_sampler(a, max_keys, max_stacks);
 	if (err)
 		return err;
-	load_kernel_symbols(a);
 	err = setup_signals(a);
 	if (err) {
 		log_error("setting up signals and timers: %s", strerror(-err));
