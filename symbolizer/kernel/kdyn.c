@@ -119,8 +119,10 @@ int kdyn__add(struct kdyn *d, __u64 addr, __u64 len, const char *name)
 			}
 		}
 	}
-	memmove(&d->syms[first], &d->syms[last], (d->n - last) * sizeof(*d->syms));
-	d->n -= last - first;
+	if (last > first) {
+		memmove(&d->syms[first], &d->syms[last], (d->n - last) * sizeof(*d->syms));
+		d->n -= last - first;
+	}
 	err = insert(d, &s);
 	if (err) {
 		free(s.name);
