@@ -501,8 +501,20 @@ static int setup_symbolizer(struct agent *a)
 			log_error("starting the symbolizer: %s", strerror(-err));
 		return err;
 	}
-	if (!cfg->kernel_stacks)
-		return 0;
+	return 0;
+}
+
+/*
+ * After the sideband opened, which reports every BPF program loaded (or
+ * unloaded) from then on, fornax's own included; before the sampler, whose
+ * samples count from its start: reading kallsyms takes tens of ms.
+ */
+static void load_kernel_symbols(struct agent *a)
+{
+	int err;
+
+	if (!a->cfg.kernel_stacks)
+		return;
 	err = symbolizer__load_kernel(a->symbolizer);
 	if (err == -EPERM)
 		log_warn("kernel addresses in /proc/kallsyms are hidden from fornax (it needs "
@@ -511,7 +523,6 @@ static int setup_symbolizer(struct agent *a)
 	else if (err)
 		log_warn("reading kernel symbols: %s; kernel frames will show as [unknown]",
 			 strerror(-err));
-	return 0;
 }
 
 /* The kernel's process records, to every tracker of processes (the unwinder joins later). */
@@ -650,8 +661,10 @@ static int setup(struct agent *a)
 		err = setup_symbolizer(a);
 	if (!err)
 		err = setup_lifecycle(a);
-	if (!err)
+	if (!err) {
+		load_kernel_symbols(a);
 		err = setup_unwinder(a);
+	}
 	if (!err)
 		err = setup_sampler(a, max_keys, max_stacks);
 	if (err)

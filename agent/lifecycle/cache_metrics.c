@@ -12,7 +12,7 @@ struct cache_stats {
 static const char *const kind_label[] = { "kind", NULL };
 static const char *const result_label[] = { "result", NULL };
 
-enum { CACHED, EVICTED, LOOKUPS, MAPS_READS, OPEN_ERRORS, UNKNOWN, DEBUGINFOD, NR_DESCS };
+enum { CACHED, EVICTED, LOOKUPS, MAPS_READS, OPEN_ERRORS, UNKNOWN, DEBUGINFOD, KSYMS, NR_DESCS };
 
 static const struct metric_desc cache_descs[NR_DESCS] = {
 	[CACHED] = { "fornax_symbolizer_cached",
@@ -33,6 +33,10 @@ static const struct metric_desc cache_descs[NR_DESCS] = {
 	[DEBUGINFOD] = { "fornax_debuginfod_lookups_total",
 			 "Debug files asked of debuginfod, by whether one was found.",
 			 METRIC_COUNTER, result_label },
+	[KSYMS] = { "fornax_kernel_symbols_total",
+		    "Kernel symbols that came (added; dropped when over the bound) or went "
+		    "(removed) after /proc/kallsyms was read: BPF programs.",
+		    METRIC_COUNTER, result_label },
 };
 
 static void emit(struct metrics_emitter *e, int desc, const char *label, __u64 v)
@@ -48,6 +52,7 @@ static void emit_caches(struct metrics_emitter *e, const void *data)
 	emit(e, CACHED, "files", c->sym.files);
 	emit(e, CACHED, "addresses", c->sym.cached_addresses);
 	emit(e, CACHED, "cgroups", c->cgroups.cached);
+	emit(e, CACHED, "kernel_symbols", c->sym.kernel_symbols);
 	emit(e, EVICTED, "processes", c->sym.evicted_processes);
 	emit(e, EVICTED, "files", c->sym.evicted_files);
 	emit(e, EVICTED, "addresses", c->sym.evicted_addresses);
@@ -59,6 +64,9 @@ static void emit_caches(struct metrics_emitter *e, const void *data)
 	emit(e, UNKNOWN, NULL, c->sym.unknown_addresses);
 	emit(e, DEBUGINFOD, "found", c->sym.debuginfod_found);
 	emit(e, DEBUGINFOD, "missed", c->sym.debuginfod_missed);
+	emit(e, KSYMS, "added", c->sym.kernel_symbols_added);
+	emit(e, KSYMS, "removed", c->sym.kernel_symbols_removed);
+	emit(e, KSYMS, "dropped", c->sym.kernel_symbols_dropped);
 }
 
 struct metrics_snapshot *lifecycle__add_cache_metrics(struct metrics *m)

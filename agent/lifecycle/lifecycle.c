@@ -154,12 +154,27 @@ void lifecycle__on_mmap(__u32 pid, const struct symbolizer_vma *vma, const char 
 				     strerror(-err));
 }
 
+/* A BPF program loaded or unloaded: kallsyms, read once, would not know. */
+static void on_ksymbol(__u64 addr, __u32 len, const char *name, bool gone, void *ctx)
+{
+	struct lifecycle *lc = ctx;
+	int err;
+
+	if (gone)
+		err = symbolizer__kernel_symbol_remove(lc->symbolizer, addr, len);
+	else
+		err = symbolizer__kernel_symbol_add(lc->symbolizer, addr, len, name);
+	if (err)
+		log_warn_ratelimited("kernel symbol %s: %s, ignoring", name, strerror(-err));
+}
+
 bool lifecycle__start_sideband(struct lifecycle *lc)
 {
 	struct kernel_features kf;
 
 	kernel_features__probe(&kf);
-	lc->sideband = sideband__new(NULL, lifecycle__on_mmap, lc);
+	lc->sideband = sideband__new(&(struct sideband_opts){ .ksymbol = on_ksymbol },
+				     lifecycle__on_mmap, lc);
 	if (!lc->sideband)
 		log_warn("perf sideband records unavailable (%s): exits keep only the mappings %s",
 			 strerror(errno), kf.vma_iterator ? "walked at exit" : "read before");
@@ -204,6 +219,13 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 	if (ss.budget_closed_files)
 		log_info("debug info: %llu files closed to stay within --debug-info-memory, to be "
 			 "read again when next needed", (unsigned long long)ss.budget_closed_files);
+	if (ss.kernel_symbols_added || ss.kernel_symbols_removed || ss.kernel_symbols_dropped)
+		log_info("kernel symbols after /proc/kallsyms was read: %llu added, %llu removed, "
+			 "%llu dropped (over the bound or no memory), %llu held",
+			 (unsigned long long)ss.kernel_symbols_added,
+			 (unsigned long long)ss.kernel_symbols_removed,
+			 (unsigned long long)ss.kernel_symbols_dropped,
+			 (unsigned long long)ss.kernel_symbols);
 	log_info("processes: %llu maps read at exec (%llu gone before), %llu exits with mappings "
 		 "(%llu mappings of unseen files), %llu freed after exit, %llu evicted",
 		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,
@@ -214,13 +236,14 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 
 		sideband__stats(lc->sideband, &sb);
 		log_info("perf sideband: %llu records: %llu executable mappings (%llu files first "
-			 "seen there), %llu execs, %llu forks, %llu exits; %llu exits given their "
-			 "mappings, %llu not followed from their start; %llu records lost",
+			 "seen there), %llu execs, %llu forks, %llu exits, %llu BPF program "
+			 "symbols; %llu exits given their mappings, %llu not followed from their "
+			 "start; %llu records lost",
 			 (unsigned long long)sb.records, (unsigned long long)sb.mmaps,
 			 (unsigned long long)ss.files_mapped, (unsigned long long)sb.execs,
 			 (unsigned long long)sb.forks, (unsigned long long)sb.exits,
-			 (unsigned long long)sb.taken, (unsigned long long)sb.unknown,
-			 (unsigned long long)sb.lost);
+			 (unsigned long long)sb.ksymbols, (unsigned long long)sb.taken,
+			 (unsigned long long)sb.unknown, (unsigned long long)sb.lost);
 	}
 }
 
@@ -234,10 +257,14 @@ void lifecycle__log_caches(const struct lifecycle *lc)
 	symbolizer__stats(lc->symbolizer, &ss);
 	if (lc->cgroups)
 		cgroups__stats(lc->cgroups, &cs);
-	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups; "
+	log_debug("caches: %llu processes, %llu open files, %llu cached addresses, %llu cgroups, "
+		  "%llu later kernel symbols (since start %llu added, %llu removed, %llu dropped); "
 		  "evicted %llu processes, %llu files (%llu for the memory budget), %llu addresses",
 		  (unsigned long long)ss.processes, (unsigned long long)ss.files,
 		  (unsigned long long)ss.cached_addresses, (unsigned long long)cs.cached,
+		  (unsigned long long)ss.kernel_symbols, (unsigned long long)ss.kernel_symbols_added,
+		  (unsigned long long)ss.kernel_symbols_removed,
+		  (unsigned long long)ss.kernel_symbols_dropped,
 		  (unsigned long long)ss.evicted_processes, (unsigned long long)ss.evicted_files,
 		  (unsigned long long)ss.budget_closed_files, (unsigned long long)ss.evicted_addresses);
 }

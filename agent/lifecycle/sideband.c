@@ -52,6 +52,7 @@ struct sideband {
 	int n_rings;
 	size_t page_size;
 	sideband_mmap_fn fn;
+	sideband_ksymbol_fn ksymbol;
 	void *ctx;
 	struct hmap procs; /* pid → sb_proc */
 	__u64 cycle;
@@ -91,6 +92,14 @@ struct sb_comm {
 	struct perf_event_header hdr;
 	__u32 pid, tid;
 	char comm[];
+};
+
+struct sb_ksymbol {
+	struct perf_event_header hdr;
+	__u64 addr;
+	__u32 len;
+	__u16 ksym_type, flags;
+	char name[];
 };
 
 struct sb_lost {
@@ -181,6 +190,19 @@ static void on_mmap2(struct sideband *sb, const struct sb_mmap2 *r, size_t size)
 		sb->fn(r->pid, &v, path, sb->ctx);
 }
 
+static void on_ksymbol(struct sideband *sb, const struct sb_ksymbol *r, size_t size)
+{
+	if (size < sizeof(*r) + sizeof(struct sb_sample_id) ||
+	    !memchr(r->name, '\0', size - sizeof(*r) - sizeof(struct sb_sample_id)))
+		return;
+	/* OOL text (kprobe slots, ftrace trampolines) has kallsyms names of its own */
+	if (r->ksym_type != PERF_RECORD_KSYMBOL_TYPE_BPF || !sb->ksymbol)
+		return;
+	sb->stats.ksymbols++;
+	sb->ksymbol(r->addr, r->len, r->name, r->flags & PERF_RECORD_KSYMBOL_FLAGS_UNREGISTER,
+		    sb->ctx);
+}
+
 static void on_fork(struct sideband *sb, const struct sb_task *r)
 {
 	struct sb_proc *parent, *child;
@@ -235,6 +257,9 @@ static void apply(struct sideband *sb, const struct perf_event_header *hdr)
 				p->exit_cycle = sb->cycle;
 			}
 		}
+		break;
+	case PERF_RECORD_KSYMBOL:
+		on_ksymbol(sb, (const struct sb_ksymbol *)hdr, hdr->size);
 		break;
 	case PERF_RECORD_LOST: {
 		struct sb_proc *p;
@@ -383,6 +408,11 @@ void sideband__end_cycle(struct sideband *sb)
 
 static int open_ring(struct sideband *sb, struct sb_ring *r, int cpu, size_t pages)
 {
+	/*
+	 * exclude_kernel leaves kernel mappings out of MMAP2; KSYMBOL records
+	 * come whatever it says. A program's load is reported on the ring of
+	 * the CPU that loaded it.
+	 */
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
 		.size = sizeof(attr),
@@ -394,6 +424,7 @@ static int open_ring(struct sideband *sb, struct sb_ring *r, int cpu, size_t pag
 		.comm = 1,
 		.comm_exec = 1,
 		.task = 1,
+		.ksymbol = sb->ksymbol != NULL,
 		.exclude_kernel = 1,
 		.exclude_hv = 1,
 	};
@@ -427,6 +458,7 @@ struct sideband *sideband__new(const struct sideband_opts *opts, sideband_mmap_f
 		return NULL;
 	}
 	sb->fn = fn;
+	sb->ksymbol = opts ? opts->ksymbol : NULL;
 	sb->ctx = ctx;
 	sb->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	if (n_cpus <= 0) {

@@ -7,7 +7,9 @@
  * executable mappings are kept from its exec (or fork) to its exit, so an
  * exit knows the final layout on every kernel without walking the VMAs in
  * BPF (6.7+), and a file never seen before is named to the symbolizer the
- * moment it is mapped, while its process is alive.
+ * moment it is mapped, while its process is alive. With a ksymbol callback
+ * it also reports BPF programs' text as it comes and goes (KSYMBOL), so
+ * kernel frames in programs loaded after /proc/kallsyms was read are named.
  */
 #ifndef FORNAX_SIDEBAND_H
 #define FORNAX_SIDEBAND_H
@@ -24,8 +26,13 @@ struct sideband;
 typedef void (*sideband_mmap_fn)(__u32 pid, const struct symbolizer_vma *vma, const char *path,
 				 void *ctx);
 
+/* A BPF program's text came (or went: gone) at [addr, addr + len), named as kallsyms names it. */
+typedef void (*sideband_ksymbol_fn)(__u64 addr, __u32 len, const char *name, bool gone,
+				    void *ctx);
+
 struct sideband_opts {
 	size_t ring_pages; /* data pages per CPU, a power of two; 0: the default */
+	sideband_ksymbol_fn ksymbol; /* NULL: not asked for; called with sideband__new()'s ctx */
 };
 
 /* NULL with errno set (perf_event_paranoid, no perf events). */
@@ -57,6 +64,7 @@ struct sideband_stats {
 	__u64 forks;
 	__u64 exits;
 	__u64 lost;         /* records the kernel could not write (PERF_RECORD_LOST) */
+	__u64 ksymbols;     /* BPF program text that came or went (KSYMBOL) */
 	__u64 taken;        /* exits given their mappings */
 	__u64 unknown;      /* exits of processes not followed from their start */
 	__u64 processes;    /* followed now */

@@ -29,6 +29,7 @@
 #include "elf_file.h"
 #include "hashmap.h"
 #include "kallsyms.h"
+#include "kdyn.h"
 #include "perfmap.h"
 #include "procmaps.h"
 #include "strtab.h"
@@ -36,6 +37,7 @@
 
 #define JFRAME_CHUNK 256
 #define KFRAME_CHUNK 256
+#define KFRAME_DYN_BIT 0x80000000u
 
 struct sym_file {
 	TAILQ_ENTRY(sym_file) link;      /* sym->files */
@@ -167,8 +169,10 @@ struct kernel_state {
 	struct symbolizer_mapping *mods;
 	char **mod_paths;
 	size_t n_mods;
-	struct hmap frames; /* symbol index → kframe, this cycle */
+	struct hmap frames; /* symbol index (KFRAME_DYN_BIT | id: a kdyn one) → kframe, this cycle */
 	struct kframe_chunk *chunks;
+	struct kdyn *dyn;                 /* text that came after the read; NULL until then */
+	struct symbolizer_mapping dyn_map; /* spans every range dyn ever held */
 };
 
 TAILQ_HEAD(sym_proc_list, sym_proc);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Kernel addresses: /proc/kallsyms (kernel/), loaded once, with the core
- * kernel and each module as a mapping; frames of a cycle are made once per
- * symbol.
+ * kernel and each module as a mapping, and in front of it the text the
+ * kernel reported coming and going since (kdyn: BPF programs); frames of a
+ * cycle are made once per symbol.
  */
 #include "cache.h"
 
@@ -23,6 +24,8 @@ void kernel_free(struct kernel_state *k)
 	free(k->mods);
 	free(k->build_id);
 	kallsyms__free(k->ks);
+	kdyn__free(k->dyn);
+	k->dyn = NULL;
 	k->mod_paths = NULL;
 	k->mods = NULL;
 	k->build_id = NULL;
@@ -93,8 +96,12 @@ static int kernel_load(struct symbolizer *sym)
 		.kernel = true,
 	};
 	if (kernel_modules(k)) {
-		/* undo, so a later call can try again */
+		struct kdyn *dyn = k->dyn;
+
+		/* undo, so a later call can try again; what came since is kept */
+		k->dyn = NULL;
 		kernel_free(k);
+		k->dyn = dyn;
 		k->tried = false;
 		return -ENOMEM;
 	}
@@ -110,14 +117,15 @@ int symbolizer__load_kernel(struct symbolizer *sym)
 	return kernel_load(sym);
 }
 
-static const struct symbolizer_frame *kernel_frame(struct symbolizer *sym,
-						   const struct kallsyms_sym *s)
+/* key: the kallsyms index, or KFRAME_DYN_BIT | the kdyn id */
+static const struct symbolizer_frame *kernel_frame(struct symbolizer *sym, __u32 key,
+						   const char *name)
 {
 	struct kernel_state *k = &sym->k;
-	__u64 h = hash_u64(s->index);
+	__u64 h = hash_u64(key);
 	struct kframe *kf;
 
-	kf = hmap__find(&k->frames, h, kframe_eq, &s->index);
+	kf = hmap__find(&k->frames, h, kframe_eq, &key);
 	if (kf)
 		return &kf->frame;
 	if (!k->chunks || k->chunks->used == KFRAME_CHUNK) {
@@ -130,8 +138,8 @@ static const struct symbolizer_frame *kernel_frame(struct symbolizer *sym,
 		k->chunks = c;
 	}
 	kf = &k->chunks->items[k->chunks->used];
-	kf->index = s->index;
-	kf->frame = (struct symbolizer_frame){ .function = s->name, .system_name = s->name };
+	kf->index = key;
+	kf->frame = (struct symbolizer_frame){ .function = name, .system_name = name };
 	if (hmap__insert(&k->frames, h, kf))
 		return NULL;
 	k->chunks->used++;
@@ -156,17 +164,31 @@ int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t
 	for (size_t i = 0; i < n; i++) {
 		struct symbolizer_location *loc = &out[i];
 		const struct symbolizer_frame *frame;
+		const struct kdyn_sym *ds;
 		struct kallsyms_sym s;
 		__u64 a = addrs[i];
 
 		*loc = (struct symbolizer_location){ .address = addrs[i] };
+		/* a return address: the call instruction is just before it */
+		if (i && a)
+			a--;
+		ds = kdyn__lookup(k->dyn, a);
+		if (ds && !ds->name) {
+			set_unknown(sym, loc); /* gone, and no longer what kallsyms said */
+			continue;
+		}
+		if (ds) {
+			frame = kernel_frame(sym, KFRAME_DYN_BIT | ds->id, ds->name);
+			if (!frame)
+				return -ENOMEM;
+			*loc = (struct symbolizer_location){ .address = addrs[i],
+				.mapping = &k->dyn_map, .frames = frame, .n_frames = 1 };
+			continue;
+		}
 		if (!k->ks) {
 			set_unknown(sym, loc);
 			continue;
 		}
-		/* a return address: the call instruction is just before it */
-		if (i && a)
-			a--;
 		if (kallsyms__lookup(k->ks, a, &s) != 0) {
 			if (a >= k->core.start && a < k->core.limit)
 				loc->mapping = &k->core;
@@ -174,13 +196,68 @@ int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t
 			continue;
 		}
 		loc->mapping = s.module < 0 ? &k->core : &k->mods[s.module];
-		frame = kernel_frame(sym, &s);
+		frame = kernel_frame(sym, s.index, s.name);
 		if (!frame)
 			return -ENOMEM;
 		loc->frames = frame;
 		loc->n_frames = 1;
 	}
 	return 0;
+}
+
+static struct kdyn *kernel_dyn(struct symbolizer *sym)
+{
+	if (!sym->k.dyn)
+		sym->k.dyn = kdyn__new(0);
+	return sym->k.dyn;
+}
+
+int symbolizer__kernel_symbol_add(struct symbolizer *sym, __u64 addr, __u64 len,
+				  const char *name)
+{
+	struct kernel_state *k;
+	int err;
+
+	if (!sym || !name || !len || addr + len < addr)
+		return -EINVAL;
+	if (sym->no_kernel)
+		return 0;
+	k = &sym->k;
+	err = kernel_dyn(sym) ? kdyn__add(k->dyn, addr, len, name) : -ENOMEM;
+	if (err) {
+		sym->stats.kernel_symbols_dropped++;
+		return err;
+	}
+	sym->stats.kernel_symbols_added++;
+	if (!k->dyn_map.limit) {
+		k->dyn_map = (struct symbolizer_mapping){ .start = addr, .path = "[bpf]",
+			.has_functions = true, .kernel = true };
+	}
+	if (addr < k->dyn_map.start)
+		k->dyn_map.start = addr;
+	if (addr + len > k->dyn_map.limit)
+		k->dyn_map.limit = addr + len;
+	return 0;
+}
+
+int symbolizer__kernel_symbol_remove(struct symbolizer *sym, __u64 addr, __u64 len)
+{
+	struct kallsyms_sym s;
+	bool in_base;
+	int err;
+
+	if (!sym || !len || addr + len < addr)
+		return -EINVAL;
+	if (sym->no_kernel)
+		return 0;
+	sym->stats.kernel_symbols_removed++;
+	/* kallsyms, read before it went, has a symbol starting in the range */
+	in_base = sym->k.ks && kallsyms__lookup(sym->k.ks, addr + len - 1, &s) == 0 &&
+		  s.addr >= addr;
+	if (!in_base && !sym->k.dyn)
+		return 0;
+	err = kernel_dyn(sym) ? kdyn__remove(sym->k.dyn, addr, len, in_base) : -ENOMEM;
+	return err == -ENOENT ? 0 : err;
 }
 
 void kernel_end_cycle(struct kernel_state *k)
@@ -204,4 +281,5 @@ void kernel_end_cycle(struct kernel_state *k)
 		hmap__clear(&k->frames);
 	else
 		hmap__reset(&k->frames);
+	kdyn__end_cycle(k->dyn);
 }

@@ -347,6 +347,7 @@ void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *ou
 	if (!sym || !out)
 		return;
 	*out = sym->stats;
+	out->kernel_symbols = kdyn__count(sym->k.dyn);
 	out->processes = sym->n_procs;
 	out->files = sym->n_open;
 	out->cached_addresses = sym->n_addrs;

@@ -120,6 +120,10 @@ struct symbolizer_stats {
 	__u64 perfmap_bytes;      /* parsed, all perf maps together */
 	__u64 debuginfod_found;   /* debug files fetched (or found in its cache) */
 	__u64 debuginfod_missed;  /* build-ids no server had (or errors, timeouts) */
+	__u64 kernel_symbols;     /* kernel symbols that came after kallsyms was read, held now */
+	__u64 kernel_symbols_added;   /* symbolizer__kernel_symbol_add() calls that took */
+	__u64 kernel_symbols_removed; /* symbolizer__kernel_symbol_remove() calls */
+	__u64 kernel_symbols_dropped; /* adds refused: the bound was reached, or no memory */
 };
 
 /* NULL with errno set on failure. */
@@ -153,6 +157,20 @@ int symbolizer__load_kernel(struct symbolizer *sym);
 /* Same for a kernel stack, leaf first. */
 int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t n,
 			      struct symbolizer_location *out);
+
+/*
+ * Kernel text that came or went after /proc/kallsyms was read, as the
+ * kernel reports it (PERF_RECORD_KSYMBOL of a BPF program: addr, len and
+ * "bpf_prog_<tag>_<name>"). What came is named from then on, under the
+ * mapping "[bpf]", in place of whatever it overlaps; what went keeps its
+ * name for this cycle and the next (samples drained just after it went),
+ * then nothing names its addresses until something else comes there.
+ * 0, -EINVAL, -ENOSPC (too many held; counted), -ENOMEM; removing what was
+ * never known is not an error.
+ */
+int symbolizer__kernel_symbol_add(struct symbolizer *sym, __u64 addr, __u64 len,
+				  const char *name);
+int symbolizer__kernel_symbol_remove(struct symbolizer *sym, __u64 addr, __u64 len);
 
 /*
  * Ends a cycle (one drain): evicts what was not used for idle_cycles cycles.

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -81,6 +82,23 @@ def run_fornax(args, env=None, timeout=120, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"fornax {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
     return proc
+
+
+def start_agent(args):
+    """Starts fornax with args and returns (process, stderr lines, reader thread) once it
+    samples; the thread keeps collecting stderr. Raises if fornax exits before."""
+    agent = subprocess.Popen([FORNAX] + args, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in agent.stderr:
+        lines.append(line)
+        if "profiling " in line:
+            break
+    else:
+        agent.wait(timeout=30)
+        raise AssertionError("fornax exited before sampling:\n" + "".join(lines))
+    reader = threading.Thread(target=lambda: lines.extend(agent.stderr), daemon=True)
+    reader.start()
+    return agent, lines, reader
 
 
 def start_workload(mode, seconds, nprocs):

@@ -55,6 +55,12 @@ add_custom_target(fornax_test_helpers ALL DEPENDS ${FX_HELPER_OUT}/fornax_churn
 	${FX_HELPER_OUT}/stripped/debugfiles/fornax_stripped_bid.debug
 	${FX_HELPER_OUT}/stripped/linked.stamp)
 
+# fornax_ksym_loader: loads a BPF program after the agent started and runs it
+# (BPF_PROG_TEST_RUN), so samples land in text /proc/kallsyms did not list.
+fornax_bpf_skeleton(ksym_spin "${FORNAX_TEST_ROOT}/helpers/ksym_spin.bpf.c")
+add_executable(fornax_ksym_loader "${FORNAX_TEST_ROOT}/helpers/ksym_loader.c")
+target_link_libraries(fornax_ksym_loader PRIVATE ksym_spin_skel PkgConfig::LIBBPF)
+
 find_program(FORNAX_SYSTEM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
 
 function(fornax_bpf_test name script)
@@ -65,11 +71,12 @@ function(fornax_bpf_test name script)
 		TIMEOUT 600
 		SKIP_RETURN_CODE 77
 		RUN_SERIAL TRUE
-		ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;FORNAX_WORKLOAD=$<TARGET_FILE:fornax_workload>;FORNAX_HELPERS=${FX_HELPER_OUT};FORNAX_BUILD_DIR=${CMAKE_BINARY_DIR}")
+		ENVIRONMENT "FORNAX=$<TARGET_FILE:fornax>;FORNAX_WORKLOAD=$<TARGET_FILE:fornax_workload>;FORNAX_HELPERS=${FX_HELPER_OUT};FORNAX_KSYM_LOADER=$<TARGET_FILE:fornax_ksym_loader>;FORNAX_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endfunction()
 
 fornax_bpf_test(integration_profile test_profile.py)
 fornax_bpf_test(integration_symbolize test_symbolize.py)
+fornax_bpf_test(integration_kernel_symbols test_kernel_symbols.py)
 
 add_test(NAME cli COMMAND ${FORNAX_SYSTEM_PYTHON} "${FORNAX_TEST_ROOT}/integration/test_cli.py" -v)
 set_tests_properties(cli PROPERTIES LABELS cli TIMEOUT 120

@@ -62,20 +62,8 @@ class ShortLivedProcesses(ft.TempDirTestCase):
     def start_agent(self, out):
         """Starts fornax and returns once it samples, with a thread collecting its stderr."""
         # -v: the process-event statistics at exit are checked
-        agent = subprocess.Popen([ft.FORNAX, "--duration", "120s", "-F", str(self.FREQ),
-                                  "--no-kernel", "-v", "-o", out], stderr=subprocess.PIPE,
-                                 text=True)
-        lines = []
-        for line in agent.stderr:
-            lines.append(line)
-            if "profiling " in line:
-                break
-        else:
-            agent.wait(timeout=30)
-            self.fail("fornax exited before sampling:\n" + "".join(lines))
-        reader = threading.Thread(target=lambda: lines.extend(agent.stderr), daemon=True)
-        reader.start()
-        return agent, lines, reader
+        return ft.start_agent(["--duration", "120s", "-F", str(self.FREQ), "--no-kernel", "-v",
+                               "-o", out])
 
     def test_churn_samples_are_symbolized(self):
         """Hundreds of 2..30 ms processes: nearly every sample is symbolized, correctly.

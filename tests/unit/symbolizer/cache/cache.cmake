@@ -15,3 +15,7 @@ fornax_unit_test(lifecycle_test
 fornax_unit_test(jit_test
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/jit_test.c
 	LIBS fornax_symbolizer)
+fornax_unit_test(kernel_dyn_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/kernel_dyn_test.c
+	LIBS fornax_symbolizer
+	DEFINITIONS ${SYM_TEST_DEFS})
