@@ -401,11 +401,101 @@ static void refresh_process(struct unwinder *u, __u32 tgid)
 	p->next_refresh = now + p->refresh_backoff;
 }
 
+/*
+ * Does the kernel walk this process whole without the agent: its mappings
+ * registered at exec and mmap, each file's table published?
+ */
+static bool kernel_walks(struct unwinder *u, __u32 tgid, const struct fornax_unwind_request *req)
+{
+	struct fornax_unwind_vmas v;
+	struct fornax_unwind_file f;
+	bool any = false;
+
+	if (bpf_map_lookup_elem(u->maps.vmas, &tgid, &v) || v.start_ns != req->start_ns ||
+	    v.exec_id != req->exec_id || v.overflow)
+		return false;
+	for (__u32 i = 0; i < v.n && i < FORNAX_UNWIND_VMAS; i++) {
+		if (!v.vmas[i].end)
+			continue;
+		if (bpf_map_lookup_elem(u->maps.files, &v.vmas[i].file, &f))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+static bool deferred_eq(const void *val, const void *key)
+{
+	return ((const struct deferred_request *)val)->tgid == *(const __u32 *)key;
+}
+
+static void deferred_drop(struct unwinder *u, struct deferred_request *d)
+{
+	(void)hmap__remove(&u->deferred, hash_u64(d->tgid), d);
+	TAILQ_REMOVE(&u->deferred_list, d, link);
+	free(d);
+}
+
+/*
+ * Puts off reading a new process the kernel walks whole. Once per process
+ * image: the kernel asks again at every sample until the agent describes it.
+ */
+static bool defer_request(struct unwinder *u, __u32 tgid, const struct fornax_unwind_request *req)
+{
+	struct deferred_request *d = hmap__find(&u->deferred, hash_u64(tgid), deferred_eq, &tgid);
+
+	if (d && d->req.start_ns == req->start_ns && d->req.exec_id == req->exec_id)
+		return true;
+	if (d)
+		deferred_drop(u, d); /* another image by now */
+	if (hmap__len(&u->deferred) >= u->max_processes || !kernel_walks(u, tgid, req))
+		return false;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return false;
+	*d = (struct deferred_request){ .tgid = tgid, .due = now_ns() + DEFER_NS, .req = *req };
+	if (hmap__insert(&u->deferred, hash_u64(tgid), d)) {
+		free(d);
+		return false;
+	}
+	TAILQ_INSERT_TAIL(&u->deferred_list, d, link);
+	STAT_ADD(u, requests_deferred, 1);
+	return true;
+}
+
+/* The deferred processes that lived DEFER_NS: still the same image, they are read now. */
+static void handle_deferred(struct unwinder *u)
+{
+	__u64 now = now_ns();
+	struct deferred_request *d;
+
+	while ((d = TAILQ_FIRST(&u->deferred_list)) && d->due <= now) {
+		struct fornax_unwind_vmas v;
+		__u32 tgid = d->tgid;
+		struct fornax_unwind_request req = d->req;
+
+		deferred_drop(u, d);
+		/* gone (the exit hook dropped its entry) or exec'd (a new request comes) */
+		if (bpf_map_lookup_elem(u->maps.vmas, &tgid, &v) || v.start_ns != req.start_ns ||
+		    v.exec_id != req.exec_id)
+			continue;
+		new_process(u, tgid, &req);
+	}
+}
+
+void deferred_free(struct unwinder *u)
+{
+	while (!TAILQ_EMPTY(&u->deferred_list))
+		deferred_drop(u, TAILQ_FIRST(&u->deferred_list));
+	hmap__clear(&u->deferred);
+}
+
 /* Returns how many requests were read. */
 int handle_requests(struct unwinder *u)
 {
 	int handled = 0;
 
+	handle_deferred(u);
 	/* Each request is deleted as it is read, so the first key is always the next one. */
 	for (int budget = 4096; budget > 0; budget--, handled++) {
 		struct fornax_unwind_request req;
@@ -418,8 +508,11 @@ int handle_requests(struct unwinder *u)
 			continue;
 		}
 		STAT_ADD(u, requests, 1);
-		if (req.reason & FORNAX_REQ_NEW_PROCESS)
+		if (req.reason & FORNAX_REQ_NEW_PROCESS) {
+			if (!proc_find(u, key) && defer_request(u, key, &req))
+				continue;
 			new_process(u, key, &req);
+		}
 		else if (req.reason & FORNAX_REQ_UNKNOWN_PC)
 			refresh_process(u, key);
 	}

@@ -70,6 +70,12 @@
 #define NO_SPACE_RETRY_NS (30 * NSEC_PER_SEC)
 /* A new process's entry waits for its tables to be built, for up to this long. */
 #define INSTALL_WAIT_NS (1 * NSEC_PER_SEC)
+/*
+ * A new process whose every file has a table is walked by the kernel's own
+ * record of its mappings: the agent reads its maps (and holds its files)
+ * only if it lives this long.
+ */
+#define DEFER_NS (1 * NSEC_PER_SEC)
 /* The fast builder's limit: libc has about 150 KiB of .eh_frame, python3 500 KiB. */
 #define FAST_LANE_CFI_BYTES (2ULL << 20)
 #define N_BUILDERS 2
@@ -131,6 +137,13 @@ struct build_job {
 	int err;
 	__u64 build_ns;
 	struct build_job *next;
+};
+
+struct deferred_request {
+	__u32 tgid;
+	__u64 due;
+	struct fornax_unwind_request req;
+	TAILQ_ENTRY(deferred_request) link;
 };
 
 struct devino_key {
@@ -206,6 +219,12 @@ struct unwinder {
 	struct fornax_unwind_mapping *scratch;
 	size_t scratch_cap;
 	__u64 next_sweep;
+	/*
+	 * New processes the kernel already walks whole (unwind_vmas): read only
+	 * if they live DEFER_NS, in request order. Most never do.
+	 */
+	struct hmap deferred;                     /* tgid → deferred_request */
+	TAILQ_HEAD(, deferred_request) deferred_list; /* by due time */
 
 	pthread_t thread;
 	bool thread_started;
@@ -284,6 +303,7 @@ struct utable *mapping_table(const struct umapping *m);
 void release_mappings(struct unwinder *u, struct umapping *maps, size_t n);
 /* After a table loads, the processes mapping it get entries that point at it. */
 void rewrite_dirty(struct unwinder *u, const struct utable *t);
+void deferred_free(struct unwinder *u);
 int handle_requests(struct unwinder *u);
 void handle_exits(struct unwinder *u);
 void install_waiting(struct unwinder *u);

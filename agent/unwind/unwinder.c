@@ -116,6 +116,7 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 	TAILQ_INIT(&u->table_list);
 	TAILQ_INIT(&u->devino_list);
 	TAILQ_INIT(&u->proc_list);
+	TAILQ_INIT(&u->deferred_list);
 	u->rows.outer_fd = u->mappings.outer_fd = -1;
 	pthread_mutex_init(&u->lock, NULL);
 	{
@@ -230,6 +231,7 @@ void unwinder__free(struct unwinder *u)
 	free(u->exits);
 	free(u->jobs);
 	free(u->scratch);
+	deferred_free(u);
 	free(u->pids);
 	free(u->proc_root);
 	pthread_mutex_destroy(&u->lock);
@@ -281,10 +283,13 @@ void unwinder__log_summary(struct unwinder *u)
 	unwinder__stats(u, &us);
 	log_info("unwind tables: %llu loaded (%llu rows, %.1f MiB of map memory), %llu built in "
 		 "%.0f ms, %llu evicted, %llu files without usable CFI, %llu did not fit; "
-		 "%llu processes",
+		 "%llu processes; %llu maps read, %llu new processes walked by the kernel's record "
+		 "of their mappings, read only if they lived %.0f s",
 		 (unsigned long long)us.tables, (unsigned long long)us.rows,
 		 (double)(us.row_bytes + us.mapping_bytes) / (1 << 20),
 		 (unsigned long long)us.tables_built, (double)us.build_ns / 1e6,
 		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
-		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes);
+		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes,
+		 (unsigned long long)us.maps_reads, (unsigned long long)us.requests_deferred,
+		 (double)DEFER_NS / NSEC_PER_SEC);
 }

@@ -52,6 +52,7 @@ struct unwinder_stats {
 	__u64 tables_no_space;   /* tables that did not fit max_table_bytes */
 	__u64 processes_no_room; /* processes beyond what max_table_bytes allows for */
 	__u64 requests;          /* read from the kernel */
+	__u64 requests_deferred; /* new processes the kernel walked whole: read only if they lived */
 	__u64 maps_reads;
 	__u64 process_exits;
 	__u64 errors;            /* failed map updates and other surprises */
