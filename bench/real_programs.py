@@ -8,11 +8,15 @@ Workloads (each skipped, with a line saying so, when its program is missing):
   xz          xz -9 compressing pseudo-random text
   chromium    three `chromium --headless --dump-dom about:blank` starts (churn)
   make        `make -j2` of a small generated C project, cleaned and rebuilt (churn)
+  exec-loop   two busy shells beside a loop exec'ing true, ls and python3 -c pass (churn)
+  short-lived tests/fornax_churn: dynamically linked processes of 2..30 ms, exec'd two at
+              a time (churn); only their samples count
 Profilers, alternated round by round on the same workload:
   fornax      -d SECONDS, --pid for the steady workloads, the whole machine for churn
   perf-fp     perf record -g, then perf script (what makes its output symbolized)
   perf-dwarf  perf record --call-graph dwarf, then perf script
   bpftrace    profile:hz with ustack, where bpftrace is installed
+  bcc         BCC's profile (profile-bpfcc -U -f), where bpfcc-tools is installed
 Per workload and profiler, the median (min..max) over the rounds of:
   complete    share of the workload's samples whose user stack reaches _start (or a
               thread's start routine); fornax: its `unwind=complete` label
@@ -48,7 +52,7 @@ while (Date.now() < end) work();
 THREAD_STARTS = ("_start", "clone3", "clone", "start_thread")
 
 
-def workloads(tmp, seconds):
+def workloads(tmp, seconds, churn_bin):
     py = ["/usr/bin/python3", "-c", ft.PYTHON_LOOP, str(seconds + 3)]
     node_js = os.path.join(tmp, "loop.js")
     with open(node_js, "w") as f:
@@ -70,8 +74,15 @@ def workloads(tmp, seconds):
                       "--dump-dom about:blank > /dev/null 2>&1; sleep 1; done"], True),
         ("make", "/usr/bin/make", ["sh", "-c", f"cd {proj} && while :; do make -s clean; "
                                               "make -s -j2 >/dev/null; done"], True),
+        ("exec-loop", "/usr/bin/python3",
+         ["sh", "-c", "(while :; do :; done) & (while :; do :; done) & "
+                      "while :; do true; ls /usr/bin > /dev/null; /usr/bin/python3 -c pass; done"],
+         True),
+        ("short-lived", churn_bin, [churn_bin, "100000", "2", "30", "2"], True),
     ]
-    return [{"name": n, "argv": a, "churn": c} for n, prog, a, c in out if os.path.exists(prog)], \
+    comm = {"short-lived": "fornax_churn"}
+    return [{"name": n, "argv": a, "churn": c, "comm": comm.get(n)}
+            for n, prog, a, c in out if os.path.exists(prog)], \
         [n for n, prog, _, _ in out if not os.path.exists(prog)]
 
 
@@ -93,16 +104,17 @@ def make_project(tmp):
     return proj
 
 
-def run_measured(argv, env=None):
+def run_measured(argv, env=None, stdout=subprocess.DEVNULL):
     """Runs argv to its end; returns (CPU seconds, peak RSS in MB) of it and its children."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, env=env)
     _, status, ru = os.wait4(proc.pid, 0)
     err = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{argv[0]} failed: {err[-400:]}")
+    run_measured.stderr = err
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return cpu, ru.ru_maxrss / 1024
 
@@ -122,11 +134,16 @@ def fornax_round(args, wl, pids, tmp, seconds):
             "-o", out] + [f"--pid={p}" for p in pids]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
     cpu, rss = run_measured(argv, env)
+    for line in run_measured.stderr.splitlines():
+        if "warning" in line or "error" in line:
+            print(f"fornax ({wl['name']}): {line}")
     prof = ft.read_pprof(out)
     stacks = []
     complete = named = total = 0
     for s in prof.samples:
         if pids and s.labels.get("pid") not in pids:
+            continue
+        if wl.get("comm") and s.labels.get("comm") != wl["comm"]:
             continue
         user = [loc for loc in s.stack if not loc.kernel]
         frames = [n for loc in user for n in loc.names()]
@@ -140,7 +157,7 @@ def fornax_round(args, wl, pids, tmp, seconds):
     return total, complete, named, cpu, rss, stacks
 
 
-def parse_perf_script(text, pids):
+def parse_perf_script(text, pids, comm=None):
     """perf script output → [(frames leaf first, 1)], kernel frames dropped."""
     stacks, cur, keep = [], None, False
     for line in text.splitlines():
@@ -152,7 +169,7 @@ def parse_perf_script(text, pids):
         if cur is None:
             fields = line.split()
             pid = fields[1].split("/")[0] if len(fields) > 1 else ""
-            keep = not pids or pid in pids
+            keep = (not pids or pid in pids) and (not comm or fields[0] == comm)
             cur = []
             continue
         parts = line.split(None, 1)
@@ -184,7 +201,7 @@ def perf_round(args, wl, pids, tmp, seconds, mode):
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu2 = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(script) as f:
-        stacks = parse_perf_script(f.read(), pids)
+        stacks = parse_perf_script(f.read(), pids, wl.get("comm"))
     os.unlink(data)
     total = len(stacks)
     complete = sum(1 for fr, _ in stacks if fr and fr[-1] in THREAD_STARTS)
@@ -196,7 +213,8 @@ def perf_round(args, wl, pids, tmp, seconds, mode):
 def bpftrace_round(args, wl, pids, tmp, seconds):
     if not shutil.which("bpftrace"):
         return None
-    filt = f"/pid == {next(iter(pids))}/" if pids else ""
+    filt = f"/pid == {next(iter(pids))}/" if pids else \
+        f"/comm == \"{wl['comm']}\"/" if wl.get("comm") else ""
     prog = (f"profile:hz:{args.frequency} {filt} {{ @[ustack] = count(); }} "
             f"interval:s:{seconds} {{ exit(); }}")
     out = os.path.join(tmp, "bt.txt")
@@ -216,6 +234,37 @@ def bpftrace_round(args, wl, pids, tmp, seconds):
     total = sum(c for _, c in stacks)
     complete = sum(c for fr, c in stacks if fr and fr[-1] in THREAD_STARTS)
     named = sum(c for fr, c in stacks if fr and not any(f.startswith("0x") for f in fr))
+    return total, complete, named, cpu, rss, [(fr[:1], c) for fr, c in stacks]
+
+
+def bcc_round(args, wl, pids, tmp, seconds):
+    """BCC's profile tool, user stacks folded; one pid at most, as it takes."""
+    tool = shutil.which("profile-bpfcc")
+    if not tool:
+        return None
+    argv = [tool, "-F", str(args.frequency), "-U", "-f"]
+    if pids:
+        argv += ["-p", min(pids, key=int)]
+    out = os.path.join(tmp, "bcc.txt")
+    with open(out, "w") as f:
+        try:
+            cpu, rss = run_measured(argv + [str(seconds)], stdout=f)
+        except RuntimeError as e:
+            # BCC compiles its program against this kernel's headers, which not every
+            # kernel has installed (nor /sys/kernel/kheaders.tar.xz)
+            print(f"bcc: {str(e).splitlines()[-1]}: skipped")
+            return None
+    stacks = []
+    with open(out) as f:
+        for line in f:
+            path, _, count = line.rstrip("\n").rpartition(" ")
+            parts = path.split(";")
+            if not count.isdigit() or (wl.get("comm") and parts[0] != wl["comm"]):
+                continue
+            stacks.append(([p.split("+")[0] for p in reversed(parts[1:])], int(count)))
+    total = sum(c for _, c in stacks)
+    complete = sum(c for fr, c in stacks if fr and fr[-1] in THREAD_STARTS)
+    named = sum(c for fr, c in stacks if fr and "[unknown]" not in fr)
     return total, complete, named, cpu, rss, [(fr[:1], c) for fr, c in stacks]
 
 
@@ -240,9 +289,12 @@ def main():
         "perf-fp": lambda wl, p, t, s: perf_round(args, wl, p, t, s, "fp"),
         "perf-dwarf": lambda wl, p, t, s: perf_round(args, wl, p, t, s, "dwarf"),
         "bpftrace": lambda wl, p, t, s: bpftrace_round(args, wl, p, t, s),
+        "bcc": lambda wl, p, t, s: bcc_round(args, wl, p, t, s),
     }
     with tempfile.TemporaryDirectory(prefix="fornax-real-") as tmp:
-        wls, missing = workloads(tmp, args.seconds)
+        churn_bin = os.path.join(os.path.dirname(os.path.dirname(args.fornax)), "tests",
+                                 "fornax_churn")
+        wls, missing = workloads(tmp, args.seconds, churn_bin)
         for name in missing:
             print(f"{name}: not installed, skipped")
         if args.only:

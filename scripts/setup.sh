@@ -25,6 +25,8 @@ packages=(
 	libdebuginfod-dev libc6-dbg nodejs xz-utils dwz
 	# tests: certificates for the TLS store and API server tests
 	openssl
+	# benchmarks: the other eBPF profilers bench/real_programs.py compares against
+	bpftrace bpfcc-tools
 	# tests: a real Prometheus and promtool; systemd-analyze for the unit, strace
 	# for the system calls it allows; docker-compose to validate deploy/compose.yaml
 	prometheus systemd strace docker-compose
