@@ -157,12 +157,17 @@ static void attach_vma_hooks(struct sampler *s)
 
 static void detach_all(struct sampler *s)
 {
-	for (int i = 0; i < s->n_vma_links; i++)
-		bpf_link__destroy(s->vma_links[i]);
-	s->n_vma_links = 0;
 	for (int i = 0; i < s->n_links; i++)
 		bpf_link__destroy(s->links[i]);
 	s->n_links = 0;
+	/*
+	 * After the sampling: a tracepoint's detach waits for RCU (tens of
+	 * milliseconds each), and samples taken meanwhile would land after the
+	 * final window's end.
+	 */
+	for (int i = 0; i < s->n_vma_links; i++)
+		bpf_link__destroy(s->vma_links[i]);
+	s->n_vma_links = 0;
 }
 
 static int compare_refs(const void *a, const void *b)
