@@ -115,8 +115,14 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 		break;
 	case FORNAX_PROC_EXEC:
 	case FORNAX_PROC_FIRST_SAMPLE:
-		err = symbolizer__process_read(lc->symbolizer, ev->pid, ev->process_start_ns,
-					       ev->kind == FORNAX_PROC_EXEC);
+		/* with the sideband, an exited process's mappings come with its exit */
+		if (ev->kind == FORNAX_PROC_EXEC && lc->sideband)
+			err = symbolizer__process_exec(lc->symbolizer, ev->pid,
+						       ev->process_start_ns);
+		else
+			err = symbolizer__process_read(lc->symbolizer, ev->pid,
+						       ev->process_start_ns,
+						       ev->kind == FORNAX_PROC_EXEC);
 		if (err == -ESRCH)
 			err = 0; /* gone already: its exit record brings the mappings */
 		if (lc->python)
@@ -226,10 +232,11 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 			 (unsigned long long)ss.kernel_symbols_removed,
 			 (unsigned long long)ss.kernel_symbols_dropped,
 			 (unsigned long long)ss.kernel_symbols);
-	log_info("processes: %llu maps read at exec (%llu gone before), %llu exits with mappings "
+	log_info("processes: %llu maps read at exec (%llu gone before, %llu left for a sample), "
+		 "%llu exits with mappings "
 		 "(%llu mappings of unseen files), %llu freed after exit, %llu evicted",
 		 (unsigned long long)ss.exec_reads, (unsigned long long)ss.exec_gone,
-		 (unsigned long long)ss.exits, (unsigned long long)ss.exit_unknown_files,
+		 (unsigned long long)ss.exec_deferred, (unsigned long long)ss.exits, (unsigned long long)ss.exit_unknown_files,
 		 (unsigned long long)ss.exited_freed, (unsigned long long)ss.evicted_processes);
 	if (lc->sideband) {
 		struct sideband_stats sb;

@@ -50,6 +50,22 @@ static int open_files_now(struct symbolizer *sym, struct sym_proc *p)
 	return 0;
 }
 
+int symbolizer__process_exec(struct symbolizer *sym, __u32 pid, __u64 start_ns)
+{
+	struct sym_proc *p;
+
+	if (!sym || !start_ns)
+		return -EINVAL;
+	p = proc_find(sym, pid, start_ns / sym->ns_per_tick);
+	if (!p)
+		return 0; /* read at its first lookup, or given at its exit */
+	proc_keep_prev_image(sym, p);
+	/* the next miss reads the new image, even in this very cycle */
+	p->checked_cycle = sym->cycle - 1;
+	sym->stats.exec_deferred++;
+	return 0;
+}
+
 int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, bool new_image)
 {
 	__u64 want, ticks = 0;

@@ -108,6 +108,7 @@ struct symbolizer_stats {
 	__u64 cache_hits;
 	__u64 cache_misses;
 	__u64 exec_reads;         /* maps read at exec (symbolizer__process_read) */
+	__u64 exec_deferred;      /* execs whose maps wait for a sample (symbolizer__process_exec) */
 	__u64 exec_gone;          /* processes gone before their exec read */
 	__u64 exits;              /* exits reported with their mappings */
 	__u64 exit_unknown_files; /* exit mappings of files never seen while open */
@@ -194,6 +195,15 @@ void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *ou
  * 0, -ESRCH (already gone), -ENOMEM.
  */
 int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, bool new_image);
+
+/*
+ * An exec, when a complete record of the process's mappings will come with
+ * its exit (the perf sideband): the earlier mappings are kept a while for
+ * samples of the old image, and the new image's maps are read only when a
+ * sample needs them. Most processes a machine starts are never sampled.
+ * 0 or -EINVAL.
+ */
+int symbolizer__process_exec(struct symbolizer *sym, __u32 pid, __u64 start_ns);
 
 /*
  * A new process child (pid, start time) was forked from parent. Until it
