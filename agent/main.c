@@ -388,8 +388,13 @@ static int run(struct agent *a)
 			err = rotate_window(a);
 			if (err)
 				return err;
-			/* after a stall the next window gets a full interval, not the rest of one */
-			if (now - window_end >= cfg->drain_interval_ns)
+			/*
+			 * After a stall (a long drain, a busy machine) the next window
+			 * gets a full interval, not the rest of one; a few ms late
+			 * keeps the schedule.
+			 */
+			if (now - window_end >= cfg->drain_interval_ns ||
+			    now - window_end >= cfg->interval_ns / 10)
 				window_end = now;
 			while (window_end <= now)
 				window_end += cfg->interval_ns;

@@ -238,7 +238,10 @@ class Fornax(ft.TempDirTestCase):
         while len(glob.glob(os.path.join(outdir, "fornax-*.pb.gz"))) < 3:
             self.assertLess(time.monotonic(), deadline, "no three windows in 20 s")
             time.sleep(0.05)
-        time.sleep(0.5)
+        # Halfway through the fourth window, however long the third took to write.
+        third = ft.read_pprof(sorted(glob.glob(os.path.join(outdir, "fornax-*.pb.gz")))[2])
+        end = (third.time_nanos + third.duration_nanos) / 1e9
+        time.sleep(max(0.0, end + 0.5 - time.time()))
         agent.send_signal(signal.SIGTERM)
         _, err = agent.communicate(timeout=30)
         workload.wait()
