@@ -8,8 +8,11 @@
  */
 #include "unwind_impl.h"
 
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -602,16 +605,62 @@ static void read_ahead(struct unwinder *u, __u32 pid)
 	close(dirfd);
 }
 
+/* Is pid a user process on a CPU (state R) right now? */
+static bool running_now(int procfd, const char *name)
+{
+	char path[64], buf[512], *p;
+	unsigned long flags = 0;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/stat", name);
+	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	/* "pid (comm) S ppid pgrp session tty tpgid flags ...": comm may hold anything */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return p[2] == 'R' && !(flags & PF_KTHREAD_FLAG);
+}
+
 /*
  * With --pid, the targets are known before the first sample: read their
- * files ahead. Otherwise tables are built as processes are sampled; reading
- * every process's files at start would cost a busy host seconds of CPU for
- * programs that may never be sampled.
+ * files ahead. Otherwise the processes on a CPU at start, the ones the
+ * first samples will hit (a few per CPU: a run queue can be long); the rest are built as they
+ * are sampled: reading every process's files at start would cost a busy
+ * host seconds of CPU for programs that may never be sampled.
  */
 void prescan(struct unwinder *u)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = 0, max = PRESCAN_PER_CPU * (size_t)(cpus > 0 ? cpus : 1);
+	struct dirent *e;
+	DIR *dir;
+
 	for (size_t i = 0; i < u->n_pids; i++)
 		read_ahead(u, u->pids[i]);
+	if (u->n_pids)
+		return;
+	dir = opendir(u->proc_root);
+	if (!dir)
+		return;
+	while ((e = readdir(dir)) && n < max) {
+		char *end;
+		unsigned long pid = strtoul(e->d_name, &end, 10);
+
+		if (*end || !pid || pid == (unsigned long)getpid() ||
+		    !running_now(dirfd(dir), e->d_name))
+			continue;
+		read_ahead(u, (__u32)pid);
+		n++;
+	}
+	closedir(dir);
 }
 
 /* Everything, when the unwinder goes (nothing runs the program any more). */

@@ -76,6 +76,10 @@
  * only if it lives this long.
  */
 #define DEFER_NS (1 * NSEC_PER_SEC)
+/* Processes on a CPU at start whose files are read before sampling begins, per CPU. */
+#define PRESCAN_PER_CPU 8
+/* PF_KTHREAD in /proc/PID/stat's flags: a kernel thread has no files to read. */
+#define PF_KTHREAD_FLAG 0x00200000UL
 /* The fast builder's limit: libc has about 150 KiB of .eh_frame, python3 500 KiB. */
 #define FAST_LANE_CFI_BYTES (2ULL << 20)
 #define N_BUILDERS 2
