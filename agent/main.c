@@ -674,6 +674,7 @@ static int setup(struct agent *a)
 		err = setup_sampler(a, max_keys, max_stacks);
 	if (err)
 		return err;
+	unwinder__sampling_started(a->unwinder);
 	err = setup_signals(a);
 	if (err) {
 		log_error("setting up signals and timers: %s", strerror(-err));

@@ -629,22 +629,28 @@ static bool running_now(int procfd, const char *name)
 	return p[2] == 'R' && !(flags & PF_KTHREAD_FLAG);
 }
 
-/*
- * With --pid, the targets are known before the first sample: read their
- * files ahead. Otherwise the processes on a CPU at start, the ones the
- * first samples will hit (a few per CPU: a run queue can be long); the rest are built as they
- * are sampled: reading every process's files at start would cost a busy
- * host seconds of CPU for programs that may never be sampled.
- */
+/* With --pid, the targets are known before the first sample: their files are read ahead. */
 void prescan(struct unwinder *u)
+{
+	for (size_t i = 0; i < u->n_pids; i++)
+		read_ahead(u, u->pids[i]);
+}
+
+/*
+ * Without --pid, the processes on a CPU at start, the ones the first
+ * samples will hit (a few per CPU: a run queue can be long), once the
+ * agent is ready to sample: their tables race the first samples rather
+ * than hold up the start (a large program's take seconds). The rest are
+ * built as they are sampled: reading every process's files at start would
+ * cost a busy host seconds of CPU for programs that may never be sampled.
+ */
+void prescan_running(struct unwinder *u)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n = 0, max = PRESCAN_PER_CPU * (size_t)(cpus > 0 ? cpus : 1);
 	struct dirent *e;
 	DIR *dir;
 
-	for (size_t i = 0; i < u->n_pids; i++)
-		read_ahead(u, u->pids[i]);
 	if (u->n_pids)
 		return;
 	dir = opendir(u->proc_root);

@@ -240,6 +240,7 @@ struct unwinder {
 	/* Guarded by lock. */
 	bool stop;
 	bool ready;
+	__u64 sampling_since; /* unwinder__sampling_started(); 0 before */
 	struct build_job **jobs;   /* queued for the builder */
 	size_t n_jobs, jobs_cap;
 	struct build_job *done;    /* built, for the worker to load */
@@ -308,6 +309,7 @@ void release_mappings(struct unwinder *u, struct umapping *maps, size_t n);
 /* After a table loads, the processes mapping it get entries that point at it. */
 void rewrite_dirty(struct unwinder *u, const struct utable *t);
 void deferred_free(struct unwinder *u);
+void prescan_running(struct unwinder *u);
 int handle_requests(struct unwinder *u);
 void handle_exits(struct unwinder *u);
 void install_waiting(struct unwinder *u);

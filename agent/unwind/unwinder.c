@@ -48,6 +48,7 @@ static void *worker(void *arg)
 	 * none, so an idle agent does not wake a hundred times a second.
 	 */
 	__u64 poll_ns = POLL_NS, fast_until = 0;
+	bool scanned = false;
 
 	prescan(u);
 	while (!should_stop(u)) {
@@ -55,6 +56,10 @@ static void *worker(void *arg)
 		bool busy;
 		__u64 now;
 
+		if (!scanned && u->ready) {
+			prescan_running(u);
+			scanned = true;
+		}
 		busy = handle_requests(u) > 0;
 		handle_exits(u);
 		collect_built(u);
@@ -80,6 +85,13 @@ static void *worker(void *arg)
 			 */
 			fast_until = now + STARTUP_POLL_NS;
 		}
+		/*
+		 * Sampling may start long after the tables were ready (loading the
+		 * program takes seconds on a slow machine): the fast polls count
+		 * from whichever came later.
+		 */
+		if (u->sampling_since && now < u->sampling_since + STARTUP_POLL_NS)
+			busy = true;
 		busy = busy || u->n_pending || now < fast_until;
 		poll_ns = busy ? POLL_NS : poll_ns * 2 < IDLE_POLL_NS ? poll_ns * 2 : IDLE_POLL_NS;
 		/* Until the next poll of the requests, or until the builder hands something back. */
@@ -243,6 +255,16 @@ void unwinder__free(struct unwinder *u)
 const struct unwinder_maps *unwinder__maps(const struct unwinder *u)
 {
 	return &u->maps;
+}
+
+void unwinder__sampling_started(struct unwinder *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->sampling_since = now_ns();
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
 }
 
 bool unwinder__wait_ready(struct unwinder *u, __u64 timeout_ns)

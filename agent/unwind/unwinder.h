@@ -73,6 +73,8 @@ const struct unwinder_maps *unwinder__maps(const struct unwinder *u);
  * start. Returns true if they are all in.
  */
 bool unwinder__wait_ready(struct unwinder *u, __u64 timeout_ns);
+/* The program is attached: the first requests arrive now and are answered at once. */
+void unwinder__sampling_started(struct unwinder *u);
 
 void unwinder__stats(struct unwinder *u, struct unwinder_stats *out);
 /* The stats above as fornax_unwind_* families, read at scrape time. 0 or -errno. */
