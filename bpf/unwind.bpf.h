@@ -313,8 +313,14 @@ static __always_inline bool unwind_find_mapping(struct unwind_walk *w, __u64 pc,
 	}
 	idx = fornax_unwind_find_mapping(w->first_mapping, w->n_mappings, pc);
 	m = idx >= 0 ? unwind_mapping_at(idx) : NULL;
-	if (!m || pc - m->start >= m->len)
+	if (!m || pc - m->start >= m->len) {
+		/* New code since the agent read the maps (dlopen)? Ask once per walk. */
+		if (!w->requested) {
+			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_UNKNOWN_PC, st);
+			w->requested = 1;
+		}
 		return fornax_unwind_find_vma(w, pc, st);
+	}
 	w->map_start = m->start;
 	w->map_end = m->start + m->len;
 	w->map_origin = m->origin;
@@ -511,23 +517,14 @@ static long unwind_step(__u32 index, void *ctx)
 	w->n = index + 1;
 	w->pc_from_fp = 0;
 	if (!known) {
-		/* New code since the agent read the maps (dlopen)? Ask once per walk. */
-		if (!w->requested) {
-			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_UNKNOWN_PC, st);
-			w->requested = 1;
-		}
+		/* the agent has been asked (unwind_find_mapping) */
 		w->map_start = w->map_end = 0;
 		return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);
 	}
 	if (w->map_flags & FORNAX_MAPPING_ANON)
 		return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);
-	if (!w->map_n_buckets) {
-		if (!w->requested) {
-			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_UNKNOWN_PC, st);
-			w->requested = 1;
-		}
+	if (!w->map_n_buckets)
 		return unwind_fp_step(w, st, FORNAX_END_TABLE_MISSING);
-	}
 	if (lookup < w->map_origin || !unwind_find_row(w, lookup - w->map_origin, &row))
 		return unwind_fp_step(w, st, FORNAX_END_PC_NOT_COVERED);
 

@@ -131,18 +131,23 @@ static int attach_all_cpus(struct sampler *s, unsigned frequency)
  * makes them. Without one (a kernel without syscall tracepoints), processes
  * wait for the agent's entry, as they would without any: said, not fatal.
  */
+#define N_VMA_HOOKS (sizeof(((struct sampler *)0)->vma_links) / sizeof(struct bpf_link *))
+
+static void vma_hooks(struct profile *skel, struct bpf_program *progs[N_VMA_HOOKS])
+{
+	progs[0] = skel->progs.fornax_unwind_exec;
+	progs[1] = skel->progs.fornax_unwind_fork;
+	progs[2] = skel->progs.fornax_unwind_exit;
+	progs[3] = skel->progs.fornax_unwind_mmap;
+	progs[4] = skel->progs.fornax_unwind_munmap;
+}
+
 static void attach_vma_hooks(struct sampler *s)
 {
-	struct bpf_program *progs[] = {
-		s->skel->progs.fornax_unwind_exec, s->skel->progs.fornax_unwind_fork,
-		s->skel->progs.fornax_unwind_exit, s->skel->progs.fornax_unwind_mmap,
-		s->skel->progs.fornax_unwind_munmap,
-	};
+	struct bpf_program *progs[N_VMA_HOOKS];
 
-	_Static_assert(sizeof(progs) / sizeof(progs[0]) == sizeof(s->vma_links) /
-								sizeof(s->vma_links[0]),
-		       "one link per hook");
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+	vma_hooks(s->skel, progs);
+	for (size_t i = 0; i < N_VMA_HOOKS; i++) {
 		struct bpf_link *link = bpf_program__attach(progs[i]);
 
 		if (!link) {
@@ -515,11 +520,11 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 	}
 	s->skel->rodata->unwind_mode = opts->unwind_mode;
 	if (opts->unwind_mode == FORNAX_UNWIND_FP) {
-		bpf_program__set_autoload(s->skel->progs.fornax_unwind_exec, false);
-		bpf_program__set_autoload(s->skel->progs.fornax_unwind_fork, false);
-		bpf_program__set_autoload(s->skel->progs.fornax_unwind_exit, false);
-		bpf_program__set_autoload(s->skel->progs.fornax_unwind_mmap, false);
-		bpf_program__set_autoload(s->skel->progs.fornax_unwind_munmap, false);
+		struct bpf_program *progs[N_VMA_HOOKS];
+
+		vma_hooks(s->skel, progs);
+		for (size_t i = 0; i < N_VMA_HOOKS; i++)
+			bpf_program__set_autoload(progs[i], false);
 	}
 	s->skel->rodata->unwind_timing = opts->time_user_walks;
 	if (!err && opts->unwind_maps) {

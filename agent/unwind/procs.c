@@ -404,6 +404,14 @@ static void refresh_process(struct unwinder *u, __u32 tgid)
 	p->next_refresh = now + p->refresh_backoff;
 }
 
+/* The kernel's record of the process's mappings, if it is of the image req names. */
+static bool kernel_entry(struct unwinder *u, __u32 tgid, const struct fornax_unwind_request *req,
+			 struct fornax_unwind_vmas *v)
+{
+	return !bpf_map_lookup_elem(u->maps.vmas, &tgid, v) && v->start_ns == req->start_ns &&
+	       v->exec_id == req->exec_id;
+}
+
 /*
  * Does the kernel walk this process whole without the agent: its mappings
  * registered at exec and mmap, each file's table published?
@@ -414,8 +422,7 @@ static bool kernel_walks(struct unwinder *u, __u32 tgid, const struct fornax_unw
 	struct fornax_unwind_file f;
 	bool any = false;
 
-	if (bpf_map_lookup_elem(u->maps.vmas, &tgid, &v) || v.start_ns != req->start_ns ||
-	    v.exec_id != req->exec_id || v.overflow)
+	if (!kernel_entry(u, tgid, req, &v) || v.overflow)
 		return false;
 	for (__u32 i = 0; i < v.n && i < FORNAX_UNWIND_VMAS; i++) {
 		if (!v.vmas[i].end)
@@ -479,10 +486,8 @@ static void handle_deferred(struct unwinder *u)
 
 		deferred_drop(u, d);
 		/* gone (the exit hook dropped its entry) or exec'd (a new request comes) */
-		if (bpf_map_lookup_elem(u->maps.vmas, &tgid, &v) || v.start_ns != req.start_ns ||
-		    v.exec_id != req.exec_id)
-			continue;
-		new_process(u, tgid, &req);
+		if (kernel_entry(u, tgid, &req, &v))
+			new_process(u, tgid, &req);
 	}
 }
 
