@@ -137,18 +137,19 @@ static void consume_proc_events(struct agent *a)
 /* Returns 1 when SIGINT/SIGTERM arrived, 0 when the deadline passed, or -errno. */
 static int wait_until(struct agent *a, __u64 deadline_mono)
 {
-	struct pollfd fds[3] = {
+	struct pollfd fds[4] = {
 		{ .fd = a->signal_fd, .events = POLLIN },
 		{ .fd = a->timer_fd, .events = POLLIN },
 		/* a negative fd is ignored by poll() */
 		{ .fd = a->proc_watch ? proc_watch__fd(a->proc_watch) : -1, .events = POLLIN },
+		{ .fd = a->python ? python_tracker__fd(a->python) : -1, .events = POLLIN },
 	};
 	int err = arm_timer(a, deadline_mono);
 
 	if (err)
 		return err;
 	for (;;) {
-		if (poll(fds, 3, -1) < 0) {
+		if (poll(fds, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -176,6 +177,8 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 		}
 		if (fds[2].revents & POLLIN)
 			consume_proc_events(a);
+		if (fds[3].revents & POLLIN)
+			python_tracker__consume(a->python);
 	}
 }
 
@@ -607,8 +610,7 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 		.max_stacks = max_stacks,
 		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
 		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
-		.python_walk = a->python != NULL,
-		.python_procs_fd = a->python ? python_tracker__procs_fd(a->python) : -1,
+		.python_maps = a->python ? python_tracker__maps(a->python) : NULL,
 	};
 	int err;
 
@@ -620,8 +622,7 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 		python_tracker__free(a->python);
 		a->python = NULL;
 		lifecycle__set_python(a->lifecycle, NULL);
-		sopts.python_walk = false;
-		sopts.python_procs_fd = -1;
+		sopts.python_maps = NULL;
 		a->sampler = sampler__new(&sopts);
 	}
 	if (!a->sampler && a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_AUTO) {
