@@ -11,6 +11,8 @@ Workloads (each skipped, with a line saying so, when its program is missing):
   exec-loop   two busy shells beside a loop exec'ing true, ls and python3 -c pass (churn)
   short-lived tests/fornax_churn: dynamically linked processes of 2..30 ms, exec'd two at
               a time (churn); only their samples count
+  python-heavy three Debian python3 loops beside a loop of short `python3 -c` runs (churn);
+              only python3's samples count
 Profilers, alternated round by round on the same workload:
   fornax      -d SECONDS, --pid for the steady workloads, the whole machine for churn
   perf-fp     perf record -g, then perf script (what makes its output symbolized)
@@ -26,7 +28,7 @@ Per workload and profiler, the median (min..max) over the rounds of:
 and, for the first round, the top-10 leaf functions' shares beside perf-dwarf's.
 
   sudo bench/real_programs.py [--fornax build/agent/fornax] [--rounds 3] [--seconds 8]
-                              [--only python3,xz] [--frequency 99]
+                              [--only python3,xz] [--frequency 99] [--profilers fornax,perf-dwarf]
 """
 import argparse
 import collections
@@ -62,6 +64,10 @@ def workloads(tmp, seconds, churn_bin):
         for i in range(400000):
             f.write(f"{(i * 2654435761) % 1000003} {i:x} lorem ipsum {i % 97}\n")
     proj = make_project(tmp)
+    py_loop = os.path.join(tmp, "loop.py")
+    with open(py_loop, "w") as f:
+        f.write(ft.PYTHON_LOOP)
+    py_loops = " ".join([f"/usr/bin/python3 {py_loop} {seconds + 3} &"] * 3)
     out = [
         ("python3", "/usr/bin/python3", py, False),
         ("node", "/usr/bin/node", ["/usr/bin/node", node_js, str(seconds + 3)], False),
@@ -79,8 +85,11 @@ def workloads(tmp, seconds, churn_bin):
                       "while :; do true; ls /usr/bin > /dev/null; /usr/bin/python3 -c pass; done"],
          True),
         ("short-lived", churn_bin, [churn_bin, "100000", "2", "30", "2"], True),
+        ("python-heavy", "/usr/bin/python3",
+         ["sh", "-c", f"{py_loops} while :; do /usr/bin/python3 -c "
+                      "'import json; json.dumps([list(range(50))] * 2000)'; done"], True),
     ]
-    comm = {"short-lived": "fornax_churn"}
+    comm = {"short-lived": "fornax_churn", "python-heavy": "python3"}
     return [{"name": n, "argv": a, "churn": c, "comm": comm.get(n)}
             for n, prog, a, c in out if os.path.exists(prog)], \
         [n for n, prog, _, _ in out if not os.path.exists(prog)]
@@ -282,6 +291,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--frequency", type=int, default=99)
     ap.add_argument("--only", default="")
+    ap.add_argument("--profilers", default="", help="comma-separated; default: all")
     args = ap.parse_args()
     args.fornax = os.path.abspath(args.fornax)
     profilers = {
@@ -291,6 +301,8 @@ def main():
         "bpftrace": lambda wl, p, t, s: bpftrace_round(args, wl, p, t, s),
         "bcc": lambda wl, p, t, s: bcc_round(args, wl, p, t, s),
     }
+    if args.profilers:
+        profilers = {k: v for k, v in profilers.items() if k in args.profilers.split(",")}
     with tempfile.TemporaryDirectory(prefix="fornax-real-") as tmp:
         churn_bin = os.path.join(os.path.dirname(os.path.dirname(args.fornax)), "tests",
                                  "fornax_churn")
