@@ -294,6 +294,13 @@ int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
 	return 0;
 }
 
+bool symbolizer__process_exited(struct symbolizer *sym, __u32 pid, __u64 start_ns)
+{
+	struct sym_proc *p = sym ? proc_find(sym, pid, start_ns / sym->ns_per_tick) : NULL;
+
+	return p && p->exited;
+}
+
 int symbolizer__file_mapped(struct symbolizer *sym, __u32 pid, const struct symbolizer_vma *v,
 			    const char *path)
 {

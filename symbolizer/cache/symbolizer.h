@@ -255,4 +255,11 @@ struct symbolizer_exit {
 int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
 			     const struct symbolizer_exit *ex);
 
+/*
+ * Whether pid's exit has been reported. A sample's address in no known
+ * mapping of a process that has not may be named once its exit report, with
+ * the mappings the kernel saw, is taken.
+ */
+bool symbolizer__process_exited(struct symbolizer *sym, __u32 pid, __u64 start_ns);
+
 #endif /* FORNAX_SYMBOLIZER_H */
