@@ -125,6 +125,8 @@ struct symbolizer_stats {
 	__u64 kernel_symbols_added;   /* symbolizer__kernel_symbol_add() calls that took */
 	__u64 kernel_symbols_removed; /* symbolizer__kernel_symbol_remove() calls */
 	__u64 kernel_symbols_dropped; /* adds refused: the bound was reached, or no memory */
+	__u64 kernel_rereads;         /* /proc/kallsyms read again for a module loaded since */
+	__u64 kernel_reread_errors;
 };
 
 /* NULL with errno set on failure. */
