@@ -6,8 +6,10 @@
  * The agent finds CPython in a process (symbolizer/python/py_detect.c),
  * writes one struct fornax_py_proc per process into python_procs, and the
  * walker records, per sample, the thread's Python frames innermost first
- * into a struct fornax_stack whose ips are packed frames (below). The agent
- * reads the code objects and merges the frames into the native stack
+ * into a struct fornax_stack whose ips are packed frames (below), and copies
+ * each code object it first meets to the agent (struct
+ * fornax_py_code_record). The agent names the frames from those copies (or
+ * reads the code objects) and merges them into the native stack
  * (symbolizer/python/py_merge.c).
  */
 #ifndef FORNAX_BPF_PYTHON_H

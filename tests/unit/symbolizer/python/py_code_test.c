@@ -469,6 +469,18 @@ TEST(layout_tables)
 	ASSERT_TRUE(py_layout__for_version(0x030a0000) == NULL);
 	ASSERT_EQ(py_layout__check(py_layout__for_version(0x030b0000)), 0);
 	ASSERT_EQ(py_layout__check(py_layout__for_version(0x030c0000)), 0);
+	/* what the walker copies of a 3.11 code object: up to its bytecode, every field in it */
+	{
+		struct fornax_py_code_offsets co;
+
+		py_layout__code_offsets(py_layout__for_version(0x030b0000), &co);
+		ASSERT_EQ(co.code_read, 184);
+		ASSERT_TRUE(co.code_linetable + 8 <= co.code_read && co.code_qualname + 8 <= co.code_read);
+		l = *py_layout__for_version(0x030b0000);
+		l.code_adaptive = FORNAX_PY_CODE_COPY + 8;
+		py_layout__code_offsets(&l, &co);
+		ASSERT_EQ(co.code_read, 0); /* too big to copy: left to the agent */
+	}
 	memcpy(buf + 8, &v, 8);
 	ASSERT_EQ(py_layout__from_debug_offsets(buf, sizeof(buf), &l), -EINVAL);
 	buf[0] = 'X';
