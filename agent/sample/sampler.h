@@ -17,7 +17,7 @@
 
 struct sampler;
 
-/* The maps the Python walker shares with the agent (bpf/python.bpf.h, agent/lifecycle/python_tracker.c). */
+/* The maps the Python walker shares with the agent (bpf/python.bpf.h, python_tracker.c). */
 struct sampler_python_maps {
 	int procs;  /* python_procs: the processes to walk */
 	int codes;  /* py_codes: copies of the code objects met */

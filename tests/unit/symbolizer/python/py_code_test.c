@@ -361,8 +361,8 @@ static int copy_str(const struct py_layout *l, struct copied *c, __u64 addr)
 }
 
 /* The walker's copy of code object i: header, names, location table (unless no_table). */
-static int copy_code(const struct py_layout *l, int i, struct copied cp[4], struct py_mem_copy out[4],
-		     bool no_table)
+static int copy_code(const struct py_layout *l, int i, struct copied cp[4],
+		     struct py_mem_copy out[4], bool no_table)
 {
 	__u64 code = codes[i].id, lt = rd(code + l->code_linetable);
 	int n = 3;
