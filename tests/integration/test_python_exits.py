@@ -69,7 +69,7 @@ class PythonExitsTest(fornaxtest.TempDirTestCase):
             t.join()
         self.assertEqual(len(pids), RUNS + 1)
         p = fornaxtest.read_pprof(out)
-        named, unreadable, burning, deep = 0, 0, set(), 0
+        named, unreadable, burning, deep, deep_all = 0, 0, set(), 0, 0
         for s in p.by_pids(pids):
             names = [f[0] for f in python_frames(s, p)]
             if UNREADABLE in s.frames():
@@ -80,17 +80,21 @@ class PythonExitsTest(fornaxtest.TempDirTestCase):
                 self.assertTrue(subsequence(["<module>", "stage", "stage", "burn"], names),
                                 names)
                 burning.add(s.labels["pid"])
-            if "outer" in names and len(names) >= 30:
-                deep += s.count
+            if s.labels["pid"] == pids[-1] and names:
+                deep_all += s.count
+                deep += s.count if "outer" in names and len(names) >= 30 else 0
         total = named + unreadable
         print(f"exited processes: {named}/{total} samples with Python frames named, "
               f"{unreadable} with {UNREADABLE}; {len(burning)}/{RUNS} short runs in burn(), "
-              f"{deep} deep samples of the exiting program", file=sys.stderr)
-        # 0.4 s of burn() at 199 Hz in each run, 1.5 s of the deep program
-        self.assertGreater(total, 0.5 * HZ * (RUNS * 0.4 + 1.5), proc.stderr)
+              f"{deep}/{deep_all} samples of the exiting program 30 deep", file=sys.stderr)
+        # 0.4 s of burn() at 199 Hz in each run, 1.5 s of the deep program; a loaded
+        # machine gives them less
+        self.assertGreater(total, 0.4 * HZ * (RUNS * 0.4 + 1.5), proc.stderr)
         self.assertGreaterEqual(named, 0.95 * total, proc.stderr)
         self.assertGreaterEqual(len(burning), RUNS - 1, proc.stderr)
-        self.assertGreater(deep, 0.5 * HZ * 1.5, proc.stderr)
+        # its share of the CPUs depends on the machine's load; its stacks do not
+        self.assertGreater(deep_all, 0.25 * HZ * 1.5, proc.stderr)
+        self.assertGreaterEqual(deep, 0.75 * deep_all, proc.stderr)  # start-up is not deep
 
 
 if __name__ == "__main__":
