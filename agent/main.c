@@ -68,15 +68,13 @@ struct agent {
 	__s64 window_start_real;
 	__u64 last_flip_mono; /* 0 before the first drain */
 	__s64 last_flip_real;
-	int signal_fd;
-	int timer_fd;
+	int signal_fd, timer_fd;
 	struct progress progress; /* ad-hoc captures on a terminal */
 	const struct pprof *finished; /* the window last written */
 	__u64 capture_start_mono;
 	/* Whole-run books, reported at exit. */
 	struct sampler_totals totals;
-	__u64 windows_written;
-	__u64 write_errors;
+	__u64 windows_written, write_errors;
 	struct unwinder *unwinder;
 	struct uploader *uploader; /* NULL without --store */
 	/* How late the loop woke for its drains: it must not wait on anything but the timer. */
@@ -116,8 +114,9 @@ static int arm_timer(struct agent *a, __u64 deadline_mono)
 	return timerfd_settime(a->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
 }
 
-static void consume_proc_events(struct agent *a)
+static void consume_proc_events(void *ctx)
 {
+	struct agent *a = ctx;
 	int n;
 
 	lifecycle__consume_sideband(a->lifecycle); /* an exit takes what was mapped before it */
@@ -192,6 +191,7 @@ static int new_window(struct agent *a)
 		.python = a->python,
 		.k8s = a->ops.k8s,
 		.relabel = &a->cfg.relabel,
+		.take_exits = consume_proc_events, .take_exits_ctx = a,
 	});
 	return a->window ? 0 : -errno;
 }

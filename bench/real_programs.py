@@ -23,7 +23,7 @@ Per workload and profiler, the median (min..max) over the rounds of:
   named       share whose user frames are all named
   cpu-s       the profiler's CPU seconds, recording plus the post-processing that names frames
   rss-MB      its peak RSS (the largest of its processes)
-and, for the first round, the top-10 leaf functions' shares beside perf-dwarf's.
+and the top-10 leaf functions' shares over all rounds beside perf-dwarf's.
 
   sudo bench/real_programs.py [--fornax build/agent/fornax] [--rounds 3] [--seconds 8]
                               [--only python3,xz] [--frequency 99]
@@ -120,13 +120,13 @@ def run_measured(argv, env=None, stdout=subprocess.DEVNULL):
     return cpu, ru.ru_maxrss / 1024
 
 
-def leaf_shares(stacks):
-    """Top-10 leaf (flat) functions: name → share of samples."""
+def leaf_shares(stacks, n=10):
+    """The top n (None: all) leaf (flat) functions: name → share of samples."""
     total = sum(c for _, c in stacks) or 1
     flat = collections.Counter()
     for frames, c in stacks:
         flat[frames[0] if frames else "[no stack]"] += c
-    return {k: v / total for k, v in flat.most_common(10)}
+    return {k: v / total for k, v in flat.most_common(n)}
 
 
 def fornax_round(args, wl, pids, tmp, seconds):
@@ -139,6 +139,7 @@ def fornax_round(args, wl, pids, tmp, seconds):
         if "warning" in line or "error" in line:
             print(f"fornax ({wl['name']}): {line}")
     prof = ft.read_pprof(out)
+    py_maps = {i for i, m in prof.mappings.items() if "[python]" in m["flags"]}
     stacks = []
     complete = named = total = 0
     for s in prof.samples:
@@ -153,8 +154,13 @@ def fornax_round(args, wl, pids, tmp, seconds):
         named += s.count if frames and "[unknown]" not in frames and \
             "[truncated]" not in frames else 0
         # The outer function of the leaf: perf names a location by its symbol, not inlines.
-        stacks.append(([loc.lines[-1].function if loc.lines else "[unknown]"
-                        for loc in user][:1], s.count))
+        # Python frames stand for the interpreter loop's activation they replaced.
+        leaf = user[0] if user else None
+        if leaf is not None and leaf.mapping_id in py_maps:
+            stacks.append((["_PyEval_EvalFrameDefault"], s.count))
+        else:
+            stacks.append(([leaf.lines[-1].function if leaf.lines else "[unknown]"]
+                           if leaf is not None else [], s.count))
     return total, complete, named, cpu, rss, stacks
 
 
@@ -306,7 +312,7 @@ def main():
             wls = [w for w in wls if w["name"] in args.only.split(",")]
         for wl in wls:
             results = collections.defaultdict(list)
-            tops = {}
+            every_stack = collections.defaultdict(list)
             for rnd in range(args.rounds):
                 order = list(profilers) if rnd % 2 == 0 else list(reversed(profilers))
                 for prof in order:
@@ -325,8 +331,7 @@ def main():
                     total, complete, named, cpu, rss, stacks = r
                     results[prof].append((complete / total if total else 0,
                                           named / total if total else 0, cpu, rss, total))
-                    if rnd == 0:
-                        tops[prof] = leaf_shares(stacks)
+                    every_stack[prof] += stacks
             print(f"\n== {wl['name']} ({args.rounds} rounds, {args.seconds} s, "
                   f"{args.frequency} Hz)")
             print(f"{'profiler':<11} {'samples':>14} {'complete %':>20} {'named %':>20} "
@@ -335,11 +340,15 @@ def main():
                 print(f"{prof:<11} {fmt([r[4] for r in rs], digits=0):>14} "
                       f"{fmt([r[0] for r in rs], 100):>20} {fmt([r[1] for r in rs], 100):>20} "
                       f"{fmt([r[2] for r in rs], digits=2):>20} {fmt([r[3] for r in rs]):>20}")
-            ref = tops.get("perf-dwarf", {})
-            if "fornax" in tops and ref:
-                print("top-10 leaf functions, round 1: fornax % / perf-dwarf %")
-                for fn, sh in tops["fornax"].items():
-                    print(f"  {fn[:48]:<48} {100 * sh:6.1f} {100 * ref.get(fn, 0):6.1f}")
+            ref = leaf_shares(every_stack["perf-dwarf"], None)
+            if every_stack["fornax"] and ref:
+                top = leaf_shares(every_stack["fornax"])
+                print("top-10 leaf functions, all rounds: fornax % / perf-dwarf % (difference)")
+                for fn, sh in top.items():
+                    print(f"  {fn[:48]:<48} {100 * sh:6.1f} {100 * ref.get(fn, 0):6.1f} "
+                          f"{100 * (sh - ref.get(fn, 0)):+6.1f}")
+                print(f"  largest difference: "
+                      f"{100 * max(abs(sh - ref.get(fn, 0)) for fn, sh in top.items()):.1f} points")
 
 
 if __name__ == "__main__":

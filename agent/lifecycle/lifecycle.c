@@ -232,6 +232,10 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 			 (unsigned long long)ss.kernel_symbols_removed,
 			 (unsigned long long)ss.kernel_symbols_dropped,
 			 (unsigned long long)ss.kernel_symbols);
+	if (ss.kernel_rereads || ss.kernel_reread_errors)
+		log_info("/proc/kallsyms read again %llu times for modules loaded since (%llu "
+			 "failed)", (unsigned long long)ss.kernel_rereads,
+			 (unsigned long long)ss.kernel_reread_errors);
 	log_info("processes: %llu maps read at exec (%llu gone before, %llu left for a sample), "
 		 "%llu exits with mappings "
 		 "(%llu mappings of unseen files), %llu freed after exit, %llu evicted",

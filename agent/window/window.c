@@ -74,6 +74,8 @@ struct window {
 	struct python_tracker *python;
 	struct k8s_pods *k8s;
 	struct relabel_rules *const *relabel;
+	void (*take_exits)(void *ctx);
+	void *take_exits_ctx;
 	struct label_set *pod_scratch; /* a sample's pod labels, NULL without k8s */
 	__u64 python_mapping;
 	struct pprof *pprof;
@@ -106,6 +108,8 @@ struct window *window__new(const struct window_opts *opts)
 	w->python = opts->python;
 	w->k8s = opts->k8s;
 	w->relabel = opts->relabel;
+	w->take_exits = opts->take_exits;
+	w->take_exits_ctx = opts->take_exits_ctx;
 	if (w->k8s && !(w->pod_scratch = label_set__new()))
 		goto fail;
 	w->pprof = pprof__new(&(struct pprof_opts){
@@ -265,6 +269,32 @@ static void note_mapped(__u32 i, bool mapped, bool *leaf_mapped, __u32 *mapped_t
 }
 
 /*
+ * A process that lived a few milliseconds can be gone before the agent
+ * read its maps, its exit (the kernel's record of what it mapped) arriving
+ * while its samples are being symbolized: taken then, it names them.
+ * *exit_pending: an address is still unmapped and the exit not reported
+ * (the process may be between dropping its memory and reporting its exit).
+ */
+static int lookup_user(struct window *w, __u32 pid, __u64 start_ns, const __u64 *ips, __u32 n,
+		       bool *exit_pending)
+{
+	int err = symbolizer__lookup_user(w->symbolizer, pid, start_ns, ips, n, w->symbolized);
+	bool unmapped = false;
+
+	*exit_pending = false;
+	for (__u32 i = 0; i < n && !err; i++)
+		unmapped |= !w->symbolized[i].mapping;
+	if (!unmapped || !w->take_exits || symbolizer__process_exited(w->symbolizer, pid, start_ns))
+		return err;
+	w->take_exits(w->take_exits_ctx);
+	if (!symbolizer__process_exited(w->symbolizer, pid, start_ns)) {
+		*exit_pending = true;
+		return 0;
+	}
+	return symbolizer__lookup_user(w->symbolizer, pid, start_ns, ips, n, w->symbolized);
+}
+
+/*
  * Appends the locations of one stack (leaf first) to out. Only a stack with
  * an address not seen in this window goes to the symbolizer, and then whole,
  * because it tells the leaf from return addresses by position.
@@ -273,7 +303,7 @@ static int add_stack(struct window *w, bool kernel, __u32 pid, __u64 start_ns, c
 		     __u32 n, __u64 *out, __u32 *mapped_to)
 {
 	struct addr_key key = { .pid = kernel ? 0 : pid, .process_start_ns = kernel ? 0 : start_ns };
-	bool all_known = true, leaf_mapped = false;
+	bool all_known = true, leaf_mapped = false, exit_pending = false;
 	int err;
 
 	*mapped_to = n;
@@ -294,10 +324,8 @@ static int add_stack(struct window *w, bool kernel, __u32 pid, __u64 start_ns, c
 		return 0;
 	*mapped_to = n;
 
-	if (kernel)
-		err = symbolizer__lookup_kernel(w->symbolizer, ips, n, w->symbolized);
-	else
-		err = symbolizer__lookup_user(w->symbolizer, pid, start_ns, ips, n, w->symbolized);
+	err = kernel ? symbolizer__lookup_kernel(w->symbolizer, ips, n, w->symbolized)
+		     : lookup_user(w, pid, start_ns, ips, n, &exit_pending);
 	if (err)
 		return err;
 	for (__u32 i = 0; i < n; i++) {
@@ -315,6 +343,9 @@ static int add_stack(struct window *w, bool kernel, __u32 pid, __u64 start_ns, c
 		if (!out[i])
 			return -errno;
 		note_mapped(i, w->symbolized[i].mapping, &leaf_mapped, mapped_to);
+		/* not for the window: its exit report may name it in a later drain */
+		if (exit_pending && !w->symbolized[i].mapping)
+			continue;
 		err = remember_address(w, &key, out[i], w->symbolized[i].mapping);
 		if (err)
 			return err;

@@ -31,6 +31,14 @@ struct window_opts {
 	struct k8s_pods *k8s;
 	/* where the relabel rules are (SIGHUP swaps them between windows); NULL or *NULL: none */
 	struct relabel_rules *const *relabel;
+	/*
+	 * NULL: none. Called when a sample's process has not had its exit
+	 * reported and an address of it is in no known mapping: the process may
+	 * have exited before its maps were read, its exit report (with the
+	 * mappings the kernel saw) still waiting to be taken.
+	 */
+	void (*take_exits)(void *ctx);
+	void *take_exits_ctx;
 };
 
 /* What the window lost or could not resolve, for logs and the profile's comments. */

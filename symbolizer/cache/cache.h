@@ -173,6 +173,10 @@ struct kernel_state {
 	struct kframe_chunk *chunks;
 	struct kdyn *dyn;                 /* text that came after the read; NULL until then */
 	struct symbolizer_mapping dyn_map; /* spans every range dyn ever held */
+	/* modules loaded after the read: kernel_reread() */
+	bool missed_outside_core; /* this cycle */
+	__u64 read_cycle;         /* when ks was read */
+	__u64 reread_wait;        /* cycles from read_cycle before the next read */
 };
 
 TAILQ_HEAD(sym_proc_list, sym_proc);
@@ -293,7 +297,7 @@ void jit_end_cycle(struct symbolizer *sym);
 void jit_release(struct symbolizer *sym, struct sym_proc *p);
 
 /* kernel.c: kallsyms */
-void kernel_end_cycle(struct kernel_state *k);
+void kernel_end_cycle(struct symbolizer *sym);
 void kernel_free(struct kernel_state *k);
 
 #endif /* FORNAX_SYMBOLIZER_CACHE_H */

@@ -12,6 +12,16 @@
 
 #include "procfs.h"
 
+/* p's previous images (prev_maps, fork_maps) serve the samples taken before its exec, for the grace. */
+static void prev_images_hold(struct symbolizer *sym, struct sym_proc *p)
+{
+	p->prev_cycle = sym->cycle;
+	if (p->in_prev_images)
+		TAILQ_REMOVE(&sym->prev_images, p, prev_link);
+	TAILQ_INSERT_TAIL(&sym->prev_images, p, prev_link);
+	p->in_prev_images = true;
+}
+
 /* An exec: p's current mappings become its previous image for a while. */
 static void proc_keep_prev_image(struct symbolizer *sym, struct sym_proc *p)
 {
@@ -20,14 +30,8 @@ static void proc_keep_prev_image(struct symbolizer *sym, struct sym_proc *p)
 		p->prev_maps = p->maps;
 		p->maps = NULL;
 	}
-	if (!p->prev_maps && !p->fork_maps)
-		return;
-	/* both serve the samples taken before this exec, for the grace */
-	p->prev_cycle = sym->cycle;
-	if (p->in_prev_images)
-		TAILQ_REMOVE(&sym->prev_images, p, prev_link);
-	TAILQ_INSERT_TAIL(&sym->prev_images, p, prev_link);
-	p->in_prev_images = true;
+	if (p->prev_maps || p->fork_maps)
+		prev_images_hold(sym, p);
 }
 
 /*
@@ -129,14 +133,15 @@ cleanup:
 int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 parent_start_ns,
 			     __u32 child_pid, __u64 child_start_ns)
 {
-	struct sym_proc *parent, *c;
+	struct sym_proc *parent, *c, *known;
 	__u64 ticks;
 	int err;
 
 	if (!sym)
 		return -EINVAL;
 	ticks = child_start_ns / sym->ns_per_tick;
-	if (proc_find(sym, child_pid, ticks))
+	known = proc_find(sym, child_pid, ticks);
+	if (known && known->fork_maps)
 		return 0;
 	/* the parent is alive (it just forked): read it if it is new */
 	parent = proc_lookup(sym, parent_pid, parent_start_ns, &err);
@@ -155,6 +160,17 @@ int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 par
 	}
 	if (!parent->maps)
 		return 0;
+	if (known) {
+		/*
+		 * Its first sample was heard of first, and its maps read then,
+		 * maybe after its exec: what it ran before is its parent's image.
+		 */
+		known->fork_maps = maps_dup(parent->maps);
+		if (!known->fork_maps)
+			return -ENOMEM;
+		prev_images_hold(sym, known);
+		return 0;
+	}
 	c = proc_alloc(sym, child_pid, ticks);
 	if (!c)
 		return -ENOMEM;
@@ -292,6 +308,13 @@ int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
 	p->last_used = sym->cycle;
 	TAILQ_INSERT_TAIL(&sym->exited, p, exit_link);
 	return 0;
+}
+
+bool symbolizer__process_exited(struct symbolizer *sym, __u32 pid, __u64 start_ns)
+{
+	struct sym_proc *p = sym ? proc_find(sym, pid, start_ns / sym->ns_per_tick) : NULL;
+
+	return p && p->exited;
 }
 
 int symbolizer__file_mapped(struct symbolizer *sym, __u32 pid, const struct symbolizer_vma *v,

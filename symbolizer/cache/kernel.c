@@ -67,6 +67,12 @@ static int kernel_modules(struct kernel_state *k)
 	return 0;
 }
 
+/* The fewest cycles between two reads of /proc/kallsyms: a quarter of the idle time. */
+static __u64 reread_base(const struct symbolizer *sym)
+{
+	return sym->idle_cycles / 4 ? sym->idle_cycles / 4 : 1;
+}
+
 static int kernel_load(struct symbolizer *sym)
 {
 	struct kernel_state *k = &sym->k;
@@ -85,6 +91,8 @@ static int kernel_load(struct symbolizer *sym)
 		return err;
 	}
 	k->tried = true;
+	k->read_cycle = sym->cycle;
+	k->reread_wait = reread_base(sym);
 	(void)kallsyms__read_build_id(sym->notes_path, &k->build_id); /* optional */
 	kallsyms__core_range(k->ks, &start, &end);
 	k->core = (struct symbolizer_mapping){
@@ -192,6 +200,8 @@ int symbolizer__lookup_kernel(struct symbolizer *sym, const __u64 *addrs, size_t
 		if (kallsyms__lookup(k->ks, a, &s) != 0) {
 			if (a >= k->core.start && a < k->core.limit)
 				loc->mapping = &k->core;
+			else
+				k->missed_outside_core = true;
 			set_unknown(sym, loc);
 			continue;
 		}
@@ -260,8 +270,51 @@ int symbolizer__kernel_symbol_remove(struct symbolizer *sym, __u64 addr, __u64 l
 	return err == -ENOENT ? 0 : err;
 }
 
-void kernel_end_cycle(struct kernel_state *k)
+/*
+ * A module loaded after /proc/kallsyms was read comes with no
+ * PERF_RECORD_KSYMBOL: an address outside the core kernel that nothing
+ * names has the table read again, at the end of a cycle (what the cycle
+ * handed out points into the old one) and at most every reread_wait
+ * cycles. A read that finds no change doubles the wait, so an address
+ * nothing will ever name (a kprobe's slot) costs a read an hour or so.
+ */
+static void kernel_reread(struct symbolizer *sym)
 {
+	struct kernel_state *k = &sym->k, fresh = {};
+	bool changed;
+
+	if (!k->missed_outside_core || !k->ks || sym->cycle - k->read_cycle < k->reread_wait)
+		return;
+	k->missed_outside_core = false;
+	k->read_cycle = sym->cycle;
+	fresh.ks = kallsyms__load(sym->kallsyms_path, sym->modules_path);
+	if (!fresh.ks || kernel_modules(&fresh)) {
+		kernel_free(&fresh);
+		sym->stats.kernel_reread_errors++;
+		return;
+	}
+	sym->stats.kernel_rereads++;
+	changed = kallsyms__count(fresh.ks) != kallsyms__count(k->ks) || fresh.n_mods != k->n_mods;
+	k->reread_wait = changed ? reread_base(sym) : k->reread_wait * 2;
+	if (k->reread_wait > reread_base(sym) * 64)
+		k->reread_wait = reread_base(sym) * 64;
+	for (size_t i = 0; i < k->n_mods; i++)
+		free(k->mod_paths[i]);
+	free(k->mod_paths);
+	free(k->mods);
+	kallsyms__free(k->ks);
+	k->ks = fresh.ks;
+	k->mods = fresh.mods;
+	k->mod_paths = fresh.mod_paths;
+	k->n_mods = fresh.n_mods;
+	kallsyms__core_range(k->ks, &k->core.start, &k->core.limit);
+	/* the table is current: what it no longer names needs no mask */
+	kdyn__drop_masks(k->dyn);
+}
+
+void kernel_end_cycle(struct symbolizer *sym)
+{
+	struct kernel_state *k = &sym->k;
 	struct kframe_chunk *c = k->chunks;
 
 	/* keep one chunk for the next cycle */
@@ -282,4 +335,5 @@ void kernel_end_cycle(struct kernel_state *k)
 	else
 		hmap__reset(&k->frames);
 	kdyn__end_cycle(k->dyn);
+	kernel_reread(sym);
 }

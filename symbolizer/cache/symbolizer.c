@@ -298,7 +298,7 @@ void symbolizer__end_cycle(struct symbolizer *sym)
 		malloc_trim(0);
 #endif
 	sym->closed_bytes = 0;
-	kernel_end_cycle(&sym->k);
+	kernel_end_cycle(sym);
 	hmap__shrink(&sym->addrs);
 	hmap__shrink(&sym->procs_by_pid);
 	hmap__shrink(&sym->devinos);

@@ -125,6 +125,8 @@ struct symbolizer_stats {
 	__u64 kernel_symbols_added;   /* symbolizer__kernel_symbol_add() calls that took */
 	__u64 kernel_symbols_removed; /* symbolizer__kernel_symbol_remove() calls */
 	__u64 kernel_symbols_dropped; /* adds refused: the bound was reached, or no memory */
+	__u64 kernel_rereads;         /* /proc/kallsyms read again for a module loaded since */
+	__u64 kernel_reread_errors;
 };
 
 /* NULL with errno set on failure. */
@@ -254,5 +256,12 @@ struct symbolizer_exit {
  */
 int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
 			     const struct symbolizer_exit *ex);
+
+/*
+ * Whether pid's exit has been reported. A sample's address in no known
+ * mapping of a process that has not may be named once its exit report, with
+ * the mappings the kernel saw, is taken.
+ */
+bool symbolizer__process_exited(struct symbolizer *sym, __u32 pid, __u64 start_ns);
 
 #endif /* FORNAX_SYMBOLIZER_H */

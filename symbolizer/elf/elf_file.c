@@ -244,6 +244,8 @@ void elf_file__free(struct elf_file *ef)
 	free(ef->segs);
 	free(ef->frames);
 	free(ef->syms);
+	free(ef->plt);
+	strtab__clear(&ef->plt_names);
 	free(ef->path);
 	elf_file__free_cu_index(ef);
 	free(ef);
@@ -326,11 +328,10 @@ static int elf_file__load_symbols(struct elf_file *ef)
 	if (kept)
 		qsort(ef->syms, ef->n_syms, sizeof(*ef->syms), sym_ent_cmp);
 	ef->syms_loaded = true;
-	return 0;
+	return elf_plt__load(ef);
 }
 
-/* The function symbol covering addr, or NULL. */
-static const char *elf_file__symbol_at(struct elf_file *ef, Dwarf_Addr addr)
+const char *elf_file__symbol_at(struct elf_file *ef, Dwarf_Addr addr)
 {
 	size_t lo = 0, hi = ef->n_syms, i;
 
@@ -388,7 +389,8 @@ bool elf_file__dwarf_skipped(const struct elf_file *ef)
 
 size_t elf_file__memory(const struct elf_file *ef)
 {
-	size_t bytes = sizeof(*ef) + ef->n_syms * sizeof(*ef->syms) + ef->copy_bytes;
+	size_t bytes = sizeof(*ef) + ef->n_syms * sizeof(*ef->syms) + ef->copy_bytes +
+		       ef->n_plt * sizeof(*ef->plt) + ef->plt_names.bytes;
 
 	/*
 	 * Measured on a Debian libc6-dbg file: heap growth matched this within
@@ -432,7 +434,7 @@ int elf_file__symbolize(struct elf_file *ef, __u64 vaddr, const struct elf_frame
 	err = elf_file__load_symbols(ef);
 	if (err)
 		return err;
-	symname = elf_file__symbol_at(ef, addr);
+	symname = elf_plt__name(ef, addr) ?: elf_file__symbol_at(ef, addr);
 	line = elf_file__has_dwarf(ef) ? dwfl_module_getsrc(ef->mod, addr) : NULL;
 	if (line) {
 		src = dwfl_lineinfo(line, NULL, &l, NULL, NULL, NULL);

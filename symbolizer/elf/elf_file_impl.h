@@ -13,6 +13,7 @@
 
 #include "elf_file.h"
 #include "hashmap.h"
+#include "strtab.h"
 
 /* A range of a function DIE directly under a CU (or namespace). */
 struct fn_range {
@@ -31,6 +32,13 @@ struct sym_ent {
 	__u64 addr;  /* module address (bias applied) */
 	__u32 size;  /* st_size, clamped; 0 if unknown */
 	__u32 index; /* for dwfl_module_getsym_info() */
+};
+
+/* A PLT stub and the function it jumps to (elf_plt.c). */
+struct plt_ent {
+	__u64 addr; /* module address */
+	__u32 size;
+	const char *name; /* in elf_file.plt_names */
 };
 
 struct elf_file {
@@ -58,6 +66,10 @@ struct elf_file {
 	struct sym_ent *syms;
 	size_t n_syms;
 	bool syms_loaded;
+	/* PLT stubs by address, loaded with the symbols */
+	struct plt_ent *plt;
+	size_t n_plt, plt_cap;
+	struct strtab plt_names;
 	/* scratch path of DIEs */
 	Dwarf_Die *path;
 	size_t path_cap;
@@ -81,6 +93,16 @@ struct elf_file {
 	int (*fetch_debuginfo)(void *ctx, const unsigned char *build_id, size_t len, char **path);
 	void *fetch_ctx;
 };
+
+/* elf_file.c: the function symbol covering module address addr, or NULL. */
+const char *elf_file__symbol_at(struct elf_file *ef, Dwarf_Addr addr);
+
+/* elf_plt.c */
+
+/* Names ef's PLT stubs (after its symbols are loaded). 0 or -ENOMEM. */
+int elf_plt__load(struct elf_file *ef);
+/* The name of the PLT stub at module address addr, or NULL. */
+const char *elf_plt__name(const struct elf_file *ef, __u64 addr);
 
 /* elf_debug.c */
 

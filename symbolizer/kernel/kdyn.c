@@ -199,6 +199,17 @@ void kdyn__end_cycle(struct kdyn *d)
 	d->n = out;
 }
 
+void kdyn__drop_masks(struct kdyn *d)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; d && i < d->n; i++)
+		if (d->syms[i].name)
+			d->syms[out++] = d->syms[i];
+	if (d)
+		d->n = out;
+}
+
 size_t kdyn__count(const struct kdyn *d)
 {
 	return d ? d->n : 0;

@@ -56,6 +56,9 @@ const struct kdyn_sym *kdyn__lookup(const struct kdyn *d, __u64 addr);
  */
 void kdyn__end_cycle(struct kdyn *d);
 
+/* Drops every mask: the kallsyms table they hid names in was read again. */
+void kdyn__drop_masks(struct kdyn *d);
+
 /* Ranges held now, masks included. */
 size_t kdyn__count(const struct kdyn *d);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -28,12 +29,18 @@ static __attribute__((noinline)) unsigned long caller_fn(volatile unsigned long 
 	return leaf_fn(x) + 2;
 }
 
-/* This process's start time as the BPF program reports it (ns since boot). */
-static __u64 self_start_ns(void)
+/* pid's start time as the BPF program reports it (ns since boot); 0: this process. */
+static __u64 start_ns_of(pid_t pid)
 {
-	char buf[1024], *p;
+	char buf[1024], path[64], *p;
 	unsigned long long ticks = 0;
-	FILE *f = fopen("/proc/self/stat", "re");
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	f = fopen(path, "re");
 	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
 
 	if (f)
@@ -71,7 +78,7 @@ static int fixture_init(struct fixture *fx)
 	fx->key = (struct fornax_sample_key){
 		.tgid = (__u32)getpid(),
 		.tid = (__u32)getpid(),
-		.process_start_ns = self_start_ns(),
+		.process_start_ns = start_ns_of(0),
 		.user_stack_id = 11,
 		.kernel_stack_err = FORNAX_STACK_NOT_COLLECTED,
 	};
@@ -310,6 +317,141 @@ TEST(processes_are_told_apart_by_start_time)
 	return 0;
 }
 
+/*
+ * This process's executable file mappings, as the kernel reports them:
+ * each mmap (with its path), then the exit.
+ */
+static size_t exec_vmas(struct symbolizer_vma *out, char (*paths)[256], size_t max)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	size_t n = 0;
+
+	while (f && n < max && fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, offset, inode;
+		unsigned major, minor;
+		char perms[8];
+
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %255s", &start, &end, perms,
+			   &offset, &major, &minor, &inode, paths[n]) == 8 &&
+		    perms[2] == 'x' && inode)
+			out[n++] = (struct symbolizer_vma){
+				.start = start, .end = end, .offset = offset, .inode = inode,
+				.dev_major = major, .dev_minor = minor,
+			};
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+struct exit_report {
+	struct symbolizer *sym;
+	pid_t pid;
+	__u64 start_ns;
+	bool waiting; /* the exit record is not there yet */
+	int calls;
+};
+
+/* What the agent does on the callback: takes the waiting exit record. */
+static void take_exit(void *ctx)
+{
+	struct exit_report *r = ctx;
+	static char paths[64][256];
+	struct symbolizer_vma vmas[64];
+	size_t n = exec_vmas(vmas, paths, 64);
+
+	r->calls++;
+	if (r->waiting)
+		return;
+	for (size_t i = 0; i < n; i++)
+		(void)symbolizer__file_mapped(r->sym, (__u32)r->pid, &vmas[i], paths[i]);
+	(void)symbolizer__process_exit(r->sym, (__u32)r->pid, r->start_ns, &(struct symbolizer_exit){
+		.vmas = vmas, .n_vmas = n, .complete = true });
+}
+
+/*
+ * A process gone before its maps were read: the window asks for the exit
+ * records waiting, and the exit's mappings name its samples. A forked child
+ * runs this very image, so this process's maps are its.
+ */
+TEST(exit_taken_while_symbolizing_names_a_gone_process)
+{
+	struct exit_report report = {};
+	const struct pprof *p;
+	int gate[2], status;
+	struct window *w;
+	struct fixture fx;
+	char c;
+
+	ASSERT_EQ(fixture_init(&fx), 0);
+	ASSERT_EQ(pipe(gate), 0);
+	report.pid = fork();
+	if (report.pid == 0) {
+		close(gate[1]);
+		(void)!read(gate[0], &c, 1);
+		_exit(0);
+	}
+	ASSERT_TRUE(report.pid > 0);
+	report.start_ns = start_ns_of(report.pid);
+	close(gate[0]);
+	close(gate[1]);
+	ASSERT_EQ(waitpid(report.pid, &status, 0), report.pid);
+	ASSERT_TRUE(report.start_ns != 0);
+	report.sym = fx.sym;
+	fx.key.tgid = fx.key.tid = (__u32)report.pid;
+	fx.key.process_start_ns = report.start_ns;
+
+	/* without the callback the gone process's addresses stay unnamed */
+	ASSERT_EQ(window__add_sample(&fx.s, fx.w), 0);
+	ASSERT_TRUE(!last_frame(window__finish(fx.w, 1), 0));
+
+	w = window__new(&(struct window_opts){
+		.symbolizer = fx.sym, .frequency = FREQUENCY, .take_exits = take_exit,
+		.take_exits_ctx = &report });
+	ASSERT_TRUE(w);
+	/* its exit not reported yet: unnamed, and not remembered so */
+	report.waiting = true;
+	ASSERT_EQ(window__add_sample(&fx.s, w), 0);
+	ASSERT_EQ(report.calls, 1);
+	report.waiting = false;
+	ASSERT_EQ(window__add_sample(&fx.s, w), 0);
+	ASSERT_EQ(report.calls, 2);
+	/* the exit is taken: the next sample of it asks for nothing */
+	ASSERT_EQ(window__add_sample(&fx.s, w), 0);
+	ASSERT_EQ(report.calls, 2);
+	p = window__finish(w, 1);
+	ASSERT_EQ(pprof__num_samples(p), 2);
+	ASSERT_TRUE(!last_frame(p, 0));
+	ASSERT_STREQ(last_frame(p, 1), "caller_fn");
+	ASSERT_STREQ(frame_name(p, pprof__sample(p, 1)->location_ids[0]), "leaf_fn");
+	ASSERT_EQ(pprof__sample(p, 1)->count, 2);
+	window__free(w);
+	fixture_free(&fx);
+	return 0;
+}
+
+/* A live process whose addresses are mapped asks for no exit records. */
+TEST(live_process_asks_for_no_exits)
+{
+	struct exit_report report = {};
+	struct window *w;
+	struct fixture fx;
+
+	ASSERT_EQ(fixture_init(&fx), 0);
+	report.sym = fx.sym;
+	w = window__new(&(struct window_opts){
+		.symbolizer = fx.sym, .frequency = FREQUENCY, .take_exits = take_exit,
+		.take_exits_ctx = &report });
+	ASSERT_TRUE(w);
+	ASSERT_EQ(window__add_sample(&fx.s, w), 0);
+	ASSERT_EQ(report.calls, 0);
+	ASSERT_STREQ(last_frame(window__finish(w, 1), 0), "caller_fn");
+	window__free(w);
+	fixture_free(&fx);
+	return 0;
+}
+
 int main(void)
 {
 	RUN(user_stacks_are_symbolized_and_labelled);
@@ -317,5 +459,7 @@ int main(void)
 	RUN(missing_and_cut_stacks_get_pseudo_frames);
 	RUN(drain_losses_become_comments);
 	RUN(processes_are_told_apart_by_start_time);
+	RUN(exit_taken_while_symbolizing_names_a_gone_process);
+	RUN(live_process_asks_for_no_exits);
 	return test_summary();
 }

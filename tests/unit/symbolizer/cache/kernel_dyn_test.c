@@ -5,6 +5,9 @@
  * program of the kallsyms table stops being named after the grace.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "symbolizer.h"
 #include "test.h"
@@ -92,6 +95,74 @@ TEST(gone_kallsyms_program)
 	return 0;
 }
 
+/* Copies fixture file name to path, then appends extra. */
+static int copy_with(const char *name, const char *path, const char *extra)
+{
+	char buf[4096];
+	FILE *in = fopen(name, "re"), *out = fopen(path, "we");
+	size_t n;
+
+	while (in && out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	if (out)
+		fputs(extra, out);
+	if (in)
+		fclose(in);
+	return out && fclose(out) == 0 ? 0 : -1;
+}
+
+/*
+ * A module loaded after the read (no PERF_RECORD_KSYMBOL comes for it): an
+ * address outside the core kernel that nothing names has the table read
+ * again at a cycle's end; reads that find nothing new come ever more rarely.
+ */
+TEST(module_loaded_later)
+{
+	char dir[] = "/tmp/fornax_kallsyms_XXXXXX", ks[64], mods[64];
+	struct symbolizer_location loc;
+	__u64 addr = 0xffffffffc0700010ULL;
+	struct symbolizer_stats st;
+	struct symbolizer *sym;
+
+	ASSERT_TRUE(mkdtemp(dir));
+	snprintf(ks, sizeof(ks), "%s/kallsyms", dir);
+	snprintf(mods, sizeof(mods), "%s/modules", dir);
+	ASSERT_EQ(copy_with(FX_SRC_DIR "/kallsyms.txt", ks, ""), 0);
+	ASSERT_EQ(copy_with(FX_SRC_DIR "/modules.txt", mods, ""), 0);
+	/* idle_cycles 4: a read at most every cycle */
+	sym = symbolizer__new(&(struct symbolizer_opts){ .kallsyms_path = ks, .modules_path = mods,
+		.kernel_notes_path = "/nonexistent/notes", .idle_cycles = 4 });
+	ASSERT_TRUE(sym);
+	ASSERT_TRUE(name_at(sym, addr) == NULL);
+	ASSERT_EQ(copy_with(FX_SRC_DIR "/kallsyms.txt", ks,
+			    "ffffffffc0700000 t dummy_xmit\t[dummy]\n"), 0);
+	ASSERT_EQ(copy_with(FX_SRC_DIR "/modules.txt", mods,
+			    "dummy 4096 0 - Live 0xffffffffc0700000\n"), 0);
+	symbolizer__end_cycle(sym);
+	symbolizer__end_cycle(sym);
+	ASSERT_EQ(symbolizer__lookup_kernel(sym, &addr, 1, &loc), 0);
+	ASSERT_EQ(loc.n_frames, 1);
+	ASSERT_STREQ(loc.frames[0].function, "dummy_xmit");
+	ASSERT_STREQ(loc.mapping->path, "[dummy]");
+	ASSERT_STREQ(name_at(sym, 0xffffffff81000300ULL), "schedule");
+	symbolizer__stats(sym, &st);
+	ASSERT_UEQ(st.kernel_rereads, 1);
+
+	/* an address nothing will name: 16 cycles of misses, reads at waits of 1, 2, 4, 8 */
+	for (int i = 0; i < 16; i++) {
+		ASSERT_TRUE(name_at(sym, 0xffffffffc0900000ULL) == NULL);
+		symbolizer__end_cycle(sym);
+	}
+	symbolizer__stats(sym, &st);
+	ASSERT_TRUE(st.kernel_rereads >= 3 && st.kernel_rereads <= 5);
+	ASSERT_UEQ(st.kernel_reread_errors, 0);
+	symbolizer__free(sym);
+	unlink(ks);
+	unlink(mods);
+	rmdir(dir);
+	return 0;
+}
+
 TEST(args_and_no_kernel)
 {
 	struct symbolizer *sym = symbolizer__new(&(struct symbolizer_opts){ .no_kernel = true });
@@ -114,6 +185,7 @@ int main(void)
 {
 	RUN(later_program_named);
 	RUN(gone_kallsyms_program);
+	RUN(module_loaded_later);
 	RUN(args_and_no_kernel);
 	return test_summary();
 }

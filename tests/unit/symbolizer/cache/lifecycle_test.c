@@ -138,6 +138,41 @@ TEST(forked_child_runs_its_parents_image)
 	return 0;
 }
 
+/*
+ * The child's first sample was heard of before its fork record, and its maps
+ * read then, after its exec: the samples it took before the exec ran in its
+ * parent's image, given to it by the late fork record for the grace.
+ */
+TEST(fork_record_after_the_childs_first_read)
+{
+	struct symbolizer *sym = symbolizer__new(&(struct symbolizer_opts){ .debug_dirs = "/nonexistent" });
+	struct fx_proc parent, child;
+	__u64 parent_start, child_start, leaf;
+
+	ASSERT_TRUE(sym);
+	ASSERT_EQ(fx_spawn("fx_pie", &parent), 0);
+	ASSERT_EQ(fx_spawn("fx_nopie", &child), 0);
+	parent_start = proc_start_ns(parent.pid);
+	child_start = proc_start_ns(child.pid);
+	leaf = fx_addr(&parent, "fx_leaf"); /* PIE: nowhere in the non-PIE child's maps */
+	ASSERT_EQ(symbolizer__process_read(sym, child.pid, child_start, false), 0);
+	ASSERT_TRUE(leaf_name(sym, child.pid, child_start, leaf) == NULL);
+	ASSERT_EQ(symbolizer__process_fork(sym, parent.pid, parent_start, child.pid, child_start), 0);
+	ASSERT_STREQ(leaf_name(sym, child.pid, child_start, leaf), "fx_leaf");
+	/* its own image is untouched */
+	ASSERT_STREQ(leaf_name(sym, child.pid, child_start, fx_addr(&child, "fx_leaf")), "fx_leaf");
+	/* a repeated fork record changes nothing */
+	ASSERT_EQ(symbolizer__process_fork(sym, parent.pid, parent_start, child.pid, child_start), 0);
+	for (int i = 0; i < 4; i++)
+		symbolizer__end_cycle(sym);
+	/* the grace is over: the parent's image no longer serves it */
+	ASSERT_TRUE(leaf_name(sym, child.pid, child_start, leaf) == NULL);
+	fx_stop(&child);
+	fx_stop(&parent);
+	symbolizer__free(sym);
+	return 0;
+}
+
 TEST(read_of_a_gone_process)
 {
 	struct symbolizer *sym = symbolizer__new(NULL);
@@ -214,6 +249,7 @@ int main(void)
 	RUN(exited_process_is_kept_for_its_grace_then_freed);
 	RUN(exit_report_alone_uses_files_known_from_others);
 	RUN(forked_child_runs_its_parents_image);
+	RUN(fork_record_after_the_childs_first_read);
 	RUN(read_of_a_gone_process);
 	RUN(same_build_id_in_two_places_is_one_file);
 	return test_summary();

@@ -532,6 +532,65 @@ TEST(open_errors)
 	return 0;
 }
 
+/*
+ * Each PLT stub of path, as objdump labels it ("<addr> <name@plt>:"),
+ * symbolized a few bytes in. Stubs objdump calls *ABS*+0x...@plt (an
+ * ifunc's IRELATIVE slot) are named after the ifunc here, as perf does;
+ * PLT0 (objdump's "...@plt-0x10") is "[plt]". Returns how many matched.
+ */
+static int check_plt(const char *path, size_t *n_checked, size_t *n_ifunc)
+{
+	char cmd[512], *out, *line, *save = NULL;
+	struct elf_file *ef = open_path_limit(path, "/nonexistent", 0);
+
+	*n_checked = *n_ifunc = 0;
+	ASSERT_TRUE(ef);
+	snprintf(cmd, sizeof(cmd), "objdump -d -j .plt -j .plt.sec -j .plt.got '%s'", path);
+	out = run_capture(cmd);
+	ASSERT_TRUE(out);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long addr;
+		const struct elf_frame *fr;
+		char label[256];
+		size_t n;
+
+		if (sscanf(line, "%llx <%255[^>]>:", &addr, label) != 2)
+			continue;
+		ASSERT_EQ(elf_file__symbolize(ef, addr + 3, &fr, &n), 0);
+		ASSERT_EQ(n, 1);
+		if (ends_with(label, "@plt-0x10")) {
+			ASSERT_STREQ(fr[0].name, "[plt]");
+		} else if (strncmp(label, "*ABS*+0x", 8) == 0) {
+			ASSERT_TRUE(ends_with(fr[0].name, "@plt") && fr[0].name[0] != '*');
+			(*n_ifunc)++;
+		} else {
+			ASSERT_STREQ(fr[0].name, label);
+		}
+		(*n_checked)++;
+	}
+	free(out);
+	elf_file__free(ef);
+	return 0;
+}
+
+/* PLT stubs, lazy (.plt) and not (.plt.got), named after what they call. */
+TEST(plt_stubs)
+{
+	size_t n, n_ifunc;
+	char *path = fx_path("fx_pie");
+
+	ASSERT_TRUE(path);
+	if (check_plt(path, &n, &n_ifunc))
+		return 1;
+	free(path);
+	ASSERT_TRUE(n >= 3);
+	/* libc's stubs mostly lead to ifuncs (strlen, memcpy...) */
+	if (check_plt("/lib/x86_64-linux-gnu/libc.so.6", &n, &n_ifunc))
+		return 1;
+	ASSERT_TRUE(n >= 10 && n_ifunc >= 5);
+	return 0;
+}
+
 TEST(segments)
 {
 	const struct elf_segment segs[] = {
@@ -564,6 +623,7 @@ int main(void)
 	RUN(cxx_names);
 	RUN(demangle);
 	RUN(open_errors);
+	RUN(plt_stubs);
 	RUN(segments);
 	return test_summary();
 }

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Names for procedure linkage table stubs. No symbol covers .plt, .plt.sec
+ * or .plt.got, yet the dynamic loader's lazy binding and every call into an
+ * ifunc'd libc function (strlen, memcpy...) runs there. perf names each
+ * stub after the function it jumps to ("strlen@plt"); so does this.
+ *
+ * Each x86-64 stub is an indirect jump through a GOT slot (optionally after
+ * endbr64, optionally with a bnd prefix). The slot's address is decoded from
+ * the instruction and matched to the relocation that fills it, so the names
+ * do not depend on the linker's stub order or on IBT's split of .plt.
+ */
+#include "elf_file_impl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+
+/* The GOT slots the dynamic relocations fill, sorted by address. */
+struct got_slot {
+	__u64 offset; /* r_offset: the slot's vaddr */
+	__u32 type;
+	__u32 sym;    /* dynsym index; 0 for IRELATIVE */
+	__u64 addend;
+};
+
+struct plt_scan {
+	Elf *elf;
+	struct got_slot *slots;
+	size_t n_slots, cap;
+	Elf_Scn *dynsym;
+	GElf_Word dynstr;
+};
+
+static int plt_cmp(const void *a, const void *b)
+{
+	const struct plt_ent *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+	const struct got_slot *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Adds the JUMP_SLOT, GLOB_DAT and IRELATIVE relocations of a SHT_RELA section. */
+static int add_slots(struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t n = data && sh->sh_entsize ? data->d_size / sh->sh_entsize : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		GElf_Rela r;
+		__u32 type;
+
+		if (!gelf_getrela(data, (int)i, &r))
+			break;
+		type = (__u32)GELF_R_TYPE(r.r_info);
+		if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
+		    type != R_X86_64_IRELATIVE)
+			continue;
+		if (ARRAY_GROW(&s->slots, &s->cap, s->n_slots + 1))
+			return -ENOMEM;
+		s->slots[s->n_slots++] = (struct got_slot){
+			.offset = r.r_offset, .type = type, .sym = (__u32)GELF_R_SYM(r.r_info),
+			.addend = (__u64)r.r_addend,
+		};
+		if (type != R_X86_64_IRELATIVE && !s->dynsym)
+			s->dynsym = elf_getscn(s->elf, sh->sh_link);
+	}
+	return 0;
+}
+
+static const struct got_slot *find_slot(const struct plt_scan *s, __u64 offset)
+{
+	size_t lo = 0, hi = s->n_slots;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->slots[mid].offset == offset)
+			return &s->slots[mid];
+		if (s->slots[mid].offset < offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The GOT slot a stub at vaddr jumps through, from its bytes; 0 if it is no such jump. */
+static __u64 stub_slot(const unsigned char *p, size_t len, __u64 vaddr)
+{
+	size_t at = 0;
+	__s32 disp;
+
+	if (len >= 4 && p[0] == 0xf3 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa)
+		at = 4; /* endbr64 */
+	if (at < len && p[at] == 0xf2)
+		at++; /* bnd */
+	if (at + 6 > len || p[at] != 0xff || p[at + 1] != 0x25)
+		return 0; /* not jmp *disp32(%rip): a lazy stub's push, or PLT0 */
+	memcpy(&disp, p + at + 2, sizeof(disp));
+	return vaddr + at + 6 + (__u64)(__s64)disp;
+}
+
+/* "name@plt" for what slot leads to, into buf. */
+static void slot_name(struct elf_file *ef, const struct plt_scan *s, const struct got_slot *slot,
+		      char *buf, size_t size)
+{
+	const char *name = NULL;
+	GElf_Sym sym;
+
+	if (slot->type == R_X86_64_IRELATIVE) {
+		/* the addend is the ifunc's resolver, which carries the function's name */
+		name = elf_file__symbol_at(ef, slot->addend + ef->bias);
+	} else if (s->dynsym) {
+		Elf_Data *syms = elf_getdata(s->dynsym, NULL);
+
+		if (syms && gelf_getsym(syms, (int)slot->sym, &sym))
+			name = elf_strptr(s->elf, s->dynstr, sym.st_name);
+	}
+	if (name && name[0])
+		snprintf(buf, size, "%s@plt", name);
+	else
+		snprintf(buf, size, "*ABS*+0x%" PRIx64 "@plt", (uint64_t)slot->addend);
+}
+
+/* One stub section: a name for each entry that jumps through a known slot. */
+static int add_stubs(struct elf_file *ef, const struct plt_scan *s, Elf_Scn *scn,
+		     const GElf_Shdr *sh, const char *section)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	/* .plt.got's entries are 8 bytes, 16 with IBT; the others 16 */
+	size_t step = sh->sh_entsize >= 8 && sh->sh_entsize <= 16 ? sh->sh_entsize : 16;
+	bool lazy = strcmp(section, ".plt") == 0;
+	char name[256];
+
+	for (size_t off = 0; data && data->d_buf && off + step <= data->d_size; off += step) {
+		__u64 vaddr = sh->sh_addr + off;
+		const struct got_slot *slot =
+			find_slot(s, stub_slot((const unsigned char *)data->d_buf + off, step, vaddr));
+		const char *interned;
+
+		/* PLT0 and IBT's lazy stubs push a slot number and enter the loader's resolver */
+		if (slot)
+			slot_name(ef, s, slot, name, sizeof(name));
+		else if (lazy)
+			snprintf(name, sizeof(name), "[plt]");
+		else
+			continue;
+		interned = strtab__intern(&ef->plt_names, name);
+		if (!interned || ARRAY_GROW(&ef->plt, &ef->plt_cap, ef->n_plt + 1))
+			return -ENOMEM;
+		ef->plt[ef->n_plt++] = (struct plt_ent){
+			.addr = vaddr + ef->bias, .size = (__u32)step, .name = interned,
+		};
+	}
+	return 0;
+}
+
+int elf_plt__load(struct elf_file *ef)
+{
+	struct plt_scan s = {};
+	Dwarf_Addr bias;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	int err = 0;
+
+	s.elf = dwfl_module_getelf(ef->mod, &bias);
+	if (!s.elf || elf_getshdrstrndx(s.elf, &shstrndx) != 0)
+		return 0;
+	while ((scn = elf_nextscn(s.elf, scn))) {
+		GElf_Shdr sh;
+
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_RELA) {
+			err = add_slots(&s, scn, &sh);
+			if (err)
+				goto cleanup;
+		}
+	}
+	if (!s.n_slots)
+		goto cleanup;
+	qsort(s.slots, s.n_slots, sizeof(s.slots[0]), slot_cmp);
+	if (s.dynsym) {
+		GElf_Shdr sh;
+
+		s.dynstr = gelf_getshdr(s.dynsym, &sh) ? sh.sh_link : 0;
+	}
+	while ((scn = elf_nextscn(s.elf, scn))) {
+		const char *name;
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR))
+			continue;
+		name = elf_strptr(s.elf, shstrndx, sh.sh_name);
+		if (name && (!strcmp(name, ".plt") || !strcmp(name, ".plt.sec") ||
+			     !strcmp(name, ".plt.got"))) {
+			err = add_stubs(ef, &s, scn, &sh, name);
+			if (err)
+				goto cleanup;
+		}
+	}
+
+	if (ef->n_plt > 1)
+		qsort(ef->plt, ef->n_plt, sizeof(ef->plt[0]), plt_cmp);
+
+cleanup:
+	free(s.slots);
+	return err;
+}
+
+const char *elf_plt__name(const struct elf_file *ef, __u64 addr)
+{
+	size_t lo = 0, hi = ef->n_plt;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr < ef->plt[mid].addr)
+			hi = mid;
+		else if (addr - ef->plt[mid].addr >= ef->plt[mid].size)
+			lo = mid + 1;
+		else
+			return ef->plt[mid].name;
+	}
+	return NULL;
+}
