@@ -27,6 +27,7 @@ and the top-10 leaf functions' shares over all rounds beside perf-dwarf's.
 
   sudo bench/real_programs.py [--fornax build/agent/fornax] [--rounds 3] [--seconds 8]
                               [--only python3,xz] [--frequency 99]
+                              [--profilers fornax,perf-fp]
 """
 import argparse
 import collections
@@ -288,6 +289,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--frequency", type=int, default=99)
     ap.add_argument("--only", default="")
+    ap.add_argument("--profilers", default="",
+                    help="comma-separated subset of fornax,perf-fp,perf-dwarf,bpftrace,bcc")
     args = ap.parse_args()
     args.fornax = os.path.abspath(args.fornax)
     profilers = {
@@ -297,6 +300,8 @@ def main():
         "bpftrace": lambda wl, p, t, s: bpftrace_round(args, wl, p, t, s),
         "bcc": lambda wl, p, t, s: bcc_round(args, wl, p, t, s),
     }
+    if args.profilers:
+        profilers = {k: v for k, v in profilers.items() if k in args.profilers.split(",")}
     with tempfile.TemporaryDirectory(prefix="fornax-real-") as tmp:
         churn_bin = os.path.join(os.path.dirname(os.path.dirname(args.fornax)), "tests",
                                  "fornax_churn")

@@ -33,6 +33,7 @@ struct python_tracker_stats {
 	__u64 detected;      /* processes found to run CPython */
 	__u64 unsupported;   /* CPython of a version without a layout */
 	__u64 checks;        /* detections run */
+	__u64 exec_skipped;  /* execs of a program not named like CPython: no detection */
 	__u64 map_errors;    /* python_procs updates that failed */
 	__u64 frames;        /* Python frames resolved */
 	__u64 unreadable;    /* frames whose code object could not be read */
