@@ -120,9 +120,8 @@ static void consume_proc_events(void *ctx)
 	int n;
 
 	lifecycle__consume_sideband(a->lifecycle); /* an exit takes what was mapped before it */
-	if (!a->proc_watch)
-		return;
-	n = proc_watch__consume(a->proc_watch);
+	python_tracker__consume(a->python); /* the Python walker's copies of code objects */
+	n = a->proc_watch ? proc_watch__consume(a->proc_watch) : 0;
 	if (n < 0)
 		log_warn_ratelimited("reading process events: %s, ignoring", strerror(-n));
 }
@@ -148,7 +147,9 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 	if (err)
 		return err;
 	for (;;) {
-		if (poll(fds, 4, -1) < 0) {
+		int ready = poll(fds, 4, proc_watch__poll_timeout_ms(a->proc_watch));
+
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -174,10 +175,9 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 				return -errno;
 			return 0;
 		}
-		if (fds[2].revents & POLLIN)
+		/* timed out: the records that came within the kernel's wake-up gap */
+		if (!ready || (fds[2].revents | fds[3].revents) & POLLIN)
 			consume_proc_events(a);
-		if (fds[3].revents & POLLIN)
-			python_tracker__consume(a->python);
 	}
 }
 

@@ -28,7 +28,8 @@ Per workload and profiler, the median (min..max) over the rounds of:
 and the top-10 leaf functions' shares over all rounds beside perf-dwarf's.
 
   sudo bench/real_programs.py [--fornax build/agent/fornax] [--rounds 3] [--seconds 8]
-                              [--only python3,xz] [--frequency 99] [--profilers fornax,perf-dwarf]
+                              [--only python3,xz] [--frequency 99]
+                              [--profilers fornax,perf-fp]
 """
 import argparse
 import collections
@@ -297,7 +298,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--frequency", type=int, default=99)
     ap.add_argument("--only", default="")
-    ap.add_argument("--profilers", default="", help="comma-separated; default: all")
+    ap.add_argument("--profilers", default="",
+                    help="comma-separated subset of fornax,perf-fp,perf-dwarf,bpftrace,bcc")
     args = ap.parse_args()
     args.fornax = os.path.abspath(args.fornax)
     profilers = {

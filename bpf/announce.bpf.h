@@ -11,6 +11,7 @@
 
 #include <bpf/bpf_helpers.h>
 #include "proc_events.h"
+#include "ringbuf_wakeup.bpf.h"
 
 const volatile bool announce_processes = false;
 
@@ -44,7 +45,7 @@ static __always_inline void announce(__u32 tgid, __u64 start_ns, __u64 cgroup_id
 	e.process_start_ns = start_ns;
 	e.cgroup_id = cgroup_id;
 	/* lost when full: the drain-time read still covers a live process */
-	bpf_ringbuf_output(&announcements, &e, sizeof(e), 0);
+	bpf_ringbuf_output(&announcements, &e, sizeof(e), ringbuf_wakeup_flags(&announcements));
 }
 
 #endif /* FORNAX_BPF_ANNOUNCE_H */

@@ -12,6 +12,7 @@
 #include <bpf/bpf_tracing.h>
 #include "proc_events.h"
 #include "cgroup_filter.bpf.h"
+#include "ringbuf_wakeup.bpf.h"
 
 #define VM_EXEC 0x00000004UL
 #define MINORBITS 20
@@ -70,7 +71,7 @@ static __always_inline void fill_header(struct fornax_proc_event *e, __u32 kind,
 /* false when the record was lost */
 static __always_inline bool emit(const void *data, __u64 size, struct fornax_proc_event_stats *st)
 {
-	if (!bpf_ringbuf_output(&events, (void *)data, size, 0))
+	if (!bpf_ringbuf_output(&events, (void *)data, size, ringbuf_wakeup_flags(&events)))
 		return true;
 	if (st)
 		st->ringbuf_full++;

@@ -11,6 +11,13 @@
 #include <linux/types.h>
 #endif
 
+/*
+ * A record wakes the agent only if no record did for this long (or the
+ * ring is a quarter full, see ringbuf_wakeup.bpf.h); the agent, having
+ * found records, looks again after it. The latency of a record under churn.
+ */
+#define FORNAX_RINGBUF_WAKEUP_GAP_NS 10000000ULL
+
 /* Executable mappings per FORNAX_PROC_EXIT_MAPS record; a process may send many. */
 #define FORNAX_PROC_MAPS_PER_RECORD 16
 

@@ -14,6 +14,7 @@
 #include "hashmap.h"
 #include "log.h"
 #include "proc_events.skel.h"
+#include "timeconst.h"
 
 /*
  * The agent reads records as they come, so the buffer only has to absorb a
@@ -65,6 +66,7 @@ struct proc_watch {
 	__u64 cycle;
 	int nr_cpus;
 	bool exit_maps;
+	bool records_came; /* the last consume found records: more may wait unannounced */
 	__u64 delivered;
 	__u64 stale_partial;
 	__u64 malformed;
@@ -296,7 +298,18 @@ int proc_watch__fd(const struct proc_watch *pw)
 
 int proc_watch__consume(struct proc_watch *pw)
 {
-	return ring_buffer__consume(pw->rb);
+	int n = ring_buffer__consume(pw->rb);
+
+	pw->records_came = n > 0;
+	return n;
+}
+
+int proc_watch__poll_timeout_ms(const struct proc_watch *pw)
+{
+	/* rounded up: a look sooner than the gap could miss a record that woke no one */
+	if (pw && pw->records_came)
+		return (int)((FORNAX_RINGBUF_WAKEUP_GAP_NS + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+	return -1;
 }
 
 void proc_watch__end_cycle(struct proc_watch *pw)

@@ -2,8 +2,10 @@
 /*
  * Process lifecycle from the kernel (bpf/proc_events.bpf.c): exec and exit
  * records read from a BPF ring buffer. The agent polls proc_watch__fd()
- * with its timers and hands each event to the symbolizer, so a process's
- * maps are read while it is alive and its final layout is known at exit.
+ * with its timers (and, while records come, every wake-up gap: the kernel
+ * wakes it at most once per gap) and hands each event to the symbolizer,
+ * so a process's maps are read while it is alive and its final layout is
+ * known at exit.
  */
 #ifndef FORNAX_PROC_WATCH_H
 #define FORNAX_PROC_WATCH_H
@@ -61,6 +63,14 @@ int proc_watch__fd(const struct proc_watch *pe);
 
 /* Hands every waiting record to fn. Returns how many, or -errno. */
 int proc_watch__consume(struct proc_watch *pe);
+
+/*
+ * How long the caller may wait on proc_watch__fd() before consuming again:
+ * -1 (until it is readable) when the last consume found nothing, else the
+ * kernel's wake-up gap (FORNAX_RINGBUF_WAKEUP_GAP_NS): records written
+ * within the gap after a wake-up wake no one. pw may be NULL.
+ */
+int proc_watch__poll_timeout_ms(const struct proc_watch *pw);
 
 /* Drops mapping records left without their exit record for two cycles. */
 void proc_watch__end_cycle(struct proc_watch *pe);

@@ -2,6 +2,7 @@
 #include "python_tracker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -168,7 +169,7 @@ int python_tracker__fd(const struct python_tracker *t)
 
 void python_tracker__consume(struct python_tracker *t)
 {
-	int n = python_codes__consume(t->copies);
+	int n = t ? python_codes__consume(t->copies) : 0;
 
 	if (n < 0)
 		log_warn_ratelimited("reading the Python walker's code objects: %s, ignoring",
@@ -250,6 +251,33 @@ static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
 	t->stats.detected++;
 }
 
+/*
+ * Whether the program a process has just executed may be CPython. At exec
+ * only the program and its loader are mapped, and py_detect looks only at
+ * files named python3* or libpython3*: a program named otherwise is no
+ * interpreter yet, and one that loads libpython later is found by the
+ * recheck after the first backoff, as it was. The link's name costs one
+ * readlink, where a detection reads the stat and maps files.
+ */
+static bool exe_may_be_python(const struct python_tracker *t, __u32 pid)
+{
+	static const char deleted[] = " (deleted)";
+	char path[PATH_MAX];
+	int dirfd = procfs__open(t->proc_root, pid);
+	ssize_t n;
+
+	if (dirfd < 0)
+		return true; /* the detection says why */
+	n = readlinkat(dirfd, "exe", path, sizeof(path) - 1);
+	close(dirfd);
+	if (n <= 0)
+		return true;
+	path[n] = '\0';
+	if ((size_t)n > sizeof(deleted) - 1 && !strcmp(path + n - (sizeof(deleted) - 1), deleted))
+		path[n - (sizeof(deleted) - 1)] = '\0';
+	return py_detect__candidate_name(path);
+}
+
 static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec)
 {
 	struct tracked *p = find(t, pid, start_ns);
@@ -273,6 +301,13 @@ static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns,
 		}
 	}
 	p->last_seen_ns = now;
+	if (exec && !exe_may_be_python(t, pid)) {
+		/* as a detection that found nothing would: look again after the first backoff */
+		t->stats.exec_skipped++;
+		p->backoff_ns = RECHECK_FIRST_NS;
+		p->next_check_ns = now + RECHECK_FIRST_NS;
+		return p;
+	}
 	if (!p->python && !p->exit_grace && now >= p->next_check_ns)
 		detect(t, p, now);
 	return p;
@@ -423,12 +458,14 @@ void python_tracker__log_summary(const struct python_tracker *t)
 	python_codes__stats(t->copies, &cp);
 	log_processes(t);
 	py_code_cache__stats(t->code, &c);
-	log_info("python: %llu processes found (%llu of unsupported versions) in %llu checks; "
+	log_info("python: %llu processes found (%llu of unsupported versions) in %llu checks "
+		 "(%llu execs of programs named otherwise not checked); "
 		 "%llu samples of them: %llu walks complete, %llu at the depth limit, %llu cut "
 		 "by a read fault, %llu frames (%llu thread states found in the thread list); "
 		 "no frames: %llu no thread state, %llu idle, %llu read faults",
 		 (unsigned long long)t->stats.detected, (unsigned long long)t->stats.unsupported,
-		 (unsigned long long)t->stats.checks, (unsigned long long)t->k_samples,
+		 (unsigned long long)t->stats.checks, (unsigned long long)t->stats.exec_skipped,
+		 (unsigned long long)t->k_samples,
 		 (unsigned long long)t->k_end[FORNAX_PY_END_COMPLETE],
 		 (unsigned long long)t->k_end[FORNAX_PY_END_DEPTH],
 		 (unsigned long long)t->k_end[FORNAX_PY_END_READ_FAULT],

@@ -36,6 +36,7 @@ struct python_tracker_stats {
 	__u64 detected;      /* processes found to run CPython */
 	__u64 unsupported;   /* CPython of a version without a layout */
 	__u64 checks;        /* detections run */
+	__u64 exec_skipped;  /* execs of a program not named like CPython: no detection */
 	__u64 map_errors;    /* python_procs updates that failed */
 	__u64 frames;        /* Python frames resolved */
 	__u64 unreadable;    /* frames whose code object could not be read */
@@ -56,7 +57,7 @@ const struct sampler_python_maps *python_tracker__maps(const struct python_track
  * now (python_tracker__consume): its buffer is half full.
  */
 int python_tracker__fd(const struct python_tracker *t);
-/* Reads the walker's copies of code objects into the code cache. */
+/* Reads the walker's copies of code objects into the code cache; t may be NULL. */
 void python_tracker__consume(struct python_tracker *t);
 
 /*
