@@ -99,9 +99,10 @@ static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
  * the stacks map is full, else the map's error.
  */
 static __always_inline __u64 insert_stack(void *stacks, struct fornax_stack *stack,
-					  struct fornax_set_stats *st, __s32 *err, bool *fresh)
+					  struct fornax_set_stats *st, __s32 *err, bool *fresh,
+					  __u64 salt)
 {
-	__u64 id = hash_stack(stack);
+	__u64 id = (hash_stack(stack) ^ salt) ?: 1;
 	/*
 	 * int, not long: before Linux 6.4 ("bpf: return long from bpf_map_ops
 	 * funcs") the verifier calls the map's int-returning op directly, so the
@@ -160,7 +161,7 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 	if (user && stack->len >= FORNAX_MAX_STACK_DEPTH)
 		st->user_stack_truncated++;
 
-	return insert_stack(stacks, stack, st, err, &fresh);
+	return insert_stack(stacks, stack, st, err, &fresh, 0);
 }
 
 /* The thread's Python frames as a stack of their own; 0 when there are none. */
@@ -181,7 +182,12 @@ static __always_inline __u64 store_python_stack(void *stacks, struct fornax_set_
 	if (ret <= 0)
 		return 0;
 	stack->len = ret / sizeof(__u64);
-	id = insert_stack(stacks, stack, st, &err, &fresh);
+	/*
+	 * Per process: processes of one binary share code objects at the same
+	 * addresses (3.11's deep-frozen modules), and a stack new to one of them
+	 * must still have its code objects sent for it.
+	 */
+	id = insert_stack(stacks, stack, st, &err, &fresh, tgid * 0x9e3779b97f4a7c15ULL);
 	/* a stack already in the set had its code objects sent when it came */
 	if (id && fresh)
 		fornax_python_mark_fresh();
