@@ -80,19 +80,9 @@ static int add_slots(struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh)
 
 static const struct got_slot *find_slot(const struct plt_scan *s, __u64 offset)
 {
-	size_t lo = 0, hi = s->n_slots;
+	struct got_slot key = { .offset = offset };
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->slots[mid].offset == offset)
-			return &s->slots[mid];
-		if (s->slots[mid].offset < offset)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return s->n_slots ? bsearch(&key, s->slots, s->n_slots, sizeof(key), slot_cmp) : NULL;
 }
 
 /* The GOT slot a stub at vaddr jumps through, from its bytes; 0 if it is no such jump. */
