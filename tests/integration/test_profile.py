@@ -3,6 +3,7 @@
 import glob
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -133,6 +134,25 @@ class SplitWorkload(ft.TempDirTestCase):
         self.assertEqual(pids, self.pids, "one process per CPU")
 
 
+def window_wake_lateness(log, windows):
+    """Seconds late the drain that closed each of the first windows woke.
+
+    With -v every timed wake-up is logged, and a window's "wrote" line
+    follows the drain that closed it.
+    """
+    late, last = [], None
+    for line in log.splitlines():
+        m = re.search(r"drain schedule: woke ([\d.]+) ms after the deadline", line)
+        if m:
+            last = float(m.group(1)) / 1e3
+        elif "info: wrote " in line and last is not None:
+            late.append(last)
+            if len(late) == windows:
+                break
+    assert len(late) == windows, log
+    return late
+
+
 class Fornax(ft.TempDirTestCase):
     def test_kernel_frames_for_a_syscall_heavy_program(self):
         out = self.path("syscalls.pb.gz")
@@ -231,7 +251,8 @@ class Fornax(ft.TempDirTestCase):
         time.sleep(0.3)
         env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
         env.update({"FORNAX_INTERVAL": "1s", "FORNAX_FREQUENCY": str(freq),
-                    "FORNAX_OUTPUT": outdir, "FORNAX_DRAIN_INTERVAL": "250ms"})
+                    "FORNAX_OUTPUT": outdir, "FORNAX_DRAIN_INTERVAL": "250ms",
+                    "FORNAX_VERBOSE": "1"})
         agent = subprocess.Popen([ft.FORNAX], env=env, stderr=subprocess.PIPE, text=True)
         # Stop mid-window once three windows are out (startup time varies).
         deadline = time.monotonic() + 20
@@ -256,8 +277,17 @@ class Fornax(ft.TempDirTestCase):
         # loop then gives the next window a full interval, not the rest of one.
         self.assertGreaterEqual(profiles[0].duration, 0.9, shape)
         self.assertLess(profiles[0].duration, 5.0, shape)
-        for p in profiles[1:3]:
-            self.assertAlmostEqual(p.duration, 1.0, delta=0.1, msg=shape)
+        # A window closes at the first drain past its end: it runs the interval
+        # plus how late that drain woke, and a few ms late keeps the schedule,
+        # so the next one is that much shorter. A sanitizer build on two CPUs
+        # the workload keeps busy wakes up to a few hundred ms late; a release
+        # build a few ms. The bound is the lateness logged for these windows.
+        late = window_wake_lateness(err, 3)
+        self.assertLess(max(late[1:3]), 1.0, f"{shape}\n{err}")
+        for i in (1, 2):
+            bound = max(late[i - 1], late[i]) + 0.01
+            self.assertAlmostEqual(profiles[i].duration, 1.0, delta=bound,
+                                   msg=f"{shape}, closing drains woke {late} s late")
         self.assertLess(profiles[3].duration, 0.9, shape)
         # Windows tile the run: each starts where the one before ended.
         for a, b in zip(profiles, profiles[1:]):
