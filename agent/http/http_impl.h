@@ -5,7 +5,7 @@
 
 #include "http_server.h"
 
-#include <microhttpd.h>
+#include "mhd_api.h"
 #include <pthread.h>
 #include <stdbool.h>
 

@@ -60,19 +60,19 @@ enum MHD_Result http_respond(struct http_server *s, struct MHD_Connection *c,
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	r = libmhd.create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(body);
 		return MHD_NO; /* MHD closes the connection */
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	libmhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				content_type ? content_type : "text/plain; charset=utf-8");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	libmhd.add_response_header(r, "X-Content-Type-Options", "nosniff");
+	libmhd.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
-		MHD_add_response_header(r, headers[i], headers[i + 1]);
-	ret = MHD_queue_response(c, code, r);
-	MHD_destroy_response(r);
+		libmhd.add_response_header(r, headers[i], headers[i + 1]);
+	ret = libmhd.queue_response(c, code, r);
+	libmhd.destroy_response(r);
 	count_request(s, h, code);
 	return ret;
 }
@@ -301,7 +301,7 @@ static int start_daemon(struct http_server *s, int fd)
 	/* The threads MHD starts inherit this mask: every signal stays with the agent's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	s->daemon = MHD_start_daemon(
+	s->daemon = libmhd.start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
 			MHD_USE_ERROR_LOG,
 		0, NULL, NULL, handle, s,
@@ -342,6 +342,9 @@ struct http_server *http_server__new(const struct http_server_opts *opts, const 
 		err = -EINVAL;
 		goto cleanup;
 	}
+	err = mhd_api__load(why);
+	if (err)
+		goto cleanup;
 	err = http_address__parse(opts->address, &addr, &len, why);
 	if (err)
 		goto cleanup;
@@ -387,7 +390,7 @@ void http_server__free(struct http_server *s)
 	if (s->opts.capture_cancel)
 		s->opts.capture_cancel(s->opts.capture_ctx);
 	if (s->daemon)
-		MHD_stop_daemon(s->daemon);
+		libmhd.stop_daemon(s->daemon);
 	if (s->metrics_id >= 0)
 		metrics__remove_collector(s->opts.metrics, s->metrics_id);
 	for (size_t i = 0; i < s->n_checks; i++)

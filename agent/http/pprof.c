@@ -157,7 +157,7 @@ enum MHD_Result http_serve_pprof(struct http_server *s, struct MHD_Connection *c
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
 		return http_respond_text(s, c, HANDLER_PPROF, MHD_HTTP_METHOD_NOT_ALLOWED, allow_get,
 					 "a capture is started with GET");
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, parse_arg, &a);
+	libmhd.get_connection_values(c, MHD_GET_ARGUMENT_KIND, parse_arg, &a);
 	if (a.error[0])
 		return http_respond_text(s, c, HANDLER_PPROF, MHD_HTTP_BAD_REQUEST, NULL, "%s",
 					 a.error);

@@ -176,6 +176,36 @@ class Summary(ft.TempDirTestCase):
             self.assertIn(stats, verbose.stderr)
 
 
+class Libraries(ft.TempDirTestCase):
+    """What is not asked for is not loaded: libmicrohttpd pulls in GnuTLS and
+    five more libraries (2.5 MiB of RSS), libcurl some 28."""
+
+    def mapped_libraries(self, args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
+        agent = subprocess.Popen([ft.FORNAX, "-d", "30s", "-o", self.path("p.pb.gz")] + args,
+                                 env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 20
+            while True:  # sampling has begun once the start-up line is out
+                line = agent.stderr.readline()
+                self.assertTrue(line, "the agent ended before sampling")
+                if "profiling" in line:
+                    break
+                self.assertLess(time.monotonic(), deadline)
+            with open(f"/proc/{agent.pid}/maps") as f:
+                return {os.path.basename(l.split()[-1]) for l in f if "/" in l}
+        finally:
+            agent.kill()
+            agent.communicate()
+
+    def test_http_library_only_with_the_endpoint(self):
+        libs = self.mapped_libraries([])
+        self.assertFalse([l for l in libs if "microhttpd" in l or "gnutls" in l or
+                          "libcurl" in l], sorted(libs))
+        libs = self.mapped_libraries(["--http-address", "127.0.0.1:0"])
+        self.assertTrue([l for l in libs if "microhttpd" in l], sorted(libs))
+
+
 if __name__ == "__main__":
     ft.require_bpf()
     unittest.main()
