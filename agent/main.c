@@ -120,6 +120,7 @@ static void consume_proc_events(void *ctx)
 	int n;
 
 	lifecycle__consume_sideband(a->lifecycle); /* an exit takes what was mapped before it */
+	python_tracker__consume(a->python); /* the Python walker's copies of code objects */
 	n = a->proc_watch ? proc_watch__consume(a->proc_watch) : 0;
 	if (n < 0)
 		log_warn_ratelimited("reading process events: %s, ignoring", strerror(-n));
@@ -134,18 +135,19 @@ static void consume_proc_events(void *ctx)
 /* Returns 1 when SIGINT/SIGTERM arrived, 0 when the deadline passed, or -errno. */
 static int wait_until(struct agent *a, __u64 deadline_mono)
 {
-	struct pollfd fds[3] = {
+	struct pollfd fds[4] = {
 		{ .fd = a->signal_fd, .events = POLLIN },
 		{ .fd = a->timer_fd, .events = POLLIN },
 		/* a negative fd is ignored by poll() */
 		{ .fd = a->proc_watch ? proc_watch__fd(a->proc_watch) : -1, .events = POLLIN },
+		{ .fd = a->python ? python_tracker__fd(a->python) : -1, .events = POLLIN },
 	};
 	int err = arm_timer(a, deadline_mono);
 
 	if (err)
 		return err;
 	for (;;) {
-		int ready = poll(fds, 3, proc_watch__poll_timeout_ms(a->proc_watch));
+		int ready = poll(fds, 4, proc_watch__poll_timeout_ms(a->proc_watch));
 
 		if (ready < 0) {
 			if (errno == EINTR)
@@ -174,7 +176,7 @@ static int wait_until(struct agent *a, __u64 deadline_mono)
 			return 0;
 		}
 		/* timed out: the records that came within the kernel's wake-up gap */
-		if (!ready || fds[2].revents & POLLIN)
+		if (!ready || (fds[2].revents | fds[3].revents) & POLLIN)
 			consume_proc_events(a);
 	}
 }
@@ -608,8 +610,7 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 		.max_stacks = max_stacks,
 		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
 		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
-		.python_walk = a->python != NULL,
-		.python_procs_fd = a->python ? python_tracker__procs_fd(a->python) : -1,
+		.python_maps = a->python ? python_tracker__maps(a->python) : NULL,
 	};
 	int err;
 
@@ -621,8 +622,7 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 		python_tracker__free(a->python);
 		a->python = NULL;
 		lifecycle__set_python(a->lifecycle, NULL);
-		sopts.python_walk = false;
-		sopts.python_procs_fd = -1;
+		sopts.python_maps = NULL;
 		a->sampler = sampler__new(&sopts);
 	}
 	if (!a->sampler && a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_AUTO) {

@@ -99,9 +99,10 @@ static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
  * the stacks map is full, else the map's error.
  */
 static __always_inline __u64 insert_stack(void *stacks, struct fornax_stack *stack,
-					  struct fornax_set_stats *st, __s32 *err)
+					  struct fornax_set_stats *st, __s32 *err, bool *fresh,
+					  __u64 salt)
 {
-	__u64 id = hash_stack(stack);
+	__u64 id = (hash_stack(stack) ^ salt) ?: 1;
 	/*
 	 * int, not long: before Linux 6.4 ("bpf: return long from bpf_map_ops
 	 * funcs") the verifier calls the map's int-returning op directly, so the
@@ -111,6 +112,7 @@ static __always_inline __u64 insert_stack(void *stacks, struct fornax_stack *sta
 	int uerr = bpf_map_update_elem(stacks, &id, stack, BPF_NOEXIST);
 
 	*err = 0;
+	*fresh = uerr == 0;
 	if (uerr && uerr != -EEXIST) {
 		if (uerr == -E2BIG || uerr == -ENOMEM) {
 			st->stack_map_full++;
@@ -130,6 +132,7 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 {
 	__u32 zero = 0;
 	struct fornax_stack *stack = bpf_map_lookup_elem(&scratch, &zero);
+	bool fresh;
 	long ret;
 
 	if (!stack) {
@@ -158,7 +161,7 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 	if (user && stack->len >= FORNAX_MAX_STACK_DEPTH)
 		st->user_stack_truncated++;
 
-	return insert_stack(stacks, stack, st, err);
+	return insert_stack(stacks, stack, st, err, &fresh, 0);
 }
 
 /* The thread's Python frames as a stack of their own; 0 when there are none. */
@@ -167,7 +170,9 @@ static __always_inline __u64 store_python_stack(void *stacks, struct fornax_set_
 {
 	__u32 one = 1;
 	struct fornax_stack *stack = bpf_map_lookup_elem(&scratch, &one);
+	bool fresh = false;
 	__s32 err;
+	__u64 id;
 	long ret;
 
 	if (!stack)
@@ -177,7 +182,16 @@ static __always_inline __u64 store_python_stack(void *stacks, struct fornax_set_
 	if (ret <= 0)
 		return 0;
 	stack->len = ret / sizeof(__u64);
-	return insert_stack(stacks, stack, st, &err);
+	/*
+	 * Per process: processes of one binary share code objects at the same
+	 * addresses (3.11's deep-frozen modules), and a stack new to one of them
+	 * must still have its code objects sent for it.
+	 */
+	id = insert_stack(stacks, stack, st, &err, &fresh, tgid * 0x9e3779b97f4a7c15ULL);
+	/* a stack already in the set had its code objects sent when it came */
+	if (id && fresh)
+		fornax_python_mark_fresh();
+	return id;
 }
 
 static __always_inline void record(struct bpf_perf_event_data *ctx, void *counts, void *stacks,
@@ -252,6 +266,7 @@ int fornax_sample(struct bpf_perf_event_data *ctx)
 		record(ctx, &counts_1, &stacks_1, st, tgid, tid);
 	else
 		record(ctx, &counts_0, &stacks_0, st, tgid, tid);
+	fornax_python_note_codes(st, tgid);
 	return 0;
 }
 

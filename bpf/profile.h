@@ -113,9 +113,18 @@ struct fornax_set_stats {
 	__u64 py_miss[FORNAX_PY_MISS_NR]; /* ... without: why */
 	__u64 py_frames;                  /* frames recorded */
 	__u64 py_tstate_by_list;          /* thread states found in the thread list, not as GIL holder */
-	__u64 py_pad;
+	/*
+	 * Code objects copied to the agent (py_codes): stacks whose code
+	 * objects were checked (new in the set and not checked this py_gen),
+	 * copies sent, copies lost (ring buffer full: the agent reads the
+	 * process at the drain), code objects that could not be read.
+	 */
+	__u64 py_chains_checked;
+	__u64 py_codes_sent;
+	__u64 py_codes_lost;
+	__u64 py_code_faults;
 };
-_Static_assert(sizeof(struct fornax_set_stats) == 80 + 24 * 8 + 8 * (4 + FORNAX_PY_END_NR +
+_Static_assert(sizeof(struct fornax_set_stats) == 80 + 24 * 8 + 8 * (7 + FORNAX_PY_END_NR +
 								      FORNAX_PY_MISS_NR),
 	       "set stats ABI");
 

@@ -19,7 +19,18 @@
  * The frame chain (tstate->cframe->current_frame, then previous) is walked
  * one bpf_loop() iteration per frame, one read per frame. Each frame is
  * recorded as its code object address, the instruction pointer's offset in
- * it and the entry mark; the agent reads the code objects.
+ * it and the entry mark.
+ *
+ * The agent names those frames from the code objects, and a process may be
+ * gone by the drain. So the first time a code object is met, the walker
+ * copies what names it (the code object's header, qualified name, file
+ * name and location table) into the py_codes ring buffer while the process
+ * lives. Looking each frame up on every sample would cost more than the
+ * walk, so the check is made only for a Python stack new in the set, and
+ * only if its chain of code objects (a hash of their addresses) was not
+ * checked in this py_gen; the agent moves py_gen on every drain. Each check
+ * re-reads the code objects' identifying fields: one freed and reused for
+ * another is sent again.
  */
 #ifndef FORNAX_PYTHON_BPF_H
 #define FORNAX_PYTHON_BPF_H
@@ -51,7 +62,8 @@ struct py_walk {
 	__u32 tid;
 	__u32 n;
 	__u32 end;
-	__u32 pad;
+	__u32 fresh; /* the stack walked is new in its set: fornax_python_note_codes() */
+	__u64 chain; /* hash of the stack's code objects */
 	__u8 buf[FORNAX_PY_TSTATE_READ];
 };
 
@@ -65,7 +77,45 @@ struct {
 struct py_ctx {
 	struct fornax_stack *stack;
 	struct py_walk *w;
+	struct fornax_set_stats *st;
+	__u32 tgid;
+	__u32 lost;
 };
+
+/* Sized and shared by the agent (agent/lifecycle/python_tracker.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct fornax_py_seen_key);
+	__type(value, struct fornax_py_seen);
+} py_seen_codes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct fornax_py_seen_key);
+	__type(value, struct fornax_py_seen);
+} py_seen_chains SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_gen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 16);
+} py_codes SEC(".maps");
+
+/* A record is too big for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fornax_py_code_record);
+} py_records SEC(".maps");
 
 /* The u64 at off in w->buf, which holds len bytes; false if off is outside. */
 static __always_inline bool py_buf_u64(struct py_walk *w, __u32 off, __u32 len, __u64 *out)
@@ -231,6 +281,7 @@ static __always_inline long fornax_python_walk(struct fornax_stack *stack,
 	w->tid = tid;
 	w->tstate = 0;
 	w->n = 0;
+	w->fresh = 0;
 	w->end = FORNAX_PY_END_NONE;
 
 	ts = py_find_tstate(w, st, &miss);
@@ -263,6 +314,202 @@ static __always_inline long fornax_python_walk(struct fornax_stack *stack,
 	st->py_frames += w->n;
 	stack->flags = FORNAX_STACK_PYTHON | (end << FORNAX_STACK_END_SHIFT);
 	return (long)w->n * sizeof(__u64);
+}
+
+static __always_inline __u64 py_mix(__u64 h, __u64 x)
+{
+	x ^= h;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* The u64 at off in the code object copied into r (len bytes); 0 if off is outside. */
+static __always_inline __u64 py_code_u64(const struct fornax_py_code_record *r, __u32 off,
+					 __u32 len)
+{
+	__u64 v = 0;
+
+	if (off <= FORNAX_PY_CODE_COPY - 8 && off + 8 <= len)
+		__builtin_memcpy(&v, &r->code_bytes[off], 8);
+	return v;
+}
+
+/* Copies the compact str at addr, header and characters, into buf; its bytes, or 0. */
+static __always_inline __u32 py_copy_str(const struct fornax_py_code_offsets *o, __u64 addr,
+					 __u8 *buf)
+{
+	__u64 length = 0, size;
+	__u32 state = 0, kind;
+
+	if (!addr || bpf_probe_read_user(&length, 8, (void *)(addr + o->str_length)) ||
+	    bpf_probe_read_user(&state, 4, (void *)(addr + o->str_state)))
+		return 0;
+	kind = (state >> 2) & 7;
+	/* legacy (not compact) strings are left to the agent */
+	if (!((state >> 5) & 1) || (kind != 1 && kind != 2 && kind != 4) ||
+	    length > FORNAX_PY_STR_COPY)
+		return 0;
+	size = ((state >> 6) & 1) ? o->str_ascii_size : o->str_compact_size;
+	size += length * kind;
+	/* the bound checked on the register the read takes (see py_note_step) */
+	asm volatile("" : "+r"(size));
+	if (size > FORNAX_PY_STR_COPY || bpf_probe_read_user(buf, size, (void *)addr))
+		return 0;
+	return (__u32)size;
+}
+
+/* Copies the bytes object at addr, header and bytes, into buf; its bytes, or 0. */
+static __always_inline __u32 py_copy_bytes(const struct fornax_py_code_offsets *o, __u64 addr,
+					   __u8 *buf)
+{
+	__u64 n = 0, size;
+
+	if (!addr || bpf_probe_read_user(&n, 8, (void *)(addr + o->ob_size)) ||
+	    n > FORNAX_PY_LINETABLE_COPY)
+		return 0;
+	size = o->bytes_sval + n;
+	asm volatile("" : "+r"(size));
+	if (size > FORNAX_PY_LINETABLE_COPY || bpf_probe_read_user(buf, size, (void *)addr))
+		return 0;
+	return (__u32)size;
+}
+
+/* Sends the code object r->code (its header already in r) with its strings and location table. */
+static __always_inline int py_send_code(struct py_ctx *c, struct fornax_py_code_record *r,
+					__u32 len)
+{
+	const struct fornax_py_code_offsets *o = &c->w->proc.code;
+	__u64 avail, size, lt, flags = BPF_RB_NO_WAKEUP;
+
+	r->tgid = c->tgid;
+	r->code_len = len;
+	r->start_ns = c->w->proc.start_ns;
+	r->qualname = py_code_u64(r, o->code_qualname, len);
+	r->filename = py_code_u64(r, o->code_filename, len);
+	r->linetable = py_code_u64(r, o->code_linetable, len);
+	r->qualname_len = py_copy_str(o, r->qualname, r->qualname_bytes);
+	r->filename_len = py_copy_str(o, r->filename, r->filename_bytes);
+	lt = py_copy_bytes(o, r->linetable, r->linetable_bytes);
+	r->linetable_len = lt;
+	r->pad = 0;
+	/* The agent reads at its drain; woken only when the buffer is half full. */
+	avail = bpf_ringbuf_query(&py_codes, BPF_RB_AVAIL_DATA);
+	if (avail > bpf_ringbuf_query(&py_codes, BPF_RB_RING_SIZE) / 2)
+		flags = BPF_RB_FORCE_WAKEUP;
+	size = FORNAX_PY_CODE_RECORD_HDR + FORNAX_PY_CODE_COPY + 2 * FORNAX_PY_STR_COPY + lt;
+	asm volatile("" : "+r"(size));
+	if (size > sizeof(*r))
+		return -1;
+	return bpf_ringbuf_output(&py_codes, r, size, flags);
+}
+
+/* One frame of a new chain: sends its code object unless sent, unchanged, before. */
+static long py_note_step(__u32 i, void *ctx)
+{
+	struct py_ctx *c = ctx;
+	const struct fornax_py_code_offsets *o = &c->w->proc.code;
+	struct fornax_py_seen_key key = { .tgid = c->tgid };
+	struct fornax_py_seen val, *seen;
+	struct fornax_py_code_record *r;
+	__u64 fp, k = i, len = o->code_read;
+	__u32 zero = 0;
+
+	/* the bound checked on the register the index is read with */
+	asm volatile("" : "+r"(k));
+	if (k >= FORNAX_MAX_STACK_DEPTH || k >= c->stack->len)
+		return 1;
+	key.addr = fornax_py_frame_code(c->stack->ips[k]);
+	if (!key.addr)
+		return 0;
+	r = bpf_map_lookup_elem(&py_records, &zero);
+	asm volatile("" : "+r"(len));
+	if (!r || len < 8 || len > FORNAX_PY_CODE_COPY)
+		return 1;
+	r->code = key.addr;
+	if (bpf_probe_read_user(r->code_bytes, len, (void *)key.addr)) {
+		c->st->py_code_faults++;
+		return 0;
+	}
+	/* the fields py_code.c's fingerprint compares: another object has other values */
+	fp = py_mix(py_code_u64(r, o->ob_size, len), py_code_u64(r, o->code_qualname, len));
+	fp = py_mix(fp, py_code_u64(r, o->code_filename, len));
+	fp = py_mix(fp, py_code_u64(r, o->code_linetable, len));
+	fp = py_mix(fp, py_code_u64(r, o->code_firstlineno, len) & 0xffffffffULL);
+	seen = bpf_map_lookup_elem(&py_seen_codes, &key);
+	if (seen && seen->start_ns == c->w->proc.start_ns && seen->stamp == fp)
+		return 0;
+	if (py_send_code(c, r, len)) {
+		c->st->py_codes_lost++;
+		c->lost = 1;
+		return 0;
+	}
+	c->st->py_codes_sent++;
+	val.start_ns = c->w->proc.start_ns;
+	val.stamp = fp;
+	bpf_map_update_elem(&py_seen_codes, &key, &val, BPF_ANY);
+	return 0;
+}
+
+static long py_chain_step(__u32 i, void *ctx)
+{
+	struct py_ctx *c = ctx;
+	__u64 k = i;
+
+	asm volatile("" : "+r"(k));
+	if (k >= FORNAX_MAX_STACK_DEPTH || k >= c->stack->len)
+		return 1;
+	c->w->chain = py_mix(c->w->chain, c->stack->ips[k] & FORNAX_PY_CODE_MASK);
+	return 0;
+}
+
+/* The walk of this CPU's last sample, if its Python stack was new in its set. */
+static __always_inline void fornax_python_mark_fresh(void)
+{
+	__u32 zero = 0;
+	struct py_walk *w = bpf_map_lookup_elem(&py_walks, &zero);
+
+	if (w)
+		w->fresh = 1;
+}
+
+/*
+ * If the Python stack of this CPU's sample (scratch[1]) was new in its set:
+ * sends the agent its code objects not sent before, unless its chain was
+ * checked in this py_gen. Called once per sample, outside the per-set
+ * branches, so the verifier sees this code once.
+ */
+static __always_inline void fornax_python_note_codes(struct fornax_set_stats *st, __u32 tgid)
+{
+	struct fornax_py_seen_key key = { .tgid = tgid };
+	struct py_ctx c = { .st = st, .tgid = tgid };
+	struct fornax_py_seen val, *seen;
+	__u32 zero = 0, one = 1;
+	__u64 gen = 0, *g;
+
+	if (!python_walk)
+		return;
+	c.w = bpf_map_lookup_elem(&py_walks, &zero);
+	c.stack = bpf_map_lookup_elem(&scratch, &one);
+	if (!c.w || !c.stack || !c.w->fresh)
+		return;
+	c.w->fresh = 0;
+	g = bpf_map_lookup_elem(&py_gen, &zero);
+	if (g)
+		gen = *g;
+	c.w->chain = 0;
+	bpf_loop(FORNAX_MAX_STACK_DEPTH, py_chain_step, &c, 0);
+	key.addr = c.w->chain;
+	seen = bpf_map_lookup_elem(&py_seen_chains, &key);
+	if (seen && seen->start_ns == c.w->proc.start_ns && seen->stamp == gen)
+		return;
+	st->py_chains_checked++;
+	bpf_loop(FORNAX_MAX_STACK_DEPTH, py_note_step, &c, 0);
+	if (c.lost)
+		return; /* checked again at its next new stack */
+	val.start_ns = c.w->proc.start_ns;
+	val.stamp = gen;
+	bpf_map_update_elem(&py_seen_chains, &key, &val, BPF_ANY);
 }
 
 #endif /* FORNAX_PYTHON_BPF_H */

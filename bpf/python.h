@@ -6,8 +6,10 @@
  * The agent finds CPython in a process (symbolizer/python/py_detect.c),
  * writes one struct fornax_py_proc per process into python_procs, and the
  * walker records, per sample, the thread's Python frames innermost first
- * into a struct fornax_stack whose ips are packed frames (below). The agent
- * reads the code objects and merges the frames into the native stack
+ * into a struct fornax_stack whose ips are packed frames (below), and copies
+ * each code object it first meets to the agent (struct
+ * fornax_py_code_record). The agent names the frames from those copies (or
+ * reads the code objects) and merges them into the native stack
  * (symbolizer/python/py_merge.c).
  */
 #ifndef FORNAX_BPF_PYTHON_H
@@ -70,6 +72,27 @@ _Static_assert(sizeof(struct fornax_py_offsets) == 60, "python offsets ABI");
  * agent deletes the entry when it hears of the exec, and until then the
  * walker's reads fail or the agent finds no code object where they point.
  */
+/*
+ * Where the name, file and location table of a code object are, for the
+ * copy the walker sends the agent of each code object it meets (struct
+ * fornax_py_code_record). All below FORNAX_PY_CODE_COPY.
+ */
+struct fornax_py_code_offsets {
+	__u32 code_read; /* bytes of a code object copied: up to its first code unit */
+	__u32 ob_size;   /* PyVarObject.ob_size: code units of a code object, bytes of a bytes */
+	__u32 code_firstlineno;
+	__u32 code_filename;
+	__u32 code_qualname;
+	__u32 code_linetable;
+	__u32 str_length; /* PyASCIIObject.length */
+	__u32 str_state;
+	__u32 str_ascii_size;   /* where a compact ASCII str's characters start */
+	__u32 str_compact_size; /* ... and those of any other compact str */
+	__u32 bytes_sval;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fornax_py_code_offsets) == 48, "python code offsets ABI");
+
 struct fornax_py_proc {
 	__u64 start_ns; /* group leader's start_boottime */
 	__u64 runtime;  /* address of _PyRuntime */
@@ -77,8 +100,62 @@ struct fornax_py_proc {
 	__u32 flags;    /* FORNAX_PY_SHIM_ENTRY */
 	struct fornax_py_offsets off;
 	__u32 pad;
+	struct fornax_py_code_offsets code;
 };
-_Static_assert(sizeof(struct fornax_py_proc) == 24 + 60 + 4, "python proc ABI");
+_Static_assert(sizeof(struct fornax_py_proc) == 24 + 60 + 4 + 48, "python proc ABI");
+
+/*
+ * A code object met for the first time (or found changed), copied while the
+ * process lives: the agent names its frames from this even if the process
+ * has exited by the drain. Sent through the py_codes ring buffer, ending
+ * after linetable_len bytes of linetable_bytes. An object that did not fit
+ * is not copied (its address stays, its length is 0): the agent reads it
+ * from the process, if it still can.
+ */
+#define FORNAX_PY_CODE_COPY 256
+#define FORNAX_PY_STR_COPY 512       /* a str object, header and characters */
+#define FORNAX_PY_LINETABLE_COPY 4096 /* the location table's bytes object, header included */
+
+struct fornax_py_code_record {
+	__u32 tgid;
+	__u32 code_len; /* bytes of code_bytes: fornax_py_code_offsets.code_read */
+	__u64 start_ns;
+	__u64 code;
+	__u64 qualname;
+	__u64 filename;
+	__u64 linetable;
+	__u32 qualname_len;
+	__u32 filename_len;
+	__u32 linetable_len;
+	__u32 pad;
+	__u8 code_bytes[FORNAX_PY_CODE_COPY];
+	__u8 qualname_bytes[FORNAX_PY_STR_COPY];
+	__u8 filename_bytes[FORNAX_PY_STR_COPY];
+	__u8 linetable_bytes[FORNAX_PY_LINETABLE_COPY];
+};
+_Static_assert(sizeof(struct fornax_py_code_record) ==
+		       64 + FORNAX_PY_CODE_COPY + 2 * FORNAX_PY_STR_COPY + FORNAX_PY_LINETABLE_COPY,
+	       "python code record ABI");
+#define FORNAX_PY_CODE_RECORD_HDR 64
+
+/*
+ * What the walker has sent, by process: py_seen_codes (addr: a code object;
+ * stamp: the fingerprint of the fields that identify it) and py_seen_chains
+ * (addr: a hash of a stack's code objects; stamp: the py_gen it was checked
+ * in). An entry applies while start_ns is the process's.
+ */
+struct fornax_py_seen_key {
+	__u64 addr;
+	__u32 tgid;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct fornax_py_seen_key) == 16, "python seen key ABI");
+
+struct fornax_py_seen {
+	__u64 start_ns;
+	__u64 stamp;
+};
+_Static_assert(sizeof(struct fornax_py_seen) == 16, "python seen ABI");
 
 /*
  * A Python frame packed into one stack slot:

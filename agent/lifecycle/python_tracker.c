@@ -48,9 +48,12 @@ struct python_tracker {
 	int procs_fd;
 	struct hmap procs;
 	struct py_code_cache *code;
+	struct python_codes *copies; /* the walker's copies of code objects */
+	struct sampler_python_maps maps;
 	struct python_tracker_stats stats;
 	/* the kernel's counters, summed over drains */
 	__u64 k_samples, k_frames, k_by_list;
+	__u64 k_chains, k_sent, k_lost, k_code_faults;
 	__u64 k_end[FORNAX_PY_END_NR];
 	__u64 k_miss[FORNAX_PY_MISS_NR];
 };
@@ -68,10 +71,37 @@ static bool proc_eq(const void *val, const void *key)
 	return p->pid == k->pid && p->start_ns == k->start_ns;
 }
 
+static struct tracked *find(const struct python_tracker *t, __u32 pid, __u64 start_ns);
+
+/* A code object the walker copied: into the cache, while its process is tracked. */
+static int on_code_copy(__u32 pid, __u64 start_ns, __u64 code_addr,
+			const struct py_mem_copy *copies, size_t n_copies, void *ctx)
+{
+	struct python_tracker *t = ctx;
+	struct tracked *p = find(t, pid, start_ns);
+
+	if (!p || !p->python) {
+		t->stats.copies_orphaned++;
+		return 0;
+	}
+	/* failures are counted by the cache; the drain reads the process if it can */
+	(void)py_code_cache__add(t->code, &p->proc, pid, start_ns, code_addr, copies, n_copies);
+	return 0;
+}
+
+static void on_code_evicted(void *ctx, __u32 pid, __u64 start_ns, __u64 code_addr)
+{
+	struct python_tracker *t = ctx;
+
+	(void)start_ns;
+	python_codes__forget(t->copies, pid, code_addr);
+}
+
 struct python_tracker *python_tracker__new(const struct python_tracker_opts *opts)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, no_prealloc, .map_flags = BPF_F_NO_PREALLOC);
 	struct python_tracker *t = calloc(1, sizeof(*t));
+	struct py_code_cache_opts code = { 0 };
 	int err;
 
 	if (!t) {
@@ -82,7 +112,11 @@ struct python_tracker *python_tracker__new(const struct python_tracker_opts *opt
 	t->ns_per_tick = procfs__ns_per_tick();
 	t->max_processes = opts && opts->max_processes ? opts->max_processes : 16384;
 	t->proc_root = strdup(opts && opts->proc_root ? opts->proc_root : "/proc");
-	t->code = py_code_cache__new(opts ? &opts->code : NULL);
+	if (opts)
+		code = opts->code;
+	code.evicted = on_code_evicted;
+	code.ctx = t;
+	t->code = py_code_cache__new(&code);
 	if (!t->proc_root || !t->code) {
 		err = -ENOMEM;
 		goto fail;
@@ -94,6 +128,13 @@ struct python_tracker *python_tracker__new(const struct python_tracker_opts *opt
 		err = -errno;
 		goto fail;
 	}
+	t->copies = python_codes__new(opts ? &opts->copies : NULL, on_code_copy, t);
+	if (!t->copies) {
+		err = -errno;
+		goto fail;
+	}
+	t->maps.procs = t->procs_fd;
+	python_codes__maps(t->copies, &t->maps);
 	return t;
 fail:
 	python_tracker__free(t);
@@ -109,15 +150,30 @@ void python_tracker__free(struct python_tracker *t)
 		free(t->procs.slots[i].val);
 	hmap__clear(&t->procs);
 	py_code_cache__free(t->code);
+	python_codes__free(t->copies);
 	if (t->procs_fd >= 0)
 		close(t->procs_fd);
 	free(t->proc_root);
 	free(t);
 }
 
-int python_tracker__procs_fd(const struct python_tracker *t)
+const struct sampler_python_maps *python_tracker__maps(const struct python_tracker *t)
 {
-	return t->procs_fd;
+	return &t->maps;
+}
+
+int python_tracker__fd(const struct python_tracker *t)
+{
+	return python_codes__fd(t->copies);
+}
+
+void python_tracker__consume(struct python_tracker *t)
+{
+	int n = t ? python_codes__consume(t->copies) : 0;
+
+	if (n < 0)
+		log_warn_ratelimited("reading the Python walker's code objects: %s, ignoring",
+				     strerror(-n));
 }
 
 static struct tracked *find(const struct python_tracker *t, __u32 pid, __u64 start_ns)
@@ -185,6 +241,7 @@ static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
 	entry.version = p->proc.layout.version;
 	entry.flags = p->proc.layout.flags;
 	entry.off = p->proc.layout.walker;
+	py_layout__code_offsets(&p->proc.layout, &entry.code);
 	if (bpf_map_update_elem(t->procs_fd, &p->pid, &entry, BPF_ANY)) {
 		t->stats.map_errors++;
 		p->next_check_ns = now + RECHECK_FIRST_NS;
@@ -303,6 +360,8 @@ int python_tracker__frame(struct python_tracker *t, __u32 pid, __u64 start_ns, _
 
 	if (!proc)
 		return -ENOENT;
+	/* copies sent before this frame's sample was drained are in the buffer */
+	python_tracker__consume(t);
 	t->stats.frames++;
 	err = code ? py_code_cache__lookup(t->code, proc, pid, start_ns, code,
 					   fornax_py_frame_instr(packed), out)
@@ -315,6 +374,7 @@ int python_tracker__frame(struct python_tracker *t, __u32 pid, __u64 start_ns, _
 void python_tracker__end_cycle(struct python_tracker *t)
 {
 	__u64 now = clock_ns(CLOCK_MONOTONIC);
+	int err;
 
 	/* Exited processes had one more cycle for their last samples; idle ones go after a while. */
 	for (size_t i = 0; i < t->procs.cap;) {
@@ -328,12 +388,18 @@ void python_tracker__end_cycle(struct python_tracker *t)
 	}
 	hmap__shrink(&t->procs);
 	py_code_cache__end_cycle(t->code);
+	/* after the evictions: a chain met from now on is checked again */
+	err = python_codes__next_gen(t->copies);
+	if (err)
+		log_warn_ratelimited("python: moving the walker's generation: %s, ignoring",
+				     strerror(-err));
 }
 
 void python_tracker__stats(const struct python_tracker *t, struct python_tracker_stats *out)
 {
 	*out = t->stats;
 	py_code_cache__stats(t->code, &out->code);
+	python_codes__stats(t->copies, &out->copies);
 }
 
 void python_tracker__account_drain(struct python_tracker *t, const struct fornax_set_stats *k)
@@ -341,6 +407,10 @@ void python_tracker__account_drain(struct python_tracker *t, const struct fornax
 	t->k_samples += k->py_samples;
 	t->k_frames += k->py_frames;
 	t->k_by_list += k->py_tstate_by_list;
+	t->k_chains += k->py_chains_checked;
+	t->k_sent += k->py_codes_sent;
+	t->k_lost += k->py_codes_lost;
+	t->k_code_faults += k->py_code_faults;
 	for (int i = 0; i < FORNAX_PY_END_NR; i++)
 		t->k_end[i] += k->py_end[i];
 	for (int i = 0; i < FORNAX_PY_MISS_NR; i++)
@@ -381,9 +451,11 @@ static void log_processes(const struct python_tracker *t)
 void python_tracker__log_summary(const struct python_tracker *t)
 {
 	struct py_code_cache_stats c;
+	struct python_codes_stats cp;
 
 	if (!t)
 		return;
+	python_codes__stats(t->copies, &cp);
 	log_processes(t);
 	py_code_cache__stats(t->code, &c);
 	log_info("python: %llu processes found (%llu of unsupported versions) in %llu checks "
@@ -409,4 +481,15 @@ void python_tracker__log_summary(const struct python_tracker *t)
 		 (unsigned long long)c.revalidated, (unsigned long long)c.reused,
 		 (unsigned long long)c.evicted, (unsigned long long)t->stats.frames,
 		 (unsigned long long)t->stats.unreadable);
+	log_info("python code objects copied by the walker: %llu stacks checked, %llu copies "
+		 "sent (%llu lost: buffer full, %llu objects unreadable); %llu received, %llu "
+		 "cached as new (%llu of them without a location table), %llu already cached, "
+		 "%llu not code objects, %llu of processes not tracked, %llu malformed",
+		 (unsigned long long)t->k_chains, (unsigned long long)t->k_sent,
+		 (unsigned long long)t->k_lost, (unsigned long long)t->k_code_faults,
+		 (unsigned long long)cp.records,
+		 (unsigned long long)(c.copies - c.copies_known - c.copy_errors),
+		 (unsigned long long)c.no_linetable, (unsigned long long)c.copies_known,
+		 (unsigned long long)c.copy_errors, (unsigned long long)t->stats.copies_orphaned,
+		 (unsigned long long)cp.malformed);
 }

@@ -20,6 +20,8 @@
 #include "profile.h"
 #include "py_code.h"
 #include "py_detect.h"
+#include "python_codes.h"
+#include "sampler.h"
 
 struct python_tracker;
 
@@ -27,6 +29,7 @@ struct python_tracker_opts {
 	const char *proc_root;  /* NULL: "/proc" */
 	size_t max_processes;   /* processes remembered, Python or not; 0: 16384 */
 	struct py_code_cache_opts code;
+	struct python_codes_opts copies;
 };
 
 struct python_tracker_stats {
@@ -37,15 +40,25 @@ struct python_tracker_stats {
 	__u64 map_errors;    /* python_procs updates that failed */
 	__u64 frames;        /* Python frames resolved */
 	__u64 unreadable;    /* frames whose code object could not be read */
+	__u64 copies_orphaned; /* copies of code objects of processes not (or no longer) tracked */
 	struct py_code_cache_stats code;
+	struct python_codes_stats copies;
 };
 
 /* NULL with errno set. */
 struct python_tracker *python_tracker__new(const struct python_tracker_opts *opts);
 void python_tracker__free(struct python_tracker *t);
 
-/* The python_procs map, for sampler_opts.python_procs_fd. */
-int python_tracker__procs_fd(const struct python_tracker *t);
+/* The maps the walker shares with the tracker, for sampler_opts.python_maps. */
+const struct sampler_python_maps *python_tracker__maps(const struct python_tracker *t);
+
+/*
+ * Readable (POLLIN) when the walker's copies of code objects should be read
+ * now (python_tracker__consume): its buffer is half full.
+ */
+int python_tracker__fd(const struct python_tracker *t);
+/* Reads the walker's copies of code objects into the code cache; t may be NULL. */
+void python_tracker__consume(struct python_tracker *t);
 
 /*
  * Process (pid, start_ns) runs now: detect CPython in it unless that was

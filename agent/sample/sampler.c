@@ -545,9 +545,19 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 		if (!err)
 			err = bpf_map__reuse_fd(s->skel->maps.unwind_vmas, opts->unwind_maps->vmas);
 	}
-	if (!err && opts->python_walk && opts->python_procs_fd > 0) {
+	if (!err && opts->python_maps) {
+		const struct sampler_python_maps *pm = opts->python_maps;
+
 		s->skel->rodata->python_walk = true;
-		err = bpf_map__reuse_fd(s->skel->maps.python_procs, opts->python_procs_fd);
+		err = bpf_map__reuse_fd(s->skel->maps.python_procs, pm->procs);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.py_codes, pm->codes);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.py_seen_codes, pm->seen_codes);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.py_seen_chains, pm->seen_chains);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.py_gen, pm->gen);
 	}
 	return err;
 }

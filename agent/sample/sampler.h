@@ -17,6 +17,15 @@
 
 struct sampler;
 
+/* The maps the Python walker shares with the agent (bpf/python.bpf.h, python_tracker.c). */
+struct sampler_python_maps {
+	int procs;  /* python_procs: the processes to walk */
+	int codes;  /* py_codes: copies of the code objects met */
+	int seen_codes;
+	int seen_chains;
+	int gen;
+};
+
 struct sampler_opts {
 	unsigned frequency;     /* Hz per CPU; required */
 	const __u32 *pids;      /* only these tgids, filtered in the kernel */
@@ -45,12 +54,11 @@ struct sampler_opts {
 	/* Time each user-stack walk in the kernel (set_stats.user_walk_*); for bench/. */
 	bool time_user_walks;
 	/*
-	 * Walk the Python frames of the processes in this python_procs map
-	 * (bpf/python.h, agent/python_tracker.c); -1 or 0 with python_walk
-	 * unset: no Python walker in the program.
+	 * Walk the Python frames of the processes in python_maps->procs
+	 * (bpf/python.h, agent/python_tracker.c); NULL: no Python walker in
+	 * the program.
 	 */
-	bool python_walk;
-	int python_procs_fd;
+	const struct sampler_python_maps *python_maps;
 };
 
 struct sampler_sample {

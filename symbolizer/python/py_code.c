@@ -101,11 +101,14 @@ static void entry_free(struct code_entry *e)
 	free(e);
 }
 
-static void entry_remove(struct py_code_cache *c, struct code_entry *e)
+/* evict: for room or idleness, which the owner hears of (opts.evicted) */
+static void entry_remove(struct py_code_cache *c, struct code_entry *e, bool evict)
 {
 	hmap__remove(&c->entries, key_hash(&e->key), e);
 	c->bytes -= e->bytes;
 	c->stats.evicted++;
+	if (evict && c->opts.evicted)
+		c->opts.evicted(c->opts.ctx, e->key.pid, e->key.start_ns, e->key.addr);
 	entry_free(e);
 }
 
@@ -120,7 +123,7 @@ void py_code_cache__free(struct py_code_cache *c)
 	free(c);
 }
 
-static int read_fingerprint(const struct py_process *proc, __u32 pid, __u64 addr,
+static int read_fingerprint(const struct py_process *proc, const struct py_mem *m, __u64 addr,
 			    struct fingerprint *fp)
 {
 	const struct py_layout *l = &proc->layout;
@@ -130,7 +133,7 @@ static int read_fingerprint(const struct py_process *proc, __u32 pid, __u64 addr
 
 	if (len > sizeof(hdr) || len < l->code_linetable + 8 || len < l->code_firstlineno + 4)
 		return -EINVAL;
-	err = py_mem__read(pid, addr, hdr, len);
+	err = py_mem__read_at(m, addr, hdr, len);
 	if (err)
 		return err;
 	memset(fp, 0, sizeof(*fp));
@@ -148,15 +151,18 @@ static int read_fingerprint(const struct py_process *proc, __u32 pid, __u64 addr
 	return 0;
 }
 
-/* Reads the code object at key->addr into a new entry. */
+/* Reads the code object at key->addr into a new entry, from copies first (NULL: none). */
 static int entry_load(struct py_code_cache *c, const struct py_process *proc,
-		      const struct code_key *key, struct code_entry **out)
+		      const struct code_key *key, const struct py_mem_copy *copies,
+		      size_t n_copies, struct code_entry **out)
 {
 	struct py_mem m = {
 		.pid = key->pid,
 		.layout = &proc->layout,
 		.unicode_type = proc->unicode_type,
 		.bytes_type = proc->bytes_type,
+		.copies = copies,
+		.n_copies = n_copies,
 	};
 	struct code_entry *e = calloc(1, sizeof(*e));
 	int err;
@@ -165,7 +171,7 @@ static int entry_load(struct py_code_cache *c, const struct py_process *proc,
 		return -ENOMEM;
 	e->key = *key;
 	e->code_adaptive = proc->layout.code_adaptive;
-	err = read_fingerprint(proc, key->pid, key->addr, &e->fp);
+	err = read_fingerprint(proc, &m, key->addr, &e->fp);
 	if (!err)
 		err = py_mem__read_str(&m, e->fp.qualname, c->opts.max_string, &e->qualname);
 	if (!err)
@@ -173,6 +179,11 @@ static int entry_load(struct py_code_cache *c, const struct py_process *proc,
 	if (!err)
 		err = py_mem__read_bytes(&m, e->fp.linetable, c->opts.max_linetable, &e->linetable,
 					 &e->linetable_len);
+	if (err == -ESRCH && n_copies && e->qualname && e->filename) {
+		/* A table too long to copy, of a process gone: named, its lines unknown (0). */
+		c->stats.no_linetable++;
+		err = 0;
+	}
 	if (err) {
 		entry_free(e);
 		return err == -E2BIG || err == -EINVAL ? -EFAULT : err;
@@ -194,7 +205,7 @@ static void make_room(struct py_code_cache *c, size_t need)
 				return;
 			/* Removal shifts a later entry into slot i: look at i again. */
 			if (e && (pass == 1 || e->last_used < c->cycle))
-				entry_remove(c, e);
+				entry_remove(c, e, true);
 			else
 				i++;
 		}
@@ -206,7 +217,7 @@ static __u32 frame_line(const struct code_entry *e, __u32 instr_delta)
 	__s64 lasti;
 	__s32 line;
 
-	if (!instr_delta || instr_delta + 2 < e->code_adaptive)
+	if (!instr_delta || instr_delta + 2 < e->code_adaptive || !e->linetable)
 		return 0;
 	/*
 	 * instr_delta points at the last code unit started (3.11, 3.12) or the
@@ -222,13 +233,57 @@ static __u32 frame_line(const struct code_entry *e, __u32 instr_delta)
 	return (__u32)line;
 }
 
+/* Caches fresh, a new entry; frees it on failure. */
+static int entry_insert(struct py_code_cache *c, struct code_entry *fresh)
+{
+	make_room(c, fresh->bytes);
+	if (hmap__insert(&c->entries, key_hash(&fresh->key), fresh)) {
+		entry_free(fresh);
+		return -ENOMEM;
+	}
+	c->bytes += fresh->bytes;
+	fresh->checked = c->cycle;
+	return 0;
+}
+
+int py_code_cache__add(struct py_code_cache *c, const struct py_process *proc, __u32 pid,
+		       __u64 start_ns, __u64 code_addr, const struct py_mem_copy *copies,
+		       size_t n_copies)
+{
+	struct code_key key = { .pid = pid, .start_ns = start_ns, .addr = code_addr };
+	struct code_entry *e = hmap__find(&c->entries, key_hash(&key), key_eq, &key), *fresh;
+	struct py_mem m = { .pid = pid, .copies = copies, .n_copies = n_copies };
+	struct fingerprint fp;
+	int err;
+
+	c->stats.copies++;
+	m.layout = &proc->layout;
+	if (e && read_fingerprint(proc, &m, code_addr, &fp) == 0 &&
+	    memcmp(&fp, &e->fp, sizeof(fp)) == 0) {
+		c->stats.copies_known++;
+		e->checked = c->cycle; /* just read: no need to check it again this cycle */
+		return 0;
+	}
+	err = entry_load(c, proc, &key, copies, n_copies, &fresh);
+	if (err) {
+		c->stats.copy_errors++;
+		return err;
+	}
+	if (e) {
+		c->stats.reused++;
+		entry_remove(c, e, false);
+	}
+	fresh->last_used = c->cycle;
+	return entry_insert(c, fresh);
+}
+
 int py_code_cache__lookup(struct py_code_cache *c, const struct py_process *proc, __u32 pid,
 			  __u64 start_ns, __u64 code_addr, __u32 instr_delta,
 			  struct py_frame_info *out)
 {
 	struct code_key key = { .pid = pid, .start_ns = start_ns, .addr = code_addr };
-	__u64 hash = key_hash(&key);
-	struct code_entry *e = hmap__find(&c->entries, hash, key_eq, &key), *fresh;
+	struct py_mem m = { .pid = pid, .layout = &proc->layout };
+	struct code_entry *e = hmap__find(&c->entries, key_hash(&key), key_eq, &key), *fresh;
 	struct fingerprint fp;
 	int err;
 
@@ -236,10 +291,10 @@ int py_code_cache__lookup(struct py_code_cache *c, const struct py_process *proc
 		/* First use this cycle: is it still the same object? */
 		c->stats.revalidated++;
 		e->checked = c->cycle;
-		if (read_fingerprint(proc, pid, code_addr, &fp) == 0 &&
+		if (read_fingerprint(proc, &m, code_addr, &fp) == 0 &&
 		    memcmp(&fp, &e->fp, sizeof(fp)) != 0) {
 			c->stats.reused++;
-			entry_remove(c, e);
+			entry_remove(c, e, false);
 			e = NULL;
 		}
 	}
@@ -247,19 +302,15 @@ int py_code_cache__lookup(struct py_code_cache *c, const struct py_process *proc
 		c->stats.hits++;
 	} else {
 		c->stats.reads++;
-		err = entry_load(c, proc, &key, &fresh);
+		err = entry_load(c, proc, &key, NULL, 0, &fresh);
 		if (err) {
 			c->stats.read_errors++;
 			return err;
 		}
-		make_room(c, fresh->bytes);
-		if (hmap__insert(&c->entries, hash, fresh)) {
-			entry_free(fresh);
-			return -ENOMEM;
-		}
-		c->bytes += fresh->bytes;
+		err = entry_insert(c, fresh);
+		if (err)
+			return err;
 		e = fresh;
-		e->checked = c->cycle;
 	}
 	e->last_used = c->cycle;
 	out->function = e->qualname;
@@ -297,9 +348,10 @@ void py_code_cache__end_cycle(struct py_code_cache *c)
 	for (size_t i = 0; i < c->entries.cap;) {
 		struct code_entry *e = c->entries.slots[i].val;
 
-		if (e && (e->last_used + c->opts.idle_cycles <= c->cycle ||
-			  (c->n_dead && is_dead(c, &e->key))))
-			entry_remove(c, e); /* a later entry may shift into slot i */
+		if (e && e->last_used + c->opts.idle_cycles <= c->cycle)
+			entry_remove(c, e, true); /* a later entry may shift into slot i */
+		else if (e && c->n_dead && is_dead(c, &e->key))
+			entry_remove(c, e, false);
 		else
 			i++;
 	}

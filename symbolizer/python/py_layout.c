@@ -255,3 +255,28 @@ int py_layout__check(const struct py_layout *l)
 		return -EINVAL; /* no way to tell where an eval loop's frames end */
 	return 0;
 }
+
+void py_layout__code_offsets(const struct py_layout *l, struct fornax_py_code_offsets *out)
+{
+	const __u32 code[] = { l->ob_size, l->code_filename, l->code_qualname, l->code_linetable };
+
+	*out = (struct fornax_py_code_offsets){
+		.code_read = l->code_adaptive,
+		.ob_size = l->ob_size,
+		.code_firstlineno = l->code_firstlineno,
+		.code_filename = l->code_filename,
+		.code_qualname = l->code_qualname,
+		.code_linetable = l->code_linetable,
+		.str_length = l->unicode_length,
+		.str_state = l->unicode_state,
+		.str_ascii_size = l->unicode_ascii_size,
+		.str_compact_size = l->unicode_compact_size,
+		.bytes_sval = l->bytes_sval,
+	};
+	/* A code object the walker cannot copy whole: it copies none (code_read 0). */
+	for (size_t i = 0; i < sizeof(code) / sizeof(code[0]); i++)
+		if (code[i] + 8 > l->code_adaptive)
+			out->code_read = 0;
+	if (l->code_firstlineno + 4 > l->code_adaptive || l->code_adaptive > FORNAX_PY_CODE_COPY)
+		out->code_read = 0;
+}

@@ -51,6 +51,9 @@ const struct py_layout *py_layout__for_version(__u32 hexversion);
  */
 int py_layout__from_debug_offsets(const void *buf, size_t len, struct py_layout *out);
 
+/* What the walker needs to copy a code object (bpf/python.h); code_read 0 past its bounds. */
+void py_layout__code_offsets(const struct py_layout *l, struct fornax_py_code_offsets *out);
+
 /* Checks the walker's bounds (bpf/python.h); 0 or -ERANGE. */
 int py_layout__check(const struct py_layout *l);
 

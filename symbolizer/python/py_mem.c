@@ -33,6 +33,19 @@ int py_mem__read(__u32 pid, __u64 addr, void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
+int py_mem__read_at(const struct py_mem *m, __u64 addr, void *buf, size_t len)
+{
+	for (size_t i = 0; i < m->n_copies; i++) {
+		const struct py_mem_copy *c = &m->copies[i];
+
+		if (addr >= c->addr && addr - c->addr <= c->len && len <= c->len - (addr - c->addr)) {
+			memcpy(buf, (const char *)c->data + (addr - c->addr), len);
+			return 0;
+		}
+	}
+	return py_mem__read(m->pid, addr, buf, len);
+}
+
 static __u64 get_u64(const unsigned char *hdr, __u32 off)
 {
 	__u64 v;
@@ -49,7 +62,7 @@ static int read_header(const struct py_mem *m, __u64 addr, __u64 type, unsigned 
 
 	if (len > HEADER_READ || m->layout->ob_type + 8 > len)
 		return -EINVAL;
-	err = py_mem__read(m->pid, addr, hdr, len);
+	err = py_mem__read_at(m, addr, hdr, len);
 	if (err)
 		return err;
 	if (type && get_u64(hdr, m->layout->ob_type) != type)
@@ -107,7 +120,7 @@ int py_mem__read_str(const struct py_mem *m, __u64 addr, size_t max_chars, char 
 		return -E2BIG;
 	if (STATE_COMPACT(state))
 		data = addr + (STATE_ASCII(state) ? l->unicode_ascii_size : l->unicode_compact_size);
-	else if ((err = py_mem__read(m->pid, addr + l->unicode_data_any, &data, sizeof(data))))
+	else if ((err = py_mem__read_at(m, addr + l->unicode_data_any, &data, sizeof(data))))
 		return err;
 	raw = malloc(length * kind + 1);
 	s = malloc(length * 4 + 1);
@@ -115,7 +128,7 @@ int py_mem__read_str(const struct py_mem *m, __u64 addr, size_t max_chars, char 
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = py_mem__read(m->pid, data, raw, length * kind);
+	err = py_mem__read_at(m, data, raw, length * kind);
 	if (err)
 		goto cleanup;
 	p = s;
@@ -170,7 +183,7 @@ int py_mem__read_bytes(const struct py_mem *m, __u64 addr, size_t max_len, void 
 	buf = malloc(size ? (size_t)size : 1);
 	if (!buf)
 		return -ENOMEM;
-	err = py_mem__read(m->pid, addr + m->layout->bytes_sval, buf, (size_t)size);
+	err = py_mem__read_at(m, addr + m->layout->bytes_sval, buf, (size_t)size);
 	if (err) {
 		free(buf);
 		return err;

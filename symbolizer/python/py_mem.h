@@ -14,16 +14,29 @@
 
 #include "py_layout.h"
 
+/* len bytes of the process's memory at addr, copied earlier (by the walker, bpf/python.h). */
+struct py_mem_copy {
+	__u64 addr;
+	const void *data;
+	size_t len;
+};
+
 /* A process and what its reads are checked against. */
 struct py_mem {
 	__u32 pid;
 	const struct py_layout *layout;
 	__u64 unicode_type; /* &PyUnicode_Type in the process; 0: not checked */
 	__u64 bytes_type;   /* &PyBytes_Type */
+	/* A read inside one of these is served from it, the others from the process. */
+	const struct py_mem_copy *copies;
+	size_t n_copies;
 };
 
 /* Exactly len bytes at addr, or -EFAULT / -ESRCH / -EPERM. */
 int py_mem__read(__u32 pid, __u64 addr, void *buf, size_t len);
+
+/* The same, from m's copies when one holds them all, else from m's process. */
+int py_mem__read_at(const struct py_mem *m, __u64 addr, void *buf, size_t len);
 
 /*
  * The str object at addr as UTF-8 (NUL-terminated, malloc()ed), at most

@@ -1,17 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Python stacks of other shapes in Debian's python3.11: threads, coroutines
-under asyncio's event loop, a generator pipeline drained from C, and
-short-lived `python3.11 -c` processes started one after another.
+under asyncio's event loop, and a generator pipeline drained from C.
 
 Workloads: tests/helpers/python_shapes.py. test_python.py covers the call
-graph, the leaf shares and --python=off.
+graph, the leaf shares and --python=off; test_python_exits.py short-lived
+`python3.11 -c` processes and programs that exit before the drain.
 """
 import os
 import re
 import subprocess
 import sys
-import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -121,51 +119,6 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
         self.assertGreaterEqual(n, total - 5, log)  # samples before it was found are not its
         self.assertGreaterEqual(walked, 0.99 * n, log)
         self.assertEqual(complete, walked, log)
-
-    def test_short_lived_processes(self):
-        """python3.11 -c runs, one after another: each found at its first
-        sample and walked. Code objects are read from the living process at
-        a drain, so each run idles 1 s before exiting: samples taken in a
-        process's last drain interval would show [python: unreadable]."""
-        runs, pids = 8, []
-        code = ("import os, time\n"
-                "print(os.getpid(), flush=True)\n"
-                "def burn(deadline):\n"
-                "    while time.monotonic() < deadline:\n"
-                "        sum(range(1000))\n"
-                "burn(time.monotonic() + 0.5)\n"
-                "time.sleep(1.0)\n")
-
-        def loop():
-            time.sleep(1.5)  # the agent is attached by then
-            for _ in range(runs):
-                r = subprocess.run([PYTHON, "-c", code], stdout=subprocess.PIPE, text=True,
-                                   check=True)
-                pids.append(r.stdout.strip())
-
-        t = threading.Thread(target=loop)
-        t.start()
-        out = os.path.join(self.tmp, "short.pb.gz")
-        try:
-            proc = fornaxtest.run_fornax(["-d", f"{1.5 + runs * 1.6 + 2:.0f}s", "-F", str(HZ),
-                                          "--drain-interval", "200ms", "-o", out])
-        finally:
-            t.join()
-        p = fornaxtest.read_pprof(out)
-        self.assertEqual(len(pids), runs)
-        walked, total, burning = 0, 0, set()
-        for s in p.by_pids(pids):
-            total += s.count
-            n = names(s, p)
-            if "burn" in n:
-                self.assertTrue(subsequence(["<module>", "burn"], n), n)
-                burning.add(s.labels["pid"])
-                walked += s.count
-        print(f"short runs: {len(burning)}/{runs} processes with burn(), "
-              f"{walked}/{total} samples", file=sys.stderr)
-        self.assertEqual(len(burning), runs, proc.stderr)
-        # 0.5 s of burn() after about 0.03 s of start-up
-        self.assertGreater(walked, 0.8 * total, proc.stderr)
 
 
 if __name__ == "__main__":

@@ -336,6 +336,102 @@ TEST(detects_reuse)
 	return 0;
 }
 
+/* What the walker copies of an object (bpf/python.bpf.h): len bytes at addr. */
+struct copied {
+	unsigned char buf[4096];
+	struct py_mem_copy copy;
+};
+
+static int copy_out(struct copied *c, __u64 addr, size_t len)
+{
+	if (len > sizeof(c->buf) || py_mem__read((__u32)ch.pid, addr, c->buf, len))
+		return -1;
+	c->copy = (struct py_mem_copy){ addr, c->buf, len };
+	return 0;
+}
+
+/* A compact str as the walker copies it: header and characters. */
+static int copy_str(const struct py_layout *l, struct copied *c, __u64 addr)
+{
+	__u64 length = rd(addr + l->unicode_length);
+	__u32 state = (__u32)rd(addr + l->unicode_state), kind = (state >> 2) & 7;
+
+	return copy_out(c, addr, ((state >> 6) & 1 ? l->unicode_ascii_size
+						   : l->unicode_compact_size) + length * kind);
+}
+
+/* The walker's copy of code object i: header, names, location table (unless no_table). */
+static int copy_code(const struct py_layout *l, int i, struct copied cp[4],
+		     struct py_mem_copy out[4], bool no_table)
+{
+	__u64 code = codes[i].id, lt = rd(code + l->code_linetable);
+	int n = 3;
+
+	if (copy_out(&cp[0], code, l->code_adaptive) ||
+	    copy_str(l, &cp[1], rd(code + l->code_qualname)) ||
+	    copy_str(l, &cp[2], rd(code + l->code_filename)) ||
+	    (!no_table && (n = 4, copy_out(&cp[3], lt, l->bytes_sval + rd(lt + l->ob_size)))))
+		return -1;
+	for (int k = 0; k < n; k++)
+		out[k] = cp[k].copy;
+	return n;
+}
+
+/* Frames of a process gone by the drain, named from the walker's copies. */
+TEST(names_from_copies_after_exit)
+{
+	static struct copied cp[MAX_CODES][4];
+	struct py_mem_copy copies[MAX_CODES][4];
+	int n[MAX_CODES];
+	struct py_code_cache *c = py_code_cache__new(NULL);
+	struct py_code_cache_stats st;
+	struct py_frame_info fi;
+	struct py_process p;
+	__u32 pid;
+
+	ASSERT_EQ(start_child(), 0);
+	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
+	for (int i = 0; i < n_codes; i++) {
+		n[i] = copy_code(&p.layout, i, cp[i], copies[i], i == 1);
+		ASSERT_TRUE(n[i] >= 3);
+	}
+	pid = (__u32)ch.pid;
+	reap(&ch);
+	for (int i = 0; i < n_codes; i++) {
+		struct code_fact *cf = &codes[i];
+
+		ASSERT_EQ(py_code_cache__add(c, &p, pid, 1, cf->id, copies[i], (size_t)n[i]), 0);
+		for (unsigned u = 0; u < cf->units && u < MAX_OFFSETS; u++) {
+			ASSERT_EQ(py_code_cache__lookup(c, &p, pid, 1, cf->id,
+							p.layout.code_adaptive + 2 * u, &fi), 0);
+			ASSERT_STREQ(fi.function, cf->qualname);
+			ASSERT_STREQ(fi.file, cf->filename);
+			/* no location table copied, the process gone: its lines are unknown */
+			ASSERT_EQ(fi.line, i == 1 || cf->line_at[u] < 0 ? 0 : cf->line_at[u]);
+		}
+	}
+	py_code_cache__stats(c, &st);
+	ASSERT_EQ(st.copies, n_codes);
+	ASSERT_EQ(st.no_linetable, 1);
+	ASSERT_EQ(st.reads, 0);
+	/* the same copy again is known; another object's copy at that address replaces it */
+	ASSERT_EQ(py_code_cache__add(c, &p, pid, 1, codes[0].id, copies[0], (size_t)n[0]), 0);
+	copies[3][0].addr = codes[0].id;
+	ASSERT_EQ(py_code_cache__add(c, &p, pid, 1, codes[0].id, copies[3], (size_t)n[3]), 0);
+	ASSERT_EQ(py_code_cache__lookup(c, &p, pid, 1, codes[0].id, 0, &fi), 0);
+	ASSERT_STREQ(fi.function, "caf\xc3\xa9");
+	py_code_cache__stats(c, &st);
+	ASSERT_EQ(st.copies_known, 1);
+	ASSERT_EQ(st.reused, 1);
+	/* a copy of an object of another type */
+	memcpy(cp[4][0].buf + p.layout.ob_type, &p.unicode_type, 8);
+	ASSERT_EQ(py_code_cache__add(c, &p, pid, 1, codes[4].id, copies[4], (size_t)n[4]), -EFAULT);
+	/* nothing copied, the process gone */
+	ASSERT_EQ(py_code_cache__add(c, &p, pid, 2, codes[4].id, NULL, 0), -ESRCH);
+	py_code_cache__free(c);
+	return 0;
+}
+
 TEST(detects_embedded_libpython)
 {
 	static const char *const argv[] = { PY_EMBED, NULL };
@@ -373,6 +469,18 @@ TEST(layout_tables)
 	ASSERT_TRUE(py_layout__for_version(0x030a0000) == NULL);
 	ASSERT_EQ(py_layout__check(py_layout__for_version(0x030b0000)), 0);
 	ASSERT_EQ(py_layout__check(py_layout__for_version(0x030c0000)), 0);
+	/* what the walker copies of a 3.11 code object: up to its bytecode, every field in it */
+	{
+		struct fornax_py_code_offsets co;
+
+		py_layout__code_offsets(py_layout__for_version(0x030b0000), &co);
+		ASSERT_EQ(co.code_read, 184);
+		ASSERT_TRUE(co.code_linetable + 8 <= co.code_read && co.code_qualname + 8 <= co.code_read);
+		l = *py_layout__for_version(0x030b0000);
+		l.code_adaptive = FORNAX_PY_CODE_COPY + 8;
+		py_layout__code_offsets(&l, &co);
+		ASSERT_EQ(co.code_read, 0); /* too big to copy: left to the agent */
+	}
 	memcpy(buf + 8, &v, 8);
 	ASSERT_EQ(py_layout__from_debug_offsets(buf, sizeof(buf), &l), -EINVAL);
 	buf[0] = 'X';
@@ -392,6 +500,7 @@ int main(void)
 	RUN(reads_code_objects);
 	RUN(cache_bounds_and_eviction);
 	RUN(detects_reuse);
+	RUN(names_from_copies_after_exit);
 	RUN(detects_embedded_libpython);
 	RUN(layout_tables);
 	reap(&ch);

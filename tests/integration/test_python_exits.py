@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Python frames of processes that exit before the agent's drain.
+
+The agent names a Python frame from its code object; a process that has
+exited by the drain can no longer be read. The walker copies each code
+object the first time it meets it, while the process lives, so these
+frames are named too: short `python3.11 -c` runs started one after another,
+each exiting the moment its work is done, and a program with a deep stack
+that exits right after its hot phase. Each of these processes lives less
+than two drain intervals (1 s, the default), most of it after the last
+drain it sees: read at the drain, most of their samples would be
+[python: unreadable].
+"""
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fornaxtest  # noqa: E402
+from test_python import PYTHON, python_frames, subsequence  # noqa: E402
+
+CALLGRAPH = os.environ.get("PY_CALLGRAPH", "")
+HZ = 199
+UNREADABLE = "[python: unreadable]"
+RUNS = 10
+# nested calls, so that each sample needs several code objects named
+SHORT = ("import os, time\n"
+         "print(os.getpid(), flush=True)\n"
+         "def burn(deadline):\n"
+         "    while time.monotonic() < deadline:\n"
+         "        sum(range(1000))\n"
+         "def stage(n, deadline):\n"
+         "    return stage(n - 1, deadline) if n else burn(deadline)\n"
+         "stage(5, time.monotonic() + 0.4)\n")
+
+
+class PythonExitsTest(fornaxtest.TempDirTestCase):
+    @classmethod
+    def setUpClass(cls):
+        fornaxtest.require_bpf()
+        if not os.access(PYTHON, os.X_OK) or not CALLGRAPH:
+            fornaxtest.skip_or_fail(f"{PYTHON} (python3.11) and PY_CALLGRAPH are needed")
+
+    def test_frames_of_exited_processes_are_named(self):
+        pids = []
+
+        def loop():
+            time.sleep(1.5)  # the agent is attached by then
+            for _ in range(RUNS):
+                r = subprocess.run([PYTHON, "-c", SHORT], stdout=subprocess.PIPE, text=True,
+                                   check=True)
+                pids.append(r.stdout.strip())
+            # deep stacks, 1.5 s, then exit at once
+            work = subprocess.Popen([PYTHON, CALLGRAPH, "1.5", "24"], stdout=subprocess.PIPE,
+                                    text=True)
+            work.communicate()
+            pids.append(str(work.pid))
+
+        t = threading.Thread(target=loop)
+        t.start()
+        out = os.path.join(self.tmp, "exits.pb.gz")
+        try:
+            proc = fornaxtest.run_fornax(["-d", f"{1.5 + RUNS * 0.5 + 1.5 + 3:.0f}s", "-F",
+                                          str(HZ), "-o", out, "-v"])
+        finally:
+            t.join()
+        self.assertEqual(len(pids), RUNS + 1)
+        p = fornaxtest.read_pprof(out)
+        named, unreadable, burning, deep, deep_all = 0, 0, set(), 0, 0
+        for s in p.by_pids(pids):
+            names = [f[0] for f in python_frames(s, p)]
+            if UNREADABLE in s.frames():
+                unreadable += s.count
+            elif names:
+                named += s.count
+            if "burn" in names:
+                self.assertTrue(subsequence(["<module>", "stage", "stage", "burn"], names),
+                                names)
+                burning.add(s.labels["pid"])
+            if s.labels["pid"] == pids[-1] and names:
+                deep_all += s.count
+                deep += s.count if "outer" in names and len(names) >= 30 else 0
+        total = named + unreadable
+        print(f"exited processes: {named}/{total} samples with Python frames named, "
+              f"{unreadable} with {UNREADABLE}; {len(burning)}/{RUNS} short runs in burn(), "
+              f"{deep}/{deep_all} samples of the exiting program 30 deep", file=sys.stderr)
+        # 0.4 s of burn() at 199 Hz in each run, 1.5 s of the deep program; a loaded
+        # machine gives them less
+        self.assertGreater(total, 0.4 * HZ * (RUNS * 0.4 + 1.5), proc.stderr)
+        self.assertGreaterEqual(named, 0.95 * total, proc.stderr)
+        self.assertGreaterEqual(len(burning), RUNS - 1, proc.stderr)
+        # its share of the CPUs depends on the machine's load; its stacks do not
+        self.assertGreater(deep_all, 0.25 * HZ * 1.5, proc.stderr)
+        self.assertGreaterEqual(deep, 0.75 * deep_all, proc.stderr)  # start-up is not deep
+
+
+if __name__ == "__main__":
+    unittest.main()
