@@ -21,32 +21,33 @@ def spin(n):
     return x
 
 
-def leaf_a():
-    return spin(6 * UNIT)
+def leaf_a(unit):
+    return spin(6 * unit)
 
 
-def leaf_b():
-    return spin(3 * UNIT)
+def leaf_b(unit):
+    return spin(3 * unit)
 
 
-def leaf_c(v):
-    return spin(UNIT // 8)
+def leaf_c(unit):
+    return spin(unit // 8)
 
 
-def through_c():
-    # sorted() calls leaf_c eight times: one UNIT in all
-    return sorted(range(8), key=leaf_c)
+def through_c(unit):
+    # sorted() calls leaf_c eight times: one unit in all
+    return sorted([unit] * 8, key=leaf_c)
 
 
 def middle():
-    # A round (10 UNITs) takes about as long as a sampling period at 199 Hz:
-    # a fixed round would keep the same phase against the samples and skew
-    # the shares by up to 8 points (aliasing). Up to one UNIT of random work,
-    # outside the leaves, shifts each round's phase.
-    spin(random.randrange(UNIT))
-    leaf_a()
-    leaf_b()
-    through_c()
+    # A round (10 units) takes about as long as a sampling period at 199 Hz:
+    # rounds of one length keep nearly the same phase against the samples,
+    # round after round, and skewed the shares by up to 14 points (aliasing).
+    # Each round's unit is drawn from 0.5..1.5 UNIT: its length varies by a
+    # whole period, its leaves keep their 6:3:1 shares.
+    unit = random.randrange(UNIT // 2, 3 * UNIT // 2)
+    leaf_a(unit)
+    leaf_b(unit)
+    through_c(unit)
 
 
 def outer(depth=0):
