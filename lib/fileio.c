@@ -139,3 +139,14 @@ int mkdir_p(const char *path, mode_t mode)
 	free(copy);
 	return err;
 }
+
+int check_private_dir(int dir_fd)
+{
+	struct stat st;
+
+	if (fstat(dir_fd, &st) < 0)
+		return -errno;
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return -EPERM;
+	return 0;
+}

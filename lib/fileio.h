@@ -28,4 +28,11 @@ int read_file_all(const char *path, size_t max, void **buf, size_t *len);
 /* mkdir -p: path and every missing parent with mode. 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 
+/*
+ * 0 if the directory dir_fd is this user's alone (owned by it, writable by
+ * no one else); -EPERM if not: another user could plant links, FIFOs or
+ * files of their choosing in it. Or fstat's -errno.
+ */
+int check_private_dir(int dir_fd);
+
 #endif /* FORNAX_BASE_FILEIO_H */

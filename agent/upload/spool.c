@@ -225,22 +225,6 @@ static bool evict_for_disk(struct spool *s, __u64 want, int why)
 	return true;
 }
 
-/*
- * The directory must be the agent's alone: another user who owns it, or
- * may write in it, could swap a FIFO or a symlink in for a window, or fill
- * it. -EPERM.
- */
-static int check_dir(int dir_fd)
-{
-	struct stat st;
-
-	if (fstat(dir_fd, &st) < 0)
-		return -errno;
-	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		return -EPERM;
-	return 0;
-}
-
 struct spool *spool__open(const struct spool_opts *opts, struct spool_open_stats *stats)
 {
 	struct spool_open_stats ignored;
@@ -273,7 +257,7 @@ struct spool *spool__open(const struct spool_opts *opts, struct spool_open_stats
 		err = -errno;
 		goto fail;
 	}
-	err = check_dir(s->dir_fd);
+	err = check_private_dir(s->dir_fd);
 	if (err)
 		goto fail;
 	s->lock_fd = openat(s->dir_fd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
