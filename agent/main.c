@@ -575,10 +575,9 @@ static int setup_unwinder(struct agent *a)
 	if (cfg->unwind_mode == FORNAX_UNWIND_FP)
 		return 0;
 	a->unwinder = unwinder__new(&(struct unwinder_opts){
-		.mode = cfg->unwind_mode,
-		.max_table_bytes = cfg->unwind_memory,
-		.pids = cfg->pids,
-		.n_pids = cfg->n_pids,
+		.mode = cfg->unwind_mode, .max_table_bytes = cfg->unwind_memory,
+		.table_cache_dir = cfg->unwind_cache, .table_cache_bytes = cfg->unwind_cache_size,
+		.pids = cfg->pids, .n_pids = cfg->n_pids,
 	});
 	if (!a->unwinder && cfg->unwind_mode == FORNAX_UNWIND_DWARF) {
 		err = -errno;

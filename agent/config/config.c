@@ -355,6 +355,13 @@ static int finish(struct config *cfg)
 		if (!cfg->debuginfod_cache)
 			return -ENOMEM;
 	}
+	if (!cfg->unwind_cache_off && !cfg->unwind_cache) {
+		cfg->unwind_cache = strdup(DEFAULT_UNWIND_CACHE);
+		if (!cfg->unwind_cache)
+			return -ENOMEM;
+	}
+	if (!cfg->unwind_cache_size)
+		cfg->unwind_cache_size = DEFAULT_UNWIND_CACHE_SIZE;
 	return config_finish_store(cfg);
 }
 
@@ -440,6 +447,7 @@ void config__free(struct config *cfg)
 	free(cfg->debug_dirs);
 	free(cfg->debuginfod_urls);
 	free(cfg->debuginfod_cache);
+	free(cfg->unwind_cache);
 	cgroup_filter__free(&cfg->cgroups);
 	cfg->pids = NULL;
 	cfg->output = NULL;
@@ -448,6 +456,7 @@ void config__free(struct config *cfg)
 	cfg->debug_dirs = NULL;
 	cfg->debuginfod_urls = NULL;
 	cfg->debuginfod_cache = NULL;
+	cfg->unwind_cache = NULL;
 	cfg->n_pids = 0;
 	for (size_t i = 0; i < cfg->n_labels; i++) {
 		free(cfg->labels[i].name);

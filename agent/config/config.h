@@ -44,6 +44,9 @@ struct config {
 	size_t max_stacks;       /* 0: sized from CPUs × frequency × drain interval */
 	__u32 unwind_mode;       /* enum fornax_unwind_mode (bpf/unwind.h) */
 	size_t unwind_memory;    /* bytes of unwind rows in kernel maps at most; 0: default */
+	char *unwind_cache;      /* --unwind-cache: tables kept on disk here; NULL: off */
+	bool unwind_cache_off;   /* --unwind-cache=off */
+	__u64 unwind_cache_size; /* --unwind-cache-size */
 	size_t perf_map_memory;  /* bytes of perf maps read, all together; 0: default */
 	size_t debug_info_memory; /* estimated heap of open DWARF sessions; 0: default */
 	bool python;             /* --python=auto: Python frames of CPython processes */

@@ -24,6 +24,10 @@
 #define DEFAULT_MAX_FILES 360
 #define MAX_STACKS_LIMIT (1u << 24)
 #define DEFAULT_DEBUGINFOD_CACHE "/var/cache/fornax/debuginfod"
+#define DEFAULT_UNWIND_CACHE "/var/cache/fornax/unwind"
+#define DEFAULT_UNWIND_CACHE_SIZE (256ULL << 20)
+#define MIN_UNWIND_CACHE_SIZE (1ULL << 20)
+#define MAX_UNWIND_CACHE_SIZE (1ULL << 40)
 #define DEFAULT_DEBUGINFOD_TIMEOUT_NS (5 * NSEC_PER_SEC)
 #define MAX_DEBUGINFOD_TIMEOUT_NS (600 * NSEC_PER_SEC)
 /* One page of rows (bpf/unwind.h) up to what a map-in-map of pages can name. */

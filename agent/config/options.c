@@ -415,6 +415,33 @@ static int apply_unwind_memory(struct config *cfg, const char *value, const char
 	return 0;
 }
 
+static int apply_unwind_cache(struct config *cfg, const char *value, const char *origin)
+{
+	char *copy = NULL;
+
+	if (strcmp(value, "off") != 0) {
+		if (value[0] != '/')
+			return config_invalid(origin, value, "is not an absolute path or off");
+		copy = strdup(value);
+		if (!copy)
+			return -ENOMEM;
+	}
+	free(cfg->unwind_cache);
+	cfg->unwind_cache = copy;
+	cfg->unwind_cache_off = !copy;
+	return 0;
+}
+
+static int apply_unwind_cache_size(struct config *cfg, const char *value, const char *origin)
+{
+	__u64 v;
+
+	if (parse_size_in(value, MIN_UNWIND_CACHE_SIZE, MAX_UNWIND_CACHE_SIZE, &v))
+		return config_invalid(origin, value, "is not a size from 1M to 1T (e.g. 64M, 1G)");
+	cfg->unwind_cache_size = v;
+	return 0;
+}
+
 static int apply_perf_map_memory(struct config *cfg, const char *value, const char *origin)
 {
 	__u64 v;
@@ -536,6 +563,12 @@ const struct option_spec config_options[] = {
 	  "default), dwarf (CFI tables only), fp (frame pointers only)", 0 },
 	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
 	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)", 0 },
+	{ "unwind-cache", 0, OPT_VALUE, apply_unwind_cache, "DIR",
+	  "keep built CFI tables here, so a restart reads them instead of building them again; "
+	  "off: build at every start (default " DEFAULT_UNWIND_CACHE ")", 0 },
+	{ "unwind-cache-size", 0, OPT_VALUE, apply_unwind_cache_size, "SIZE",
+	  "disk space the kept tables may take; the least recently used go first (default 256M)",
+	  0 },
 	{ "perf-map-memory", 0, OPT_VALUE, apply_perf_map_memory, "SIZE",
 	  "JIT perf maps (/tmp/perf-PID.map) read, all processes together, each file counted once "
 	  "(default 256M; one file at most 64M)", 0 },

@@ -76,8 +76,28 @@ void job_cancel(struct unwinder *u, struct utable *t)
 	u->n_pending--;
 }
 
-/* Builds one job's rows (builder thread): nothing but the job is touched. */
-static void build_job(struct build_job *job)
+/*
+ * The table for elf: from the cache when it holds one made from the same
+ * inputs, else built (and then kept there).
+ */
+static void build_or_load(struct build_job *job, Elf *elf, struct table_cache *cache)
+{
+	size_t len = 0;
+	void *inputs = cache ? cfi_table__inputs(elf, CACHE_INPUTS_MAX, &len) : NULL;
+
+	job->result = inputs ? table_cache__load(cache, inputs, len) : NULL;
+	job->from_cache = job->result != NULL;
+	if (!job->result) {
+		job->result = cfi_table__build(elf);
+		job->err = job->result ? 0 : -errno;
+		if (job->result && inputs)
+			table_cache__store(cache, inputs, len, job->result);
+	}
+	free(inputs);
+}
+
+/* Builds one job's rows (builder thread): nothing but the job (and the cache) is touched. */
+static void build_job(struct build_job *job, struct table_cache *cache)
 {
 	__u64 start = now_ns();
 	Elf *elf;
@@ -87,8 +107,7 @@ static void build_job(struct build_job *job)
 	else
 		elf = elf_begin(job->fd, ELF_C_READ, NULL);
 	if (elf) {
-		job->result = cfi_table__build(elf);
-		job->err = job->result ? 0 : -errno;
+		build_or_load(job, elf, cache);
 		elf_end(elf);
 	} else {
 		job->err = -ENOEXEC;
@@ -135,7 +154,7 @@ static void *build_loop(struct unwinder *u, __u64 max_cost)
 		u->jobs[best] = u->jobs[--u->n_jobs];
 		if (!job->cancelled) {
 			pthread_mutex_unlock(&u->lock);
-			build_job(job);
+			build_job(job, u->cache);
 			pthread_mutex_lock(&u->lock);
 		}
 		job->next = u->done;

@@ -240,7 +240,10 @@ void collect_built(struct unwinder *u)
 			t = table_find(u, job->key);
 		pthread_mutex_lock(&u->lock);
 		u->stats.tables_pending--;
-		if (t && t->job == job && !job->err) {
+		if (t && t->job == job && !job->err && job->from_cache) {
+			u->stats.tables_from_cache++;
+			u->stats.cache_load_ns += job->build_ns;
+		} else if (t && t->job == job && !job->err) {
 			u->stats.tables_built++;
 			u->stats.build_ns += job->build_ns;
 		}

@@ -52,6 +52,7 @@
 #include "hashmap.h"
 #include "page_pool.h"
 #include "procmaps.h"
+#include "table_cache.h"
 #include "timeconst.h"
 #include "unwind.h"
 #include "unwinder.h"
@@ -82,6 +83,8 @@
 #define PF_KTHREAD_FLAG 0x00200000UL
 /* The fast builder's limit: libc has about 150 KiB of .eh_frame, python3 500 KiB. */
 #define FAST_LANE_CFI_BYTES (2ULL << 20)
+/* A file whose headers and CFI sections are bigger than this is not cached on disk. */
+#define CACHE_INPUTS_MAX (64u << 20)
 #define N_BUILDERS 2
 #define REQUESTS_PER_CPU 256
 #define MIN_REQUESTS 1024
@@ -139,6 +142,7 @@ struct build_job {
 	bool cancelled;   /* the table was dropped meanwhile */
 	struct cfi_table *result;
 	int err;
+	bool from_cache;  /* result read from the table cache, not built */
 	__u64 build_ns;
 	struct build_job *next;
 };
@@ -200,6 +204,7 @@ struct unwind_exit {
 
 struct unwinder {
 	__u32 mode;
+	struct table_cache *cache; /* NULL: every table is built; set before the threads start */
 	char *proc_root;
 	__u32 *pids;
 	size_t n_pids;

@@ -148,6 +148,14 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	if (opts->table_cache_dir) {
+		u->cache = table_cache__new(opts->table_cache_dir, opts->table_cache_bytes);
+		if (!u->cache)
+			log_warn("--unwind-cache %s: %s; tables are built at every start",
+				 opts->table_cache_dir,
+				 errno == EPERM ? "the directory is not the agent's own (owned by "
+						  "it, writable by no one else)" : strerror(errno));
+	}
 	if (opts->n_pids) {
 		u->pids = calloc(opts->n_pids, sizeof(*u->pids));
 		if (!u->pids) {
@@ -246,6 +254,7 @@ void unwinder__free(struct unwinder *u)
 	deferred_free(u);
 	free(u->pids);
 	free(u->proc_root);
+	table_cache__free(u->cache);
 	pthread_mutex_destroy(&u->lock);
 	pthread_cond_destroy(&u->cond);
 	pthread_cond_destroy(&u->build_cond);
@@ -286,6 +295,15 @@ void unwinder__stats(struct unwinder *u, struct unwinder_stats *out)
 	pthread_mutex_lock(&u->lock);
 	*out = u->stats;
 	pthread_mutex_unlock(&u->lock);
+	if (u->cache) {
+		struct table_cache_stats cs;
+
+		table_cache__stats(u->cache, &cs);
+		out->cache_stored = cs.stored;
+		out->cache_bad = cs.bad + cs.store_errors;
+		out->cache_evicted = cs.evicted;
+		out->cache_bytes = cs.bytes;
+	}
 }
 
 void unwinder__process_exit(struct unwinder *u, __u32 pid, __u64 start_ns)
@@ -304,12 +322,17 @@ void unwinder__log_summary(struct unwinder *u)
 
 	unwinder__stats(u, &us);
 	log_info("unwind tables: %llu loaded (%llu rows, %.1f MiB of map memory), %llu built in "
-		 "%.0f ms, %llu evicted, %llu files without usable CFI, %llu did not fit; "
+		 "%.0f ms, %llu read from the cache in %.0f ms (%llu stored, %llu bad entries or "
+		 "failed stores, %llu evicted, %.1f MiB on disk), %llu evicted, %llu files "
+		 "without usable CFI, %llu did not fit; "
 		 "%llu processes; %llu maps read, %llu new processes walked by the kernel's record "
 		 "of their mappings, read only if they lived %.0f s",
 		 (unsigned long long)us.tables, (unsigned long long)us.rows,
 		 (double)(us.row_bytes + us.mapping_bytes) / (1 << 20),
 		 (unsigned long long)us.tables_built, (double)us.build_ns / 1e6,
+		 (unsigned long long)us.tables_from_cache, (double)us.cache_load_ns / 1e6,
+		 (unsigned long long)us.cache_stored, (unsigned long long)us.cache_bad,
+		 (unsigned long long)us.cache_evicted, (double)us.cache_bytes / (1 << 20),
 		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
 		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes,
 		 (unsigned long long)us.maps_reads, (unsigned long long)us.requests_deferred,

@@ -35,6 +35,8 @@ struct unwinder_opts {
 	const __u32 *pids;       /* read ahead only these processes' files; NULL: all */
 	size_t n_pids;
 	const char *proc_root;   /* default "/proc" */
+	const char *table_cache_dir; /* tables kept on disk here (table_cache.h); NULL: none */
+	__u64 table_cache_bytes;     /* at most this much of them */
 };
 
 struct unwinder_stats {
@@ -48,6 +50,12 @@ struct unwinder_stats {
 	__u64 mapping_bytes;     /* map memory of the mapping pages */
 	__u64 tables_built;      /* since start */
 	__u64 build_ns;          /* time spent building them */
+	__u64 tables_from_cache; /* read from the table cache instead, since start */
+	__u64 cache_load_ns;     /* time spent reading them */
+	__u64 cache_stored;      /* tables written to the cache */
+	__u64 cache_bad;         /* corrupt entries deleted, and stores that failed */
+	__u64 cache_evicted;     /* entries deleted to stay within its size */
+	__u64 cache_bytes;       /* the cache's size on disk */
 	__u64 tables_evicted;
 	__u64 tables_no_space;   /* tables that did not fit max_table_bytes */
 	__u64 processes_no_room; /* processes beyond what max_table_bytes allows for */

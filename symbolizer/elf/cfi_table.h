@@ -98,6 +98,26 @@ const struct cfi_table_stats *cfi_table__stats(const struct cfi_table *t);
  */
 const struct cfi_row *cfi_table__lookup(const struct cfi_table *t, __u64 vaddr);
 
+/*
+ * A table from n rows (struct cfi_row, at any alignment) another table's
+ * cfi_table__rows() gave, as one kept on disk: checked as the builder
+ * leaves them (pc 0 first, pcs rising, known types); NULL with errno EINVAL
+ * otherwise, or ENOMEM. The rows are copied.
+ */
+struct cfi_table *cfi_table__from_rows(const void *rows, size_t n, __u64 origin,
+				       const struct cfi_table_stats *stats);
+
+/*
+ * Everything of elf that cfi_table__build() reads, as one malloc()ed blob
+ * of *len bytes: the ELF header, the program and section headers with the
+ * sections' names, and the bytes of .eh_frame, .eh_frame_hdr and
+ * .debug_frame as stored. Two files with the same blob get the same rows,
+ * so a table kept on disk is checked against it. Call it before building
+ * (the build decompresses sections in place). NULL with errno set: EINVAL,
+ * ENOMEM, E2BIG (more than max_bytes).
+ */
+void *cfi_table__inputs(Elf *elf, size_t max_bytes, size_t *len);
+
 /* Bytes of CFI in elf (.eh_frame and .debug_frame): what building its table costs, roughly. */
 __u64 cfi_table__cfi_bytes(Elf *elf);
 

@@ -69,8 +69,9 @@ def capture(test, mode, seconds, n, args=()):
     try:
         time.sleep(0.3)  # forked and running
         pids = process_tree(work.pid)
-        ft.run_fornax(["--duration", f"{seconds}s", "-F", str(FREQUENCY), "-o", out] +
-                      [f"--pid={p}" for p in sorted(pids)] + list(args))
+        test.stderr = ft.run_fornax(["--duration", f"{seconds}s", "-F", str(FREQUENCY), "-o",
+                                     out] + [f"--pid={p}" for p in sorted(pids)] +
+                                    list(args)).stderr
     finally:
         work.wait()
     profile = ft.read_pprof(out)
@@ -140,6 +141,37 @@ class DeepChain(ft.TempDirTestCase):
         self.assertTrue(fp)
         self.assertEqual({s.labels.get("unwind") for s in fp}, {"frame pointers"})
         self.assertLess(share(fp, self.exact), 0.05)
+
+
+class TableCache(ft.TempDirTestCase):
+    """A restarted agent reads the tables it built from --unwind-cache, and walks the same."""
+
+    def tables(self, log):
+        m = re.search(r"unwind tables: \d+ loaded .*?, (\d+) built in [\d.]+ ms, (\d+) read "
+                      r"from the cache in [\d.]+ ms \((\d+) stored, (\d+) bad", log)
+        self.assertTrue(m, log)
+        return [int(g) for g in m.groups()]
+
+    def test_a_restart_reads_its_tables_and_walks_the_same(self):
+        cache = self.path("cache")
+        runs = []
+        for _ in range(2):
+            samples = DeepChain.leaf_samples(
+                capture(self, "chain", 3, CPUS, ["-v", f"--unwind-cache={cache}"]))
+            runs.append((self.tables(self.stderr), share(samples, DeepChain.exact)))
+        (built1, read1, stored1, bad1), exact1 = runs[0]
+        (built2, read2, stored2, bad2), exact2 = runs[1]
+        self.assertGreater(built1, 0, runs)
+        self.assertGreaterEqual(stored1, built1, runs)
+        # the same files: each table the first run built, the second reads
+        self.assertEqual(built2, 0, runs)
+        self.assertGreaterEqual(read2, built1, runs)
+        self.assertEqual(bad1 + bad2, 0, runs)
+        self.assertGreaterEqual(exact1, 0.97, runs)
+        self.assertGreaterEqual(exact2, 0.97, runs)
+        # off: everything built again
+        capture(self, "chain", 2, CPUS, ["-v", "--unwind-cache=off"])
+        self.assertIn(" 0 read from the cache", self.stderr)
 
 
 class AcrossLibc(ft.TempDirTestCase):

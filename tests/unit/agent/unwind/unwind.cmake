@@ -14,3 +14,8 @@ fornax_unit_test(unwind_rows_test
 fornax_unit_test(page_pool_test
 	SOURCES ${CMAKE_CURRENT_LIST_DIR}/page_pool_test.c
 	LIBS fornax_unwind PkgConfig::LIBBPF)
+# Unwind tables kept on disk: round trip, inputs checked byte for byte,
+# damaged and linked entries refused, directory ownership, the size bound.
+fornax_unit_test(table_cache_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/table_cache_test.c
+	LIBS fornax_unwind)

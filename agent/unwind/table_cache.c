@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "table_cache.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <link.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "fileio.h"
+
+#define MAGIC "FXCFI\0\1\n"
+#define SUFFIX ".cfi"
+#define TMP_PREFIX ".tmp."
+/* Eviction goes below the limit by this much, so it does not run at every store. */
+#define EVICT_TO(max) ((max) / 4 * 3)
+
+/* An entry: this header, the table's stats, the inputs, the rows. */
+struct entry_header {
+	char magic[8];
+	__u64 builder; /* builder_identity() of the agent that wrote it */
+	__u32 row_size;
+	__u32 stats_size;
+	__u64 inputs_len;
+	__u64 n_rows;
+	__u64 origin;
+	__u32 crc; /* zlib crc32 of everything after the header */
+	__u32 reserved;
+};
+_Static_assert(sizeof(struct entry_header) == 56, "the entry header is part of the format");
+
+struct table_cache {
+	int dirfd;
+	__u64 builder;
+	__u64 max_bytes;
+	pthread_mutex_t lock; /* stats, and eviction */
+	struct table_cache_stats stats;
+	__u64 tmp_seq;
+};
+
+static __u64 fnv1a(__u64 h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+#define FNV_BASIS 0xcbf29ce484222325ULL
+
+static void entry_name(const void *inputs, size_t len, char *name, size_t size)
+{
+	snprintf(name, size, "%016llx" SUFFIX, (unsigned long long)fnv1a(FNV_BASIS, inputs, len));
+}
+
+/* Mixes each loaded object's build-id into *(__u64 *)ctx. */
+static int mix_build_id(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+		size_t off = 0;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		while (off + sizeof(ElfW(Nhdr)) <= ph->p_memsz) {
+			const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)(p + off);
+			size_t name = (n->n_namesz + 3) & ~3u, desc = (n->n_descsz + 3) & ~3u;
+
+			if (name + desc > ph->p_memsz - off - sizeof(*n))
+				break;
+			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4)
+				*(__u64 *)ctx = fnv1a(*(__u64 *)ctx, p + off + sizeof(*n) + name,
+						      n->n_descsz);
+			off += sizeof(*n) + name + desc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Which code built the rows: the agent and the libraries it has loaded (libdw
+ * evaluates the CFI), by build-id. A new agent or libdw reads none of the
+ * old entries, whose rows it might build differently.
+ */
+static __u64 builder_identity(void)
+{
+	__u64 h = fnv1a(FNV_BASIS, MAGIC, sizeof(MAGIC) - 1);
+
+	dl_iterate_phdr(mix_build_id, &h);
+	return h;
+}
+
+static bool has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), s = strlen(suffix);
+
+	return n > s && strcmp(name + n - s, suffix) == 0;
+}
+
+struct listed {
+	char name[64];
+	struct timespec mtime;
+	__u64 size;
+};
+
+static int by_mtime(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct listed *)a)->mtime;
+	const struct timespec *y = &((const struct listed *)b)->mtime;
+
+	if (x->tv_sec != y->tv_sec)
+		return x->tv_sec < y->tv_sec ? -1 : 1;
+	return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+/*
+ * Counts the entries' bytes; with evict, deletes the oldest until the
+ * total is below EVICT_TO(max_bytes); with clean, leftovers of interrupted
+ * stores too. Called with the lock held (or before the cache is shared).
+ */
+static int scan(struct table_cache *c, bool evict, bool clean)
+{
+	struct listed *all = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	__u64 total = 0;
+	int fd, err = 0;
+	DIR *d;
+
+	fd = fcntl(c->dirfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (clean && strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+			unlinkat(c->dirfd, de->d_name, 0);
+			continue;
+		}
+		if (!has_suffix(de->d_name, SUFFIX) || strlen(de->d_name) >= sizeof(all->name) ||
+		    fstatat(c->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct listed *grown = realloc(all, ncap * sizeof(*all));
+
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			all = grown;
+			cap = ncap;
+		}
+		snprintf(all[n].name, sizeof(all[n].name), "%s", de->d_name);
+		all[n].mtime = st.st_mtim;
+		all[n].size = (__u64)st.st_size;
+		total += all[n].size;
+		n++;
+	}
+	closedir(d);
+	if (!err && evict && total > c->max_bytes) {
+		qsort(all, n, sizeof(*all), by_mtime);
+		for (size_t i = 0; i < n && total > EVICT_TO(c->max_bytes); i++) {
+			if (unlinkat(c->dirfd, all[i].name, 0) == 0) {
+				total -= all[i].size;
+				c->stats.evicted++;
+			}
+		}
+	}
+	if (!err)
+		c->stats.bytes = total;
+	free(all);
+	return err;
+}
+
+struct table_cache *table_cache__new(const char *dir, __u64 max_bytes)
+{
+	struct table_cache *c;
+	int err;
+
+	if (!dir || !max_bytes) {
+		errno = EINVAL;
+		return NULL;
+	}
+	err = mkdir_p(dir, 0700);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->max_bytes = max_bytes;
+	c->builder = builder_identity();
+	pthread_mutex_init(&c->lock, NULL);
+	c->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c->dirfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	/* What another user could write into could hand the agent rows of its choosing. */
+	err = check_private_dir(c->dirfd) ?: scan(c, true, true);
+	if (err)
+		goto fail;
+	return c;
+fail:
+	table_cache__free(c);
+	errno = -err;
+	return NULL;
+}
+
+void table_cache__free(struct table_cache *c)
+{
+	if (!c)
+		return;
+	if (c->dirfd >= 0)
+		close(c->dirfd);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static void count(struct table_cache *c, __u64 *counter)
+{
+	pthread_mutex_lock(&c->lock);
+	(*counter)++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * The table in the entry buf (size bytes) if it was made from these inputs;
+ * 1: other inputs; 2: written by another agent or libdw (stale).
+ */
+static int parse_entry(const unsigned char *buf, size_t size, __u64 builder, const void *inputs,
+		       size_t len, struct cfi_table **out)
+{
+	struct cfi_table_stats stats = { 0 };
+	const unsigned char *p = buf + sizeof(struct entry_header);
+	size_t rest = size - sizeof(struct entry_header), rows_len;
+	struct entry_header h;
+
+	memcpy(&h, buf, sizeof(h));
+	if (memcmp(h.magic, MAGIC, sizeof(h.magic)) || h.row_size != sizeof(struct cfi_row) ||
+	    h.stats_size != sizeof(stats) || h.stats_size > rest ||
+	    h.inputs_len > rest - h.stats_size)
+		return -EINVAL;
+	rows_len = rest - h.stats_size - h.inputs_len;
+	if (rows_len % sizeof(struct cfi_row) || h.n_rows != rows_len / sizeof(struct cfi_row) ||
+	    crc32_z(0, p, rest) != h.crc)
+		return -EINVAL;
+	if (h.builder != builder)
+		return 2;
+	if (h.inputs_len != len || memcmp(p + h.stats_size, inputs, len))
+		return 1;
+	memcpy(&stats, p, sizeof(stats));
+	*out = cfi_table__from_rows(p + h.stats_size + h.inputs_len, h.n_rows, h.origin, &stats);
+	return *out ? 0 : -errno;
+}
+
+struct cfi_table *table_cache__load(struct table_cache *c, const void *inputs, size_t len)
+{
+	struct cfi_table *t = NULL;
+	unsigned char *buf = NULL;
+	char name[64];
+	struct stat st;
+	int fd, err;
+
+	entry_name(inputs, len, name, sizeof(name));
+	fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			count(c, &c->stats.misses);
+			return NULL;
+		}
+		err = -errno;
+		goto out;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (__u64)st.st_size < sizeof(struct entry_header) || (__u64)st.st_size > c->max_bytes) {
+		err = -EINVAL;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = pread_all(fd, buf, (size_t)st.st_size, 0) ?:
+	      parse_entry(buf, (size_t)st.st_size, c->builder, inputs, len, &t);
+	/* used now: the last to be evicted */
+	if (!err)
+		futimens(fd, NULL);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	if (err == 1 || err == -ENOMEM) {
+		count(c, &c->stats.misses);
+	} else if (err == 2) {
+		count(c, &c->stats.stale);
+		unlinkat(c->dirfd, name, 0);
+	} else if (err) {
+		count(c, &c->stats.bad);
+		unlinkat(c->dirfd, name, 0);
+	} else {
+		count(c, &c->stats.hits);
+	}
+	return t;
+}
+
+int table_cache__store(struct table_cache *c, const void *inputs, size_t len,
+		       const struct cfi_table *t)
+{
+	struct entry_header h = { .builder = c->builder, .row_size = sizeof(struct cfi_row),
+				  .stats_size = sizeof(struct cfi_table_stats),
+				  .inputs_len = len };
+	const struct cfi_table_stats *stats = cfi_table__stats(t);
+	size_t n_rows, rows_len, size;
+	const struct cfi_row *rows = cfi_table__rows(t, &n_rows);
+	char name[64], tmp[96];
+	struct stat old;
+	__u64 seq;
+	uLong crc;
+	int fd, err;
+
+	h.n_rows = n_rows;
+	rows_len = n_rows * sizeof(*rows);
+	size = sizeof(h) + sizeof(*stats) + len + rows_len;
+	if (size > c->max_bytes) {
+		err = -EFBIG;
+		goto fail;
+	}
+	memcpy(h.magic, MAGIC, sizeof(h.magic));
+	h.origin = cfi_table__origin(t);
+	crc = crc32_z(0, (const Bytef *)stats, sizeof(*stats));
+	crc = crc32_z(crc, inputs, len);
+	h.crc = (__u32)crc32_z(crc, (const Bytef *)rows, rows_len);
+	entry_name(inputs, len, name, sizeof(name));
+	pthread_mutex_lock(&c->lock);
+	seq = ++c->tmp_seq;
+	pthread_mutex_unlock(&c->lock);
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%d.%llu", (int)getpid(), (unsigned long long)seq);
+	fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = write_all(fd, &h, sizeof(h)) ?: write_all(fd, stats, sizeof(*stats)) ?:
+	      write_all(fd, inputs, len) ?: write_all(fd, rows, rows_len);
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && fstatat(c->dirfd, name, &old, AT_SYMLINK_NOFOLLOW))
+		old.st_size = 0;
+	if (!err && renameat(c->dirfd, tmp, c->dirfd, name))
+		err = -errno;
+	if (err) {
+		unlinkat(c->dirfd, tmp, 0);
+		goto fail;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->stats.stored++;
+	c->stats.bytes += size - (__u64)old.st_size;
+	if (c->stats.bytes > c->max_bytes)
+		scan(c, true, false);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+fail:
+	count(c, &c->stats.store_errors);
+	return err;
+}
+
+void table_cache__stats(struct table_cache *c, struct table_cache_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->stats;
+	pthread_mutex_unlock(&c->lock);
+}
