@@ -30,6 +30,7 @@ and the top-10 leaf functions' shares over all rounds beside perf-dwarf's.
 
   sudo bench/real_programs.py [--fornax build/agent/fornax] [--rounds 3] [--seconds 8]
                               [--only python3,xz] [--frequency 99]
+                              [--fornax-arg=--unwind-cache=off]
                               [--profilers fornax,perf-fp]
 """
 import argparse
@@ -184,7 +185,7 @@ def fornax_round(args, wl, pids, tmp, seconds):
     """One capture; its RSS without and with BPF maps goes to fornax_round.split."""
     out = os.path.join(tmp, f"fornax-{wl['name']}.pb.gz")
     argv = [args.fornax, "-d", f"{seconds}s", "-F", str(args.frequency), "--no-kernel",
-            "-o", out] + [f"--pid={p}" for p in pids]
+            "-o", out] + [f"--pid={p}" for p in pids] + args.fornax_arg
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
     cpu, rss = run_measured(argv, env, split_bpf=True)
     fornax_round.split.append(run_measured.split)
@@ -338,6 +339,8 @@ def fmt(values, scale=1.0, digits=1):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fornax", default="build/agent/fornax")
+    ap.add_argument("--fornax-arg", action="append", default=[],
+                    help="one more argument for fornax (repeatable), e.g. --unwind-cache=off")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--frequency", type=int, default=99)
