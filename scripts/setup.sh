@@ -78,6 +78,7 @@ for meta in "${vm_kernels[@]}"; do
 	(cd "$tmp" && apt-get download -qq "$image=$version" && dpkg-deb -x ./*.deb root)
 	# older builds of the same flavour (6.1.0-NN-cloud-amd64) are no longer what Debian ships
 	flavour=${image#linux-image-*-*-}
+	mkdir -p "$vm_cache"
 	find "$vm_cache" -maxdepth 1 -regextype posix-extended \
 		-regex ".*/linux-image-[0-9.]+-[0-9]+-${flavour}_.*" ! -name "${image}_$version" \
 		-exec rm -rf {} +
