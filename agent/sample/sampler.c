@@ -5,6 +5,7 @@
 #include <linux/perf_event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,10 +143,29 @@ static void vma_hooks(struct profile *skel, struct bpf_program *progs[N_VMA_HOOK
 	progs[4] = skel->progs.fornax_unwind_munmap;
 }
 
+/*
+ * libbpf finds a tracepoint's id in tracefs. systemd mounts it, but a bare
+ * boot, a container's own /sys or an initramfs may not: mount it where the
+ * kernel made its mount point, as perf does. Left mounted, since others may
+ * use it by then.
+ */
+static void ensure_tracefs(void)
+{
+	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) == 0)
+		log_info("mounted tracefs on /sys/kernel/tracing for the mmap hooks' tracepoints");
+	else
+		log_debug("mounting tracefs on /sys/kernel/tracing: %s", strerror(errno));
+}
+
 static void attach_vma_hooks(struct sampler *s)
 {
 	struct bpf_program *progs[N_VMA_HOOKS];
 
+	ensure_tracefs();
 	vma_hooks(s->skel, progs);
 	for (size_t i = 0; i < N_VMA_HOOKS; i++) {
 		struct bpf_link *link = bpf_program__attach(progs[i]);

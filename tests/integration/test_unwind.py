@@ -313,6 +313,7 @@ class FromTheFirstSample(ft.TempDirTestCase):
                          DeepChain.exact(s))
         self.assertGreaterEqual(complete, 0.97, collections.Counter(
             s.labels.get("unwind") for s in samples if not DeepChain.exact(s)))
+        self.assertNotIn("attaching fornax_unwind", err, "every hook attached")
         walks = re.search(r"(\d+) walks of processes before the agent described them", err)
         self.assertTrue(walks and int(walks.group(1)) > 0, err)
 

@@ -41,14 +41,17 @@ foreach(path /usr/share/gocode/src/github.com/google/pprof/proto /usr/lib/debug)
 endforeach()
 
 # fornax_vm_test(<name> KERNEL <release prefix> SCRIPT <test_*.py> [TESTS <Class[.method]>...]
-#                [INCLUDE <path>...])
+#                [INCLUDE <path>...] [ONE_TCG_THREAD] [NO_TRACEFS])
 # Runs the script (or the named tests of it) in the guest, with the same
 # environment the host's bpf tests get.
 function(fornax_vm_test name)
-	cmake_parse_arguments(ARG "ONE_TCG_THREAD" "KERNEL;SCRIPT" "TESTS;INCLUDE" ${ARGN})
+	cmake_parse_arguments(ARG "ONE_TCG_THREAD;NO_TRACEFS" "KERNEL;SCRIPT" "TESTS;INCLUDE" ${ARGN})
 	set(threads)
 	if(ARG_ONE_TCG_THREAD)
 		set(threads --one-tcg-thread)
+	endif()
+	if(ARG_NO_TRACEFS)
+		list(APPEND threads --no-tracefs)
 	endif()
 	set(includes)
 	foreach(path ${FX_VM_TOOLS} $<TARGET_FILE:fornax> $<TARGET_FILE:fornax_workload>
@@ -87,6 +90,8 @@ endfunction()
 # samples land in the inlined helper under emulation), and tests that need
 # what the guest does not have (node, libdebuginfod). Its syscall-heavy
 # program met qemu's stale-translation bug (see run_in_vm.py): one TCG thread.
+# The unwind guest mounts no tracefs, as a machine without systemd: the mmap
+# hooks FromTheFirstSample needs attach only if the agent mounts it.
 fornax_vm_test(vm_6.1_profile KERNEL 6.1 SCRIPT test_profile.py ONE_TCG_THREAD
 	TESTS SplitWorkload.test_pprof_header SplitWorkload.test_labels
 		SplitWorkload.test_leaf_shares_match_the_work_split
@@ -94,7 +99,7 @@ fornax_vm_test(vm_6.1_profile KERNEL 6.1 SCRIPT test_profile.py ONE_TCG_THREAD
 		SplitWorkload.test_stacks_reach_main_through_the_call_chain
 		Fornax.test_folded_output Fornax.test_kernel_frames_for_a_syscall_heavy_program
 		Fornax.test_no_kernel_keeps_user_frames_only)
-fornax_vm_test(vm_6.1_unwind KERNEL 6.1 SCRIPT test_unwind.py
+fornax_vm_test(vm_6.1_unwind KERNEL 6.1 SCRIPT test_unwind.py NO_TRACEFS
 	TESTS NewCode BesideChurn FromTheFirstSample
 	INCLUDE ${UNWIND_WORKLOAD_NOFP} ${UNWIND_WORKLOAD_FP} ${UNWIND_DL} ${FX_HELPER_OUT}/fornax_churn)
 fornax_vm_test(vm_6.1_symbolize KERNEL 6.1 SCRIPT test_symbolize.py

@@ -238,7 +238,14 @@ def shared_libraries(paths):
     return libs
 
 
-def init_script(command, env, cwd, marker):
+# Left out with --no-tracefs, as on a machine without systemd: the agent then
+# mounts tracefs itself for its tracepoints.
+TRACEFS = """mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing
+"""
+
+
+def init_script(command, env, cwd, marker, tracefs=True):
     """The guest's /init: mounts, runs the command as root, reports its status, powers off."""
     bb = f"/{GUEST_DIR}/busybox"
     exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
@@ -255,9 +262,7 @@ mount -t tmpfs tmpfs /dev/shm
 chmod 1777 /tmp  # the initramfs may hold a build under /tmp: no tmpfs over it
 mount -t tmpfs tmpfs /run
 mount -t bpf bpf /sys/fs/bpf
-mount -t debugfs debugfs /sys/kernel/debug
-mount -t tracefs tracefs /sys/kernel/tracing
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
+{TRACEFS if tracefs else ""}mount -t cgroup2 cgroup2 /sys/fs/cgroup
 ip link set lo up
 hostname fornax-vm
 stty -F /dev/ttyS1 raw -echo
@@ -291,7 +296,7 @@ def build_initramfs(path, args, command, env):
         cpio.directory(GUEST_DIR)
         with open(BUSYBOX, "rb") as bb:
             cpio.data(f"{GUEST_DIR}/busybox", bb.read(), 0o755)
-        cpio.data("init", init_script(command, env, args.cwd, marker).encode(), 0o755)
+        cpio.data("init", init_script(command, env, args.cwd, marker, not args.no_tracefs).encode(), 0o755)
         for p in wanted:
             cpio.host_path(p)
         cpio.trailer()
@@ -417,6 +422,8 @@ def main():
     # which the timing of the unwind tests needs.
     ap.add_argument("--one-tcg-thread", action="store_true",
                     help="emulate every vCPU on one host thread")
+    ap.add_argument("--no-tracefs", action="store_true",
+                    help="mount neither debugfs nor tracefs in the guest")
     ap.add_argument("command", nargs="+")
     args = ap.parse_args()
     for e in args.env:
