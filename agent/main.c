@@ -498,7 +498,7 @@ static int setup_symbolizer(struct agent *a)
 		.debug_dirs = cfg->debug_dirs,
 		.debuginfod = cfg->debuginfod_urls != NULL,
 		.max_perfmap_total_bytes = cfg->perf_map_memory,
-		.max_dwarf_bytes = cfg->debug_info_memory,
+		.max_dwarf_bytes = cfg->debug_info_memory, .scratch_dir = cfg->unwind_cache,
 	});
 	if (!a->symbolizer) {
 		err = -errno;

@@ -190,6 +190,7 @@ struct symbolizer {
 	char *modules_path;
 	char *notes_path;
 	char *debug_dirs;
+	char *scratch_dir;
 	struct elf_file_opts elf_opts;
 	size_t max_processes;
 	size_t max_files;

@@ -136,7 +136,9 @@ static int set_paths(struct symbolizer *sym, const struct symbolizer_opts *opts)
 		sym->modules_path = NULL;
 	sym->notes_path = strdup_or_default(opts->kernel_notes_path, DEFAULT_NOTES_PATH);
 	sym->debug_dirs = strdup_or_default(opts->debug_dirs, DEFAULT_DEBUG_DIRS);
-	if (!sym->kallsyms_path || !sym->modules_path || !sym->notes_path || !sym->debug_dirs)
+	sym->scratch_dir = opts->scratch_dir ? strdup(opts->scratch_dir) : NULL;
+	if (!sym->kallsyms_path || !sym->modules_path || !sym->notes_path || !sym->debug_dirs ||
+	    (opts->scratch_dir && !sym->scratch_dir))
 		return -ENOMEM;
 	return 0;
 }
@@ -175,6 +177,7 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 		OPT_OR(opts->max_perfmap_total_bytes, DEFAULT_MAX_PERFMAP_TOTAL_BYTES);
 	sym->max_dwarf_bytes = OPT_OR(opts->max_dwarf_bytes, DEFAULT_MAX_DWARF_BYTES);
 	sym->elf_opts.debug_dirs = sym->debug_dirs;
+	sym->elf_opts.scratch_dir = sym->scratch_dir;
 	sym->elf_opts.max_dwarf_bytes = sym->max_dwarf_bytes;
 	if (opts->debuginfod) {
 		sym->debuginfod = debuginfod__new();
@@ -338,6 +341,7 @@ void symbolizer__free(struct symbolizer *sym)
 	free(sym->modules_path);
 	free(sym->notes_path);
 	free(sym->debug_dirs);
+	free(sym->scratch_dir);
 	debuginfod__free(sym->debuginfod);
 	free(sym);
 }

@@ -40,6 +40,12 @@ struct symbolizer_opts {
 	 */
 	size_t max_dwarf_bytes;
 	/*
+	 * The agent's own directory on disk (created 0700 if missing), where
+	 * debug files are copied with their sections inflated, unlinked, so
+	 * their DWARF is mapped page cache rather than heap. NULL: none.
+	 */
+	const char *scratch_dir;
+	/*
 	 * Cycles an exited process (symbolizer__process_exit) is kept, the
 	 * one of its exit included, so that its samples still in the kernel's
 	 * maps are symbolized; then it is freed. Its last samples are in the

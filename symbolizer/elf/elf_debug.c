@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "elf_inflate.h"
+#include "fileio.h"
 #include "hex.h"
 #include "safe_open.h"
 
@@ -387,6 +389,31 @@ static int find_debug_file(struct elf_file *ef, Dwfl_Module *mod, const char *fi
 }
 
 /*
+ * The copy with its sections inflated, in the scratch directory, or -1:
+ * then libdw inflates them into the heap.
+ */
+static int inflated_copy(struct elf_file *ef, int fd)
+{
+	__u64 max = ef->max_dwarf_bytes ? ef->max_dwarf_bytes : DEBUG_COPY_MAX, inflated;
+	int dir, copy = -1;
+
+	if (!ef->scratch_dir)
+		return -1;
+	dir = open(ef->scratch_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0 && errno == ENOENT && mkdir_p(ef->scratch_dir, 0700) == 0)
+		dir = open(ef->scratch_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -1;
+	if (elf_inflate__useful_dir(dir))
+		copy = elf_inflate__copy(fd, dir, max, &inflated);
+	close(dir);
+	if (copy < 0)
+		return -1;
+	ef->inflated_bytes += inflated;
+	return copy;
+}
+
+/*
  * libdwfl maps the debug file it is given, and the file's owner could
  * truncate it under the agent (SIGBUS): it gets a sealed copy in memory the
  * agent owns instead, of at most DEBUG_COPY_MAX bytes. Consumes fd.
@@ -400,6 +427,11 @@ static int private_copy(struct elf_file *ef, int fd)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
 	    st.st_size > DEBUG_COPY_MAX)
 		goto cleanup;
+	copy = inflated_copy(ef, fd);
+	if (copy >= 0) {
+		close(fd);
+		return copy;
+	}
 	copy = memfd_create("fornax-debug", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (copy < 0)
 		goto cleanup;

@@ -159,6 +159,10 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 	ef->fetch_debuginfo = opts ? opts->fetch_debuginfo : NULL;
 	ef->fetch_ctx = opts ? opts->fetch_ctx : NULL;
 	ef->root_len = opts ? opts->root_len : 0;
+	if (opts && opts->scratch_dir && !(ef->scratch_dir = strdup(opts->scratch_dir))) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
 	if (fstat(fd, &st) == 0) {
 		ef->main_dev = st.st_dev;
 		ef->main_ino = st.st_ino;
@@ -240,6 +244,7 @@ void elf_file__free(struct elf_file *ef)
 	free(ef->file_path);
 	free(ef->debuginfo_path);
 	free(ef->debug_dirs);
+	free(ef->scratch_dir);
 	free(ef->build_id);
 	free(ef->segs);
 	free(ef->frames);
@@ -397,7 +402,8 @@ size_t elf_file__memory(const struct elf_file *ef)
 	 * 20% from 10 to 2600 lookups (the CU list and aranges are the base).
 	 */
 	if (ef->has_dwarf > 0)
-		bytes += DWARF_BASE_BYTES + ef->dwarf_bytes + ef->dwarf_bytes / 4 + ef->cu_bytes;
+		bytes += DWARF_BASE_BYTES + (ef->dwarf_bytes > ef->inflated_bytes ? ef->dwarf_bytes - ef->inflated_bytes : 0) +
+			 ef->dwarf_bytes / 4 + ef->cu_bytes;
 	return bytes;
 }
 

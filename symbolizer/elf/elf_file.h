@@ -63,6 +63,13 @@ struct elf_file_opts {
 	 * 0: the agent's own root.
 	 */
 	size_t root_len;
+	/*
+	 * A directory of the agent's own on a disk filesystem: debug files are
+	 * copied there (unlinked) with their compressed sections inflated, so
+	 * libdw maps the DWARF rather than inflating it into the heap. NULL, or
+	 * unusable: copies in memory, inflated by libdw.
+	 */
+	const char *scratch_dir;
 };
 
 /*

@@ -80,7 +80,9 @@ struct elf_file {
 	size_t max_dwarf_bytes;
 	size_t dwarf_bytes;   /* decompressed debug sections of the DWARF file */
 	size_t cu_bytes;      /* estimated per-CU state */
-	size_t copy_bytes;    /* the debug file's private copy (elf_debug.c) */
+	size_t copy_bytes;    /* the debug file's private copy in memory (elf_debug.c) */
+	size_t inflated_bytes; /* of dwarf_bytes, mapped from an inflated copy on disk */
+	char *scratch_dir;    /* elf_file_opts.scratch_dir */
 	bool main_has_symtab;
 	bool dwarf_too_big;   /* never load DWARF */
 	bool debug_found;     /* the separate debug file was found */

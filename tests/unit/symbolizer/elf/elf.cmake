@@ -5,6 +5,13 @@ fornax_unit_test(elf_file_test
 	INCLUDES ${FORNAX_TEST_ROOT}/unit/symbolizer
 	DEFINITIONS ${SYM_TEST_DEFS}
 	DEPENDS symbolizer_fixtures)
+# Debug files copied with their sections inflated, against libelf.
+fornax_unit_test(elf_inflate_test
+	SOURCES ${CMAKE_CURRENT_LIST_DIR}/elf_inflate_test.c
+	LIBS fornax_sym_elf fornax_base
+	INCLUDES ${FORNAX_TEST_ROOT}/unit/symbolizer
+	DEFINITIONS ${SYM_TEST_DEFS}
+	DEPENDS symbolizer_fixtures)
 # Unwind rows built from fixture programs (and the system's libc) compared
 # with binutils readelf's interpretation of the same CFI.
 fornax_unit_test(cfi_table_test

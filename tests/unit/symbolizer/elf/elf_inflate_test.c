@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Debug files copied with their sections inflated (elf_inflate.c): the
+ * copy's sections against libelf's own decompression of the original,
+ * DWARF read from the copy through elf_file, and damaged streams refused.
+ */
+#include <elf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "elf_file.h"
+#include "elf_inflate.h"
+#include "fileio.h"
+#include "symbolizer_test_util.h"
+#include "test.h"
+
+static char *scratch;
+
+static int open_fixture(const char *name)
+{
+	char *path = fx_path(name);
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+
+	free(path);
+	return fd;
+}
+
+static int scratch_fd(void)
+{
+	return open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Section data by name, decompressed by libelf when it is compressed. */
+static Elf_Data *section(Elf *elf, const char *want, GElf_Shdr *out)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+
+		if (!gelf_getshdr(scn, out))
+			return NULL;
+		name = elf_strptr(elf, shstrndx, out->sh_name);
+		if (!name || strcmp(name, want) != 0)
+			continue;
+		if ((out->sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+			return NULL;
+		return elf_getdata(scn, NULL);
+	}
+	return NULL;
+}
+
+TEST(sections_match_libelf)
+{
+	static const char *const names[] = { ".debug_info", ".debug_line", ".debug_str",
+					     ".debug_abbrev" };
+	int src = open_fixture("fx_gzlink.debug"), dir = scratch_fd(), copy;
+	__u64 inflated = 0;
+	Elf *orig, *mine;
+	struct stat st;
+
+	ASSERT_TRUE(src >= 0 && dir >= 0);
+	ASSERT_TRUE(elf_inflate__useful_dir(dir));
+	copy = elf_inflate__copy(src, dir, 1 << 30, &inflated);
+	ASSERT_TRUE(copy >= 0);
+	ASSERT_TRUE(inflated > 0);
+	/* unlinked: nothing is left in the directory */
+	ASSERT_TRUE(fstat(copy, &st) == 0 && st.st_nlink == 0);
+	elf_version(EV_CURRENT);
+	orig = elf_begin(src, ELF_C_READ, NULL);
+	mine = elf_begin(copy, ELF_C_READ, NULL);
+	ASSERT_TRUE(orig && mine);
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		GElf_Shdr a, b;
+		Elf_Data *da = section(orig, names[i], &a), *db = section(mine, names[i], &b);
+
+		ASSERT_TRUE(da && db);
+		ASSERT_TRUE(a.sh_flags & SHF_COMPRESSED); /* the fixture's, before libelf */
+		ASSERT_TRUE(!(b.sh_flags & SHF_COMPRESSED));
+		ASSERT_EQ(da->d_size, db->d_size);
+		ASSERT_TRUE(memcmp(da->d_buf, db->d_buf, da->d_size) == 0);
+	}
+	elf_end(orig);
+	elf_end(mine);
+	close(copy);
+	ASSERT_EQ(elf_inflate__copy(src, dir, 64, &inflated), -EFBIG);
+	close(src);
+	close(dir);
+	return 0;
+}
+
+/* The binary's debug file is found, inflated into the scratch directory, and read. */
+TEST(dwarf_through_the_copy)
+{
+	struct elf_file_opts heap = { .debug_dirs = "/nonexistent" };
+	struct elf_file_opts mapped = { .debug_dirs = "/nonexistent", .scratch_dir = scratch };
+	char *path = fx_path("fx_gzlink");
+	size_t used[2];
+
+	ASSERT_TRUE(path);
+	for (int i = 0; i < 2; i++) {
+		struct elf_file *ef = elf_file__open(open(path, O_RDONLY | O_CLOEXEC), path,
+						     i ? &mapped : &heap);
+		const struct elf_frame *fr;
+		unsigned long long addr, size;
+		size_t n;
+
+		ASSERT_TRUE(ef);
+		ASSERT_TRUE(elf_file__has_dwarf(ef));
+		free(path);
+		path = fx_path("fx_gzlink.debug");
+		ASSERT_EQ(nm_symbol(path, "fx_leaf", &addr, &size), 0);
+		ASSERT_EQ(elf_file__symbolize(ef, addr, &fr, &n), 0);
+		ASSERT_STREQ(fr[n - 1].name, "fx_leaf");
+		ASSERT_TRUE(ends_with(fr[0].file, "/fixture.c"));
+		ASSERT_TRUE(fr[0].line > 0);
+		used[i] = elf_file__memory(ef);
+		elf_file__free(ef);
+		free(path);
+		path = fx_path("fx_gzlink");
+	}
+	free(path);
+	/* the inflated sections are no longer counted as heap */
+	ASSERT_TRUE(used[1] < used[0]);
+	return 0;
+}
+
+/* A private copy of fx_gzlink.debug (an unlinked file); *info: where its .debug_info is. */
+static int copy_of_fixture(off_t *info)
+{
+	char tmpl[] = "/tmp/fornax-inflate-XXXXXX";
+	int src = open_fixture("fx_gzlink.debug"), out = mkstemp(tmpl), ret = -1;
+	Elf_Scn *scn = NULL;
+	size_t len, shstrndx;
+	void *buf = NULL;
+	GElf_Shdr sh;
+	Elf *elf = NULL;
+
+	if (out >= 0)
+		unlink(tmpl);
+	if (src < 0 || out < 0 || read_fd_all(src, 64 << 20, &buf, &len) != 0)
+		goto cleanup;
+	elf = elf_memory(buf, len);
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		goto cleanup;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+
+		if (name && strcmp(name, ".debug_info") == 0)
+			break;
+	}
+	if (!scn || write_all(out, buf, len) != 0)
+		goto cleanup;
+	*info = (off_t)sh.sh_offset;
+	ret = out;
+	out = -1;
+cleanup:
+	elf_end(elf);
+	free(buf);
+	if (src >= 0)
+		close(src);
+	if (out >= 0)
+		close(out);
+	return ret;
+}
+
+TEST(damaged_streams_are_refused)
+{
+	int dir = scratch_fd();
+	__u64 inflated;
+	off_t info;
+
+	ASSERT_TRUE(dir >= 0);
+	elf_version(EV_CURRENT);
+	/* the header's ch_size (at 8 in an Elf64_Chdr) one more, then one less than the stream */
+	for (int d = -1; d <= 1; d += 2) {
+		int src = copy_of_fixture(&info);
+		__u64 size;
+
+		ASSERT_TRUE(src >= 0);
+		ASSERT_EQ(pread_all(src, &size, sizeof(size), info + 8), 0);
+		size += (__u64)(__s64)d;
+		ASSERT_EQ(pwrite(src, &size, sizeof(size), info + 8), (ssize_t)sizeof(size));
+		ASSERT_EQ(elf_inflate__copy(src, dir, 1 << 30, &inflated), -EBADMSG);
+		close(src);
+	}
+	/* the zlib stream itself damaged, at several places */
+	for (off_t off = 24; off < 96; off += 12) {
+		int src = copy_of_fixture(&info);
+		unsigned char b;
+
+		ASSERT_TRUE(src >= 0);
+		ASSERT_EQ(pread_all(src, &b, 1, info + off), 0);
+		b ^= 0xa5;
+		ASSERT_EQ(pwrite(src, &b, 1, info + off), 1);
+		ASSERT_TRUE(elf_inflate__copy(src, dir, 1 << 30, &inflated) < 0);
+		close(src);
+	}
+	close(dir);
+	return 0;
+}
+
+TEST(memory_filesystems_are_not_used)
+{
+	int dir = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dir < 0)
+		TEST_SKIP("no /dev/shm");
+	ASSERT_TRUE(!elf_inflate__useful_dir(dir));
+	close(dir);
+	return 0;
+}
+
+int main(void)
+{
+	char tmpl[] = "/var/tmp/fornax-inflate-test-XXXXXX";
+
+	scratch = mkdtemp(tmpl);
+	if (!scratch) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(sections_match_libelf);
+	RUN(dwarf_through_the_copy);
+	RUN(damaged_streams_are_refused);
+	RUN(memory_filesystems_are_not_used);
+	rmdir(scratch);
+	return test_summary();
+}
