@@ -1,14 +1,41 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer target: ELF and DWARF through elf_file (built with
- * -DFORNAX_FUZZ=ON and clang). Seed it with the fixture binaries.
+ * -DFORNAX_FUZZ=ON and clang). Seed it with the fixture binaries. An input
+ * whose compressed sections elf_inflate accepts is read from its inflated
+ * copy, as the agent reads debug files.
  */
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "elf_file.h"
+#include "elf_inflate.h"
+
+static char scratch_path[] = "/var/tmp/fornax-fuzz-XXXXXX";
+
+static void remove_scratch(void)
+{
+	rmdir(scratch_path);
+}
+
+/* A private directory on disk for the inflated copies (unlinked files), or -1. */
+static int scratch_dir(void)
+{
+	static int fd = -2;
+
+	if (fd == -2) {
+		fd = -1;
+		if (mkdtemp(scratch_path)) {
+			atexit(remove_scratch);
+			fd = open(scratch_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		}
+	}
+	return fd;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,8 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct elf_file_opts opts = { .debug_dirs = "/nonexistent", .max_dwarf_bytes = 64 << 20 };
 	const struct elf_segment *segs;
 	struct elf_file *ef;
+	__u64 inflated;
 	size_t n;
-	int fd;
+	int fd, copy;
 
 	fd = memfd_create("fuzz", MFD_CLOEXEC);
 	if (fd < 0)
@@ -26,6 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(fd, data, size) != (ssize_t)size) {
 		close(fd);
 		return 0;
+	}
+	if (scratch_dir() >= 0 &&
+	    (copy = elf_inflate__copy(fd, scratch_dir(), 64 << 20, &inflated)) >= 0) {
+		close(fd);
+		fd = copy;
 	}
 	ef = elf_file__open(fd, "", &opts);
 	if (!ef)
