@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "cfi_encoding.h"
 
 /* DWARF register numbers of the x86-64 psABI. */
 #define REG_RBP 6
@@ -40,8 +41,7 @@ struct cfi_table {
 struct fde_range {
 	__u64 start;
 	__u64 end;
-	Dwarf_CFI *cfi; /* the section's, to evaluate it with */
-	bool eh_frame;
+	bool eh_frame; /* else .debug_frame's */
 };
 
 struct cie_info {
@@ -50,148 +50,20 @@ struct cie_info {
 	bool usable; /* the FDE pointer encoding is known */
 };
 
-struct raw_row {
-	__u64 pc;
-	struct cfi_row rule; /* pc field unused until the origin is known */
-};
-
 struct builder {
 	struct cfi_table *t;
 	Dwarf_CFI *eh_cfi;
 	Dwarf *dwarf;
 	Dwarf_CFI *debug_cfi;
-	struct raw_row *raw;
-	size_t n_raw, raw_cap;
+	/* pc relative to origin (at most the first row's) from the start: no second copy */
+	struct cfi_row *rows;
+	size_t n_rows, rows_cap;
+	__u64 origin;
 	struct fde_range *fdes;
 	size_t n_fdes, fdes_cap;
 	struct cie_info *cies;
 	size_t n_cies, cies_cap;
 };
-
-static int read_uleb(const __u8 **p, const __u8 *end, __u64 *out)
-{
-	__u64 v = 0;
-	unsigned shift = 0;
-
-	while (*p < end) {
-		__u8 b = *(*p)++;
-
-		if (shift < 64)
-			v |= (__u64)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80)) {
-			*out = v;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-static int read_sleb(const __u8 **p, const __u8 *end, __u64 *out)
-{
-	__u64 v = 0;
-	unsigned shift = 0;
-
-	while (*p < end) {
-		__u8 b = *(*p)++;
-
-		if (shift < 64)
-			v |= (__u64)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80)) {
-			if (shift < 64 && (b & 0x40))
-				v |= ~0ULL << shift;
-			*out = v;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/*
- * Reads one DW_EH_PE-encoded value. field_vaddr is the address of the
- * encoded bytes, for pc-relative values; apply is false for lengths (an
- * FDE's address range has the format but not the application).
- */
-static int read_encoded(const __u8 **p, const __u8 *end, __u8 enc, __u64 field_vaddr, bool apply,
-			__u64 *out)
-{
-	const __u8 *q = *p;
-	size_t size = 0;
-	bool is_signed = false;
-	__u64 v = 0;
-
-	switch (enc & 0x0f) {
-	case DW_EH_PE_absptr:
-	case DW_EH_PE_udata8:
-	case DW_EH_PE_sdata8:
-		size = 8;
-		break;
-	case DW_EH_PE_udata4:
-		size = 4;
-		break;
-	case DW_EH_PE_sdata4:
-		size = 4;
-		is_signed = true;
-		break;
-	case DW_EH_PE_udata2:
-		size = 2;
-		break;
-	case DW_EH_PE_sdata2:
-		size = 2;
-		is_signed = true;
-		break;
-	case DW_EH_PE_uleb128:
-		if (read_uleb(&q, end, &v))
-			return -EINVAL;
-		break;
-	case DW_EH_PE_sleb128:
-		if (read_sleb(&q, end, &v))
-			return -EINVAL;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (size) {
-		if ((size_t)(end - q) < size)
-			return -EINVAL;
-		if (size == 8) {
-			__u64 x;
-
-			memcpy(&x, q, 8);
-			v = le64toh(x);
-		} else if (size == 4) {
-			__u32 x;
-
-			memcpy(&x, q, 4);
-			x = le32toh(x);
-			v = is_signed ? (__u64)(__s64)(__s32)x : x;
-		} else {
-			__u16 x;
-
-			memcpy(&x, q, 2);
-			x = le16toh(x);
-			v = is_signed ? (__u64)(__s64)(__s16)x : x;
-		}
-		q += size;
-	}
-	if (apply) {
-		if (enc & DW_EH_PE_indirect)
-			return -ENOTSUP;
-		switch (enc & 0x70) {
-		case DW_EH_PE_absptr:
-			break;
-		case DW_EH_PE_pcrel:
-			v += field_vaddr;
-			break;
-		default: /* textrel/datarel/funcrel: not used for FDE pc ranges */
-			return -ENOTSUP;
-		}
-	}
-	*p = q;
-	*out = v;
-	return 0;
-}
 
 /* The FDE pointer encoding from a CIE's augmentation ("zPLR" and friends). */
 static void parse_cie(const Dwarf_CIE *cie, struct cie_info *ci)
@@ -230,7 +102,7 @@ static void parse_cie(const Dwarf_CIE *cie, struct cie_info *ci)
 			if (d >= end)
 				return;
 			enc = *d++;
-			if (read_encoded(&d, end, enc, 0, false, &ignored))
+			if (cfi_read_encoded(&d, end, enc, 0, false, &ignored))
 				return;
 			break;
 		case 'S': /* signal frame */
@@ -276,8 +148,7 @@ static int compare_fdes(const void *a, const void *b)
 }
 
 /* Collects every FDE's [start, end) from one section's raw bytes. */
-static int collect_fdes(struct builder *b, Elf *elf, Elf_Data *data, __u64 sh_addr, bool eh_frame,
-			Dwarf_CFI *cfi)
+static int collect_fdes(struct builder *b, Elf *elf, Elf_Data *data, __u64 sh_addr, bool eh_frame)
 {
 	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
 	Dwarf_Off off = 0, next;
@@ -310,16 +181,15 @@ static int collect_fdes(struct builder *b, Elf *elf, Elf_Data *data, __u64 sh_ad
 			__u64 start = 0, range = 0;
 
 			if (ci && ci->usable &&
-			    read_encoded(&p, entry.fde.end, ci->fde_encoding, field, true, &start) == 0 &&
-			    read_encoded(&p, entry.fde.end, ci->fde_encoding & 0x0f, 0, false,
+			    cfi_read_encoded(&p, entry.fde.end, ci->fde_encoding, field, true, &start) == 0 &&
+			    cfi_read_encoded(&p, entry.fde.end, ci->fde_encoding & 0x0f, 0, false,
 					 &range) == 0 &&
 			    range && start && start + range > start) {
 				err = ARRAY_GROW(&b->fdes, &b->fdes_cap, b->n_fdes + 1);
 				if (err)
 					return err;
 				b->fdes[b->n_fdes++] = (struct fde_range){
-					.start = start, .end = start + range, .cfi = cfi,
-					.eh_frame = eh_frame,
+					.start = start, .end = start + range, .eh_frame = eh_frame,
 				};
 			} else {
 				/* A discarded function (start 0) or an encoding we cannot read. */
@@ -484,24 +354,27 @@ static bool same_rule(const struct cfi_row *a, const struct cfi_row *b)
 
 static int add_row(struct builder *b, __u64 pc, const struct cfi_row *rule)
 {
-	struct raw_row *last = b->n_raw ? &b->raw[b->n_raw - 1] : NULL;
+	struct cfi_row *last = b->n_rows ? &b->rows[b->n_rows - 1] : NULL;
+	__u64 rel = pc - b->origin;
 	int err;
 
-	if (last && last->pc == pc) {
+	if (pc < b->origin || rel > MAX_SPAN)
+		return -E2BIG;
+	if (last && last->pc == rel) {
 		/* The previous range was empty (a gap closed by an adjacent FDE). */
-		last->rule = *rule;
-		if (b->n_raw > 1 && same_rule(&b->raw[b->n_raw - 2].rule, rule))
-			b->n_raw--;
+		*last = *rule;
+		last->pc = (__u32)rel;
+		if (b->n_rows > 1 && same_rule(&b->rows[b->n_rows - 2], rule))
+			b->n_rows--;
 		return 0;
 	}
-	if (last && same_rule(&last->rule, rule))
+	if ((last && same_rule(last, rule)) || (!last && rule->type == CFI_ROW_NONE))
 		return 0;
-	if (!last && rule->type == CFI_ROW_NONE)
-		return 0;
-	err = ARRAY_GROW(&b->raw, &b->raw_cap, b->n_raw + 1);
+	err = b->n_rows < CFI_MAX_ROWS ? ARRAY_GROW(&b->rows, &b->rows_cap, b->n_rows + 1) : -E2BIG;
 	if (err)
 		return err;
-	b->raw[b->n_raw++] = (struct raw_row){ .pc = pc, .rule = *rule };
+	b->rows[b->n_rows] = *rule;
+	b->rows[b->n_rows++].pc = (__u32)rel;
 	return 0;
 }
 
@@ -567,6 +440,9 @@ static int build_rows(struct builder *b, __u64 entry)
 	int err;
 
 	qsort(b->fdes, b->n_fdes, sizeof(*b->fdes), compare_fdes);
+	b->origin = b->fdes[0].start;
+	if (entry && entry < b->origin)
+		b->origin = entry;
 	for (size_t i = 0; i < b->n_fdes; i++) {
 		__u64 start = b->fdes[i].start, end = b->fdes[i].end;
 
@@ -580,7 +456,7 @@ static int build_rows(struct builder *b, __u64 entry)
 			if (err)
 				return err;
 		}
-		err = add_fde_rows(b, b->fdes[i].cfi, start, end);
+		err = add_fde_rows(b, b->fdes[i].eh_frame ? b->eh_cfi : b->debug_cfi, start, end);
 		if (err)
 			return err;
 		b->t->stats.fdes++;
@@ -610,28 +486,25 @@ static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *shdr)
 	return NULL;
 }
 
+/* The table starts at its first row; its array shrinks to the rows. */
 static int finish(struct builder *b)
 {
 	struct cfi_table *t = b->t;
-	__u64 origin, span;
+	struct cfi_row *shrunk;
+	__u32 first;
 
-	if (!b->n_raw)
+	if (!b->n_rows)
 		return -ENOENT;
-	origin = b->raw[0].pc;
-	span = b->raw[b->n_raw - 1].pc - origin;
-	if (span > MAX_SPAN || b->n_raw > CFI_MAX_ROWS)
-		return -E2BIG;
-	t->rows = calloc(b->n_raw, sizeof(*t->rows));
-	if (!t->rows)
-		return -ENOMEM;
-	for (size_t i = 0; i < b->n_raw; i++) {
-		t->rows[i] = b->raw[i].rule;
-		t->rows[i].pc = b->raw[i].pc - origin;
-		t->stats.rows_by_type[t->rows[i].type]++;
+	first = b->rows[0].pc;
+	for (size_t i = 0; i < b->n_rows; i++) {
+		b->rows[i].pc -= first;
+		t->stats.rows_by_type[b->rows[i].type]++;
 	}
-	t->n_rows = b->n_raw;
-	t->origin = origin;
-	t->stats.rows = b->n_raw;
+	shrunk = realloc(b->rows, b->n_rows * sizeof(*b->rows));
+	t->rows = shrunk ? shrunk : b->rows;
+	b->rows = NULL;
+	t->n_rows = t->stats.rows = b->n_rows;
+	t->origin = b->origin + first;
 	return 0;
 }
 
@@ -662,7 +535,7 @@ static int read_section(struct builder *b, Elf *elf, const char *name)
 		return 0;
 	if (!eh_frame)
 		b->t->stats.debug_frame = true;
-	return collect_fdes(b, elf, data, eh_frame ? shdr.sh_addr : 0, eh_frame, cfi);
+	return collect_fdes(b, elf, data, eh_frame ? shdr.sh_addr : 0, eh_frame);
 }
 
 struct cfi_table *cfi_table__build(Elf *elf)
@@ -697,7 +570,7 @@ struct cfi_table *cfi_table__build(Elf *elf)
 	if (b.eh_cfi)
 		dwarf_cfi_end(b.eh_cfi);
 	dwarf_end(b.dwarf);
-	free(b.raw);
+	free(b.rows);
 	free(b.fdes);
 	free(b.cies);
 	if (err) {
