@@ -7,6 +7,7 @@
 #include "elf_file_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -152,6 +153,7 @@ struct elf_file *elf_file__open(int fd, const char *path, const struct elf_file_
 		goto cleanup;
 	}
 	ef->pending_fd = -1;
+	ef->plt_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	ef->alt_fd = -1;
 	ef->has_symbols = -1;
 	ef->has_dwarf = -1;
@@ -241,6 +243,8 @@ void elf_file__free(struct elf_file *ef)
 	elf_end(ef->pending_elf);
 	if (ef->pending_fd >= 0)
 		close(ef->pending_fd);
+	if (ef->plt_fd >= 0)
+		close(ef->plt_fd);
 	free(ef->file_path);
 	free(ef->debuginfo_path);
 	free(ef->debug_dirs);

@@ -66,6 +66,12 @@ struct elf_file {
 	struct sym_ent *syms;
 	size_t n_syms;
 	bool syms_loaded;
+	/*
+	 * The file again, for the PLT scan's own Elf: what that reads (a big
+	 * library's .rela.dyn: 8 MB for libLLVM) is freed with it, where the
+	 * session's Elf would keep it. Closed after the scan; -1 then.
+	 */
+	int plt_fd;
 	/* PLT stubs by address, loaded with the symbols */
 	struct plt_ent *plt;
 	size_t n_plt, plt_cap;

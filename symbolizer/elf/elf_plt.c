@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "array.h"
 
@@ -159,14 +160,15 @@ static int add_stubs(struct elf_file *ef, const struct plt_scan *s, Elf_Scn *scn
 int elf_plt__load(struct elf_file *ef)
 {
 	struct plt_scan s = {};
+	Elf *own = ef->plt_fd >= 0 ? elf_begin(ef->plt_fd, ELF_C_READ, NULL) : NULL;
 	Dwarf_Addr bias;
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;
 	int err = 0;
 
-	s.elf = dwfl_module_getelf(ef->mod, &bias);
+	s.elf = own ? own : dwfl_module_getelf(ef->mod, &bias);
 	if (!s.elf || elf_getshdrstrndx(s.elf, &shstrndx) != 0)
-		return 0;
+		goto cleanup;
 	while ((scn = elf_nextscn(s.elf, scn))) {
 		GElf_Shdr sh;
 
@@ -205,6 +207,10 @@ int elf_plt__load(struct elf_file *ef)
 
 cleanup:
 	free(s.slots);
+	elf_end(own);
+	if (ef->plt_fd >= 0)
+		close(ef->plt_fd);
+	ef->plt_fd = -1;
 	return err;
 }
 
