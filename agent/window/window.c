@@ -274,6 +274,8 @@ static void note_mapped(__u32 i, bool mapped, bool *leaf_mapped, __u32 *mapped_t
  * while its samples are being symbolized: taken then, it names them.
  * *exit_pending: an address is still unmapped and the exit not reported
  * (the process may be between dropping its memory and reporting its exit).
+ * Only for a process the symbolizer found gone: a live one's unmapped
+ * address is data a frame-pointer walk took for a return address.
  */
 static int lookup_user(struct window *w, __u32 pid, __u64 start_ns, const __u64 *ips, __u32 n,
 		       bool *exit_pending)
@@ -284,7 +286,8 @@ static int lookup_user(struct window *w, __u32 pid, __u64 start_ns, const __u64 
 	*exit_pending = false;
 	for (__u32 i = 0; i < n && !err; i++)
 		unmapped |= !w->symbolized[i].mapping;
-	if (!unmapped || !w->take_exits || symbolizer__process_exited(w->symbolizer, pid, start_ns))
+	if (!unmapped || !w->take_exits || symbolizer__process_exited(w->symbolizer, pid, start_ns) ||
+	    !symbolizer__process_gone(w->symbolizer, pid, start_ns))
 		return err;
 	w->take_exits(w->take_exits_ctx);
 	if (!symbolizer__process_exited(w->symbolizer, pid, start_ns)) {

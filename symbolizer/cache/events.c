@@ -317,6 +317,13 @@ bool symbolizer__process_exited(struct symbolizer *sym, __u32 pid, __u64 start_n
 	return p && p->exited;
 }
 
+bool symbolizer__process_gone(struct symbolizer *sym, __u32 pid, __u64 start_ns)
+{
+	struct sym_proc *p = sym ? proc_find(sym, pid, start_ns / sym->ns_per_tick) : NULL;
+
+	return p && (p->exited || p->gone || (p->maps && p->maps->n == 0));
+}
+
 int symbolizer__file_mapped(struct symbolizer *sym, __u32 pid, const struct symbolizer_vma *v,
 			    const char *path)
 {

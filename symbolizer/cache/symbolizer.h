@@ -270,4 +270,13 @@ int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
  */
 bool symbolizer__process_exited(struct symbolizer *sym, __u32 pid, __u64 start_ns);
 
+/*
+ * Whether lookups found pid's process gone: its /proc entry gone or naming
+ * another process, or its maps empty (between dropping its memory and its
+ * exit report), or its exit reported. A live process's address in no
+ * mapping (a frame-pointer walk through data) is not worth waiting for an
+ * exit report.
+ */
+bool symbolizer__process_gone(struct symbolizer *sym, __u32 pid, __u64 start_ns);
+
 #endif /* FORNAX_SYMBOLIZER_H */

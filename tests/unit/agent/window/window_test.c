@@ -452,6 +452,39 @@ TEST(live_process_asks_for_no_exits)
 	return 0;
 }
 
+/*
+ * A live process's address in no mapping (data a frame-pointer walk took for
+ * a return address) asks for no exit records: its maps were just read again,
+ * and no exit report will name it. It is remembered like any other address.
+ */
+TEST(live_process_garbage_address_asks_for_no_exits)
+{
+	struct exit_report report = {};
+	const struct pprof *p;
+	struct window *w;
+	struct fixture fx;
+
+	ASSERT_EQ(fixture_init(&fx), 0);
+	report.sym = fx.sym;
+	fx.user[1] = 0x10; /* no process maps page 0 */
+	fx.user[2] = (__u64)(uintptr_t)caller_fn + 8;
+	fx.s.n_user = 3;
+	w = window__new(&(struct window_opts){
+		.symbolizer = fx.sym, .frequency = FREQUENCY, .take_exits = take_exit,
+		.take_exits_ctx = &report });
+	ASSERT_TRUE(w);
+	ASSERT_EQ(window__add_sample(&fx.s, w), 0);
+	ASSERT_EQ(window__add_sample(&fx.s, w), 0);
+	ASSERT_EQ(report.calls, 0);
+	p = window__finish(w, 1);
+	ASSERT_EQ(pprof__num_samples(p), 1);
+	ASSERT_EQ(pprof__sample(p, 0)->count, 2);
+	ASSERT_STREQ(frame_name(p, pprof__sample(p, 0)->location_ids[0]), "leaf_fn");
+	window__free(w);
+	fixture_free(&fx);
+	return 0;
+}
+
 int main(void)
 {
 	RUN(user_stacks_are_symbolized_and_labelled);
@@ -461,5 +494,6 @@ int main(void)
 	RUN(processes_are_told_apart_by_start_time);
 	RUN(exit_taken_while_symbolizing_names_a_gone_process);
 	RUN(live_process_asks_for_no_exits);
+	RUN(live_process_garbage_address_asks_for_no_exits);
 	return test_summary();
 }
