@@ -66,6 +66,7 @@ static __always_inline void fill_header(struct fornax_proc_event *e, __u32 kind,
 	e->parent_tgid = 0;
 	e->pad = 0;
 	e->parent_start_ns = 0;
+	__builtin_memset(e->exe_name, 0, sizeof(e->exe_name));
 }
 
 /* false when the record was lost */
@@ -78,8 +79,22 @@ static __always_inline bool emit(const void *data, __u64 size, struct fornax_pro
 	return false;
 }
 
+/*
+ * The executed file's name, so the agent can tell a program that may be
+ * CPython without reading /proc/PID/exe at every exec. By now bprm->file
+ * is what runs: binfmt_script swapped in the interpreter.
+ */
+static __always_inline void exe_name(struct fornax_proc_event *e, struct linux_binprm *bprm)
+{
+	const unsigned char *name = BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name);
+	long n = name ? bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name), name) : 0;
+
+	if (n <= 0 || n >= (long)sizeof(e->exe_name))
+		e->exe_name[0] = '\0';
+}
+
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(fornax_exec, struct task_struct *task)
+int BPF_PROG(fornax_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct fornax_proc_event_stats *st = stats();
 	struct fornax_proc_event e;
@@ -90,6 +105,7 @@ int BPF_PROG(fornax_exec, struct task_struct *task)
 		return 0;
 	}
 	fill_header(&e, FORNAX_PROC_EXEC, task);
+	exe_name(&e, bprm);
 	if (st)
 		st->execs++;
 	emit(&e, sizeof(e), st);

@@ -19,6 +19,8 @@
 #define FORNAX_RINGBUF_WAKEUP_GAP_NS 10000000ULL
 
 /* Executable mappings per FORNAX_PROC_EXIT_MAPS record; a process may send many. */
+/* Bytes of an EXEC record's file name, its NUL included. */
+#define FORNAX_EXE_NAME_LEN 16
 #define FORNAX_PROC_MAPS_PER_RECORD 16
 
 enum fornax_proc_event_kind {
@@ -59,8 +61,14 @@ struct fornax_proc_event {
 	__u32 parent_tgid;
 	__u32 pad;
 	__u64 parent_start_ns;
+	/*
+	 * EXEC: the name of the file the process now runs (a script's
+	 * interpreter, as /proc/PID/exe names it), NUL-terminated; "" when
+	 * unreadable or as long as the array (maybe cut short).
+	 */
+	char exe_name[FORNAX_EXE_NAME_LEN];
 };
-_Static_assert(sizeof(struct fornax_proc_event) == 56, "proc event ABI");
+_Static_assert(sizeof(struct fornax_proc_event) == 72, "proc event ABI");
 
 /* One executable file mapping, as /proc/PID/maps would have shown it. */
 struct fornax_proc_vma {
@@ -77,7 +85,7 @@ struct fornax_proc_maps_record {
 	struct fornax_proc_event hdr;
 	struct fornax_proc_vma maps[FORNAX_PROC_MAPS_PER_RECORD];
 };
-_Static_assert(sizeof(struct fornax_proc_maps_record) == 56 + 40 * FORNAX_PROC_MAPS_PER_RECORD,
+_Static_assert(sizeof(struct fornax_proc_maps_record) == 72 + 40 * FORNAX_PROC_MAPS_PER_RECORD,
 	       "proc maps record ABI");
 
 /* Kernel-side counters (per-CPU array, one entry). */

@@ -38,6 +38,8 @@ struct proc_event {
 	/* FORK: the parent */
 	__u32 parent_pid;
 	__u64 parent_start_ns;
+	/* EXEC: the executed file's name (a script's interpreter); "" if not known */
+	char exe_name[FORNAX_EXE_NAME_LEN];
 };
 
 /* Non-zero stops the consumption and is returned by proc_watch__consume(). */

@@ -259,13 +259,16 @@ static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
  * recheck after the first backoff, as it was. The link's name costs one
  * readlink, where a detection reads the stat and maps files.
  */
-static bool exe_may_be_python(const struct python_tracker *t, __u32 pid)
+static bool exe_may_be_python(const struct python_tracker *t, __u32 pid, const char *exe_name)
 {
 	static const char deleted[] = " (deleted)";
 	char path[PATH_MAX];
-	int dirfd = procfs__open(t->proc_root, pid);
+	int dirfd;
 	ssize_t n;
 
+	if (exe_name && exe_name[0])
+		return py_detect__candidate_name(exe_name);
+	dirfd = procfs__open(t->proc_root, pid);
 	if (dirfd < 0)
 		return true; /* the detection says why */
 	n = readlinkat(dirfd, "exe", path, sizeof(path) - 1);
@@ -278,7 +281,8 @@ static bool exe_may_be_python(const struct python_tracker *t, __u32 pid)
 	return py_detect__candidate_name(path);
 }
 
-static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec)
+static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec,
+			    const char *exe_name)
 {
 	struct tracked *p = find(t, pid, start_ns);
 	__u64 now = clock_ns(CLOCK_MONOTONIC);
@@ -301,7 +305,7 @@ static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns,
 		}
 	}
 	p->last_seen_ns = now;
-	if (exec && !exe_may_be_python(t, pid)) {
+	if (exec && !exe_may_be_python(t, pid, exe_name)) {
 		/* as a detection that found nothing would: look again after the first backoff */
 		t->stats.exec_skipped++;
 		p->backoff_ns = RECHECK_FIRST_NS;
@@ -313,15 +317,16 @@ static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns,
 	return p;
 }
 
-void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec)
+void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec,
+				  const char *exe_name)
 {
-	seen(t, pid, start_ns, exec);
+	seen(t, pid, start_ns, exec, exe_name);
 }
 
 void python_tracker__sample(struct python_tracker *t, __u32 pid, __u64 start_ns, __u64 count,
 			    __u32 n_python, __u32 python_flags)
 {
-	struct tracked *p = seen(t, pid, start_ns, false);
+	struct tracked *p = seen(t, pid, start_ns, false, NULL);
 	__u32 end = (python_flags >> FORNAX_STACK_END_SHIFT) & FORNAX_STACK_END_MASK;
 
 	if (!p || !p->python)

@@ -12,6 +12,7 @@ drain it sees: read at the drain, most of their samples would be
 [python: unreadable].
 """
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -46,13 +47,20 @@ class PythonExitsTest(fornaxtest.TempDirTestCase):
 
     def test_frames_of_exited_processes_are_named(self):
         pids = []
+        # every other run a script run by its #! line: the kernel reports the
+        # interpreter as what the process executes, so it is looked at from its exec
+        script = os.path.join(self.tmp, "short-script")
+        with open(script, "w") as f:
+            f.write(f"#!{PYTHON}\n{SHORT}")
+        os.chmod(script, 0o755)
 
         def loop():
             time.sleep(1.5)  # the agent is attached by then
-            for _ in range(RUNS):
-                r = subprocess.run([PYTHON, "-c", SHORT], stdout=subprocess.PIPE, text=True,
-                                   check=True)
+            for i in range(RUNS):
+                r = subprocess.run([script] if i % 2 else [PYTHON, "-c", SHORT],
+                                   stdout=subprocess.PIPE, text=True, check=True)
                 pids.append(r.stdout.strip())
+                subprocess.run(["/bin/true"], check=True)  # no interpreter: not looked at
             # deep stacks, 1.5 s, then exit at once
             work = subprocess.Popen([PYTHON, CALLGRAPH, "1.5", "24"], stdout=subprocess.PIPE,
                                     text=True)
@@ -95,6 +103,8 @@ class PythonExitsTest(fornaxtest.TempDirTestCase):
         # its share of the CPUs depends on the machine's load; its stacks do not
         self.assertGreater(deep_all, 0.25 * HZ * 1.5, proc.stderr)
         self.assertGreaterEqual(deep, 0.75 * deep_all, proc.stderr)  # start-up is not deep
+        skipped = re.search(r"(\d+) execs of programs named otherwise not checked", proc.stderr)
+        self.assertTrue(skipped and int(skipped.group(1)) >= RUNS, proc.stderr)
 
 
 if __name__ == "__main__":
