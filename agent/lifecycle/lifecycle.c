@@ -101,6 +101,19 @@ static int on_exit_event(struct lifecycle *lc, const struct proc_event *ev)
 	return symbolizer__process_exit(lc->symbolizer, ev->pid, ev->process_start_ns, &ex);
 }
 
+/*
+ * pid's mappings from the perf sideband's records, when it followed pid
+ * from its start: what perf does instead of reading /proc/PID/maps.
+ */
+static bool mappings_from_records(struct lifecycle *lc, __u32 pid, __u64 start_ns,
+				  bool open_files)
+{
+	struct sideband_exit m;
+
+	return lc->sideband && sideband__mappings(lc->sideband, pid, &m) &&
+	       symbolizer__process_mappings(lc->symbolizer, pid, start_ns, &m.ex, open_files) == 0;
+}
+
 int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 {
 	struct lifecycle *lc = ctx;
@@ -110,6 +123,7 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 		return 0;
 	switch (ev->kind) {
 	case FORNAX_PROC_FORK:
+		(void)mappings_from_records(lc, ev->parent_pid, ev->parent_start_ns, false);
 		err = symbolizer__process_fork(lc->symbolizer, ev->parent_pid, ev->parent_start_ns,
 					       ev->pid, ev->process_start_ns);
 		break;
@@ -119,7 +133,8 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 		if (ev->kind == FORNAX_PROC_EXEC && lc->sideband)
 			err = symbolizer__process_exec(lc->symbolizer, ev->pid,
 						       ev->process_start_ns);
-		else
+		else if (ev->kind == FORNAX_PROC_EXEC ||
+			 !mappings_from_records(lc, ev->pid, ev->process_start_ns, true))
 			err = symbolizer__process_read(lc->symbolizer, ev->pid,
 						       ev->process_start_ns,
 						       ev->kind == FORNAX_PROC_EXEC);
@@ -248,12 +263,13 @@ void lifecycle__log_summary(const struct lifecycle *lc)
 		sideband__stats(lc->sideband, &sb);
 		log_info("perf sideband: %llu records: %llu executable mappings (%llu files first "
 			 "seen there), %llu execs, %llu forks, %llu exits, %llu BPF program "
-			 "symbols; %llu exits given their mappings, %llu not followed from their "
-			 "start; %llu records lost",
+			 "symbols; %llu exits and %llu live processes given their mappings, %llu "
+			 "not followed from their start; %llu records lost",
 			 (unsigned long long)sb.records, (unsigned long long)sb.mmaps,
 			 (unsigned long long)ss.files_mapped, (unsigned long long)sb.execs,
 			 (unsigned long long)sb.forks, (unsigned long long)sb.exits,
 			 (unsigned long long)sb.ksymbols, (unsigned long long)sb.taken,
+			 (unsigned long long)sb.given,
 			 (unsigned long long)sb.unknown, (unsigned long long)sb.lost);
 	}
 }

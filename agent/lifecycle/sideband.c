@@ -352,6 +352,41 @@ int sideband__consume(struct sideband *sb)
 	return err ? err : (int)sb->n_recs;
 }
 
+/* p's mappings into sb->taken, as *out. false without memory. */
+static bool copy_out(struct sideband *sb, const struct sb_proc *p, struct sideband_exit *out)
+{
+	if (ARRAY_GROW(&sb->taken, &sb->taken_cap, p->n))
+		return false;
+	if (p->n)
+		memcpy(sb->taken, p->vmas, p->n * sizeof(p->vmas[0]));
+	out->ex = (struct symbolizer_exit){
+		.vmas = sb->taken,
+		.n_vmas = p->n,
+		.complete = true,
+		.vdso_start = p->vdso_start,
+	};
+	return true;
+}
+
+bool sideband__mappings(struct sideband *sb, __u32 pid, struct sideband_exit *out)
+{
+	struct sb_proc *p;
+	int err;
+
+	*out = (struct sideband_exit){};
+	if (!sb)
+		return false;
+	/* the mappings its loader made may still wait in the rings */
+	err = sideband__consume(sb);
+	if (err < 0)
+		return false;
+	p = proc_find(sb, pid);
+	if (!p || !p->complete || p->exited || !copy_out(sb, p, out))
+		return false;
+	sb->stats.given++;
+	return true;
+}
+
 bool sideband__take_exit(struct sideband *sb, __u32 pid, struct sideband_exit *out)
 {
 	struct sb_proc *p;
@@ -371,18 +406,10 @@ bool sideband__take_exit(struct sideband *sb, __u32 pid, struct sideband_exit *o
 			proc_free(sb, p);
 		return false;
 	}
-	if (ARRAY_GROW(&sb->taken, &sb->taken_cap, p->n)) {
+	if (!copy_out(sb, p, out)) {
 		proc_free(sb, p);
 		return false;
 	}
-	if (p->n)
-		memcpy(sb->taken, p->vmas, p->n * sizeof(p->vmas[0]));
-	out->ex = (struct symbolizer_exit){
-		.vmas = sb->taken,
-		.n_vmas = p->n,
-		.complete = true,
-		.vdso_start = p->vdso_start,
-	};
 	proc_free(sb, p);
 	sb->stats.taken++;
 	return true;

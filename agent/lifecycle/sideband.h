@@ -54,6 +54,14 @@ struct sideband_exit {
  */
 bool sideband__take_exit(struct sideband *sb, __u32 pid, struct sideband_exit *out);
 
+/*
+ * pid's current mappings (reading waiting records first), for a live
+ * process: true with *out filled (borrowed like sideband__take_exit()'s)
+ * when pid was followed from its exec or fork with no record lost, so the
+ * mappings stand for a /proc/PID/maps read; false otherwise.
+ */
+bool sideband__mappings(struct sideband *sb, __u32 pid, struct sideband_exit *out);
+
 /* Forgets processes that exited two cycles ago without being taken (filtered out). */
 void sideband__end_cycle(struct sideband *sb);
 
@@ -66,6 +74,7 @@ struct sideband_stats {
 	__u64 lost;         /* records the kernel could not write (PERF_RECORD_LOST) */
 	__u64 ksymbols;     /* BPF program text that came or went (KSYMBOL) */
 	__u64 taken;        /* exits given their mappings */
+	__u64 given;        /* live processes' mappings given instead of a /proc read */
 	__u64 unknown;      /* exits of processes not followed from their start */
 	__u64 processes;    /* followed now */
 };

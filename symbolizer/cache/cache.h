@@ -99,6 +99,7 @@ struct sym_proc {
 	struct sym_file *vdso;     /* one reference */
 	__u64 last_used;
 	__u64 checked_cycle;       /* last maps read or liveness check */
+	__u64 records_cycle;       /* cycle + 1 of the last mappings given from records; 0: never */
 	bool gone;                 /* exited or pid reused: never re-read */
 	bool vdso_tried;
 	bool exited;               /* reported by symbolizer__process_exit(); in sym->exited */

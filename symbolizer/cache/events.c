@@ -151,9 +151,11 @@ int symbolizer__process_fork(struct symbolizer *sym, __u32 parent_pid, __u64 par
 		return 0;
 	/*
 	 * Maps read at the parent's own exec lack the libraries loaded since,
-	 * which the child's first instructions (returning from fork) run in.
+	 * which the child's first instructions (returning from fork) run in;
+	 * mappings just given from the kernel's records have them.
 	 */
-	if (!parent->gone && parent->checked_cycle != sym->cycle) {
+	if (!parent->gone && parent->checked_cycle != sym->cycle &&
+	    parent->records_cycle != sym->cycle + 1) {
 		err = proc_reread(sym, parent);
 		if (err)
 			return err;
@@ -308,6 +310,40 @@ int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
 	p->last_used = sym->cycle;
 	TAILQ_INSERT_TAIL(&sym->exited, p, exit_link);
 	return 0;
+}
+
+int symbolizer__process_mappings(struct symbolizer *sym, __u32 pid, __u64 start_ns,
+				 const struct symbolizer_exit *ex, bool open_files)
+{
+	struct sym_proc *p;
+	__u64 ticks;
+	int err;
+
+	if (!sym || !ex || !ex->complete || (ex->n_vmas && !ex->vmas))
+		return -EINVAL;
+	ticks = start_ns / sym->ns_per_tick;
+	p = proc_find(sym, pid, ticks);
+	if (p && (p->exited || p->gone))
+		return 0; /* its exit report, or a read, said more */
+	if (!p) {
+		p = proc_alloc(sym, pid, ticks);
+		if (!p)
+			return -ENOMEM;
+		err = proc_insert(sym, p);
+		if (err) {
+			proc_free(sym, p);
+			return err;
+		}
+	}
+	err = proc_maps_from_exit(sym, p, ex);
+	if (err)
+		return err;
+	proc_touch(sym, p);
+	/* a miss still reads /proc: the records hold no anonymous (JIT) mappings */
+	p->checked_cycle = sym->cycle - 1;
+	p->records_cycle = sym->cycle + 1;
+	sym->stats.mappings_given++;
+	return open_files ? open_files_now(sym, p) : 0;
 }
 
 bool symbolizer__process_exited(struct symbolizer *sym, __u32 pid, __u64 start_ns)

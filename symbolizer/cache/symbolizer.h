@@ -118,6 +118,7 @@ struct symbolizer_stats {
 	__u64 exec_gone;          /* processes gone before their exec read */
 	__u64 exits;              /* exits reported with their mappings */
 	__u64 exit_unknown_files; /* exit mappings of files never seen while open */
+	__u64 mappings_given;     /* live processes' mappings taken from the kernel's records */
 	__u64 files_mapped;       /* files first seen in a mapping as it was made */
 	__u64 exited_freed;       /* exited processes freed after their grace */
 	__u64 jit_frames;         /* addresses named from a perf map */
@@ -262,6 +263,17 @@ struct symbolizer_exit {
  */
 int symbolizer__process_exit(struct symbolizer *sym, __u32 pid, __u64 start_ns,
 			     const struct symbolizer_exit *ex);
+
+/*
+ * pid (alive, started at start_ns) has these executable file mappings, as
+ * the kernel reported them while they were made (ex->complete: followed
+ * from its exec or fork): they stand for a /proc/PID/maps read this cycle,
+ * and a later miss reads the maps as usual. open_files: open its files now
+ * (its first sample), as symbolizer__process_read() would. 0, -EINVAL
+ * (not complete), -ENOMEM.
+ */
+int symbolizer__process_mappings(struct symbolizer *sym, __u32 pid, __u64 start_ns,
+				 const struct symbolizer_exit *ex, bool open_files);
 
 /*
  * Whether pid's exit has been reported. A sample's address in no known

@@ -139,6 +139,49 @@ TEST(forked_child_runs_its_parents_image)
 }
 
 /*
+ * A process followed by the kernel's records from its start is given its
+ * mappings from them: its lookups and a fork of it read no /proc/PID/maps.
+ */
+TEST(mappings_from_records_stand_for_a_maps_read)
+{
+	struct symbolizer *sym = symbolizer__new(&(struct symbolizer_opts){ .debug_dirs = "/nonexistent" });
+	struct symbolizer_vma vmas[64];
+	struct symbolizer_stats before, after;
+	struct fx_proc a, b;
+	__u64 start_b, child_start, leaf_b;
+	size_t n;
+
+	ASSERT_TRUE(sym);
+	ASSERT_EQ(fx_spawn("fx_pie", &a), 0);
+	ASSERT_EQ(fx_spawn("fx_pie", &b), 0);
+	/* the file is known by (dev, inode), as a mapping record would have made it */
+	ASSERT_EQ(symbolizer__process_read(sym, a.pid, proc_start_ns(a.pid), false), 0);
+	start_b = proc_start_ns(b.pid);
+	leaf_b = fx_addr(&b, "fx_leaf");
+	n = exit_vmas(b.pid, vmas, 64);
+	ASSERT_TRUE(n > 0 && leaf_b);
+	ASSERT_EQ(symbolizer__process_mappings(sym, b.pid, start_b, &(struct symbolizer_exit){
+		.vmas = vmas, .n_vmas = n, .complete = false }, true), -EINVAL);
+	symbolizer__stats(sym, &before);
+	ASSERT_EQ(symbolizer__process_mappings(sym, b.pid, start_b, &(struct symbolizer_exit){
+		.vmas = vmas, .n_vmas = n, .complete = true }, true), 0);
+	ASSERT_STREQ(leaf_name(sym, b.pid, start_b, leaf_b), "fx_leaf");
+	/* a fork of it right after new records: the child runs its image, nothing read */
+	child_start = start_b + 1000000000ULL * 1000;
+	ASSERT_EQ(symbolizer__process_mappings(sym, b.pid, start_b, &(struct symbolizer_exit){
+		.vmas = vmas, .n_vmas = n, .complete = true }, false), 0);
+	ASSERT_EQ(symbolizer__process_fork(sym, b.pid, start_b, b.pid, child_start), 0);
+	ASSERT_STREQ(leaf_name(sym, b.pid, child_start, leaf_b), "fx_leaf");
+	symbolizer__stats(sym, &after);
+	ASSERT_EQ(after.maps_reads, before.maps_reads);
+	ASSERT_EQ(after.mappings_given, before.mappings_given + 2);
+	fx_stop(&a);
+	fx_stop(&b);
+	symbolizer__free(sym);
+	return 0;
+}
+
+/*
  * The child's first sample was heard of before its fork record, and its maps
  * read then, after its exec: the samples it took before the exec ran in its
  * parent's image, given to it by the late fork record for the grace.
@@ -250,6 +293,7 @@ int main(void)
 	RUN(exit_report_alone_uses_files_known_from_others);
 	RUN(forked_child_runs_its_parents_image);
 	RUN(fork_record_after_the_childs_first_read);
+	RUN(mappings_from_records_stand_for_a_maps_read);
 	RUN(read_of_a_gone_process);
 	RUN(same_build_id_in_two_places_is_one_file);
 	return test_summary();
