@@ -64,7 +64,7 @@ static __always_inline void fill_header(struct fornax_proc_event *e, __u32 kind,
 	e->maps_walked = 0;
 	e->vdso_start = 0;
 	e->parent_tgid = 0;
-	e->pad = 0;
+	e->flags = 0;
 	e->parent_start_ns = 0;
 	__builtin_memset(e->exe_name, 0, sizeof(e->exe_name));
 }
@@ -89,8 +89,10 @@ static __always_inline void exe_name(struct fornax_proc_event *e, struct linux_b
 	const unsigned char *name = BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name);
 	long n = name ? bpf_probe_read_kernel_str(e->exe_name, sizeof(e->exe_name), name) : 0;
 
-	if (n <= 0 || n >= (long)sizeof(e->exe_name))
+	if (n <= 0)
 		e->exe_name[0] = '\0';
+	else if (n >= (long)sizeof(e->exe_name))
+		e->flags |= FORNAX_EXEC_NAME_CUT; /* or exactly 15 bytes long */
 }
 
 SEC("tp_btf/sched_process_exec")

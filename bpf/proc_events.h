@@ -21,6 +21,8 @@
 /* Executable mappings per FORNAX_PROC_EXIT_MAPS record; a process may send many. */
 /* Bytes of an EXEC record's file name, its NUL included. */
 #define FORNAX_EXE_NAME_LEN 16
+/* fornax_proc_event.flags of an EXEC: exe_name holds the name's start only */
+#define FORNAX_EXEC_NAME_CUT 1u
 #define FORNAX_PROC_MAPS_PER_RECORD 16
 
 enum fornax_proc_event_kind {
@@ -59,12 +61,12 @@ struct fornax_proc_event {
 	__u64 vdso_start;
 	/* FORK: the parent process */
 	__u32 parent_tgid;
-	__u32 pad;
+	__u32 flags; /* FORNAX_EXEC_* */
 	__u64 parent_start_ns;
 	/*
 	 * EXEC: the name of the file the process now runs (a script's
 	 * interpreter, as /proc/PID/exe names it), NUL-terminated; "" when
-	 * unreadable or as long as the array (maybe cut short).
+	 * unreadable. With FORNAX_EXEC_NAME_CUT, only its first bytes.
 	 */
 	char exe_name[FORNAX_EXE_NAME_LEN];
 };

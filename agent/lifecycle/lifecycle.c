@@ -142,7 +142,8 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 			err = 0; /* gone already: its exit record brings the mappings */
 		if (lc->python)
 			python_tracker__process_seen(lc->python, ev->pid, ev->process_start_ns,
-						     ev->kind == FORNAX_PROC_EXEC, ev->exe_name);
+						     ev->kind == FORNAX_PROC_EXEC, ev->exe_name,
+						     ev->exe_name_cut);
 		/* a container's cgroup may be gone by the drain: name it now */
 		if (lc->cgroups)
 			(void)cgroups__lookup(lc->cgroups, ev->cgroup_id);

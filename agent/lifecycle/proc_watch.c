@@ -169,8 +169,10 @@ static int on_record(void *ctx, void *data, size_t size)
 		.parent_start_ns = hdr->parent_start_ns,
 	};
 	/* the kernel's bytes, terminated here whatever they hold */
-	if (hdr->kind == FORNAX_PROC_EXEC)
+	if (hdr->kind == FORNAX_PROC_EXEC) {
 		memcpy(ev.exe_name, hdr->exe_name, sizeof(ev.exe_name) - 1);
+		ev.exe_name_cut = hdr->flags & FORNAX_EXEC_NAME_CUT;
+	}
 	if (hdr->kind == FORNAX_PROC_EXIT) {
 		key = (struct pending_key){ .tgid = hdr->tgid, .start_ns = hdr->process_start_ns };
 		p = pending_find(pw, &key);

@@ -40,6 +40,7 @@ struct proc_event {
 	__u64 parent_start_ns;
 	/* EXEC: the executed file's name (a script's interpreter); "" if not known */
 	char exe_name[FORNAX_EXE_NAME_LEN];
+	bool exe_name_cut; /* exe_name is the name's start only */
 };
 
 /* Non-zero stops the consumption and is returned by proc_watch__consume(). */

@@ -259,15 +259,20 @@ static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
  * recheck after the first backoff, as it was. The link's name costs one
  * readlink, where a detection reads the stat and maps files.
  */
-static bool exe_may_be_python(const struct python_tracker *t, __u32 pid, const char *exe_name)
+static bool exe_may_be_python(const struct python_tracker *t, __u32 pid, const char *exe_name,
+			      bool cut)
 {
 	static const char deleted[] = " (deleted)";
 	char path[PATH_MAX];
 	int dirfd;
 	ssize_t n;
 
-	if (exe_name && exe_name[0])
+	if (exe_name && exe_name[0] && !cut)
 		return py_detect__candidate_name(exe_name);
+	/* a start longer than the prefixes that decides it: x86_64-linux-gnu-gcc-12 */
+	if (exe_name && exe_name[0] && strncmp(exe_name, "python3", 7) != 0 &&
+	    strncmp(exe_name, "libpython3", 10) != 0)
+		return false;
 	dirfd = procfs__open(t->proc_root, pid);
 	if (dirfd < 0)
 		return true; /* the detection says why */
@@ -282,7 +287,7 @@ static bool exe_may_be_python(const struct python_tracker *t, __u32 pid, const c
 }
 
 static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec,
-			    const char *exe_name)
+			    const char *exe_name, bool exe_name_cut)
 {
 	struct tracked *p = find(t, pid, start_ns);
 	__u64 now = clock_ns(CLOCK_MONOTONIC);
@@ -305,7 +310,7 @@ static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns,
 		}
 	}
 	p->last_seen_ns = now;
-	if (exec && !exe_may_be_python(t, pid, exe_name)) {
+	if (exec && !exe_may_be_python(t, pid, exe_name, exe_name_cut)) {
 		/* as a detection that found nothing would: look again after the first backoff */
 		t->stats.exec_skipped++;
 		p->backoff_ns = RECHECK_FIRST_NS;
@@ -318,15 +323,15 @@ static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns,
 }
 
 void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec,
-				  const char *exe_name)
+				  const char *exe_name, bool exe_name_cut)
 {
-	seen(t, pid, start_ns, exec, exe_name);
+	seen(t, pid, start_ns, exec, exe_name, exe_name_cut);
 }
 
 void python_tracker__sample(struct python_tracker *t, __u32 pid, __u64 start_ns, __u64 count,
 			    __u32 n_python, __u32 python_flags)
 {
-	struct tracked *p = seen(t, pid, start_ns, false, NULL);
+	struct tracked *p = seen(t, pid, start_ns, false, NULL, false);
 	__u32 end = (python_flags >> FORNAX_STACK_END_SHIFT) & FORNAX_STACK_END_MASK;
 
 	if (!p || !p->python)

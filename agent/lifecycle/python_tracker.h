@@ -64,10 +64,11 @@ void python_tracker__consume(struct python_tracker *t);
  * Process (pid, start_ns) runs now: detect CPython in it unless that was
  * done recently. exec: it has a new image, so what was known is dropped;
  * exe_name, the executed file's name as the kernel reported it (NULL or ""
- * if not known), saves reading /proc/PID/exe to tell it may be CPython.
+ * if not known; its start only with exe_name_cut), saves reading
+ * /proc/PID/exe to tell it may be CPython.
  */
 void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec,
-				  const char *exe_name);
+				  const char *exe_name, bool exe_name_cut);
 void python_tracker__process_exit(struct python_tracker *t, __u32 pid, __u64 start_ns);
 
 /*
