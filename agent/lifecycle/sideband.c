@@ -368,19 +368,22 @@ static bool copy_out(struct sideband *sb, const struct sb_proc *p, struct sideba
 	return true;
 }
 
+/* pid's process once the records waiting in the rings are applied; NULL if not followed. */
+static struct sb_proc *current_proc(struct sideband *sb, __u32 pid)
+{
+	int err = sideband__consume(sb);
+
+	if (err < 0)
+		log_warn_ratelimited("reading perf sideband records: %s, ignoring", strerror(-err));
+	return proc_find(sb, pid);
+}
+
 bool sideband__mappings(struct sideband *sb, __u32 pid, struct sideband_exit *out)
 {
-	struct sb_proc *p;
-	int err;
+	/* the mappings its loader made may still wait in the rings */
+	struct sb_proc *p = sb ? current_proc(sb, pid) : NULL;
 
 	*out = (struct sideband_exit){};
-	if (!sb)
-		return false;
-	/* the mappings its loader made may still wait in the rings */
-	err = sideband__consume(sb);
-	if (err < 0)
-		return false;
-	p = proc_find(sb, pid);
 	if (!p || !p->complete || p->exited || !copy_out(sb, p, out))
 		return false;
 	sb->stats.given++;
@@ -389,17 +392,12 @@ bool sideband__mappings(struct sideband *sb, __u32 pid, struct sideband_exit *ou
 
 bool sideband__take_exit(struct sideband *sb, __u32 pid, struct sideband_exit *out)
 {
-	struct sb_proc *p;
-	int err;
+	/* its exit's records may have come after the last read */
+	struct sb_proc *p = sb ? current_proc(sb, pid) : NULL;
 
 	*out = (struct sideband_exit){};
 	if (!sb)
 		return false;
-	/* its exit's records may have come after the last read */
-	err = sideband__consume(sb);
-	if (err < 0)
-		log_warn_ratelimited("reading perf sideband records: %s, ignoring", strerror(-err));
-	p = proc_find(sb, pid);
 	if (!p || !p->complete) {
 		sb->stats.unknown++;
 		if (p)
