@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,10 +150,17 @@ static void vma_hooks(struct profile *skel, struct bpf_program *progs[N_VMA_HOOK
  * kernel made its mount point, as perf does. Left mounted, since others may
  * use it by then.
  */
+static bool missing(const char *path)
+{
+	struct stat st;
+
+	/* not EACCES: a user without root's uid may not look, and libbpf still reads it */
+	return stat(path, &st) != 0 && errno == ENOENT;
+}
+
 static void ensure_tracefs(void)
 {
-	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
-	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+	if (!missing("/sys/kernel/tracing/events") || !missing("/sys/kernel/debug/tracing/events"))
 		return;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) == 0)

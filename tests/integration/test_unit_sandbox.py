@@ -115,7 +115,11 @@ class Sandbox(unittest.TestCase):
         ]
         # LimitMEMLOCK=infinity where this machine lets root raise it (a container
         # without CAP_SYS_RESOURCE does not; kernels since 5.11 do not look at it)
-        sandbox = ("mount -t proc -o hidepid=invisible proc /proc && "
+        # tracefs as systemd mounts it at boot: unmounted, the agent would mount it
+        # itself, which the unit's filter refuses (harmlessly, but outside its list)
+        sandbox = ("{ [ -e /sys/kernel/tracing/events ] || "
+                   "mount -t tracefs tracefs /sys/kernel/tracing; } && "
+                   "mount -t proc -o hidepid=invisible proc /proc && "
                    "mount -t tmpfs -o mode=1777 tmpfs /tmp && "
                    "mount -t tmpfs -o mode=0755,ro tmpfs /home && "
                    "if prlimit --memlock=unlimited:unlimited true 2>/dev/null; then "
