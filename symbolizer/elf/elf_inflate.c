@@ -70,6 +70,7 @@ static int inflate_section(int dst, __u64 out_off, __u64 out_len, int src, __u64
 	z_stream z = { 0 };
 	__u64 done_in = 0, done_out = 0;
 	int err = -ENOMEM, zr = Z_OK;
+	size_t produced;
 
 	in = malloc(CHUNK);
 	out = malloc(CHUNK);
@@ -92,17 +93,17 @@ static int inflate_section(int dst, __u64 out_off, __u64 out_len, int src, __u64
 		z.next_out = out;
 		z.avail_out = CHUNK;
 		zr = inflate(&z, Z_NO_FLUSH);
-		err = -EBADMSG;
-		if (zr != Z_OK && zr != Z_STREAM_END)
+		produced = CHUNK - z.avail_out;
+		/* a corrupt stream, or more than the header said */
+		if ((zr != Z_OK && zr != Z_STREAM_END) || produced > out_len - done_out) {
+			err = -EBADMSG;
 			goto end;
-		size_t produced = CHUNK - z.avail_out;
-
-		if (produced > out_len - done_out)
-			goto end; /* more than the header said */
-		err = produced ? -EIO : 0;
+		}
 		if (produced && pwrite(dst, out, produced, (off_t)(out_off + done_out)) !=
-					(ssize_t)produced)
+					(ssize_t)produced) {
+			err = -EIO;
 			goto end;
+		}
 		done_out += produced;
 	}
 	err = done_out == out_len ? 0 : -EBADMSG;
