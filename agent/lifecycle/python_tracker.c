@@ -267,12 +267,9 @@ static bool exe_may_be_python(const struct python_tracker *t, __u32 pid, const c
 	int dirfd;
 	ssize_t n;
 
-	if (exe_name && exe_name[0] && !cut)
+	/* a cut name's start decides too: x86_64-linux-gnu-gcc-12 */
+	if (exe_name && exe_name[0] && (!cut || !py_detect__candidate_start(exe_name)))
 		return py_detect__candidate_name(exe_name);
-	/* a start longer than the prefixes that decides it: x86_64-linux-gnu-gcc-12 */
-	if (exe_name && exe_name[0] && strncmp(exe_name, "python3", 7) != 0 &&
-	    strncmp(exe_name, "libpython3", 10) != 0)
-		return false;
 	dirfd = procfs__open(t->proc_root, pid);
 	if (dirfd < 0)
 		return true; /* the detection says why */

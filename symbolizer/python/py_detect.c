@@ -66,6 +66,15 @@ static int name_minor(const char *path)
 	return minor >= 0 ? minor : minor_after(base, "libpython");
 }
 
+#define LIB_PREFIX "libpython3"
+#define EXE_PREFIX "python3"
+
+bool py_detect__candidate_start(const char *start)
+{
+	return start && (strncmp(start, LIB_PREFIX, strlen(LIB_PREFIX)) == 0 ||
+			 strncmp(start, EXE_PREFIX, strlen(EXE_PREFIX)) == 0);
+}
+
 bool py_detect__candidate_name(const char *path)
 {
 	const char *base;
@@ -74,12 +83,12 @@ bool py_detect__candidate_name(const char *path)
 		return false;
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
-	if (strncmp(base, "libpython3", 10) == 0)
+	if (strncmp(base, LIB_PREFIX, strlen(LIB_PREFIX)) == 0)
 		return strstr(base, ".so") != NULL;
-	if (strncmp(base, "python3", 7) != 0)
+	if (strncmp(base, EXE_PREFIX, strlen(EXE_PREFIX)) != 0)
 		return false;
 	/* python3, python3.11, python3.11d; not python3-config or python3.11-gdb.py */
-	for (const char *p = base + 7; *p; p++)
+	for (const char *p = base + strlen(EXE_PREFIX); *p; p++)
 		if (*p != '.' && *p != 'd' && (*p < '0' || *p > '9'))
 			return false;
 	return true;

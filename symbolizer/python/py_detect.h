@@ -47,4 +47,10 @@ int py_detect__process(const char *proc_root, __u32 pid, __u64 start_ticks,
  */
 bool py_detect__candidate_name(const char *path);
 
+/*
+ * Whether a name of which only the start is known (cut at some length past
+ * "libpython3") may be such a candidate: only one that starts like one.
+ */
+bool py_detect__candidate_start(const char *start);
+
 #endif /* FORNAX_PY_DETECT_H */

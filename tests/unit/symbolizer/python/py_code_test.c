@@ -489,6 +489,11 @@ TEST(layout_tables)
 	ASSERT_TRUE(py_detect__candidate_name("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"));
 	ASSERT_TRUE(!py_detect__candidate_name("/usr/bin/python3.11-config"));
 	ASSERT_TRUE(!py_detect__candidate_name("/usr/lib/libc.so.6"));
+	/* names of which the exec record kept 15 bytes */
+	ASSERT_TRUE(py_detect__candidate_start("python3.11-dbg-"));
+	ASSERT_TRUE(py_detect__candidate_start("libpython3.11.s"));
+	ASSERT_TRUE(!py_detect__candidate_start("x86_64-linux-gn"));
+	ASSERT_TRUE(!py_detect__candidate_start("python2.7-confi"));
 	return 0;
 }
 
