@@ -28,26 +28,41 @@ const volatile bool filter_pids = false;
 __u32 active_set = 0;
 
 /* Sizes are placeholders: the agent sizes every map before load. */
-#define COUNTS_MAP(name)                               \
-	struct {                                       \
-		__uint(type, BPF_MAP_TYPE_HASH);       \
-		__uint(max_entries, 1024);             \
-		__type(key, struct fornax_sample_key); \
-		__type(value, __u64);                  \
-	} name SEC(".maps")
+struct fornax_counts_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct fornax_sample_key);
+	__type(value, __u64);
+};
 
-#define STACKS_MAP(name)                          \
-	struct {                                  \
-		__uint(type, BPF_MAP_TYPE_HASH);  \
-		__uint(max_entries, 1024);        \
-		__type(key, __u64);               \
-		__type(value, struct fornax_stack); \
-	} name SEC(".maps")
+struct fornax_stacks_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct fornax_stack);
+};
 
-COUNTS_MAP(counts_0);
-COUNTS_MAP(counts_1);
-STACKS_MAP(stacks_0);
-STACKS_MAP(stacks_1);
+struct fornax_counts_map counts_0 SEC(".maps"), counts_1 SEC(".maps");
+struct fornax_stacks_map stacks_0 SEC(".maps"), stacks_1 SEC(".maps");
+
+/*
+ * The sets reached through maps of maps, not by name: code that names a
+ * map is code for that map alone, so the whole sampling path would be
+ * compiled, and verified at every start, once per set (half the load time).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, FORNAX_NR_SETS);
+	__type(key, __u32);
+	__array(values, struct fornax_counts_map);
+} counts_sets SEC(".maps") = { .values = { &counts_0, &counts_1 } };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, FORNAX_NR_SETS);
+	__type(key, __u32);
+	__array(values, struct fornax_stacks_map);
+} stacks_sets SEC(".maps") = { .values = { &stacks_0, &stacks_1 } };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -243,6 +258,7 @@ int fornax_sample(struct bpf_perf_event_data *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct fornax_set_stats *st;
+	void *counts, *stacks;
 
 	st = bpf_map_lookup_elem(&set_stats, &set);
 	if (!st)
@@ -262,10 +278,11 @@ int fornax_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 
-	if (set)
-		record(ctx, &counts_1, &stacks_1, st, tgid, tid);
-	else
-		record(ctx, &counts_0, &stacks_0, st, tgid, tid);
+	counts = bpf_map_lookup_elem(&counts_sets, &set);
+	stacks = bpf_map_lookup_elem(&stacks_sets, &set);
+	if (!counts || !stacks)
+		return 0; /* not reached: libbpf fills both slots at load */
+	record(ctx, counts, stacks, st, tgid, tid);
 	fornax_python_note_codes(st, tgid);
 	return 0;
 }
