@@ -20,6 +20,8 @@
 #define RECHECK_MAX_NS (60 * NSEC_PER_SEC)
 /* processes named one by one in the summary at exit */
 #define SUMMARY_PROCESSES 10
+/* interpreter files whose symbols are kept: a machine runs a few CPython builds */
+#define DETECT_FILES 32
 
 struct tracked {
 	__u32 pid;
@@ -48,6 +50,7 @@ struct python_tracker {
 	int procs_fd;
 	struct hmap procs;
 	struct py_code_cache *code;
+	struct py_detect *detect;
 	struct python_codes *copies; /* the walker's copies of code objects */
 	struct sampler_python_maps maps;
 	struct python_tracker_stats stats;
@@ -117,7 +120,8 @@ struct python_tracker *python_tracker__new(const struct python_tracker_opts *opt
 	code.evicted = on_code_evicted;
 	code.ctx = t;
 	t->code = py_code_cache__new(&code);
-	if (!t->proc_root || !t->code) {
+	t->detect = py_detect__new(DETECT_FILES);
+	if (!t->proc_root || !t->code || !t->detect) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -150,6 +154,7 @@ void python_tracker__free(struct python_tracker *t)
 		free(t->procs.slots[i].val);
 	hmap__clear(&t->procs);
 	py_code_cache__free(t->code);
+	py_detect__free(t->detect);
 	python_codes__free(t->copies);
 	if (t->procs_fd >= 0)
 		close(t->procs_fd);
@@ -226,7 +231,7 @@ static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
 	int err;
 
 	t->stats.checks++;
-	err = py_detect__process(t->proc_root, p->pid, p->start_ns / t->ns_per_tick, &p->proc);
+	err = py_detect__process(t->detect, t->proc_root, p->pid, p->start_ns / t->ns_per_tick, &p->proc);
 	if (err) {
 		if (err == -ENOTSUP)
 			t->stats.unsupported++;
@@ -459,19 +464,23 @@ void python_tracker__log_summary(const struct python_tracker *t)
 {
 	struct py_code_cache_stats c;
 	struct python_codes_stats cp;
+	struct py_detect_stats d;
 
 	if (!t)
 		return;
 	python_codes__stats(t->copies, &cp);
+	py_detect__stats(t->detect, &d);
 	log_processes(t);
 	py_code_cache__stats(t->code, &c);
 	log_info("python: %llu processes found (%llu of unsupported versions) in %llu checks "
-		 "(%llu execs of programs named otherwise not checked); "
+		 "(%llu execs of programs named otherwise not checked; interpreter files: %llu "
+		 "read, %llu times known from before); "
 		 "%llu samples of them: %llu walks complete, %llu at the depth limit, %llu cut "
 		 "by a read fault, %llu frames (%llu thread states found in the thread list); "
 		 "no frames: %llu no thread state, %llu idle, %llu read faults",
 		 (unsigned long long)t->stats.detected, (unsigned long long)t->stats.unsupported,
 		 (unsigned long long)t->stats.checks, (unsigned long long)t->stats.exec_skipped,
+		 (unsigned long long)d.files_scanned, (unsigned long long)d.file_hits,
 		 (unsigned long long)t->k_samples,
 		 (unsigned long long)t->k_end[FORNAX_PY_END_COMPLETE],
 		 (unsigned long long)t->k_end[FORNAX_PY_END_DEPTH],

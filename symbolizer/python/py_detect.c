@@ -39,6 +39,45 @@ struct found_symbol {
 	bool found;
 };
 
+struct load_segment {
+	__u64 offset;
+	__u64 filesz;
+	__u64 vaddr;
+};
+
+/* Segments kept per file to place it in a process; CPython's have four. */
+#define MAX_LOAD_SEGMENTS 16
+
+/*
+ * What one file says, whichever process maps it: its symbols, its load
+ * segments, and once a process has shown it, its version and layout (both
+ * constants of the file: Py_Version is read-only data, 3.13's debug
+ * offsets are initialised data). A file is the same if its (dev, inode),
+ * size and modification time are.
+ */
+struct py_file {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	__u64 last_used;
+	int result; /* 0, or why the file is not a usable CPython: -ENOENT, -ENOEXEC, -ENOTSUP */
+	struct found_symbol syms[NR_SYMS];
+	struct load_segment loads[MAX_LOAD_SEGMENTS];
+	size_t n_loads;
+	bool identified; /* hexversion and layout are known */
+	__u32 hexversion;
+	struct py_layout layout;
+};
+
+struct py_detect {
+	struct py_file *files;
+	size_t n_files;
+	size_t max_files;
+	__u64 clock;
+	struct py_detect_stats stats;
+};
+
 /* "3.N" after prefix at the start of name; the minor version, or -1. */
 static int minor_after(const char *name, const char *prefix)
 {
@@ -129,21 +168,33 @@ static void scan_symbols(Elf *elf, struct found_symbol *syms)
 	}
 }
 
-/* Runtime address - ELF vaddr for the file mapped at e; -ENOENT if no segment holds it. */
-static int load_bias(Elf *elf, const struct procmaps_entry *e, __u64 *bias)
+static int read_load_segments(Elf *elf, struct py_file *f)
 {
 	size_t n;
 
 	if (elf_getphdrnum(elf, &n))
 		return -ENOEXEC;
-	for (size_t i = 0; i < n; i++) {
+	f->n_loads = 0;
+	for (size_t i = 0; i < n && f->n_loads < MAX_LOAD_SEGMENTS; i++) {
 		GElf_Phdr ph;
 
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
 			continue;
-		if (e->offset < ph.p_offset || e->offset >= ph.p_offset + ph.p_filesz)
+		f->loads[f->n_loads++] =
+			(struct load_segment){ ph.p_offset, ph.p_filesz, ph.p_vaddr };
+	}
+	return 0;
+}
+
+/* Runtime address - ELF vaddr for the file mapped at e; -ENOENT if no segment holds it. */
+static int load_bias(const struct py_file *f, const struct procmaps_entry *e, __u64 *bias)
+{
+	for (size_t i = 0; i < f->n_loads; i++) {
+		const struct load_segment *l = &f->loads[i];
+
+		if (e->offset < l->offset || e->offset >= l->offset + l->filesz)
 			continue;
-		*bias = e->start - (ph.p_vaddr + (e->offset - ph.p_offset));
+		*bias = e->start - (l->vaddr + (e->offset - l->offset));
 		return 0;
 	}
 	return -ENOENT;
@@ -186,52 +237,155 @@ static int identify(int dirfd, const char *path, const struct found_symbol *syms
 	return py_layout__from_debug_offsets(debug, sizeof(debug), &out->layout) ? -ENOTSUP : 0;
 }
 
-static int probe_file(int dirfd, const struct procmaps_entry *e, struct py_process *out)
+/* What the file open at fd says: its symbols and load segments (f->result: whether it is CPython). */
+static void scan_file(int fd, struct py_file *f)
 {
-	struct found_symbol syms[NR_SYMS] = { 0 };
-	Elf *elf = NULL;
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+
+	if (!elf) {
+		/* not known to be the file's: the entry must not be found again */
+		f->ino = 0;
+		f->result = -ENOEXEC;
+		goto cleanup;
+	}
+	if (elf_kind(elf) != ELF_K_ELF) {
+		f->result = -ENOEXEC;
+		goto cleanup;
+	}
+	scan_symbols(elf, f->syms);
+	if (!f->syms[SYM_RUNTIME].found || !f->syms[SYM_EVAL].found || !f->syms[SYM_EVAL].size) {
+		f->result = -ENOENT;
+		goto cleanup;
+	}
+	f->result = read_load_segments(elf, f);
+cleanup:
+	elf_end(elf);
+}
+
+static bool same_file(const struct py_file *f, const struct stat *st)
+{
+	return f->ino && f->dev == st->st_dev && f->ino == st->st_ino && f->size == st->st_size &&
+	       f->mtime.tv_sec == st->st_mtim.tv_sec && f->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/*
+ * The cache's entry for the file at fd, scanned if it was not there; the
+ * least recently used entry makes room. scratch stands in without a cache.
+ */
+static struct py_file *file_facts(struct py_detect *d, int fd, struct py_file *scratch)
+{
+	struct py_file *f = scratch, *oldest = NULL;
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return NULL;
+	if (d) {
+		d->clock++;
+		for (size_t i = 0; i < d->n_files; i++) {
+			f = &d->files[i];
+			if (same_file(f, &st)) {
+				f->last_used = d->clock;
+				d->stats.file_hits++;
+				return f;
+			}
+			if (!oldest || f->last_used < oldest->last_used)
+				oldest = f;
+		}
+		f = d->n_files < d->max_files ? &d->files[d->n_files++] : oldest;
+		if (f == oldest)
+			d->stats.files_evicted++;
+		d->stats.files_scanned++;
+	}
+	memset(f, 0, sizeof(*f));
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	f->mtime = st.st_mtim;
+	f->last_used = d ? d->clock : 0;
+	scan_file(fd, f);
+	return f;
+}
+
+static int probe_file(struct py_detect *d, int dirfd, const struct procmaps_entry *e,
+		      struct py_process *out)
+{
+	struct py_file scratch, *f;
 	__u64 bias = 0;
 	int fd, err;
 
 	fd = procfs__open_mapped(dirfd, e->start, e->end, e->path, e->inode);
 	if (fd < 0)
 		return fd == -ENOENT ? -ESRCH : fd;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		err = -ENOEXEC;
-		goto cleanup;
-	}
-	scan_symbols(elf, syms);
-	if (!syms[SYM_RUNTIME].found || !syms[SYM_EVAL].found || !syms[SYM_EVAL].size) {
-		err = -ENOENT;
-		goto cleanup;
-	}
-	err = load_bias(elf, e, &bias);
+	f = file_facts(d, fd, &scratch);
+	close(fd);
+	if (!f)
+		return -errno;
+	if (f->result)
+		return f->result;
+	err = load_bias(f, e, &bias);
 	if (err)
-		goto cleanup;
+		return err;
 	memset(out, 0, sizeof(*out));
-	out->runtime = bias + syms[SYM_RUNTIME].value;
-	out->eval_start = bias + syms[SYM_EVAL].value;
-	out->eval_end = out->eval_start + syms[SYM_EVAL].size;
-	if (syms[SYM_CODE_TYPE].found)
-		out->code_type = bias + syms[SYM_CODE_TYPE].value;
-	if (syms[SYM_UNICODE_TYPE].found)
-		out->unicode_type = bias + syms[SYM_UNICODE_TYPE].value;
-	if (syms[SYM_BYTES_TYPE].found)
-		out->bytes_type = bias + syms[SYM_BYTES_TYPE].value;
+	out->runtime = bias + f->syms[SYM_RUNTIME].value;
+	out->eval_start = bias + f->syms[SYM_EVAL].value;
+	out->eval_end = out->eval_start + f->syms[SYM_EVAL].size;
+	if (f->syms[SYM_CODE_TYPE].found)
+		out->code_type = bias + f->syms[SYM_CODE_TYPE].value;
+	if (f->syms[SYM_UNICODE_TYPE].found)
+		out->unicode_type = bias + f->syms[SYM_UNICODE_TYPE].value;
+	if (f->syms[SYM_BYTES_TYPE].found)
+		out->bytes_type = bias + f->syms[SYM_BYTES_TYPE].value;
 	out->dev = makedev(e->dev_major, e->dev_minor);
 	out->inode = e->inode;
 	out->shared_library = strstr(e->path, "libpython") != NULL;
-	err = identify(dirfd, e->path, syms, bias, out);
-
-cleanup:
-	elf_end(elf);
-	close(fd);
+	if (f->identified) {
+		out->hexversion = f->hexversion;
+		out->layout = f->layout;
+		return 0;
+	}
+	err = identify(dirfd, e->path, f->syms, bias, out);
+	if (!err) {
+		f->identified = true;
+		f->hexversion = out->hexversion;
+		f->layout = out->layout;
+	} else if (err == -ENOTSUP) {
+		f->result = err;
+	}
 	return err;
 }
 
-int py_detect__process(const char *proc_root, __u32 pid, __u64 start_ticks,
-		       struct py_process *out)
+struct py_detect *py_detect__new(size_t max_files)
+{
+	struct py_detect *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		goto fail;
+	d->max_files = max_files ? max_files : 1;
+	d->files = calloc(d->max_files, sizeof(*d->files));
+	if (!d->files)
+		goto fail;
+	return d;
+fail:
+	py_detect__free(d);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void py_detect__free(struct py_detect *d)
+{
+	if (!d)
+		return;
+	free(d->files);
+	free(d);
+}
+
+void py_detect__stats(const struct py_detect *d, struct py_detect_stats *out)
+{
+	*out = d ? d->stats : (struct py_detect_stats){ 0 };
+}
+
+int py_detect__process(struct py_detect *d, const char *proc_root, __u32 pid,
+		       __u64 start_ticks, struct py_process *out)
 {
 	struct procmaps *maps = NULL;
 	__u64 tried_ino = 0, tried_dev = 0;
@@ -262,7 +416,7 @@ int py_detect__process(const char *proc_root, __u32 pid, __u64 start_ticks,
 			continue;
 		tried_ino = e->inode;
 		tried_dev = dev;
-		err = probe_file(dirfd, e, out);
+		err = probe_file(d, dirfd, e, out);
 		if (!err) {
 			result = 0;
 			break;

@@ -12,6 +12,7 @@
 #define FORNAX_PY_DETECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 
 #include "py_layout.h"
@@ -32,14 +33,32 @@ struct py_process {
 };
 
 /*
+ * What processes' files said, kept per file (bounded, least recently used
+ * out): a process of a program seen before is placed without reading its
+ * symbol tables again.
+ */
+struct py_detect;
+
+struct py_detect_stats {
+	__u64 file_hits;     /* files found in the cache */
+	__u64 files_scanned; /* files whose symbols were read */
+	__u64 files_evicted;
+};
+
+/* NULL with errno set. */
+struct py_detect *py_detect__new(size_t max_files);
+void py_detect__free(struct py_detect *d);
+void py_detect__stats(const struct py_detect *d, struct py_detect_stats *out);
+
+/*
  * Looks for CPython in process pid (whose /proc is proc_root, NULL for
  * "/proc") if it is still the one that started at start_ticks (stat field
  * 22; 0: whichever has the pid). 0 with *out filled; -ENOENT: no CPython mapped; -ENOTSUP: a
  * CPython without a layout here (before 3.11, or after 3.13); -ESRCH: the
- * process is gone; -EACCES/-EPERM; -ENOMEM.
+ * process is gone; -EACCES/-EPERM; -ENOMEM. d may be NULL: nothing is kept.
  */
-int py_detect__process(const char *proc_root, __u32 pid, __u64 start_ticks,
-		       struct py_process *out);
+int py_detect__process(struct py_detect *d, const char *proc_root, __u32 pid,
+		       __u64 start_ticks, struct py_process *out);
 
 /*
  * Whether a mapped file's name looks like an interpreter worth opening:

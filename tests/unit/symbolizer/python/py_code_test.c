@@ -7,8 +7,12 @@
  * eviction and reuse detection against real memory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,15 +173,15 @@ TEST(detects_debian_python3)
 	struct py_process p;
 
 	ASSERT_EQ(start_child(), 0);
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, NULL, (__u32)ch.pid, 0, &p), 0);
 	ASSERT_UEQ(p.hexversion >> 16, 0x030b);
 	ASSERT_UEQ(p.runtime, runtime);
 	ASSERT_TRUE(p.eval_start && p.eval_end > p.eval_start);
 	ASSERT_TRUE(p.code_type && p.unicode_type && p.bytes_type);
 	ASSERT_TRUE(!p.shared_library);
 	/* the test itself runs no Python */
-	ASSERT_EQ(py_detect__process(NULL, (__u32)getpid(), 0, &p), -ENOENT);
-	ASSERT_EQ(py_detect__process(NULL, 0x7ffffff0, 0, &p), -ESRCH);
+	ASSERT_EQ(py_detect__process(NULL, NULL, (__u32)getpid(), 0, &p), -ENOENT);
+	ASSERT_EQ(py_detect__process(NULL, NULL, 0x7ffffff0, 0, &p), -ESRCH);
 	return 0;
 }
 
@@ -189,7 +193,7 @@ TEST(walker_offsets_reach_the_running_frame)
 	__u64 interp, ts, cframe, frame, prev;
 	unsigned char entry;
 
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, NULL, (__u32)ch.pid, 0, &p), 0);
 	o = &p.layout.walker;
 	interp = rd(runtime + o->runtime_interpreters_head);
 	ASSERT_TRUE(interp != 0);
@@ -225,7 +229,7 @@ TEST(reads_code_objects)
 	struct py_code_cache_stats st;
 
 	ASSERT_TRUE(c != NULL);
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, NULL, (__u32)ch.pid, 0, &p), 0);
 	ASSERT_EQ(n_codes, 6);
 	for (int i = 0; i < n_codes; i++) {
 		struct code_fact *cf = &codes[i];
@@ -269,7 +273,7 @@ TEST(cache_bounds_and_eviction)
 	struct py_frame_info fi;
 	struct py_code_cache_stats st;
 
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, NULL, (__u32)ch.pid, 0, &p), 0);
 	for (int i = 0; i < n_codes; i++)
 		ASSERT_EQ(py_code_cache__lookup(c, &p, (__u32)ch.pid, 1, codes[i].id, 0, &fi), 0);
 	py_code_cache__stats(c, &st);
@@ -312,7 +316,7 @@ TEST(detects_reuse)
 	struct py_code_cache_stats st;
 	__u32 pid;
 
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, NULL, (__u32)ch.pid, 0, &p), 0);
 	ASSERT_EQ(py_code_cache__lookup(c, &p, (__u32)ch.pid, 1, codes[0].id, 0, &fi), 0);
 	ASSERT_STREQ(fi.function, "ascii_function");
 	/* the same cycle trusts the entry; the next one checks it again */
@@ -390,7 +394,7 @@ TEST(names_from_copies_after_exit)
 	__u32 pid;
 
 	ASSERT_EQ(start_child(), 0);
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, NULL, (__u32)ch.pid, 0, &p), 0);
 	for (int i = 0; i < n_codes; i++) {
 		n[i] = copy_code(&p.layout, i, cp[i], copies[i], i == 1);
 		ASSERT_TRUE(n[i] >= 3);
@@ -448,7 +452,7 @@ TEST(detects_embedded_libpython)
 	ASSERT_EQ(spawn(&ch, argv), 0);
 	ASSERT_TRUE(fgets(line, sizeof(line), ch.out) != NULL);
 	ASSERT_STREQ(line, "ready\n");
-	ASSERT_EQ(py_detect__process(NULL, (__u32)ch.pid, 0, &p), 0);
+	ASSERT_EQ(py_detect__process(NULL, NULL, (__u32)ch.pid, 0, &p), 0);
 	ASSERT_UEQ(p.hexversion >> 16, 0x030b);
 	ASSERT_TRUE(p.shared_library);
 	ASSERT_TRUE(p.runtime > 0x10000 && p.eval_end > p.eval_start);
@@ -456,6 +460,93 @@ TEST(detects_embedded_libpython)
 	ASSERT_TRUE(rd(p.runtime + p.layout.walker.runtime_interpreters_head) != 0);
 	reap(&ch);
 	return 0;
+}
+
+/* A waiting interpreter of program exe; 0 once it said it is ready. */
+static int spawn_waiting(struct child *c, const char *exe)
+{
+	const char *const argv[] = { exe, "-c", "import sys; print('ready', flush=True); "
+						"sys.stdin.readline()", NULL };
+	char line[64];
+
+	*c = (struct child){ 0 };
+	if (spawn(c, argv))
+		return -1;
+	return fgets(line, sizeof(line), c->out) && !strcmp(line, "ready\n") ? 0 : -1;
+}
+
+/* What a detection kept for the file says of a process as a fresh reading does. */
+static int same_as_uncached(const struct py_process *kept, pid_t pid)
+{
+	struct py_process fresh;
+
+	ASSERT_EQ(py_detect__process(NULL, NULL, (__u32)pid, 0, &fresh), 0);
+	ASSERT_UEQ(kept->runtime, fresh.runtime);
+	ASSERT_UEQ(kept->eval_start, fresh.eval_start);
+	ASSERT_UEQ(kept->eval_end, fresh.eval_end);
+	ASSERT_UEQ(kept->code_type, fresh.code_type);
+	ASSERT_UEQ(kept->hexversion, fresh.hexversion);
+	ASSERT_TRUE(!memcmp(&kept->layout, &fresh.layout, sizeof(fresh.layout)));
+	return 0;
+}
+
+TEST(detection_keeps_each_file_once)
+{
+	char dir[] = "/tmp/fornax-py-detect-XXXXXX", copy[64], cmd[160];
+	struct child a = { 0 }, b = { 0 }, c = { 0 }, d2 = { 0 };
+	struct py_detect *d = py_detect__new(1);
+	struct py_detect_stats st = { 0 };
+	struct py_process pa, pb, pc;
+	int err = 1;
+
+	ASSERT_TRUE(d != NULL);
+	if (!mkdtemp(dir))
+		goto cleanup;
+	snprintf(copy, sizeof(copy), "%s/python3.11", dir);
+	snprintf(cmd, sizeof(cmd), "cp /usr/bin/python3.11 %s", copy);
+	if (system(cmd) || spawn_waiting(&a, "/usr/bin/python3.11") ||
+	    spawn_waiting(&b, "/usr/bin/python3.11") || spawn_waiting(&c, copy))
+		goto cleanup;
+
+	/* the first process reads the file; the second, mapped elsewhere, is placed from it */
+	if (py_detect__process(d, NULL, (__u32)a.pid, 0, &pa) ||
+	    py_detect__process(d, NULL, (__u32)b.pid, 0, &pb))
+		goto cleanup;
+	py_detect__stats(d, &st);
+	if (st.files_scanned != 1 || st.file_hits != 1 || same_as_uncached(&pa, a.pid) ||
+	    same_as_uncached(&pb, b.pid))
+		goto cleanup;
+
+	/* another file with the same contents is another file, and takes the only place */
+	if (py_detect__process(d, NULL, (__u32)c.pid, 0, &pc) || same_as_uncached(&pc, c.pid))
+		goto cleanup;
+	py_detect__stats(d, &st);
+	if (st.files_scanned != 2 || st.files_evicted != 1)
+		goto cleanup;
+
+	/* the file changed (its time, as a rewrite in place would): read again */
+	if (utimensat(AT_FDCWD, copy, (struct timespec[2]){ { 0, UTIME_NOW }, { 1, 0 } }, 0) ||
+	    spawn_waiting(&d2, copy) || py_detect__process(d, NULL, (__u32)d2.pid, 0, &pc) ||
+	    same_as_uncached(&pc, d2.pid))
+		goto cleanup;
+	py_detect__stats(d, &st);
+	if (st.files_scanned != 3 || st.file_hits != 1)
+		goto cleanup;
+	err = 0;
+cleanup:
+	if (err)
+		fprintf(stderr, "  scanned %llu, hits %llu, evicted %llu\n",
+			(unsigned long long)st.files_scanned, (unsigned long long)st.file_hits,
+			(unsigned long long)st.files_evicted);
+	reap(&a);
+	reap(&b);
+	reap(&c);
+	reap(&d2);
+	if (copy[0])
+		unlink(copy);
+	rmdir(dir);
+	py_detect__free(d);
+	return err;
 }
 
 TEST(layout_tables)
@@ -507,6 +598,7 @@ int main(void)
 	RUN(detects_reuse);
 	RUN(names_from_copies_after_exit);
 	RUN(detects_embedded_libpython);
+	RUN(detection_keeps_each_file_once);
 	RUN(layout_tables);
 	reap(&ch);
 	return test_summary();
