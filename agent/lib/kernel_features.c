@@ -5,6 +5,7 @@
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -62,35 +63,43 @@ static bool perf_has_build_id(void)
 void kernel_features__probe(struct kernel_features *f)
 {
 	struct utsname u;
-	struct btf *btf;
+	struct stat st;
 
 	*f = (struct kernel_features){};
 	if (uname(&u) == 0)
 		snprintf(f->release, sizeof(f->release), "%s", u.release);
-	btf = btf__load_vmlinux_btf();
-	if (btf) {
-		f->btf = true;
-		f->map_ops_long = map_ops_return_long(btf);
-		f->vma_iterator =
-			btf__find_by_name_kind(btf, "bpf_iter_task_vma_new", BTF_KIND_FUNC) > 0;
-		btf__free(btf);
-	}
+	f->btf = stat("/sys/kernel/btf/vmlinux", &st) == 0;
 	f->perf_build_id = perf_has_build_id();
+}
+
+void kernel_features__probe_types(struct kernel_features *f)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+
+	f->btf_types_probed = true;
+	if (!btf)
+		return;
+	f->map_ops_long = map_ops_return_long(btf);
+	f->vma_iterator = btf__find_by_name_kind(btf, "bpf_iter_task_vma_new", BTF_KIND_FUNC) > 0;
+	btf__free(btf);
 }
 
 void kernel_features__log(const struct kernel_features *f)
 {
 	bool sideband = f->sideband;
-
 	const char *maps = sideband	   ? "perf sideband records"
 			   : f->vma_iterator ? "the BPF VMA iterator at exit"
 					     : "/proc reads while alive";
+	char types[160] = "";
 
-	log_info("kernel %s: BTF %s; map ops return long (6.4): %s; BPF VMA iterator (6.7): "
-		 "%s; perf sideband records: %s (build-ids in them, 5.12: %s); mappings of "
-		 "exited processes from %s",
-		 f->release[0] ? f->release : "(unknown)", f->btf ? "yes" : "no",
-		 f->map_ops_long ? "yes" : "no, map errors are read as int",
-		 f->vma_iterator ? "yes" : "no", sideband ? "yes" : "no",
+	if (f->btf_types_probed)
+		snprintf(types, sizeof(types),
+			 "; map ops return long (6.4): %s; BPF VMA iterator (6.7): %s",
+			 f->map_ops_long ? "yes" : "no, map errors are read as int",
+			 f->vma_iterator ? "yes" : "no");
+	log_info("kernel %s: BTF %s%s; perf sideband records: %s (build-ids in them, 5.12: %s); "
+		 "mappings of exited processes from %s",
+		 f->release[0] ? f->release : "(unknown)", f->btf ? "yes" : "no", types,
+		 sideband ? "yes" : "no",
 		 f->perf_build_id ? "yes, files matched by (dev, inode)" : "no", maps);
 }

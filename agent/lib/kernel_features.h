@@ -13,6 +13,7 @@
 struct kernel_features {
 	char release[65];       /* uname -r */
 	bool btf;               /* /sys/kernel/btf/vmlinux */
+	bool btf_types_probed;  /* the two below were looked up (kernel_features__probe_types()) */
 	/*
 	 * Map ops return long (6.4): before, an inlined map update's error
 	 * reaches BPF programs zero-extended; they keep it in an int.
@@ -23,8 +24,16 @@ struct kernel_features {
 	bool sideband;          /* set by the agent: perf sideband records opened */
 };
 
-/* Fills f; a probe that cannot run leaves its feature false. */
+/* Fills f but for the BTF types; a probe that cannot run leaves its feature false. */
 void kernel_features__probe(struct kernel_features *f);
+
+/*
+ * Looks up map_ops_long and vma_iterator in the kernel's BTF. Parsing it
+ * costs about as much CPU as verifying the sampling program (40 ms here),
+ * and libbpf parses it again for each object it loads, so only a caller
+ * whose choice depends on them asks.
+ */
+void kernel_features__probe_types(struct kernel_features *f);
 
 /* The start-up line: the kernel, the features found and the fallbacks taken. */
 void kernel_features__log(const struct kernel_features *f);

@@ -197,9 +197,14 @@ bool lifecycle__start_sideband(struct lifecycle *lc)
 	kernel_features__probe(&kf);
 	lc->sideband = sideband__new(&(struct sideband_opts){ .ksymbol = on_ksymbol },
 				     lifecycle__on_mmap, lc);
-	if (!lc->sideband)
+	if (!lc->sideband) {
+		int err = errno;
+
+		/* only then does the VMA iterator matter */
+		kernel_features__probe_types(&kf);
 		log_warn("perf sideband records unavailable (%s): exits keep only the mappings %s",
-			 strerror(errno), kf.vma_iterator ? "walked at exit" : "read before");
+			 strerror(err), kf.vma_iterator ? "walked at exit" : "read before");
+	}
 	kf.sideband = lc->sideband != NULL;
 	kernel_features__log(&kf);
 	return kf.vma_iterator && !kf.sideband;

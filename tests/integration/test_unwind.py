@@ -399,7 +399,7 @@ class BesideChurn(ft.TempDirTestCase):
             started = []
             for line in agent.stderr:
                 started.append(line)
-                # not "error" alone: 6.1's first line says "map errors are read as int"
+                # not "error" alone: the first line may say "map errors are read as int"
                 if "profiling " in line or "fornax: error" in line:
                     break
             deadline = time.monotonic() + seconds
