@@ -14,7 +14,6 @@ peak RSS, and for fornax the samples collected against CPUs x 19 Hz x time.
 import argparse
 import os
 import re
-import resource
 import shutil
 import signal
 import statistics
