@@ -509,6 +509,8 @@ static int merge_python(struct window *w, const struct sampler_sample *sample, _
 			      FORNAX_STACK_END_MASK,
 		.eval_start = proc->eval_start,
 		.eval_end = proc->eval_end,
+		.eval_cold_start = proc->eval_cold_start,
+		.eval_cold_end = proc->eval_cold_end,
 	};
 	nm = py_merge(&in, w->merged, 2 * FORNAX_MAX_STACK_DEPTH + 3);
 	if (nm < 0)

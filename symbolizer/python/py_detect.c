@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "procfs.h"
+#include "py_cold.h"
 
 enum wanted_symbol {
 	SYM_RUNTIME,
@@ -65,6 +66,8 @@ struct py_file {
 	struct found_symbol syms[NR_SYMS];
 	struct load_segment loads[MAX_LOAD_SEGMENTS];
 	size_t n_loads;
+	/* _PyEval_EvalFrameDefault's cold part (ELF addresses); 0, 0 if none was found */
+	__u64 eval_cold_start, eval_cold_end;
 	bool identified; /* hexversion and layout are known */
 	__u32 hexversion;
 	struct py_layout layout;
@@ -258,6 +261,9 @@ static void scan_file(int fd, struct py_file *f)
 		goto cleanup;
 	}
 	f->result = read_load_segments(elf, f);
+	if (py_cold__find(elf, f->syms[SYM_EVAL].value, f->syms[SYM_EVAL].size,
+			  &f->eval_cold_start, &f->eval_cold_end))
+		f->eval_cold_start = f->eval_cold_end = 0;
 cleanup:
 	elf_end(elf);
 }
@@ -329,6 +335,10 @@ static int probe_file(struct py_detect *d, int dirfd, const struct procmaps_entr
 	out->runtime = bias + f->syms[SYM_RUNTIME].value;
 	out->eval_start = bias + f->syms[SYM_EVAL].value;
 	out->eval_end = out->eval_start + f->syms[SYM_EVAL].size;
+	if (f->eval_cold_end) {
+		out->eval_cold_start = bias + f->eval_cold_start;
+		out->eval_cold_end = bias + f->eval_cold_end;
+	}
 	if (f->syms[SYM_CODE_TYPE].found)
 		out->code_type = bias + f->syms[SYM_CODE_TYPE].value;
 	if (f->syms[SYM_UNICODE_TYPE].found)

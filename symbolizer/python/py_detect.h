@@ -24,6 +24,9 @@ struct py_process {
 	/* _PyEval_EvalFrameDefault: a native frame in [start, end) runs Python frames */
 	__u64 eval_start;
 	__u64 eval_end;
+	/* its cold part (py_cold.h), where one was found; else 0, 0 */
+	__u64 eval_cold_start;
+	__u64 eval_cold_end;
 	__u64 code_type;    /* &PyCode_Type */
 	__u64 unicode_type; /* &PyUnicode_Type */
 	__u64 bytes_type;   /* &PyBytes_Type */

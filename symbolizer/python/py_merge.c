@@ -55,7 +55,8 @@ static void cut_runs(struct merger *m)
 
 static bool is_eval(const struct py_merge_input *in, __u64 ip)
 {
-	return ip >= in->eval_start && ip < in->eval_end;
+	return (ip >= in->eval_start && ip < in->eval_end) ||
+	       (ip >= in->eval_cold_start && ip < in->eval_cold_end);
 }
 
 /* Inserts the marker for Python frames that were not recorded after the outermost one. */

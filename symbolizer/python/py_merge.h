@@ -43,9 +43,14 @@ struct py_merge_input {
 	const __u64 *python; /* packed frames (bpf/python.h), innermost first */
 	size_t n_python;
 	__u32 python_end;    /* enum fornax_py_end */
-	/* A native frame at [eval_start, eval_end) is a _PyEval_EvalFrameDefault activation. */
+	/*
+	 * A native frame at [eval_start, eval_end), or in its cold part
+	 * [eval_cold_start, eval_cold_end), is a _PyEval_EvalFrameDefault activation.
+	 */
 	__u64 eval_start;
 	__u64 eval_end;
+	__u64 eval_cold_start;
+	__u64 eval_cold_end;
 };
 
 /*

@@ -177,6 +177,9 @@ TEST(detects_debian_python3)
 	ASSERT_UEQ(p.hexversion >> 16, 0x030b);
 	ASSERT_UEQ(p.runtime, runtime);
 	ASSERT_TRUE(p.eval_start && p.eval_end > p.eval_start);
+	/* the eval loop's cold part, placed like the rest (py_cold_test finds it in the file) */
+	ASSERT_TRUE(p.eval_cold_end > p.eval_cold_start + 1024);
+	ASSERT_TRUE(p.eval_cold_end <= p.eval_start || p.eval_cold_start >= p.eval_end);
 	ASSERT_TRUE(p.code_type && p.unicode_type && p.bytes_type);
 	ASSERT_TRUE(!p.shared_library);
 	/* the test itself runs no Python */

@@ -7,6 +7,9 @@
 #include "test.h"
 
 #define EVAL 0x1000 /* [EVAL, EVAL + 0x100) is _PyEval_EvalFrameDefault */
+#define COLD 0x3000 /* [COLD, COLD + 0x80) its cold part, when the test says so */
+
+static __u64 cold_start, cold_end;
 
 /* Python frame i (code object 0x100 * (i + 1)), entry-marked if entry */
 static __u64 pyf(int i, int entry)
@@ -26,6 +29,7 @@ static const char *render(const __u64 *native, size_t n_native, int cut, const _
 		.native = native, .n_native = n_native, .native_cut = cut,
 		.python = py, .n_python = n_py, .python_end = end,
 		.eval_start = EVAL, .eval_end = EVAL + 0x100,
+		.eval_cold_start = cold_start, .eval_cold_end = cold_end,
 	};
 	int n = py_merge(&in, items, 64);
 	size_t len = 0;
@@ -115,6 +119,25 @@ TEST(more_runs_than_activations)
 	return 0;
 }
 
+TEST(cold_part_is_an_activation_too)
+{
+	/* the inner activation was sampled in its cold part (raising an exception) */
+	static const __u64 native[] = { COLD + 4, 0x20, EVAL + 9, 0x30 };
+	__u64 py[] = { pyf(0, 1), pyf(1, 1) };
+
+	cold_start = COLD;
+	cold_end = COLD + 0x80;
+	ASSERT_STREQ(render(native, 4, 0, py, 2, FORNAX_PY_END_COMPLETE), "p0 n1 p1 n3");
+	/* past its end it is another function */
+	ASSERT_STREQ(render((const __u64[]){ COLD + 0x80, 0x20, EVAL + 9, 0x30 }, 4, 0, py, 2,
+			    FORNAX_PY_END_COMPLETE),
+		     "n0 n1 p0 p1 n3");
+	/* not known: both runs go to the one activation found */
+	cold_start = cold_end = 0;
+	ASSERT_STREQ(render(native, 4, 0, py, 2, FORNAX_PY_END_COMPLETE), "n0 n1 p0 p1 n3");
+	return 0;
+}
+
 TEST(bounds)
 {
 	__u64 py[] = { pyf(0, 1) };
@@ -139,6 +162,7 @@ int main(void)
 	RUN(cut_native_stack_pairs_from_the_innermost);
 	RUN(unreadable_and_truncated_python_frames);
 	RUN(more_runs_than_activations);
+	RUN(cold_part_is_an_activation_too);
 	RUN(bounds);
 	return test_summary();
 }
