@@ -3,6 +3,7 @@
   python_shapes.py threads SECONDS     three threads, each in its own function
   python_shapes.py asyncio SECONDS     three coroutines taking turns in one event loop
   python_shapes.py generators SECONDS  a pipeline of generators drained by sum()
+  python_shapes.py exceptions SECONDS  exceptions raised three calls deep and caught
 
 Prints one line with what the test needs (the threads' native ids, or
 "ready"), then runs until SECONDS have passed.
@@ -106,10 +107,38 @@ def generators(deadline):
         pipeline()
 
 
+# ---- exceptions: raised, unwound through frames and caught, all the time ----
+# Much of the interpreter's raising and unwinding runs in _PyEval_EvalFrameDefault's cold
+# part (GCC's .cold fragment), which Debian's .dynsym does not cover.
+
+def raise_deep(depth):
+    if depth == 0:
+        spin(30)
+        raise ValueError(depth)
+    raise_deep(depth - 1)
+
+
+def catch_all(deadline):
+    caught = 0
+    while time.monotonic() < deadline:
+        for _ in range(100):
+            try:
+                raise_deep(3)
+            except ValueError:
+                caught += 1
+    return caught
+
+
+def exceptions(deadline):
+    print("ready", flush=True)
+    catch_all(deadline)
+
+
 def main():
     mode, seconds = sys.argv[1], float(sys.argv[2])
     deadline = time.monotonic() + seconds
-    {"threads": threads, "asyncio": run_asyncio, "generators": generators}[mode](deadline)
+    {"threads": threads, "asyncio": run_asyncio, "generators": generators,
+     "exceptions": exceptions}[mode](deadline)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Python stacks of other shapes in Debian's python3.11: threads, coroutines
-under asyncio's event loop, and a generator pipeline drained from C.
+under asyncio's event loop, a generator pipeline drained from C, and
+exceptions in flight.
 
 Workloads: tests/helpers/python_shapes.py. test_python.py covers the call
 graph, the leaf shares and --python=off; test_python_exits.py short-lived
@@ -119,6 +120,34 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
         self.assertGreaterEqual(n, total - 5, log)  # samples before it was found are not its
         self.assertGreaterEqual(walked, 0.99 * n, log)
         self.assertEqual(complete, walked, log)
+
+    def test_exceptions(self):
+        """Exceptions raised three calls deep and caught: while one is in flight the
+        frames it leaves are gone one by one, and each sample shows exactly those left."""
+        p, samples, total, _, log = self.profile("exceptions")
+        base = ["<module>", "main", "exceptions", "catch_all"]
+        by_depth = {}
+        with_python = wrong = 0
+        for s in samples:
+            n = names(s, p)
+            if not n:
+                continue
+            with_python += s.count
+            k = len(n) - len(base)
+            expected = base + ["raise_deep"] * min(k, 4) + (["spin"] if k == 5 else [])
+            if n != expected:
+                wrong += s.count
+                print(f"unexpected: {n}", file=sys.stderr)
+                continue
+            by_depth[min(k, 5)] = by_depth.get(min(k, 5), 0) + s.count
+        print(f"exceptions: {with_python}/{total} samples with Python frames, by frames "
+              f"below catch_all: {dict(sorted(by_depth.items()))}", file=sys.stderr)
+        self.assertGreaterEqual(with_python, 0.99 * total, log)
+        self.assertEqual(wrong, 0, log)
+        # raising, then unwinding through raise_deep's three callers (the exception in
+        # flight), then handling it in catch_all: every stage is sampled
+        for k in range(5):
+            self.assertGreater(by_depth.get(k, 0), 0.02 * total, f"{by_depth} {log}")
 
 
 if __name__ == "__main__":
