@@ -42,6 +42,8 @@ const volatile bool python_walk = false;
 
 /* Threads of the main interpreter searched for a thread not holding the GIL. */
 #define PY_MAX_THREADS 256
+/* Interpreters passed to reach the main one, the last of the runtime's list. */
+#define PY_MAX_INTERPRETERS 64
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -57,6 +59,7 @@ struct {
  */
 struct py_walk {
 	struct fornax_py_proc proc;
+	__u64 interp; /* the main interpreter, once found */
 	__u64 tstate;
 	__u64 frame;
 	__u32 tid;
@@ -165,7 +168,26 @@ static long py_thread_step(__u32 index, void *ctx)
 	return 0;
 }
 
-/* The sampled thread's PyThreadState, or 0 with *miss set. */
+static long py_interp_step(__u32 index, void *ctx)
+{
+	struct py_walk *w = ((struct py_ctx *)ctx)->w;
+	__u64 next = 0;
+
+	if (!py_read_u64(w->interp, w->proc.off.interp_next, &next) || !next)
+		return 1;
+	w->interp = next;
+	return 0;
+}
+
+/*
+ * The sampled thread's PyThreadState, or 0 with *miss set. Only the main
+ * interpreter's threads are walked. The runtime lists interpreters newest
+ * first, so with sub-interpreters the head is not the main one; and a
+ * sub-interpreter's frames, walked alone, would stand where the frames of
+ * the main interpreter's code that entered it belong (3.11 even runs a
+ * sub-interpreter on the thread state of the thread that created it). A
+ * thread found running in one is counted instead.
+ */
 static __always_inline __u64 py_find_tstate(struct py_walk *w, struct fornax_set_stats *st,
 					    __u32 *miss)
 {
@@ -177,12 +199,25 @@ static __always_inline __u64 py_find_tstate(struct py_walk *w, struct fornax_set
 		*miss = interp ? FORNAX_PY_MISS_READ_FAULT : FORNAX_PY_MISS_IDLE;
 		return 0; /* not initialized yet, or finalized */
 	}
+	w->interp = interp;
+	if (off->interp_next != FORNAX_PY_NONE)
+		bpf_loop(PY_MAX_INTERPRETERS, py_interp_step, &c, 0);
+	interp = w->interp;
 	if (off->runtime_gil_holder != FORNAX_PY_NONE)
 		py_read_u64(w->proc.runtime, off->runtime_gil_holder, &holder);
 	else if (py_read_u64(interp, off->interp_gil, &gil))
 		py_read_u64(gil, off->gil_last_holder, &holder);
-	if (holder && py_tstate_is_ours(w, holder, &next))
+	if (holder && py_tstate_is_ours(w, holder, &next)) {
+		__u64 owner = 0;
+
+		/* w->buf holds the holder's thread state */
+		if (off->tstate_interp != FORNAX_PY_NONE &&
+		    py_buf_u64(w, off->tstate_interp, off->tstate_read, &owner) && owner != interp) {
+			*miss = FORNAX_PY_MISS_SUBINTERPRETER;
+			return 0;
+		}
 		return holder;
+	}
 
 	if (!py_read_u64(interp, off->interp_threads_head, &w->tstate)) {
 		*miss = FORNAX_PY_MISS_READ_FAULT;

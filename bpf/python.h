@@ -43,8 +43,11 @@ struct fornax_py_offsets {
 	__u32 gil_last_holder;
 	/* PyInterpreterState */
 	__u32 interp_threads_head;
+	/* the next interpreter in the runtime's list, newest first: the main one is last */
+	__u32 interp_next;
 	/* PyThreadState, all below FORNAX_PY_TSTATE_READ */
 	__u32 tstate_next;
+	__u32 tstate_interp; /* the interpreter the thread state belongs to */
 	__u32 tstate_native_thread_id;
 	/* 3.11, 3.12: tstate->cframe->current_frame; 3.13: tstate->current_frame (cframe NONE) */
 	__u32 tstate_cframe;
@@ -58,7 +61,7 @@ struct fornax_py_offsets {
 	/* Bytes of a thread state the walker reads: past every tstate_ field above. */
 	__u32 tstate_read;
 };
-_Static_assert(sizeof(struct fornax_py_offsets) == 60, "python offsets ABI");
+_Static_assert(sizeof(struct fornax_py_offsets) == 68, "python offsets ABI");
 
 /* enum fornax_py_proc_flags */
 /* Entry frames are shim frames owned by the C stack (3.12+), not an is_entry flag (3.11). */
@@ -102,7 +105,7 @@ struct fornax_py_proc {
 	__u32 pad;
 	struct fornax_py_code_offsets code;
 };
-_Static_assert(sizeof(struct fornax_py_proc) == 24 + 60 + 4 + 48, "python proc ABI");
+_Static_assert(sizeof(struct fornax_py_proc) == 24 + 68 + 4 + 48, "python proc ABI");
 
 /*
  * A code object met for the first time (or found changed), copied while the
@@ -202,6 +205,7 @@ enum fornax_py_miss {
 	FORNAX_PY_MISS_NO_THREAD = 0, /* no interpreter thread for the sampled thread */
 	FORNAX_PY_MISS_IDLE,          /* the thread runs no Python code now */
 	FORNAX_PY_MISS_READ_FAULT,    /* the runtime or a thread state could not be read */
+	FORNAX_PY_MISS_SUBINTERPRETER, /* the thread runs in an interpreter other than the main one */
 	FORNAX_PY_MISS_NR,
 };
 

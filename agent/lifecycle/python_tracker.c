@@ -477,7 +477,8 @@ void python_tracker__log_summary(const struct python_tracker *t)
 		 "read, %llu times known from before); "
 		 "%llu samples of them: %llu walks complete, %llu at the depth limit, %llu cut "
 		 "by a read fault, %llu frames (%llu thread states found in the thread list); "
-		 "no frames: %llu no thread state, %llu idle, %llu read faults",
+		 "no frames: %llu no thread state, %llu idle, %llu read faults, %llu in a "
+		 "sub-interpreter",
 		 (unsigned long long)t->stats.detected, (unsigned long long)t->stats.unsupported,
 		 (unsigned long long)t->stats.checks, (unsigned long long)t->stats.exec_skipped,
 		 (unsigned long long)d.files_scanned, (unsigned long long)d.file_hits,
@@ -488,7 +489,8 @@ void python_tracker__log_summary(const struct python_tracker *t)
 		 (unsigned long long)t->k_frames, (unsigned long long)t->k_by_list,
 		 (unsigned long long)t->k_miss[FORNAX_PY_MISS_NO_THREAD],
 		 (unsigned long long)t->k_miss[FORNAX_PY_MISS_IDLE],
-		 (unsigned long long)t->k_miss[FORNAX_PY_MISS_READ_FAULT]);
+		 (unsigned long long)t->k_miss[FORNAX_PY_MISS_READ_FAULT],
+		 (unsigned long long)t->k_miss[FORNAX_PY_MISS_SUBINTERPRETER]);
 	log_info("python code objects: %llu read (%llu unreadable), %llu cached (%.1f KiB), "
 		 "%llu revalidated, %llu reused, %llu evicted; %llu frames resolved, %llu "
 		 "unreadable",

@@ -16,7 +16,9 @@
  *  2. from inside a running /usr/bin/python3.11 with ctypes: _PyRuntime
  *     (ctypes.c_char.in_dll) + 40 == PyInterpreterState_Get(), + 576 ==
  *     PyThreadState_Get(); tstate + 152 == threading.get_ident(), + 160 ==
- *     threading.get_native_id(); tstate->cframe (56)->current_frame (8) is
+ *     threading.get_native_id(), + 16 == the interpreter (whose next, at 0,
+ *     links the runtime's list: a sub-interpreter made by _xxsubinterpreters
+ *     is its head, the main one its last); tstate->cframe (56)->current_frame (8) is
  *     the running frame, whose f_code (32) is id(sys._getframe().f_code),
  *     previous (48) the caller's, is_entry (68) 1 only for the first frame
  *     of an eval loop (module body, a sorted() key function, a generator),
@@ -36,7 +38,9 @@ static const struct py_layout layout_311 = {
 		.interp_gil = NONE,
 		.gil_last_holder = NONE,
 		.interp_threads_head = 16,
+		.interp_next = 0,
 		.tstate_next = 8,
+		.tstate_interp = 16,
 		.tstate_native_thread_id = 160,
 		.tstate_cframe = 56,
 		.tstate_current_frame = 8, /* _PyCFrame.current_frame */
@@ -78,7 +82,9 @@ static const struct py_layout layout_312 = {
 		.interp_gil = 384,     /* ceval.gil */
 		.gil_last_holder = 8,  /* _gil_runtime_state.last_holder */
 		.interp_threads_head = 72,
+		.interp_next = 0,
 		.tstate_next = 8,
+		.tstate_interp = 16,
 		.tstate_native_thread_id = 144,
 		.tstate_cframe = 56,
 		.tstate_current_frame = 0,
@@ -121,11 +127,13 @@ const struct py_layout *py_layout__for_version(__u32 hexversion)
 enum {
 	DO_VERSION = 8,
 	DO_RUNTIME_INTERPRETERS_HEAD = 40,
+	DO_INTERP_NEXT = 64,
 	DO_INTERP_THREADS_HEAD = 72,
 	DO_INTERP_CEVAL_GIL = 112,
 	DO_INTERP_GIL_RUNTIME_STATE = 120,
 	DO_INTERP_GIL_HOLDER = 144,
 	DO_TSTATE_NEXT = 168,
+	DO_TSTATE_INTERP = 176,
 	DO_TSTATE_CURRENT_FRAME = 184,
 	DO_TSTATE_NATIVE_THREAD_ID = 200,
 	DO_FRAME_PREVIOUS = 232,
@@ -168,8 +176,10 @@ int py_layout__from_debug_offsets(const void *buf, size_t len, struct py_layout 
 		{ DO_RUNTIME_INTERPRETERS_HEAD,
 		  offsetof(struct py_layout, walker.runtime_interpreters_head) },
 		{ DO_INTERP_THREADS_HEAD, offsetof(struct py_layout, walker.interp_threads_head) },
+		{ DO_INTERP_NEXT, offsetof(struct py_layout, walker.interp_next) },
 		{ DO_INTERP_CEVAL_GIL, offsetof(struct py_layout, walker.interp_gil) },
 		{ DO_TSTATE_NEXT, offsetof(struct py_layout, walker.tstate_next) },
+		{ DO_TSTATE_INTERP, offsetof(struct py_layout, walker.tstate_interp) },
 		{ DO_TSTATE_CURRENT_FRAME, offsetof(struct py_layout, walker.tstate_current_frame) },
 		{ DO_TSTATE_NATIVE_THREAD_ID,
 		  offsetof(struct py_layout, walker.tstate_native_thread_id) },
@@ -226,6 +236,8 @@ int py_layout__from_debug_offsets(const void *buf, size_t len, struct py_layout 
 	out->walker.tstate_read = out->walker.tstate_native_thread_id;
 	if (out->walker.tstate_next > out->walker.tstate_read)
 		out->walker.tstate_read = out->walker.tstate_next;
+	if (out->walker.tstate_interp > out->walker.tstate_read)
+		out->walker.tstate_read = out->walker.tstate_interp;
 	if (out->walker.tstate_current_frame > out->walker.tstate_read)
 		out->walker.tstate_read = out->walker.tstate_current_frame;
 	out->walker.tstate_read += 8;
@@ -235,7 +247,8 @@ int py_layout__from_debug_offsets(const void *buf, size_t len, struct py_layout 
 int py_layout__check(const struct py_layout *l)
 {
 	const struct fornax_py_offsets *w = &l->walker;
-	const __u32 tstate[] = { w->tstate_next, w->tstate_native_thread_id, w->tstate_cframe };
+	const __u32 tstate[] = { w->tstate_next, w->tstate_native_thread_id, w->tstate_cframe,
+				 w->tstate_interp };
 	const __u32 frame[] = { w->frame_code, w->frame_previous, w->frame_instr };
 
 	if (w->tstate_read > FORNAX_PY_TSTATE_READ)

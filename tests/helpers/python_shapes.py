@@ -4,6 +4,10 @@
   python_shapes.py asyncio SECONDS     three coroutines taking turns in one event loop
   python_shapes.py generators SECONDS  a pipeline of generators drained by sum()
   python_shapes.py exceptions SECONDS  exceptions raised three calls deep and caught
+  python_shapes.py subinterpreters SECONDS
+                                       the main thread taking turns between its own
+                                       interpreter and a sub-interpreter, beside a
+                                       thread compressing without the GIL
 
 Prints one line with what the test needs (the threads' native ids, or
 "ready"), then runs until SECONDS have passed.
@@ -12,6 +16,7 @@ import asyncio
 import sys
 import threading
 import time
+import zlib
 
 
 def spin(n):
@@ -134,11 +139,49 @@ def exceptions(deadline):
     catch_all(deadline)
 
 
+# ---- sub-interpreters: only the main interpreter's threads are walked ----
+
+SUB_CODE = """
+import time
+
+def sub_spin(deadline):
+    x = 0
+    while time.monotonic() < deadline:
+        x = (x + 1) & 0xffff
+
+sub_spin(time.monotonic() + 0.05)
+"""
+
+
+def main_spin(deadline):
+    while time.monotonic() < deadline:
+        spin(2000)
+
+
+def compress_loop(deadline):
+    data = bytes(range(256)) * 4096
+    while time.monotonic() < deadline:
+        zlib.compress(data, 6)  # releases the GIL
+
+
+def subinterpreters(deadline):
+    import _xxsubinterpreters as interpreters
+
+    sub = interpreters.create()
+    worker = threading.Thread(target=compress_loop, args=(deadline,))
+    worker.start()
+    print(f"main={threading.get_native_id()} compress={worker.native_id}", flush=True)
+    while time.monotonic() < deadline:
+        interpreters.run_string(sub, SUB_CODE)
+        main_spin(time.monotonic() + 0.05)
+    worker.join()
+
+
 def main():
     mode, seconds = sys.argv[1], float(sys.argv[2])
     deadline = time.monotonic() + seconds
     {"threads": threads, "asyncio": run_asyncio, "generators": generators,
-     "exceptions": exceptions}[mode](deadline)
+     "exceptions": exceptions, "subinterpreters": subinterpreters}[mode](deadline)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Python stacks of other shapes in Debian's python3.11: threads, coroutines
-under asyncio's event loop, a generator pipeline drained from C, and
-exceptions in flight.
+under asyncio's event loop, a generator pipeline drained from C,
+exceptions in flight, and sub-interpreters.
 
 Workloads: tests/helpers/python_shapes.py. test_python.py covers the call
 graph, the leaf shares and --python=off; test_python_exits.py short-lived
@@ -148,6 +148,37 @@ class PythonShapesTest(fornaxtest.TempDirTestCase):
         # flight), then handling it in catch_all: every stage is sampled
         for k in range(5):
             self.assertGreater(by_depth.get(k, 0), 0.02 * total, f"{by_depth} {log}")
+
+    def test_subinterpreters(self):
+        """Only the main interpreter's threads are walked, found even when a sub-interpreter
+        heads the runtime's list; a thread running in a sub-interpreter is counted, and
+        the sub-interpreter's frames never stand in for the main one's."""
+        p, samples, total, first, log = self.profile("subinterpreters", ["-v"])
+        tids = dict(kv.split("=") for kv in first.split())
+        main = [s for s in samples if s.labels.get("tid") == tids["main"]]
+        worker = [s for s in samples if s.labels.get("tid") == tids["compress"]]
+        n_main = sum(s.count for s in main)
+        n_worker = sum(s.count for s in worker)
+        in_sub = sum(s.count for s in samples if "sub_spin" in names(s, p))
+        main_walked = sum(s.count for s in main
+                          if subsequence(["<module>", "main", "subinterpreters", "main_spin"],
+                                         names(s, p)))
+        # zlib runs without the GIL: the worker is found in the main interpreter's list
+        worker_walked = sum(s.count for s in worker
+                            if subsequence(["Thread._bootstrap", "Thread.run", "compress_loop"],
+                                           names(s, p)))
+        m = re.search(r"(\d+) in a sub-interpreter", log)
+        self.assertTrue(m, log)
+        counted = int(m.group(1))
+        print(f"subinterpreters: main thread {n_main} samples, {main_walked} in main_spin, "
+              f"{counted} counted in a sub-interpreter, {in_sub} with its frames; worker "
+              f"{n_worker} samples, {worker_walked} walked", file=sys.stderr)
+        self.assertEqual(in_sub, 0, log)
+        # the main thread takes turns: about half its time in each interpreter
+        self.assertGreater(counted, 0.2 * n_main, log)
+        self.assertGreater(main_walked, 0.2 * n_main, log)
+        self.assertGreater(n_worker, 0.05 * total, log)
+        self.assertGreaterEqual(worker_walked, 0.95 * n_worker, log)
 
 
 if __name__ == "__main__":

@@ -204,6 +204,8 @@ TEST(walker_offsets_reach_the_running_frame)
 	ASSERT_UEQ(ts, tstate);
 	ASSERT_UEQ(rd(ts + o->tstate_native_thread_id), native_tid);
 	ASSERT_UEQ(rd(ts + o->tstate_next), 0); /* the only thread */
+	ASSERT_UEQ(rd(ts + o->tstate_interp), interp);
+	ASSERT_UEQ(rd(interp + o->interp_next), 0); /* the only interpreter: the main one */
 	/* blocked in readline, without the GIL: nobody holds it */
 	ASSERT_UEQ(rd(runtime + o->runtime_gil_holder), 0);
 	cframe = rd(ts + o->tstate_cframe);
