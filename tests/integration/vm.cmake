@@ -90,6 +90,8 @@ endfunction()
 # samples land in the inlined helper under emulation), and tests that need
 # what the guest does not have (node, libdebuginfod). Its syscall-heavy
 # program met qemu's stale-translation bug (see run_in_vm.py): one TCG thread.
+# So did the symbolize guest's (fornax_workload beside the agent's attach), whose
+# tests name frames and do not count on the guest's speed: one thread too.
 # The unwind guest mounts no tracefs, as a machine without systemd: the mmap
 # hooks FromTheFirstSample needs attach only if the agent mounts it.
 fornax_vm_test(vm_6.1_profile KERNEL 6.1 SCRIPT test_profile.py ONE_TCG_THREAD
@@ -102,7 +104,7 @@ fornax_vm_test(vm_6.1_profile KERNEL 6.1 SCRIPT test_profile.py ONE_TCG_THREAD
 fornax_vm_test(vm_6.1_unwind KERNEL 6.1 SCRIPT test_unwind.py NO_TRACEFS
 	TESTS NewCode BesideChurn FromTheFirstSample
 	INCLUDE ${UNWIND_WORKLOAD_NOFP} ${UNWIND_WORKLOAD_FP} ${UNWIND_DL} ${FX_HELPER_OUT}/fornax_churn)
-fornax_vm_test(vm_6.1_symbolize KERNEL 6.1 SCRIPT test_symbolize.py
+fornax_vm_test(vm_6.1_symbolize KERNEL 6.1 SCRIPT test_symbolize.py ONE_TCG_THREAD
 	TESTS Cgroups MountNamespace Stripped.test_without_debug_files_names_come_from_dynsym_only
 		Stripped.test_debuglink_and_private_build_id_directory
 	INCLUDE ${FX_HELPER_OUT}/stripped)
