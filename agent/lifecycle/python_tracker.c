@@ -231,7 +231,8 @@ static void detect(struct python_tracker *t, struct tracked *p, __u64 now)
 	int err;
 
 	t->stats.checks++;
-	err = py_detect__process(t->detect, t->proc_root, p->pid, p->start_ns / t->ns_per_tick, &p->proc);
+	err = py_detect__process(t->detect, t->proc_root, p->pid, p->start_ns / t->ns_per_tick,
+				 &p->proc);
 	if (err) {
 		if (err == -ENOTSUP)
 			t->stats.unsupported++;

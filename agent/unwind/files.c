@@ -125,7 +125,7 @@ struct udevino *devino_for(struct unwinder *u, int dirfd, const struct procmaps_
 		return NULL;
 	d->key = key;
 	/* map_files names the mapped file itself, even deleted or in another mount namespace. */
-	fd = procfs__open_mapped(dirfd, e->start, e->end, e->path, e->inode);
+	fd = procfs__open_mapped(dirfd, e->start, e->end, e->path, e->inode, NULL);
 	if (fd < 0) {
 		d->err = fd;
 	} else {

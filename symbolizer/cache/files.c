@@ -224,7 +224,7 @@ static int open_mapping_fd(struct symbolizer *sym, __u32 pid, __u64 start_ticks,
 	if (dirfd < 0)
 		return dirfd;
 	fd = procfs__open_mapped(dirfd, own_mapping ? m->pub.start : 0, m->pub.limit, m->pub.path,
-				 m->dv->ino);
+				 m->dv->ino, NULL);
 	close(dirfd);
 	if (fd >= 0 && asprintf(debug_path, "%s/%u/root%s", sym->proc_root, pid, m->pub.path) < 0) {
 		*debug_path = NULL;

@@ -116,14 +116,15 @@ struct procmaps *procfs__read_maps(int dirfd, unsigned flags)
 	return pm;
 }
 
-int procfs__open_mapped(int dirfd, __u64 start, __u64 end, const char *path, __u64 ino)
+int procfs__open_mapped(int dirfd, __u64 start, __u64 end, const char *path, __u64 ino,
+			struct stat *st)
 {
 	/* the inode must be the mapped one (st_dev differs on btrfs and overlayfs) */
 	struct safe_open_opts opts = {
 		.ino = ino,
 		.flags = start ? 0 : SAFE_OPEN_NO_MAP_FILES,
 	};
-	int fd = safe_open__mapping(dirfd, start, end, path, &opts, NULL);
+	int fd = safe_open__mapping(dirfd, start, end, path, &opts, st);
 
 	return fd == -EBADFD || fd == -EISDIR ? -ESTALE : fd;
 }

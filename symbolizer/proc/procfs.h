@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <linux/types.h>
 
 #include "procmaps.h"
@@ -54,9 +55,10 @@ struct procmaps *procfs__read_maps(int dirfd, unsigned flags);
  * from another process), else path resolved inside the process's root
  * (safe_open__mapping(): a symlink never leads out of a container, a FIFO
  * or device is never opened). The fd, -ESTALE when what the path names is
- * not that regular file, or -errno.
+ * not that regular file, or -errno. *st, if given, is the opened file's stat.
  */
-int procfs__open_mapped(int dirfd, __u64 start, __u64 end, const char *path, __u64 ino);
+int procfs__open_mapped(int dirfd, __u64 start, __u64 end, const char *path, __u64 ino,
+			struct stat *st);
 
 /* Reads len bytes of the process's memory at addr. 0 or -errno. */
 int procfs__read_mem(int dirfd, __u64 addr, void *buf, size_t len);

@@ -240,7 +240,7 @@ static int identify(int dirfd, const char *path, const struct found_symbol *syms
 	return py_layout__from_debug_offsets(debug, sizeof(debug), &out->layout) ? -ENOTSUP : 0;
 }
 
-/* What the file open at fd says: its symbols and load segments (f->result: whether it is CPython). */
+/* The symbols and load segments of the file open at fd; f->result: whether it is CPython. */
 static void scan_file(int fd, struct py_file *f)
 {
 	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
@@ -275,21 +275,20 @@ static bool same_file(const struct py_file *f, const struct stat *st)
 }
 
 /*
- * The cache's entry for the file at fd, scanned if it was not there; the
- * least recently used entry makes room. scratch stands in without a cache.
+ * The cache's entry for the file open at fd, whose stat is st, scanned if
+ * it was not there; the least recently used entry makes room. scratch
+ * stands in without a cache.
  */
-static struct py_file *file_facts(struct py_detect *d, int fd, struct py_file *scratch)
+static struct py_file *file_facts(struct py_detect *d, int fd, const struct stat *st,
+				  struct py_file *scratch)
 {
 	struct py_file *f = scratch, *oldest = NULL;
-	struct stat st;
 
-	if (fstat(fd, &st))
-		return NULL;
 	if (d) {
 		d->clock++;
 		for (size_t i = 0; i < d->n_files; i++) {
 			f = &d->files[i];
-			if (same_file(f, &st)) {
+			if (same_file(f, st)) {
 				f->last_used = d->clock;
 				d->stats.file_hits++;
 				return f;
@@ -303,10 +302,10 @@ static struct py_file *file_facts(struct py_detect *d, int fd, struct py_file *s
 		d->stats.files_scanned++;
 	}
 	memset(f, 0, sizeof(*f));
-	f->dev = st.st_dev;
-	f->ino = st.st_ino;
-	f->size = st.st_size;
-	f->mtime = st.st_mtim;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->size = st->st_size;
+	f->mtime = st->st_mtim;
 	f->last_used = d ? d->clock : 0;
 	scan_file(fd, f);
 	return f;
@@ -316,16 +315,15 @@ static int probe_file(struct py_detect *d, int dirfd, const struct procmaps_entr
 		      struct py_process *out)
 {
 	struct py_file scratch, *f;
+	struct stat st;
 	__u64 bias = 0;
 	int fd, err;
 
-	fd = procfs__open_mapped(dirfd, e->start, e->end, e->path, e->inode);
+	fd = procfs__open_mapped(dirfd, e->start, e->end, e->path, e->inode, &st);
 	if (fd < 0)
 		return fd == -ENOENT ? -ESRCH : fd;
-	f = file_facts(d, fd, &scratch);
+	f = file_facts(d, fd, &st, &scratch);
 	close(fd);
-	if (!f)
-		return -errno;
 	if (f->result)
 		return f->result;
 	err = load_bias(f, e, &bias);

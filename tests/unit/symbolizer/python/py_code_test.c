@@ -497,7 +497,8 @@ static int same_as_uncached(const struct py_process *kept, pid_t pid)
 
 TEST(detection_keeps_each_file_once)
 {
-	char dir[] = "/tmp/fornax-py-detect-XXXXXX", copy[64], cmd[160];
+	/* mkdtemp()'s template; copy stays empty until the directory exists */
+	char dir[] = "/tmp/fornax-py-detect-XXXXXX", copy[64] = "", cmd[160];
 	struct child a = { 0 }, b = { 0 }, c = { 0 }, d2 = { 0 };
 	struct py_detect *d = py_detect__new(1);
 	struct py_detect_stats st = { 0 };
