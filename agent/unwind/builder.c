@@ -80,18 +80,19 @@ void job_cancel(struct unwinder *u, struct utable *t)
  * The table for elf: from the cache when it holds one made from the same
  * inputs, else built (and then kept there).
  */
-static void build_or_load(struct build_job *job, Elf *elf, struct table_cache *cache)
+static void build_or_load(struct build_job *job, Elf *elf, struct table_cache *cache,
+			  const struct stat *file)
 {
 	size_t len = 0;
 	void *inputs = cache ? cfi_table__inputs(elf, CACHE_INPUTS_MAX, &len) : NULL;
 
-	job->result = inputs ? table_cache__load(cache, inputs, len) : NULL;
+	job->result = inputs ? table_cache__load(cache, file, inputs, len) : NULL;
 	job->from_cache = job->result != NULL;
 	if (!job->result) {
 		job->result = cfi_table__build(elf);
 		job->err = job->result ? 0 : -errno;
 		if (job->result && inputs)
-			table_cache__store(cache, inputs, len, job->result);
+			table_cache__store(cache, file, inputs, len, job->result);
 	}
 	free(inputs);
 }
@@ -100,18 +101,29 @@ static void build_or_load(struct build_job *job, Elf *elf, struct table_cache *c
 static void build_job(struct build_job *job, struct table_cache *cache)
 {
 	__u64 start = now_ns();
+	struct stat st, *file = NULL;
 	Elf *elf;
 
+	/* taken before anything is read: a change of the file after it changes its ctime */
+	if (cache && job->fd >= 0 && fstat(job->fd, &st) == 0) {
+		file = &st;
+		job->result = table_cache__load_file(cache, file);
+		if (job->result) {
+			job->from_cache = true;
+			goto done;
+		}
+	}
 	if (job->image)
 		elf = elf_memory(job->image, job->image_len);
 	else
 		elf = elf_begin(job->fd, ELF_C_READ, NULL);
 	if (elf) {
-		build_or_load(job, elf, cache);
+		build_or_load(job, elf, cache, file);
 		elf_end(elf);
 	} else {
 		job->err = -ENOEXEC;
 	}
+done:
 	if (job->fd >= 0)
 		close(job->fd);
 	job->fd = -1;

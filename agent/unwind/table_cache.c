@@ -16,8 +16,12 @@
 
 #include "fileio.h"
 
-#define MAGIC "FXCFI\0\1\n"
+#define MAGIC "FXCFI\0\2\n"
+#define ALIAS_MAGIC "FXCFID\1\n"
 #define SUFFIX ".cfi"
+#define ALIAS_SUFFIX ".id"
+/* what an alias is counted as on disk: its block */
+#define ALIAS_BYTES 4096
 #define TMP_PREFIX ".tmp."
 /* Eviction goes below the limit by this much, so it does not run at every store. */
 #define EVICT_TO(max) ((max) / 4 * 3)
@@ -31,10 +35,30 @@ struct entry_header {
 	__u64 inputs_len;
 	__u64 n_rows;
 	__u64 origin;
-	__u32 crc; /* zlib crc32 of everything after the header */
+	__u32 crc; /* zlib crc32 of the stats and the rows (the inputs are compared, not summed) */
 	__u32 reserved;
 };
 _Static_assert(sizeof(struct entry_header) == 56, "the entry header is part of the format");
+
+/* What stat() says of a file whose contents cannot change without changing it. */
+struct file_identity {
+	__u64 dev, ino, size;
+	__u64 mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+};
+
+/*
+ * An alias: "the file with this identity had these inputs", written once an
+ * entry was read or built for inputs read from that file. It lets a
+ * restarted agent skip reading and comparing the inputs of files it has
+ * seen (most of a load's cost for large binaries).
+ */
+struct alias {
+	char magic[8];
+	__u64 builder;
+	__u64 entry; /* the entry's name: fnv1a of the inputs */
+	struct file_identity id;
+};
+_Static_assert(sizeof(struct alias) == 80, "the alias is part of the format");
 
 struct table_cache {
 	int dirfd;
@@ -56,9 +80,34 @@ static __u64 fnv1a(__u64 h, const void *data, size_t len)
 
 #define FNV_BASIS 0xcbf29ce484222325ULL
 
-static void entry_name(const void *inputs, size_t len, char *name, size_t size)
+static __u64 inputs_hash(const void *inputs, size_t len)
 {
-	snprintf(name, size, "%016llx" SUFFIX, (unsigned long long)fnv1a(FNV_BASIS, inputs, len));
+	return fnv1a(FNV_BASIS, inputs, len);
+}
+
+static void entry_name(__u64 hash, char *name, size_t size)
+{
+	snprintf(name, size, "%016llx" SUFFIX, (unsigned long long)hash);
+}
+
+static void identity_of(const struct stat *st, struct file_identity *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->dev = (__u64)st->st_dev;
+	id->ino = (__u64)st->st_ino;
+	id->size = (__u64)st->st_size;
+	id->mtime_sec = (__u64)st->st_mtim.tv_sec;
+	id->mtime_nsec = (__u64)st->st_mtim.tv_nsec;
+	id->ctime_sec = (__u64)st->st_ctim.tv_sec;
+	id->ctime_nsec = (__u64)st->st_ctim.tv_nsec;
+}
+
+static void alias_name(const struct table_cache *c, const struct file_identity *id, char *name,
+		       size_t size)
+{
+	__u64 h = fnv1a(fnv1a(FNV_BASIS, &c->builder, sizeof(c->builder)), id, sizeof(*id));
+
+	snprintf(name, size, "%016llx" ALIAS_SUFFIX, (unsigned long long)h);
 }
 
 /* Mixes each loaded object's build-id into *(__u64 *)ctx. */
@@ -154,7 +203,8 @@ static int scan(struct table_cache *c, bool evict, bool clean)
 			unlinkat(c->dirfd, de->d_name, 0);
 			continue;
 		}
-		if (!has_suffix(de->d_name, SUFFIX) || strlen(de->d_name) >= sizeof(all->name) ||
+		if ((!has_suffix(de->d_name, SUFFIX) && !has_suffix(de->d_name, ALIAS_SUFFIX)) ||
+		    strlen(de->d_name) >= sizeof(all->name) ||
 		    fstatat(c->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 			continue;
 		if (n == cap) {
@@ -170,7 +220,7 @@ static int scan(struct table_cache *c, bool evict, bool clean)
 		}
 		snprintf(all[n].name, sizeof(all[n].name), "%s", de->d_name);
 		all[n].mtime = st.st_mtim;
-		all[n].size = (__u64)st.st_size;
+		all[n].size = has_suffix(de->d_name, ALIAS_SUFFIX) ? ALIAS_BYTES : (__u64)st.st_size;
 		total += all[n].size;
 		n++;
 	}
@@ -243,73 +293,84 @@ static void count(struct table_cache *c, __u64 *counter)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/*
- * The table in the entry buf (size bytes) if it was made from these inputs;
- * 1: other inputs; 2: written by another agent or libdw (stale).
- */
-static int parse_entry(const unsigned char *buf, size_t size, __u64 builder, const void *inputs,
-		       size_t len, struct cfi_table **out)
+/* Reads len bytes at off of fd and compares them with want, a block at a time. */
+static int same_bytes(int fd, off_t off, const void *want, size_t len)
 {
-	struct cfi_table_stats stats = { 0 };
-	const unsigned char *p = buf + sizeof(struct entry_header);
-	size_t rest = size - sizeof(struct entry_header), rows_len;
-	struct entry_header h;
+	unsigned char buf[64 * 1024];
 
-	memcpy(&h, buf, sizeof(h));
-	if (memcmp(h.magic, MAGIC, sizeof(h.magic)) || h.row_size != sizeof(struct cfi_row) ||
-	    h.stats_size != sizeof(stats) || h.stats_size > rest ||
-	    h.inputs_len > rest - h.stats_size)
-		return -EINVAL;
-	rows_len = rest - h.stats_size - h.inputs_len;
-	if (rows_len % sizeof(struct cfi_row) || h.n_rows != rows_len / sizeof(struct cfi_row) ||
-	    crc32_z(0, p, rest) != h.crc)
-		return -EINVAL;
-	if (h.builder != builder)
-		return 2;
-	if (h.inputs_len != len || memcmp(p + h.stats_size, inputs, len))
-		return 1;
-	memcpy(&stats, p, sizeof(stats));
-	*out = cfi_table__from_rows(p + h.stats_size + h.inputs_len, h.n_rows, h.origin, &stats);
-	return *out ? 0 : -errno;
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		int err = pread_all(fd, buf, n, off + (off_t)done);
+
+		if (err)
+			return err;
+		if (memcmp(buf, (const unsigned char *)want + done, n))
+			return 1;
+		done += n;
+	}
+	return 0;
 }
 
-struct cfi_table *table_cache__load(struct table_cache *c, const void *inputs, size_t len)
+/*
+ * The table in the entry open at fd (size bytes). When inputs is given, the
+ * entry must have been made from them (1: other inputs); 2: written by
+ * another agent or libdw, or in another format (stale); -errno: damaged.
+ */
+static int read_entry(struct table_cache *c, int fd, __u64 size, const void *inputs, size_t len,
+		      struct cfi_table **out)
 {
-	struct cfi_table *t = NULL;
-	unsigned char *buf = NULL;
-	char name[64];
-	struct stat st;
-	int fd, err;
+	struct cfi_table_stats stats = { 0 };
+	struct entry_header h;
+	void *rows = NULL;
+	__u64 rows_len;
+	uLong crc;
+	int err;
 
-	entry_name(inputs, len, name, sizeof(name));
-	fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			count(c, &c->stats.misses);
-			return NULL;
-		}
-		err = -errno;
-		goto out;
+	if (size < sizeof(h))
+		return -EINVAL;
+	err = pread_all(fd, &h, sizeof(h), 0);
+	if (err)
+		return err;
+	/* same name, other version of the format */
+	if (memcmp(h.magic, MAGIC, 6) == 0 && memcmp(h.magic, MAGIC, sizeof(h.magic)))
+		return 2;
+	if (memcmp(h.magic, MAGIC, sizeof(h.magic)) || h.row_size != sizeof(struct cfi_row) ||
+	    h.stats_size != sizeof(stats) || h.inputs_len > size - sizeof(h) - sizeof(stats))
+		return -EINVAL;
+	rows_len = size - sizeof(h) - sizeof(stats) - h.inputs_len;
+	if (rows_len % sizeof(struct cfi_row) || h.n_rows != rows_len / sizeof(struct cfi_row))
+		return -EINVAL;
+	if (h.builder != c->builder)
+		return 2;
+	if (inputs) {
+		if (h.inputs_len != len)
+			return 1;
+		err = same_bytes(fd, (off_t)(sizeof(h) + sizeof(stats)), inputs, len);
+		if (err)
+			return err;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    (__u64)st.st_size < sizeof(struct entry_header) || (__u64)st.st_size > c->max_bytes) {
-		err = -EINVAL;
+	rows = malloc(rows_len ? (size_t)rows_len : 1);
+	if (!rows)
+		return -ENOMEM;
+	err = pread_all(fd, &stats, sizeof(stats), sizeof(h)) ?:
+	      pread_all(fd, rows, (size_t)rows_len, (off_t)(size - rows_len));
+	if (err)
 		goto out;
-	}
-	buf = malloc((size_t)st.st_size);
-	if (!buf) {
-		err = -ENOMEM;
+	crc = crc32_z(0, (const Bytef *)&stats, sizeof(stats));
+	crc = crc32_z(crc, rows, (size_t)rows_len);
+	err = -EINVAL;
+	if ((__u32)crc != h.crc)
 		goto out;
-	}
-	err = pread_all(fd, buf, (size_t)st.st_size, 0) ?:
-	      parse_entry(buf, (size_t)st.st_size, c->builder, inputs, len, &t);
-	/* used now: the last to be evicted */
-	if (!err)
-		futimens(fd, NULL);
+	*out = cfi_table__from_rows(rows, h.n_rows, h.origin, &stats);
+	err = *out ? 0 : -errno;
 out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+	free(rows);
+	return err;
+}
+
+/* Deletes entry name (and counts why) after read_entry() said err; hits need nothing. */
+static void account(struct table_cache *c, const char *name, int err)
+{
 	if (err == 1 || err == -ENOMEM) {
 		count(c, &c->stats.misses);
 	} else if (err == 2) {
@@ -321,11 +382,124 @@ out:
 	} else {
 		count(c, &c->stats.hits);
 	}
+}
+
+/* Opens a file of the directory that must be a regular one; -errno otherwise. */
+static int open_in_dir(struct table_cache *c, const char *name, struct stat *st)
+{
+	int fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) || !S_ISREG(st->st_mode) || (__u64)st->st_size > c->max_bytes) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* The entry for hash, read (and checked against inputs when given); err as read_entry(). */
+static struct cfi_table *load_entry(struct table_cache *c, __u64 hash, const void *inputs,
+				    size_t len, int *err)
+{
+	struct cfi_table *t = NULL;
+	char name[64];
+	struct stat st;
+	int fd;
+
+	entry_name(hash, name, sizeof(name));
+	fd = open_in_dir(c, name, &st);
+	if (fd < 0) {
+		*err = fd;
+		if (fd != -ENOENT)
+			account(c, name, fd);
+		return NULL;
+	}
+	*err = read_entry(c, fd, (__u64)st.st_size, inputs, len, &t);
+	/* used now: the last to be evicted */
+	if (!*err)
+		futimens(fd, NULL);
+	close(fd);
+	account(c, name, *err);
 	return t;
 }
 
-int table_cache__store(struct table_cache *c, const void *inputs, size_t len,
-		       const struct cfi_table *t)
+/* Writes the alias of file: its identity had the inputs of entry hash. Best effort. */
+static void remember(struct table_cache *c, const struct stat *file, __u64 hash)
+{
+	struct alias a = { .builder = c->builder, .entry = hash };
+	char name[64], tmp[96];
+	__u64 seq;
+	int fd, err;
+
+	memcpy(a.magic, ALIAS_MAGIC, sizeof(a.magic));
+	identity_of(file, &a.id);
+	alias_name(c, &a.id, name, sizeof(name));
+	pthread_mutex_lock(&c->lock);
+	seq = ++c->tmp_seq;
+	pthread_mutex_unlock(&c->lock);
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%d.%llu", (int)getpid(), (unsigned long long)seq);
+	fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	err = write_all(fd, &a, sizeof(a));
+	if (close(fd) && !err)
+		err = -errno;
+	if (err || renameat(c->dirfd, tmp, c->dirfd, name))
+		unlinkat(c->dirfd, tmp, 0);
+}
+
+struct cfi_table *table_cache__load_file(struct table_cache *c, const struct stat *file)
+{
+	struct cfi_table *t = NULL;
+	struct file_identity id;
+	struct alias a;
+	char name[64];
+	struct stat st;
+	int fd, err;
+
+	if (!file || !S_ISREG(file->st_mode))
+		return NULL;
+	identity_of(file, &id);
+	alias_name(c, &id, name, sizeof(name));
+	fd = open_in_dir(c, name, &st);
+	if (fd < 0)
+		return NULL;
+	err = st.st_size == sizeof(a) ? pread_all(fd, &a, sizeof(a), 0) : -EINVAL;
+	if (!err && (memcmp(a.magic, ALIAS_MAGIC, sizeof(a.magic)) || a.builder != c->builder ||
+		     memcmp(&a.id, &id, sizeof(id))))
+		err = -EINVAL;
+	if (!err) {
+		t = load_entry(c, a.entry, NULL, 0, &err);
+		if (t) {
+			futimens(fd, NULL);
+			count(c, &c->stats.by_identity);
+		}
+	}
+	close(fd);
+	/* an alias of another file (a hash collision), or of an entry gone or refused */
+	if (!t)
+		unlinkat(c->dirfd, name, 0);
+	return t;
+}
+
+struct cfi_table *table_cache__load(struct table_cache *c, const struct stat *file,
+				    const void *inputs, size_t len)
+{
+	__u64 hash = inputs_hash(inputs, len);
+	struct cfi_table *t;
+	int err;
+
+	t = load_entry(c, hash, inputs, len, &err);
+	if (err == -ENOENT)
+		count(c, &c->stats.misses);
+	if (t && file && S_ISREG(file->st_mode))
+		remember(c, file, hash);
+	return t;
+}
+
+int table_cache__store(struct table_cache *c, const struct stat *file, const void *inputs,
+		       size_t len, const struct cfi_table *t)
 {
 	struct entry_header h = { .builder = c->builder, .row_size = sizeof(struct cfi_row),
 				  .stats_size = sizeof(struct cfi_table_stats),
@@ -333,9 +507,9 @@ int table_cache__store(struct table_cache *c, const void *inputs, size_t len,
 	const struct cfi_table_stats *stats = cfi_table__stats(t);
 	size_t n_rows, rows_len, size;
 	const struct cfi_row *rows = cfi_table__rows(t, &n_rows);
+	__u64 hash = inputs_hash(inputs, len), seq;
 	char name[64], tmp[96];
 	struct stat old;
-	__u64 seq;
 	uLong crc;
 	int fd, err;
 
@@ -349,9 +523,8 @@ int table_cache__store(struct table_cache *c, const void *inputs, size_t len,
 	memcpy(h.magic, MAGIC, sizeof(h.magic));
 	h.origin = cfi_table__origin(t);
 	crc = crc32_z(0, (const Bytef *)stats, sizeof(*stats));
-	crc = crc32_z(crc, inputs, len);
 	h.crc = (__u32)crc32_z(crc, (const Bytef *)rows, rows_len);
-	entry_name(inputs, len, name, sizeof(name));
+	entry_name(hash, name, sizeof(name));
 	pthread_mutex_lock(&c->lock);
 	seq = ++c->tmp_seq;
 	pthread_mutex_unlock(&c->lock);
@@ -373,6 +546,8 @@ int table_cache__store(struct table_cache *c, const void *inputs, size_t len,
 		unlinkat(c->dirfd, tmp, 0);
 		goto fail;
 	}
+	if (file && S_ISREG(file->st_mode))
+		remember(c, file, hash);
 	pthread_mutex_lock(&c->lock);
 	c->stats.stored++;
 	c->stats.bytes += size - (__u64)old.st_size;

@@ -12,6 +12,13 @@
  * without following links, size-checked and checksummed. Beyond max_bytes
  * the least recently used entries are deleted.
  *
+ * Once an entry was read or built for a file, a small alias records the
+ * file's identity (device, inode, size, mtime and ctime: its contents do not
+ * change without changing the ctime, which no one can set), so the next
+ * agent finds the rows of that same file without reading its inputs again.
+ * An alias can only lead a file to rows made from bytes that file had; the
+ * byte-for-byte check still decides between different files.
+ *
  * Thread-safe: the builder threads use it at once.
  */
 #ifndef FORNAX_UNWIND_TABLE_CACHE_H
@@ -19,6 +26,7 @@
 
 #include <linux/types.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "cfi_table.h"
 
@@ -26,6 +34,7 @@ struct table_cache;
 
 struct table_cache_stats {
 	__u64 hits;        /* tables read instead of built */
+	__u64 by_identity; /* ... of them found by the file's identity, inputs not read */
 	__u64 misses;      /* no entry, or one for other inputs */
 	__u64 stale;       /* written by another build of the agent or libdw (deleted) */
 	__u64 stored;
@@ -42,12 +51,24 @@ struct table_cache_stats {
 struct table_cache *table_cache__new(const char *dir, __u64 max_bytes);
 void table_cache__free(struct table_cache *c);
 
-/* The table kept for these inputs, or NULL (a miss, or a bad entry: counted). */
-struct cfi_table *table_cache__load(struct table_cache *c, const void *inputs, size_t len);
+/*
+ * The table kept for the file that fstat() described as file, if an
+ * earlier load or store was given that same file; NULL otherwise (not
+ * counted as a miss: table_cache__load() with its inputs comes next).
+ */
+struct cfi_table *table_cache__load_file(struct table_cache *c, const struct stat *file);
 
-/* Keeps t for these inputs. 0 or -errno (counted). */
-int table_cache__store(struct table_cache *c, const void *inputs, size_t len,
-		       const struct cfi_table *t);
+/*
+ * The table kept for these inputs, or NULL (a miss, or a bad entry:
+ * counted). file (optional) is the fstat() of the file the inputs were read
+ * from, taken before they were: on a hit it is remembered.
+ */
+struct cfi_table *table_cache__load(struct table_cache *c, const struct stat *file,
+				    const void *inputs, size_t len);
+
+/* Keeps t for these inputs (and file, as above). 0 or -errno (counted). */
+int table_cache__store(struct table_cache *c, const struct stat *file, const void *inputs,
+		       size_t len, const struct cfi_table *t);
 
 void table_cache__stats(struct table_cache *c, struct table_cache_stats *out);
 

@@ -300,6 +300,7 @@ void unwinder__stats(struct unwinder *u, struct unwinder_stats *out)
 
 		table_cache__stats(u->cache, &cs);
 		out->cache_stored = cs.stored;
+		out->cache_by_identity = cs.by_identity;
 		out->cache_bad = cs.bad + cs.store_errors;
 		out->cache_evicted = cs.evicted;
 		out->cache_bytes = cs.bytes;
@@ -322,7 +323,8 @@ void unwinder__log_summary(struct unwinder *u)
 
 	unwinder__stats(u, &us);
 	log_info("unwind tables: %llu loaded (%llu rows, %.1f MiB of map memory), %llu built in "
-		 "%.0f ms, %llu read from the cache in %.0f ms (%llu stored, %llu bad entries or "
+		 "%.0f ms, %llu read from the cache in %.0f ms (%llu of them known by the file's "
+		 "identity; %llu stored, %llu bad entries or "
 		 "failed stores, %llu evicted, %.1f MiB on disk), %llu evicted, %llu files "
 		 "without usable CFI, %llu did not fit; "
 		 "%llu processes; %llu maps read, %llu new processes walked by the kernel's record "
@@ -331,7 +333,7 @@ void unwinder__log_summary(struct unwinder *u)
 		 (double)(us.row_bytes + us.mapping_bytes) / (1 << 20),
 		 (unsigned long long)us.tables_built, (double)us.build_ns / 1e6,
 		 (unsigned long long)us.tables_from_cache, (double)us.cache_load_ns / 1e6,
-		 (unsigned long long)us.cache_stored, (unsigned long long)us.cache_bad,
+		 (unsigned long long)us.cache_by_identity, (unsigned long long)us.cache_stored, (unsigned long long)us.cache_bad,
 		 (unsigned long long)us.cache_evicted, (double)us.cache_bytes / (1 << 20),
 		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
 		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes,

@@ -53,6 +53,7 @@ struct unwinder_stats {
 	__u64 tables_from_cache; /* read from the table cache instead, since start */
 	__u64 cache_load_ns;     /* time spent reading them */
 	__u64 cache_stored;      /* tables written to the cache */
+	__u64 cache_by_identity; /* tables read by the file's identity, its CFI not read */
 	__u64 cache_bad;         /* corrupt entries deleted, and stores that failed */
 	__u64 cache_evicted;     /* entries deleted to stay within its size */
 	__u64 cache_bytes;       /* the cache's size on disk */

@@ -3,7 +3,8 @@
  * Unwind tables on disk: what is stored comes back the same; an entry is
  * used only for the inputs it was built from; corrupt, truncated or linked
  * entries are refused (and deleted); a directory others may write to is
- * not used; the size bound holds. On tables of the system's libraries.
+ * not used; the size bound holds; a file seen before is found by its
+ * identity alone, and only that file. On tables of the system's libraries.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,9 +116,9 @@ TEST(stored_table_comes_back_the_same)
 	ASSERT_EQ(build(libs[0], &b), 0);
 	c = table_cache__new(dir, 64u << 20);
 	ASSERT_TRUE(c);
-	ASSERT_TRUE(!table_cache__load(c, b.inputs, b.len));
-	ASSERT_EQ(table_cache__store(c, b.inputs, b.len, b.t), 0);
-	t = table_cache__load(c, b.inputs, b.len);
+	ASSERT_TRUE(!table_cache__load(c, NULL, b.inputs, b.len));
+	ASSERT_EQ(table_cache__store(c, NULL, b.inputs, b.len, b.t), 0);
+	t = table_cache__load(c, NULL, b.inputs, b.len);
 	ASSERT_TRUE(t);
 	ASSERT_TRUE(same_table(t, b.t));
 	table_cache__stats(c, &st);
@@ -130,7 +131,7 @@ TEST(stored_table_comes_back_the_same)
 	/* and after a restart */
 	c = table_cache__new(dir, 64u << 20);
 	ASSERT_TRUE(c);
-	t = table_cache__load(c, b.inputs, b.len);
+	t = table_cache__load(c, NULL, b.inputs, b.len);
 	ASSERT_TRUE(t && same_table(t, b.t));
 	cfi_table__free(t);
 	table_cache__free(c);
@@ -152,17 +153,17 @@ TEST(entry_for_other_inputs_is_not_used)
 	ASSERT_EQ(build(libs[1], &libm), 0);
 	c = table_cache__new(dir, 64u << 20);
 	ASSERT_TRUE(c);
-	ASSERT_EQ(table_cache__store(c, libm.inputs, libm.len, libm.t), 0);
+	ASSERT_EQ(table_cache__store(c, NULL, libm.inputs, libm.len, libm.t), 0);
 	ASSERT_EQ(only_entry(dir, libm_name, sizeof(libm_name)), 0);
-	ASSERT_EQ(table_cache__store(c, libc.inputs, libc.len, libc.t), 0);
+	ASSERT_EQ(table_cache__store(c, NULL, libc.inputs, libc.len, libc.t), 0);
 	/* libc's entry replaced by libm's rows */
 	snprintf(from, sizeof(from), "%s/%s", dir, libm_name);
 	ASSERT_EQ(unlink(from), 0);
 	ASSERT_EQ(only_entry(dir, libc_name, sizeof(libc_name)), 0);
-	ASSERT_EQ(table_cache__store(c, libm.inputs, libm.len, libm.t), 0);
+	ASSERT_EQ(table_cache__store(c, NULL, libm.inputs, libm.len, libm.t), 0);
 	snprintf(to, sizeof(to), "%s/%s", dir, libc_name);
 	ASSERT_EQ(rename(from, to), 0);
-	ASSERT_TRUE(!table_cache__load(c, libc.inputs, libc.len));
+	ASSERT_TRUE(!table_cache__load(c, NULL, libc.inputs, libc.len));
 	table_cache__stats(c, &st);
 	ASSERT_UEQ(st.hits, 0);
 	ASSERT_UEQ(st.bad, 0);
@@ -220,7 +221,7 @@ TEST(damaged_entries_are_refused_and_deleted)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		off_t at = cases[i].from_end;
 
-		ASSERT_EQ(table_cache__store(c, b.inputs, b.len, b.t), 0);
+		ASSERT_EQ(table_cache__store(c, NULL, b.inputs, b.len, b.t), 0);
 		if (!at && !cases[i].truncate_it) {
 			struct stat s;
 			char path[192];
@@ -231,7 +232,7 @@ TEST(damaged_entries_are_refused_and_deleted)
 			at = s.st_size; /* the first byte: the magic */
 		}
 		ASSERT_EQ(damage(dir, at, cases[i].truncate_it), 0);
-		ASSERT_TRUE(!table_cache__load(c, b.inputs, b.len));
+		ASSERT_TRUE(!table_cache__load(c, NULL, b.inputs, b.len));
 		ASSERT_TRUE(only_entry(dir, name, sizeof(name)) != 0); /* deleted */
 	}
 	table_cache__stats(c, &st);
@@ -257,7 +258,7 @@ TEST(entry_of_another_agent_build_is_stale)
 	ASSERT_EQ(build(libs[2], &b), 0);
 	c = table_cache__new(dir, 64u << 20);
 	ASSERT_TRUE(c);
-	ASSERT_EQ(table_cache__store(c, b.inputs, b.len, b.t), 0);
+	ASSERT_EQ(table_cache__store(c, NULL, b.inputs, b.len, b.t), 0);
 	ASSERT_EQ(only_entry(dir, name, sizeof(name)), 0);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(path, O_RDWR | O_CLOEXEC);
@@ -267,7 +268,7 @@ TEST(entry_of_another_agent_build_is_stale)
 	byte ^= 1;
 	ASSERT_EQ(pwrite(fd, &byte, 1, 8), 1);
 	close(fd);
-	ASSERT_TRUE(!table_cache__load(c, b.inputs, b.len));
+	ASSERT_TRUE(!table_cache__load(c, NULL, b.inputs, b.len));
 	ASSERT_TRUE(only_entry(dir, name, sizeof(name)) != 0);
 	table_cache__stats(c, &st);
 	ASSERT_UEQ(st.stale, 1);
@@ -288,13 +289,13 @@ TEST(links_are_not_followed)
 	ASSERT_EQ(build(libs[2], &b), 0);
 	c = table_cache__new(dir, 64u << 20);
 	ASSERT_TRUE(c);
-	ASSERT_EQ(table_cache__store(c, b.inputs, b.len, b.t), 0);
+	ASSERT_EQ(table_cache__store(c, NULL, b.inputs, b.len, b.t), 0);
 	ASSERT_EQ(only_entry(dir, name, sizeof(name)), 0);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(target, sizeof(target), "%s/%s", elsewhere, name);
 	ASSERT_EQ(rename(path, target), 0);
 	ASSERT_EQ(symlink(target, path), 0);
-	ASSERT_TRUE(!table_cache__load(c, b.inputs, b.len));
+	ASSERT_TRUE(!table_cache__load(c, NULL, b.inputs, b.len));
 	table_cache__free(c);
 	built_free(&b);
 	remove_dir(dir);
@@ -339,20 +340,155 @@ TEST(least_recently_used_go_beyond_the_size)
 	max = max * 9 / 10;
 	c = table_cache__new(dir, max);
 	ASSERT_TRUE(c);
-	ASSERT_EQ(table_cache__store(c, b[0].inputs, b[0].len, b[0].t), 0);
-	ASSERT_EQ(table_cache__store(c, b[1].inputs, b[1].len, b[1].t), 0);
-	ASSERT_EQ(table_cache__store(c, b[2].inputs, b[2].len, b[2].t), 0);
+	ASSERT_EQ(table_cache__store(c, NULL, b[0].inputs, b[0].len, b[0].t), 0);
+	ASSERT_EQ(table_cache__store(c, NULL, b[1].inputs, b[1].len, b[1].t), 0);
+	ASSERT_EQ(table_cache__store(c, NULL, b[2].inputs, b[2].len, b[2].t), 0);
 	table_cache__stats(c, &st);
 	ASSERT_TRUE(st.evicted >= 1);
 	ASSERT_TRUE(st.bytes <= max);
 	/* the last stored is kept */
-	t = table_cache__load(c, b[2].inputs, b[2].len);
+	t = table_cache__load(c, NULL, b[2].inputs, b[2].len);
 	ASSERT_TRUE(t);
 	cfi_table__free(t);
 	table_cache__free(c);
 	for (int i = 0; i < 3; i++)
 		built_free(&b[i]);
 	remove_dir(dir);
+	return 0;
+}
+
+/* Copies path to a new file in dir; its fstat() into st. 0 or -1. */
+static int copy_file(const char *path, const char *dir, char *out, size_t size, struct stat *st)
+{
+	char cmd[512];
+
+	snprintf(out, size, "%s/copy.so", dir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path, out);
+	return system(cmd) == 0 && stat(out, st) == 0 ? 0 : -1;
+}
+
+/* Files in dir whose name ends with suffix. */
+static int count_suffix(const char *dir, const char *suffix)
+{
+	char cmd[256], line[128];
+	int n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls '%s'", dir);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p)) {
+		size_t len = strcspn(line, "\n");
+
+		line[len] = '\0';
+		if (len > strlen(suffix) && strcmp(line + len - strlen(suffix), suffix) == 0)
+			n++;
+	}
+	pclose(p);
+	return n;
+}
+
+TEST(file_seen_before_is_found_by_its_identity)
+{
+	char *dir = new_dir(), *files = new_dir(), copy[256], cmd[1600];
+	struct table_cache_stats st;
+	struct stat file, other;
+	struct table_cache *c;
+	struct cfi_table *t;
+	struct built b;
+
+	ASSERT_TRUE(dir && files);
+	ASSERT_EQ(copy_file(libs[2], files, copy, sizeof(copy), &file), 0);
+	ASSERT_EQ(build(copy, &b), 0);
+	c = table_cache__new(dir, 64u << 20);
+	ASSERT_TRUE(c);
+	ASSERT_TRUE(!table_cache__load_file(c, &file));
+	ASSERT_EQ(table_cache__store(c, &file, b.inputs, b.len, b.t), 0);
+	ASSERT_EQ(count_suffix(dir, ".id"), 1);
+	table_cache__free(c);
+
+	/* a restarted agent: the rows come back without the inputs */
+	c = table_cache__new(dir, 64u << 20);
+	ASSERT_TRUE(c);
+	t = table_cache__load_file(c, &file);
+	ASSERT_TRUE(t && same_table(t, b.t));
+	cfi_table__free(t);
+	table_cache__stats(c, &st);
+	ASSERT_UEQ(st.by_identity, 1);
+	ASSERT_UEQ(st.hits, 1);
+
+	/* the file rewritten in place with the same bytes and mtime: a new ctime, not found */
+	usleep(20 * 1000);
+	snprintf(cmd, sizeof(cmd), "cp -p '%s' '%s.t' && cat '%s.t' > '%s' && touch -r '%s.t' '%s'",
+		 copy, copy, copy, copy, copy, copy);
+	ASSERT_EQ(system(cmd), 0);
+	ASSERT_EQ(stat(copy, &other), 0);
+	ASSERT_TRUE(other.st_ino == file.st_ino && other.st_size == file.st_size);
+	ASSERT_TRUE(other.st_mtim.tv_sec == file.st_mtim.tv_sec &&
+		    other.st_mtim.tv_nsec == file.st_mtim.tv_nsec);
+	ASSERT_TRUE(other.st_ctim.tv_sec != file.st_ctim.tv_sec ||
+		    other.st_ctim.tv_nsec != file.st_ctim.tv_nsec);
+	ASSERT_TRUE(!table_cache__load_file(c, &other));
+	/* ... and its inputs, read again, find the entry and remember the new identity */
+	t = table_cache__load(c, &other, b.inputs, b.len);
+	ASSERT_TRUE(t);
+	cfi_table__free(t);
+	t = table_cache__load_file(c, &other);
+	ASSERT_TRUE(t && same_table(t, b.t));
+	cfi_table__free(t);
+
+	/* an alias whose entry is gone is deleted, and finds nothing */
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'/*.cfi", dir);
+	ASSERT_EQ(system(cmd), 0);
+	ASSERT_TRUE(!table_cache__load_file(c, &other));
+	ASSERT_EQ(count_suffix(dir, ".id"), 1); /* the first identity's, never used again */
+	table_cache__stats(c, &st);
+	ASSERT_UEQ(st.by_identity, 2);
+	table_cache__free(c);
+	built_free(&b);
+	remove_dir(dir);
+	remove_dir(files);
+	return 0;
+}
+
+/* An alias with one byte changed (another file's identity, a damaged entry name) finds nothing. */
+TEST(damaged_alias_finds_nothing)
+{
+	char *dir = new_dir(), *files = new_dir(), copy[256], cmd[512], line[128];
+	struct table_cache *c;
+	struct stat file;
+	struct built b;
+
+	ASSERT_TRUE(dir && files);
+	ASSERT_EQ(copy_file(libs[2], files, copy, sizeof(copy), &file), 0);
+	ASSERT_EQ(build(copy, &b), 0);
+	/* the magic, the builder, the entry's name, the identity */
+	static const int offsets[] = { 1, 9, 17, 30 };
+
+	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+		FILE *p;
+		int fd;
+
+		c = table_cache__new(dir, 64u << 20);
+		ASSERT_TRUE(c);
+		ASSERT_EQ(table_cache__store(c, &file, b.inputs, b.len, b.t), 0);
+		snprintf(cmd, sizeof(cmd), "ls '%s'/*.id", dir);
+		p = popen(cmd, "r");
+		ASSERT_TRUE(p && fgets(line, sizeof(line), p));
+		pclose(p);
+		line[strcspn(line, "\n")] = '\0';
+		fd = open(line, O_RDWR | O_CLOEXEC);
+		ASSERT_TRUE(fd >= 0);
+		ASSERT_EQ(pwrite(fd, "\xff", 1, offsets[i]), 1);
+		close(fd);
+		ASSERT_TRUE(!table_cache__load_file(c, &file));
+		ASSERT_EQ(count_suffix(dir, ".id"), 0);
+		table_cache__free(c);
+	}
+	built_free(&b);
+	remove_dir(dir);
+	remove_dir(files);
 	return 0;
 }
 
@@ -366,5 +502,7 @@ int main(void)
 	RUN(links_are_not_followed);
 	RUN(directory_others_may_write_is_not_used);
 	RUN(least_recently_used_go_beyond_the_size);
+	RUN(file_seen_before_is_found_by_its_identity);
+	RUN(damaged_alias_finds_nothing);
 	return test_summary();
 }
