@@ -20,6 +20,8 @@
 #define ALIAS_MAGIC "FXCFID\1\n"
 #define SUFFIX ".cfi"
 #define ALIAS_SUFFIX ".id"
+/* elf_inflate's kept debug-file copies share the directory and its bound */
+#define DEBUG_COPY_SUFFIX ".dbg"
 /* what an alias is counted as on disk: its block */
 #define ALIAS_BYTES 4096
 #define TMP_PREFIX ".tmp."
@@ -203,7 +205,8 @@ static int scan(struct table_cache *c, bool evict, bool clean)
 			unlinkat(c->dirfd, de->d_name, 0);
 			continue;
 		}
-		if ((!has_suffix(de->d_name, SUFFIX) && !has_suffix(de->d_name, ALIAS_SUFFIX)) ||
+		if ((!has_suffix(de->d_name, SUFFIX) && !has_suffix(de->d_name, ALIAS_SUFFIX) &&
+		     !has_suffix(de->d_name, DEBUG_COPY_SUFFIX)) ||
 		    strlen(de->d_name) >= sizeof(all->name) ||
 		    fstatat(c->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 			continue;

@@ -10,7 +10,9 @@
  * copied) never gets the other's rows. The directory must be the agent's
  * own (owned by it, writable by no one else); entries are opened inside it
  * without following links, size-checked and checksummed. Beyond max_bytes
- * the least recently used entries are deleted.
+ * the least recently used entries are deleted, the debug-file copies that
+ * elf_inflate keeps in the same directory ("*.dbg") among them (counted at
+ * start and at each eviction).
  *
  * Once an entry was read or built for a file, a small alias records the
  * file's identity (device, inode, size, mtime and ctime: its contents do not

@@ -12,14 +12,24 @@
  * The source belongs to someone else: it is read with pread() (never mapped),
  * every header is bounds-checked against its size, and each section must
  * inflate to exactly the size its header claims.
+ *
+ * The copy is kept in the directory under the source's identity (device,
+ * inode, size, mtime, ctime), so the next agent maps it instead of inflating
+ * again (libc6-dbg: a tenth of a short capture's CPU). A file's contents do
+ * not change without changing its ctime, which no one can set, so a kept
+ * copy is only ever found for the very file it was made from. Copies are
+ * published whole (linked in once written) and never written again; the
+ * least recently used go beyond KEPT_MAX.
  */
 #include "elf_inflate.h"
 
+#include <dirent.h>
 #include <elf.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -35,6 +45,11 @@
 #define MAX_SECTION_ALIGN 4096u
 /* e_shnum of 0 or SHN_LORESERVE and above mean "see section 0": not handled. */
 #define MAX_SECTIONS (SHN_LORESERVE - 1)
+#define KEPT_SUFFIX ".dbg"
+/* Copies kept in the directory at most, the least recently used deleted first. */
+#define KEPT_MAX 8
+/* Part of the kept copies' names: another layout of the copy gets other names. */
+#define KEPT_FORMAT 1ULL
 
 static __u64 align_up(__u64 v, __u64 a)
 {
@@ -169,12 +184,145 @@ bool elf_inflate__useful_dir(int dir_fd)
 	       fs.f_type != RAMFS_MAGIC && check_private_dir(dir_fd) == 0;
 }
 
+static __u64 fnv1a(__u64 h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The kept copy's name for the source fstat() described as src. */
+static void kept_name(const struct stat *src, char *name, size_t size)
+{
+	const __u64 id[] = {
+		KEPT_FORMAT, (__u64)src->st_dev, (__u64)src->st_ino, (__u64)src->st_size,
+		(__u64)src->st_mtim.tv_sec, (__u64)src->st_mtim.tv_nsec,
+		(__u64)src->st_ctim.tv_sec, (__u64)src->st_ctim.tv_nsec,
+	};
+
+	snprintf(name, size, "%016llx" KEPT_SUFFIX,
+		 (unsigned long long)fnv1a(0xcbf29ce484222325ULL, id, sizeof(id)));
+}
+
+/*
+ * The kept copy name of src (size bytes), if it is whole: an fd, with
+ * *inflated set to the bytes it added. -ENOENT if there is none; a copy
+ * that is not whole (an interrupted write back before a crash) is deleted.
+ */
+static int find_kept(int dir_fd, const char *name, __u64 src_size, __u64 max_bytes,
+		     __u64 *inflated)
+{
+	Elf64_Ehdr eh;
+	struct stat st;
+	__u64 headers;
+	int fd;
+
+	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (__u64)st.st_size <= src_size || pread_all(fd, &eh, sizeof(eh), 0) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_shentsize != sizeof(Elf64_Shdr))
+		goto bad;
+	headers = (__u64)eh.e_shnum * sizeof(Elf64_Shdr);
+	/* the section headers are written last, at the end */
+	if (eh.e_shoff < src_size || eh.e_shoff + headers != (__u64)st.st_size)
+		goto bad;
+	if (eh.e_shoff - src_size > max_bytes) {
+		close(fd);
+		return -EFBIG;
+	}
+	*inflated = eh.e_shoff - src_size;
+	/* used now: the last to go */
+	futimens(fd, NULL);
+	return fd;
+bad:
+	close(fd);
+	unlinkat(dir_fd, name, 0);
+	return -ENOENT;
+}
+
+struct kept {
+	char name[64];
+	struct timespec mtime;
+};
+
+static int by_mtime(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct kept *)a)->mtime;
+	const struct timespec *y = &((const struct kept *)b)->mtime;
+
+	if (x->tv_sec != y->tv_sec)
+		return x->tv_sec < y->tv_sec ? -1 : 1;
+	return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+/* Deletes the least recently used copies beyond KEPT_MAX. */
+static void evict_kept(int dir_fd)
+{
+	struct kept *all = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int fd;
+	DIR *d;
+
+	fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+
+		if (len <= strlen(KEPT_SUFFIX) || len >= sizeof(all->name) ||
+		    strcmp(de->d_name + len - strlen(KEPT_SUFFIX), KEPT_SUFFIX) != 0 ||
+		    fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct kept *grown = realloc(all, ncap * sizeof(*all));
+
+			if (!grown)
+				break;
+			all = grown;
+			cap = ncap;
+		}
+		memcpy(all[n].name, de->d_name, len + 1);
+		all[n++].mtime = st.st_mtim;
+	}
+	closedir(d);
+	if (n > KEPT_MAX) {
+		qsort(all, n, sizeof(*all), by_mtime);
+		for (size_t i = 0; i < n - KEPT_MAX; i++)
+			unlinkat(dir_fd, all[i].name, 0);
+	}
+	free(all);
+}
+
+/* Links the finished copy into the directory under name, for the next agent. */
+static void keep(int copy, int dir_fd, const char *name)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", copy);
+	/* EEXIST: another agent kept the same file's copy meanwhile */
+	if (linkat(AT_FDCWD, path, dir_fd, name, AT_SYMLINK_FOLLOW) == 0)
+		evict_kept(dir_fd);
+}
+
 int elf_inflate__copy(int src, int dir_fd, __u64 max_bytes, __u64 *inflated)
 {
 	Elf64_Shdr *shdrs = NULL;
 	Elf64_Ehdr eh;
 	struct stat st;
 	__u64 end, total = 0;
+	char name[64];
 	int dst = -1, err;
 
 	*inflated = 0;
@@ -182,6 +330,11 @@ int elf_inflate__copy(int src, int dir_fd, __u64 max_bytes, __u64 *inflated)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
 		return -EINVAL;
+	kept_name(&st, name, sizeof(name));
+	dst = find_kept(dir_fd, name, (__u64)st.st_size, max_bytes, inflated);
+	if (dst >= 0 || dst == -EFBIG)
+		return dst;
+	dst = -1;
 	err = read_headers(src, (__u64)st.st_size, &eh, &shdrs);
 	if (err)
 		goto cleanup;
@@ -227,6 +380,7 @@ int elf_inflate__copy(int src, int dir_fd, __u64 max_bytes, __u64 *inflated)
 		goto cleanup;
 	*inflated = total;
 	free(shdrs);
+	keep(dst, dir_fd, name);
 	return dst;
 cleanup:
 	if (dst >= 0)

@@ -5,6 +5,7 @@
  * whose compressed sections elf_inflate accepts is read from its inflated
  * copy, as the agent reads debug files.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,12 +18,24 @@
 
 static char scratch_path[] = "/var/tmp/fornax-fuzz-XXXXXX";
 
+/* The copies kept there (elf_inflate keeps the last few), then the directory. */
 static void remove_scratch(void)
 {
+	DIR *d = opendir(scratch_path);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		int dfd = dirfd(d);
+
+		if (de->d_name[0] != '.')
+			unlinkat(dfd, de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
 	rmdir(scratch_path);
 }
 
-/* A private directory on disk for the inflated copies (unlinked files), or -1. */
+/* A private directory on disk for the inflated copies, or -1. */
 static int scratch_dir(void)
 {
 	static int fd = -2;

@@ -2,10 +2,14 @@
 /*
  * Debug files copied with their sections inflated (elf_inflate.c): the
  * copy's sections against libelf's own decompression of the original,
- * DWARF read from the copy through elf_file, and damaged streams refused.
+ * DWARF read from the copy through elf_file, damaged streams refused, and
+ * the copy kept for that very file only.
  */
+#include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <gelf.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -69,8 +73,8 @@ TEST(sections_match_libelf)
 	copy = elf_inflate__copy(src, dir, 1 << 30, &inflated);
 	ASSERT_TRUE(copy >= 0);
 	ASSERT_TRUE(inflated > 0);
-	/* unlinked: nothing is left in the directory */
-	ASSERT_TRUE(fstat(copy, &st) == 0 && st.st_nlink == 0);
+	/* kept in the directory for the next agent */
+	ASSERT_TRUE(fstat(copy, &st) == 0 && st.st_nlink == 1);
 	elf_version(EV_CURRENT);
 	orig = elf_begin(src, ELF_C_READ, NULL);
 	mine = elf_begin(copy, ELF_C_READ, NULL);
@@ -205,6 +209,95 @@ TEST(damaged_streams_are_refused)
 	return 0;
 }
 
+/* Files named *.dbg in dir_fd. */
+static int kept_count(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+	struct dirent *de;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		n += len > 4 && strcmp(de->d_name + len - 4, ".dbg") == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+static ino_t ino_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+TEST(copy_is_kept_for_that_file_only)
+{
+	char tmpl[] = "/var/tmp/fornax-inflate-kept-XXXXXX", cmd[128];
+	int dir, src, a, b, c, d, others[10];
+	__u64 inflated = 0, again = 0;
+	unsigned char byte;
+	off_t info;
+	ino_t first;
+
+	ASSERT_TRUE(mkdtemp(tmpl));
+	dir = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_TRUE(dir >= 0);
+	elf_version(EV_CURRENT);
+	src = copy_of_fixture(&info);
+	ASSERT_TRUE(src >= 0);
+	a = elf_inflate__copy(src, dir, 1 << 30, &inflated);
+	ASSERT_TRUE(a >= 0 && inflated > 0);
+	ASSERT_EQ(kept_count(dir), 1);
+	/* the next agent maps the same copy, and inflates nothing */
+	b = elf_inflate__copy(src, dir, 1 << 30, &again);
+	ASSERT_TRUE(b >= 0);
+	first = ino_of(a);
+	ASSERT_TRUE(first && ino_of(b) == first);
+	ASSERT_TRUE(again >= inflated && again < inflated + 4096);
+	/* ... but not past a smaller bound */
+	ASSERT_EQ(elf_inflate__copy(src, dir, 64, &again), -EFBIG);
+
+	/* the source rewritten with the same bytes: another file now, another copy */
+	usleep(20 * 1000);
+	ASSERT_EQ(pread_all(src, &byte, 1, info + 30), 0);
+	ASSERT_EQ(pwrite(src, &byte, 1, info + 30), 1);
+	c = elf_inflate__copy(src, dir, 1 << 30, &inflated);
+	ASSERT_TRUE(c >= 0 && ino_of(c) != first);
+	ASSERT_EQ(kept_count(dir), 2);
+
+	/* a kept copy that is not whole is not used: made again */
+	ASSERT_EQ(ftruncate(c, 4096), 0);
+	d = elf_inflate__copy(src, dir, 1 << 30, &inflated);
+	ASSERT_TRUE(d >= 0 && ino_of(d) != ino_of(c));
+	ASSERT_EQ(kept_count(dir), 2);
+
+	/* at most 8 are kept */
+	for (int i = 0; i < 10; i++) {
+		int other = copy_of_fixture(&info);
+
+		ASSERT_TRUE(other >= 0);
+		others[i] = elf_inflate__copy(other, dir, 1 << 30, &inflated);
+		ASSERT_TRUE(others[i] >= 0);
+		close(other);
+	}
+	ASSERT_EQ(kept_count(dir), 8);
+	for (int i = 0; i < 10; i++)
+		close(others[i]);
+	close(a);
+	close(b);
+	close(c);
+	close(d);
+	close(src);
+	close(dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	ASSERT_EQ(system(cmd), 0);
+	return 0;
+}
+
 TEST(memory_filesystems_are_not_used)
 {
 	int dir = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -218,7 +311,7 @@ TEST(memory_filesystems_are_not_used)
 
 int main(void)
 {
-	char tmpl[] = "/var/tmp/fornax-inflate-test-XXXXXX";
+	char tmpl[] = "/var/tmp/fornax-inflate-test-XXXXXX", cmd[128];
 
 	scratch = mkdtemp(tmpl);
 	if (!scratch) {
@@ -228,7 +321,10 @@ int main(void)
 	RUN(sections_match_libelf);
 	RUN(dwarf_through_the_copy);
 	RUN(damaged_streams_are_refused);
+	RUN(copy_is_kept_for_that_file_only);
 	RUN(memory_filesystems_are_not_used);
-	rmdir(scratch);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", scratch);
 	return test_summary();
 }
