@@ -9,17 +9,28 @@
  * endbr64, optionally with a bnd prefix). The slot's address is decoded from
  * the instruction and matched to the relocation that fills it, so the names
  * do not depend on the linker's stub order or on IBT's split of .plt.
+ *
+ * The slots the stubs use are decoded first; only relocations of those
+ * slots are kept. .rela.dyn can be large (chromium's: 26 MB of mostly
+ * R_X86_64_RELATIVE), so it is read in blocks from the file and filtered by
+ * address, never held whole.
  */
 #include "elf_file_impl.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "array.h"
+#include "fileio.h"
+
+/* Relocations read from the file at a time. */
+#define RELA_BLOCK 2730 /* x 24 bytes: 64 KiB */
 
 /* The GOT slots the dynamic relocations fill, sorted by address. */
 struct got_slot {
@@ -31,6 +42,10 @@ struct got_slot {
 
 struct plt_scan {
 	Elf *elf;
+	int fd;        /* the file, for reading relocations in blocks; -1: through libelf */
+	__u64 file_size;
+	__u64 *wanted; /* the slots the stubs jump through, sorted, unique */
+	size_t n_wanted, wanted_cap;
 	struct got_slot *slots;
 	size_t n_slots, cap;
 	Elf_Scn *dynsym;
@@ -51,30 +66,86 @@ static int slot_cmp(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Adds the JUMP_SLOT, GLOB_DAT and IRELATIVE relocations of a SHT_RELA section. */
+static int u64_cmp(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool is_wanted(const struct plt_scan *s, __u64 offset)
+{
+	if (!s->n_wanted || offset < s->wanted[0] || offset > s->wanted[s->n_wanted - 1])
+		return false;
+	return bsearch(&offset, s->wanted, s->n_wanted, sizeof(offset), u64_cmp) != NULL;
+}
+
+/* Keeps one relocation if it fills a slot a stub jumps through. */
+static int add_slot(struct plt_scan *s, const GElf_Shdr *sh, __u64 offset, __u64 info,
+		    __u64 addend)
+{
+	__u32 type = (__u32)GELF_R_TYPE(info);
+
+	if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
+	     type != R_X86_64_IRELATIVE) || !is_wanted(s, offset))
+		return 0;
+	if (ARRAY_GROW(&s->slots, &s->cap, s->n_slots + 1))
+		return -ENOMEM;
+	s->slots[s->n_slots++] = (struct got_slot){
+		.offset = offset, .type = type, .sym = (__u32)GELF_R_SYM(info), .addend = addend,
+	};
+	if (type != R_X86_64_IRELATIVE && !s->dynsym)
+		s->dynsym = elf_getscn(s->elf, sh->sh_link);
+	return 0;
+}
+
+/* Whether a SHT_RELA section can be read from the file as Elf64_Rela, in blocks. */
+static bool rela_from_file(const struct plt_scan *s, const GElf_Shdr *sh)
+{
+	const unsigned char *ident = (const unsigned char *)elf_getident(s->elf, NULL);
+
+	return s->fd >= 0 && ident && ident[EI_CLASS] == ELFCLASS64 &&
+	       ident[EI_DATA] == ELFDATA2LSB && __BYTE_ORDER == __LITTLE_ENDIAN &&
+	       sh->sh_entsize == sizeof(Elf64_Rela) && sh->sh_offset <= s->file_size &&
+	       sh->sh_size <= s->file_size - sh->sh_offset;
+}
+
+/* Adds the relocations of a SHT_RELA section that fill the wanted slots. */
 static int add_slots(struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t n = data && sh->sh_entsize ? data->d_size / sh->sh_entsize : 0;
+	Elf64_Rela block[RELA_BLOCK];
+	Elf_Data *data;
+	size_t n;
+	int err;
 
+	if (rela_from_file(s, sh)) {
+		n = (size_t)(sh->sh_size / sizeof(Elf64_Rela));
+		for (size_t i = 0; i < n; i += RELA_BLOCK) {
+			size_t k = n - i < RELA_BLOCK ? n - i : RELA_BLOCK;
+
+			err = pread_all(s->fd, block, k * sizeof(*block),
+					(off_t)(sh->sh_offset + i * sizeof(*block)));
+			if (err)
+				return err == -ENOMEM ? err : 0;
+			for (size_t j = 0; j < k; j++) {
+				err = add_slot(s, sh, block[j].r_offset, block[j].r_info,
+					       (__u64)block[j].r_addend);
+				if (err)
+					return err;
+			}
+		}
+		return 0;
+	}
+	data = elf_getdata(scn, NULL);
+	n = data && sh->sh_entsize ? data->d_size / sh->sh_entsize : 0;
 	for (size_t i = 0; i < n; i++) {
 		GElf_Rela r;
-		__u32 type;
 
 		if (!gelf_getrela(data, (int)i, &r))
 			break;
-		type = (__u32)GELF_R_TYPE(r.r_info);
-		if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
-		    type != R_X86_64_IRELATIVE)
-			continue;
-		if (ARRAY_GROW(&s->slots, &s->cap, s->n_slots + 1))
-			return -ENOMEM;
-		s->slots[s->n_slots++] = (struct got_slot){
-			.offset = r.r_offset, .type = type, .sym = (__u32)GELF_R_SYM(r.r_info),
-			.addend = (__u64)r.r_addend,
-		};
-		if (type != R_X86_64_IRELATIVE && !s->dynsym)
-			s->dynsym = elf_getscn(s->elf, sh->sh_link);
+		err = add_slot(s, sh, r.r_offset, r.r_info, (__u64)r.r_addend);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -124,13 +195,18 @@ static void slot_name(struct elf_file *ef, const struct plt_scan *s, const struc
 		snprintf(buf, size, "*ABS*+0x%" PRIx64 "@plt", (uint64_t)slot->addend);
 }
 
+/* The stub sections' entry size: .plt.got's entries are 8 bytes, 16 with IBT; the others 16. */
+static size_t stub_step(const GElf_Shdr *sh)
+{
+	return sh->sh_entsize >= 8 && sh->sh_entsize <= 16 ? sh->sh_entsize : 16;
+}
+
 /* One stub section: a name for each entry that jumps through a known slot. */
 static int add_stubs(struct elf_file *ef, const struct plt_scan *s, Elf_Scn *scn,
 		     const GElf_Shdr *sh, const char *section)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
-	/* .plt.got's entries are 8 bytes, 16 with IBT; the others 16 */
-	size_t step = sh->sh_entsize >= 8 && sh->sh_entsize <= 16 ? sh->sh_entsize : 16;
+	size_t step = stub_step(sh);
 	bool lazy = strcmp(section, ".plt") == 0;
 	char name[256];
 
@@ -157,55 +233,123 @@ static int add_stubs(struct elf_file *ef, const struct plt_scan *s, Elf_Scn *scn
 	return 0;
 }
 
+static bool is_stub_section(const char *name)
+{
+	return name && (!strcmp(name, ".plt") || !strcmp(name, ".plt.sec") ||
+			!strcmp(name, ".plt.got"));
+}
+
+/* Adds the slots one stub section's entries jump through to s->wanted. */
+static int want_slots(struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t step = stub_step(sh);
+
+	for (size_t off = 0; data && data->d_buf && off + step <= data->d_size; off += step) {
+		__u64 slot = stub_slot((const unsigned char *)data->d_buf + off, step,
+				       sh->sh_addr + off);
+
+		if (!slot)
+			continue;
+		if (ARRAY_GROW(&s->wanted, &s->wanted_cap, s->n_wanted + 1))
+			return -ENOMEM;
+		s->wanted[s->n_wanted++] = slot;
+	}
+	return 0;
+}
+
+/* Runs fn over the stub sections (stubs) or the SHT_RELA sections. */
+static int each_section(struct elf_file *ef, struct plt_scan *s, size_t shstrndx, bool stubs,
+			int (*fn)(struct elf_file *, struct plt_scan *, Elf_Scn *,
+				  const GElf_Shdr *, const char *))
+{
+	Elf_Scn *scn = NULL;
+	int err = 0;
+
+	while (!err && (scn = elf_nextscn(s->elf, scn))) {
+		const char *name;
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (!stubs) {
+			if (sh.sh_type == SHT_RELA)
+				err = fn(ef, s, scn, &sh, NULL);
+			continue;
+		}
+		if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR))
+			continue;
+		name = elf_strptr(s->elf, shstrndx, sh.sh_name);
+		if (is_stub_section(name))
+			err = fn(ef, s, scn, &sh, name);
+	}
+	return err;
+}
+
+static int pass_want(struct elf_file *ef, struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh,
+		     const char *name)
+{
+	(void)ef;
+	(void)name;
+	return want_slots(s, scn, sh);
+}
+
+static int pass_slots(struct elf_file *ef, struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh,
+		      const char *name)
+{
+	(void)ef;
+	(void)name;
+	return add_slots(s, scn, sh);
+}
+
+static int pass_stubs(struct elf_file *ef, struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh,
+		      const char *name)
+{
+	return add_stubs(ef, s, scn, sh, name);
+}
+
 int elf_plt__load(struct elf_file *ef)
 {
-	struct plt_scan s = {};
+	struct plt_scan s = { .fd = -1 };
 	Elf *own = ef->plt_fd >= 0 ? elf_begin(ef->plt_fd, ELF_C_READ, NULL) : NULL;
 	Dwarf_Addr bias;
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
+	struct stat st;
+	size_t shstrndx, n = 0;
 	int err = 0;
 
 	s.elf = own ? own : dwfl_module_getelf(ef->mod, &bias);
 	if (!s.elf || elf_getshdrstrndx(s.elf, &shstrndx) != 0)
 		goto cleanup;
-	while ((scn = elf_nextscn(s.elf, scn))) {
-		GElf_Shdr sh;
-
-		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_RELA) {
-			err = add_slots(&s, scn, &sh);
-			if (err)
-				goto cleanup;
-		}
+	if (own && fstat(ef->plt_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		s.fd = ef->plt_fd;
+		s.file_size = (__u64)st.st_size;
 	}
-	if (!s.n_slots)
+	err = each_section(ef, &s, shstrndx, true, pass_want);
+	if (err || !s.n_wanted)
 		goto cleanup;
-	qsort(s.slots, s.n_slots, sizeof(s.slots[0]), slot_cmp);
+	qsort(s.wanted, s.n_wanted, sizeof(*s.wanted), u64_cmp);
+	for (size_t i = 0; i < s.n_wanted; i++)
+		if (!n || s.wanted[n - 1] != s.wanted[i])
+			s.wanted[n++] = s.wanted[i];
+	s.n_wanted = n;
+	err = each_section(ef, &s, shstrndx, false, pass_slots);
+	if (err)
+		goto cleanup;
+	if (s.n_slots > 1)
+		qsort(s.slots, s.n_slots, sizeof(s.slots[0]), slot_cmp);
 	if (s.dynsym) {
 		GElf_Shdr sh;
 
 		s.dynstr = gelf_getshdr(s.dynsym, &sh) ? sh.sh_link : 0;
 	}
-	while ((scn = elf_nextscn(s.elf, scn))) {
-		const char *name;
-		GElf_Shdr sh;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
-		    !(sh.sh_flags & SHF_EXECINSTR))
-			continue;
-		name = elf_strptr(s.elf, shstrndx, sh.sh_name);
-		if (name && (!strcmp(name, ".plt") || !strcmp(name, ".plt.sec") ||
-			     !strcmp(name, ".plt.got"))) {
-			err = add_stubs(ef, &s, scn, &sh, name);
-			if (err)
-				goto cleanup;
-		}
-	}
-
+	err = each_section(ef, &s, shstrndx, true, pass_stubs);
+	if (err)
+		goto cleanup;
 	if (ef->n_plt > 1)
 		qsort(ef->plt, ef->n_plt, sizeof(ef->plt[0]), plt_cmp);
 
 cleanup:
+	free(s.wanted);
 	free(s.slots);
 	elf_end(own);
 	if (ef->plt_fd >= 0)
