@@ -324,7 +324,7 @@ static int read_entry(struct table_cache *c, int fd, __u64 size, const void *inp
 {
 	struct cfi_table_stats stats = { 0 };
 	struct entry_header h;
-	void *rows = NULL;
+	struct cfi_row *rows = NULL;
 	__u64 rows_len;
 	uLong crc;
 	int err;
@@ -360,11 +360,12 @@ static int read_entry(struct table_cache *c, int fd, __u64 size, const void *inp
 	if (err)
 		goto out;
 	crc = crc32_z(0, (const Bytef *)&stats, sizeof(stats));
-	crc = crc32_z(crc, rows, (size_t)rows_len);
+	crc = crc32_z(crc, (const Bytef *)rows, (size_t)rows_len);
 	err = -EINVAL;
 	if ((__u32)crc != h.crc)
 		goto out;
-	*out = cfi_table__from_rows(rows, h.n_rows, h.origin, &stats);
+	*out = cfi_table__adopt_rows(rows, h.n_rows, h.origin, &stats);
+	rows = NULL;
 	err = *out ? 0 : -errno;
 out:
 	free(rows);

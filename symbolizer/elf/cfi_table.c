@@ -626,25 +626,23 @@ const struct cfi_row *cfi_table__lookup(const struct cfi_table *t, __u64 vaddr)
 	return &t->rows[lo - 1];
 }
 
-struct cfi_table *cfi_table__from_rows(const void *rows, size_t n, __u64 origin,
-				       const struct cfi_table_stats *stats)
+struct cfi_table *cfi_table__adopt_rows(struct cfi_row *rows, size_t n, __u64 origin,
+					const struct cfi_table_stats *stats)
 {
 	struct cfi_table *t;
 
 	if (!rows || !stats || !n || n > CFI_MAX_ROWS) {
+		free(rows);
 		errno = EINVAL;
 		return NULL;
 	}
 	t = calloc(1, sizeof(*t));
-	if (t)
-		t->rows = malloc(n * sizeof(*t->rows));
-	if (!t || !t->rows) {
-		cfi_table__free(t);
+	if (!t) {
+		free(rows);
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* copied first: rows may sit at any alignment */
-	memcpy(t->rows, rows, n * sizeof(*t->rows));
+	t->rows = rows;
 	t->n_rows = n;
 	t->origin = origin;
 	t->stats = *stats;
@@ -662,4 +660,23 @@ struct cfi_table *cfi_table__from_rows(const void *rows, size_t n, __u64 origin,
 		t->stats.rows_by_type[r->type]++;
 	}
 	return t;
+}
+
+struct cfi_table *cfi_table__from_rows(const void *rows, size_t n, __u64 origin,
+				       const struct cfi_table_stats *stats)
+{
+	struct cfi_row *copy;
+
+	if (!rows || !stats || !n || n > CFI_MAX_ROWS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	copy = malloc(n * sizeof(*copy));
+	if (!copy) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* copied first: rows may sit at any alignment */
+	memcpy(copy, rows, n * sizeof(*copy));
+	return cfi_table__adopt_rows(copy, n, origin, stats);
 }

@@ -108,6 +108,13 @@ struct cfi_table *cfi_table__from_rows(const void *rows, size_t n, __u64 origin,
 				       const struct cfi_table_stats *stats);
 
 /*
+ * The same from n rows in a malloc()ed array of struct cfi_row, which the
+ * table takes (freed here if the rows are refused): no copy.
+ */
+struct cfi_table *cfi_table__adopt_rows(struct cfi_row *rows, size_t n, __u64 origin,
+					const struct cfi_table_stats *stats);
+
+/*
  * Everything of elf that cfi_table__build() reads, as one malloc()ed blob
  * of *len bytes: the ELF header, the program and section headers with the
  * sections' names, and the bytes of .eh_frame, .eh_frame_hdr and
