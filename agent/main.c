@@ -557,8 +557,8 @@ static int setup_lifecycle(struct agent *a)
 	});
 	if (!a->lifecycle)
 		return -errno;
-	/* before the sampler: a process exec'd between the two would miss its read */
-	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){ .cgroups = &cfg->cgroups,
+	/* its programs are the sampler's, attached before the sampling starts */
+	a->proc_watch = proc_watch__new(&(struct proc_watch_opts){
 		.vma_iterator = lifecycle__start_sideband(a->lifecycle) },
 		lifecycle__on_event, a->lifecycle);
 	if (!a->proc_watch)
@@ -610,6 +610,7 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 		.unwind_mode = a->unwinder ? cfg->unwind_mode : FORNAX_UNWIND_FP,
 		.unwind_maps = a->unwinder ? unwinder__maps(a->unwinder) : NULL,
 		.python_maps = a->python ? python_tracker__maps(a->python) : NULL,
+		.proc_maps = a->proc_watch ? proc_watch__maps(a->proc_watch) : NULL,
 	};
 	int err;
 
@@ -636,6 +637,10 @@ static int setup_sampler(struct agent *a, size_t max_keys, size_t max_stacks)
 	}
 	if (!a->sampler)
 		return -errno;
+	if (a->proc_watch && !sampler__proc_events(a->sampler)) {
+		proc_watch__free(a->proc_watch); /* the attach failure is logged */
+		a->proc_watch = NULL;
+	}
 	/* exits reach the unwinder too, now that it is the one the program reads */
 	lifecycle__set_unwinder(a->lifecycle, a->unwinder);
 	if (a->proc_watch) {
@@ -684,19 +689,13 @@ static int setup(struct agent *a)
 	if (err)
 		return err;
 	a->capture_start_mono = a->window_start_mono;
-	if (cfg->store) {
-		err = setup_store(a);
-		if (err)
-			return err;
-	}
-	err = ops__start(&a->ops, cfg, &(struct window_opts){
-		.symbolizer = a->symbolizer,
-		.frequency = cfg->frequency,
-		.cgroups = a->cgroups,
-		.python = a->python,
-		.k8s = a->ops.k8s,
-		.relabel = &a->cfg.relabel,
-	}, a->lifecycle, a->unwinder, a->uploader);
+	err = cfg->store ? setup_store(a) : 0;
+	if (!err)
+		err = ops__start(&a->ops, cfg, &(struct window_opts){
+			.symbolizer = a->symbolizer, .frequency = cfg->frequency,
+			.cgroups = a->cgroups, .python = a->python,
+			.k8s = a->ops.k8s, .relabel = &a->cfg.relabel,
+		}, a->lifecycle, a->unwinder, a->uploader);
 	if (err)
 		return err;
 	progress__init(&a->progress, STDERR_FILENO, cfg->duration_ns && cfg->verbosity >= 0,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * ABI of proc_events.bpf.c: process lifecycle records the agent reads from
+ * ABI of proc_events.bpf.h: process lifecycle records the agent reads from
  * a BPF ring buffer. Fixed-width types and a size check on every struct, as
  * in profile.h.
  */

@@ -5,6 +5,11 @@
  * writes the other: the agent flips active_set, waits for an RCU grace period
  * (every run of this program that saw the old value has then finished), and
  * only then reads and clears the old set.
+ *
+ * The object also holds the walkers (unwind.bpf.h, python.bpf.h), the hooks
+ * that record each process's mappings (unwind_vmas.bpf.h) and the process
+ * lifecycle programs (proc_events.bpf.h): the agent loads only the parts it
+ * uses, and libbpf reads the kernel's BTF once for all of them.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -89,6 +94,7 @@ struct {
 
 #include "unwind.bpf.h"
 #include "python.bpf.h"
+#include "proc_events.bpf.h"
 
 /* 64-bit mix of the frames (splitmix64 finalizer per word); 0 is reserved for "no stack". */
 static __always_inline __u64 hash_stack(const struct fornax_stack *stack)

@@ -13,7 +13,6 @@
 #include "array.h"
 #include "hashmap.h"
 #include "log.h"
-#include "proc_events.skel.h"
 #include "timeconst.h"
 
 /*
@@ -57,7 +56,7 @@ struct pending {
 };
 
 struct proc_watch {
-	struct proc_events *skel;
+	struct sampler_proc_maps maps; /* the programs live in the sampler's object */
 	struct ring_buffer *rb;
 	proc_event_fn fn;
 	void *ctx;
@@ -191,30 +190,22 @@ static int on_record(void *ctx, void *data, size_t size)
 	return err;
 }
 
-static int configure(struct proc_watch *pw, const struct proc_watch_opts *opts)
+/* The ring buffer and the counters the sampler's object writes (bpf/proc_events.bpf.h). */
+static int create_maps(struct proc_watch *pw, const struct proc_watch_opts *opts)
 {
-	const struct cgroup_filter *cg = opts->cgroups;
-	long page = sysconf(_SC_PAGESIZE);
-	int err;
+	size_t bytes = opts->ringbuf_bytes ? opts->ringbuf_bytes : default_ringbuf_bytes();
+	int fd;
 
-	pw->skel->rodata->page_size = page > 0 ? (__u64)page : 4096;
-	err = bpf_map__set_max_entries(pw->skel->maps.events,
-				       opts->ringbuf_bytes ? opts->ringbuf_bytes
-							   : default_ringbuf_bytes());
-	if (!err && cg && cg->n) {
-		__u32 min, max;
-
-		cgroup_filter__levels(cg, &min, &max);
-		pw->skel->rodata->filter_cgroups = true;
-		pw->skel->rodata->cgroup_min_level = min;
-		pw->skel->rodata->cgroup_max_level = max;
-		err = bpf_map__set_max_entries(pw->skel->maps.cgroup_filter, cg->n);
-	}
-	if (!err)
-		err = bpf_program__set_autoload(pw->skel->progs.fornax_exit_maps, pw->exit_maps);
-	if (!err)
-		err = bpf_program__set_autoload(pw->skel->progs.fornax_exit, !pw->exit_maps);
-	return err;
+	fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "events", 0, 0, (__u32)bytes, NULL);
+	if (fd < 0)
+		return -errno;
+	pw->maps.events = fd;
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "event_stats", sizeof(__u32),
+			    sizeof(struct fornax_proc_event_stats), 1, NULL);
+	if (fd < 0)
+		return -errno;
+	pw->maps.stats = fd;
+	return 0;
 }
 
 struct proc_watch *proc_watch__new(const struct proc_watch_opts *opts, proc_event_fn fn, void *ctx)
@@ -238,34 +229,15 @@ struct proc_watch *proc_watch__new(const struct proc_watch_opts *opts, proc_even
 		err = pw->nr_cpus ? pw->nr_cpus : -EINVAL;
 		goto cleanup;
 	}
+	pw->maps.events = pw->maps.stats = -1;
 	pw->exit_maps = opts->vma_iterator;
-	pw->skel = proc_events__open();
-	if (!pw->skel) {
-		err = -errno;
-		log_error("opening the process-event BPF object: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = configure(pw, opts);
+	pw->maps.exit_maps = opts->vma_iterator;
+	err = create_maps(pw, opts);
 	if (err) {
-		log_error("configuring process events: %s", strerror(-err));
+		log_error("creating the process-event maps: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = proc_events__load(pw->skel);
-	if (err) {
-		log_error("loading the process-event BPF programs: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = cgroup_filter__fill(opts->cgroups, bpf_map__fd(pw->skel->maps.cgroup_filter));
-	if (err) {
-		log_error("filling the cgroup filter: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = proc_events__attach(pw->skel);
-	if (err) {
-		log_error("attaching to sched_process_exec/exit: %s", strerror(-err));
-		goto cleanup;
-	}
-	pw->rb = ring_buffer__new(bpf_map__fd(pw->skel->maps.events), on_record, pw, NULL);
+	pw->rb = ring_buffer__new(pw->maps.events, on_record, pw, NULL);
 	if (!pw->rb) {
 		err = -errno;
 		log_error("opening the process-event ring buffer: %s", strerror(-err));
@@ -284,11 +256,19 @@ void proc_watch__free(struct proc_watch *pw)
 	if (!pw)
 		return;
 	ring_buffer__free(pw->rb);
-	proc_events__destroy(pw->skel);
+	if (pw->maps.events >= 0)
+		close(pw->maps.events);
+	if (pw->maps.stats >= 0)
+		close(pw->maps.stats);
 	while (!TAILQ_EMPTY(&pw->pending_list))
 		pending_free(pw, TAILQ_FIRST(&pw->pending_list));
 	hmap__clear(&pw->pending);
 	free(pw);
+}
+
+const struct sampler_proc_maps *proc_watch__maps(const struct proc_watch *pw)
+{
+	return &pw->maps;
 }
 
 int proc_watch__add_ringbuf(struct proc_watch *pw, int map_fd)
@@ -363,7 +343,7 @@ int proc_watch__stats(const struct proc_watch *pw, struct proc_watch_stats *out)
 	percpu = calloc(pw->nr_cpus, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
-	err = bpf_map_lookup_elem(bpf_map__fd(pw->skel->maps.event_stats), &zero, percpu);
+	err = bpf_map_lookup_elem(pw->maps.stats, &zero, percpu);
 	for (int cpu = 0; !err && cpu < pw->nr_cpus; cpu++) {
 		const __u64 *src = (const __u64 *)&percpu[cpu];
 		__u64 *dst = (__u64 *)&out->kernel;

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Process lifecycle from the kernel (bpf/proc_events.bpf.c): exec and exit
- * records read from a BPF ring buffer. The agent polls proc_watch__fd()
+ * Process lifecycle from the kernel (bpf/proc_events.bpf.h): exec and exit
+ * records read from a BPF ring buffer. proc_watch makes the ring buffer and
+ * its counters; the programs that write them are part of the sampler's
+ * object (one object: the kernel's BTF is read once), which takes the maps
+ * from proc_watch__maps(). Nothing comes before the sampler has loaded
+ * them. The agent polls proc_watch__fd()
  * with its timers (and, while records come, every wake-up gap: the kernel
  * wakes it at most once per gap) and hands each event to the symbolizer,
  * so a process's maps are read while it is alive and its final layout is
@@ -14,13 +18,12 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-#include "cgroups.h"
 #include "proc_events.h"
+#include "sampler.h"
 
 struct proc_watch;
 
 struct proc_watch_opts {
-	const struct cgroup_filter *cgroups; /* same filter as the sampler; NULL: none */
 	size_t ringbuf_bytes;                /* power of two; 0: sized from the CPUs */
 	bool vma_iterator; /* the kernel has the BPF VMA iterator (6.7): walk mappings at exit */
 };
@@ -57,6 +60,9 @@ struct proc_watch_stats {
 struct proc_watch *proc_watch__new(const struct proc_watch_opts *opts, proc_event_fn fn,
 				     void *ctx);
 void proc_watch__free(struct proc_watch *pe);
+
+/* The maps for sampler_opts.proc_maps, valid as long as pw. */
+const struct sampler_proc_maps *proc_watch__maps(const struct proc_watch *pw);
 
 /* Reads records of another ring buffer map too (the sampler's announcements). */
 int proc_watch__add_ringbuf(struct proc_watch *pw, int map_fd);

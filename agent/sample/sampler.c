@@ -47,6 +47,9 @@ struct sampler {
 	/* bpf/unwind_vmas.bpf.h's hooks, with the CFI walker only */
 	struct bpf_link *vma_links[5];
 	int n_vma_links;
+	/* bpf/proc_events.bpf.h's exec, fork and exit (or exit with mappings) */
+	struct bpf_link *proc_links[3];
+	int n_proc_links;
 	int nr_possible_cpus;
 	int counts_fd[FORNAX_NR_SETS];
 	int stacks_fd[FORNAX_NR_SETS];
@@ -188,6 +191,28 @@ static void attach_vma_hooks(struct sampler *s)
 	}
 }
 
+/* The lifecycle programs, before the perf events: no process samples before its exec is seen. */
+static void attach_proc_events(struct sampler *s, const struct sampler_proc_maps *maps)
+{
+	struct bpf_program *progs[3] = {
+		s->skel->progs.fornax_exec, s->skel->progs.fornax_fork,
+		maps->exit_maps ? s->skel->progs.fornax_exit_maps : s->skel->progs.fornax_exit,
+	};
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_link *link = bpf_program__attach(progs[i]);
+
+		if (!link) {
+			log_warn("attaching %s: %s; no process events", bpf_program__name(progs[i]),
+				 strerror(errno));
+			while (s->n_proc_links)
+				bpf_link__destroy(s->proc_links[--s->n_proc_links]);
+			return;
+		}
+		s->proc_links[s->n_proc_links++] = link;
+	}
+}
+
 static void detach_all(struct sampler *s)
 {
 	for (int i = 0; i < s->n_links; i++)
@@ -201,6 +226,9 @@ static void detach_all(struct sampler *s)
 	for (int i = 0; i < s->n_vma_links; i++)
 		bpf_link__destroy(s->vma_links[i]);
 	s->n_vma_links = 0;
+	for (int i = 0; i < s->n_proc_links; i++)
+		bpf_link__destroy(s->proc_links[i]);
+	s->n_proc_links = 0;
 }
 
 static int compare_refs(const void *a, const void *b)
@@ -515,6 +543,25 @@ int sampler__stop(struct sampler *s, sampler_sample_fn fn, void *ctx,
 	return err;
 }
 
+static int configure_proc_events(struct sampler *s, const struct sampler_proc_maps *maps)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int err = 0;
+
+	s->skel->rodata->page_size = page > 0 ? (__u64)page : 4096;
+	bpf_program__set_autoload(s->skel->progs.fornax_exec, maps != NULL);
+	bpf_program__set_autoload(s->skel->progs.fornax_fork, maps != NULL);
+	bpf_program__set_autoload(s->skel->progs.fornax_exit, maps && !maps->exit_maps);
+	bpf_program__set_autoload(s->skel->progs.fornax_exit_maps, maps && maps->exit_maps);
+	if (maps) {
+		/* proc_watch made them before the program existed, and reads them */
+		err = bpf_map__reuse_fd(s->skel->maps.events, maps->events);
+		if (!err)
+			err = bpf_map__reuse_fd(s->skel->maps.event_stats, maps->stats);
+	}
+	return err;
+}
+
 static int configure(struct sampler *s, const struct sampler_opts *opts)
 {
 	struct bpf_map *counts[FORNAX_NR_SETS] = { s->skel->maps.counts_0, s->skel->maps.counts_1 };
@@ -555,6 +602,8 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 			bpf_program__set_autoload(progs[i], false);
 	}
 	s->skel->rodata->unwind_timing = opts->time_user_walks;
+	if (!err)
+		err = configure_proc_events(s, opts->proc_maps);
 	if (!err && opts->unwind_maps) {
 		/* The unwinder made these before the program existed, and fills them. */
 		err = bpf_map__reuse_fd(s->skel->maps.unwind_row_pages, opts->unwind_maps->row_pages);
@@ -699,6 +748,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		log_warn("membarrier(MEMBARRIER_CMD_GLOBAL) unavailable (nohz_full?): drains wait "
 			 "a fixed 20 ms for running samples instead of an RCU grace period");
 
+	if (opts->proc_maps)
+		attach_proc_events(s, opts->proc_maps);
 	if (opts->unwind_mode != FORNAX_UNWIND_FP)
 		attach_vma_hooks(s);
 	err = attach_all_cpus(s, opts->frequency);
@@ -715,6 +766,11 @@ cleanup:
 int sampler__announcements_fd(const struct sampler *s)
 {
 	return bpf_map__fd(s->skel->maps.announcements);
+}
+
+bool sampler__proc_events(const struct sampler *s)
+{
+	return s->n_proc_links > 0;
 }
 
 int sampler__nr_cpus(const struct sampler *s)

@@ -26,6 +26,16 @@ struct sampler_python_maps {
 	int gen;
 };
 
+/*
+ * The process-event maps (agent/lifecycle/proc_watch.c) that the object's
+ * lifecycle programs (bpf/proc_events.bpf.h) write.
+ */
+struct sampler_proc_maps {
+	int events;     /* ring buffer of bpf/proc_events.h records */
+	int stats;      /* struct fornax_proc_event_stats per CPU */
+	bool exit_maps; /* walk the mappings at exit with the VMA iterator (6.7) */
+};
+
 struct sampler_opts {
 	unsigned frequency;     /* Hz per CPU; required */
 	const __u32 *pids;      /* only these tgids, filtered in the kernel */
@@ -59,6 +69,8 @@ struct sampler_opts {
 	 * the program.
 	 */
 	const struct sampler_python_maps *python_maps;
+	/* Load and attach the lifecycle programs, writing these maps; NULL: none. */
+	const struct sampler_proc_maps *proc_maps;
 };
 
 struct sampler_sample {
@@ -99,6 +111,12 @@ void sampler__free(struct sampler *s);
 
 /* The ring buffer map of first-sample records (opts.announce_processes). */
 int sampler__announcements_fd(const struct sampler *s);
+
+/*
+ * Whether the lifecycle programs (sampler_opts.proc_maps) are attached;
+ * when one could not be, none is (the reason is logged).
+ */
+bool sampler__proc_events(const struct sampler *s);
 
 /* CPUs with an attached perf event. */
 int sampler__nr_cpus(const struct sampler *s);

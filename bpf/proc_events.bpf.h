@@ -1,11 +1,18 @@
-// SPDX-License-Identifier: GPL-2.0
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Process lifecycle for the symbolizer: an exec record as soon as a new
  * program image exists (the agent then reads its maps and opens its files
  * while the process is alive), and at exit the process's executable file
  * mappings, walked here while its mm is still attached, so even a process
  * that lived a few milliseconds leaves its layout behind.
+ *
+ * Part of profile.bpf.c's object: one object means libbpf reads the
+ * kernel's BTF and resolves the CO-RE relocations once per start. The
+ * agent loads these programs only when it reads the records (proc_watch).
  */
+#ifndef FORNAX_PROC_EVENTS_BPF_H
+#define FORNAX_PROC_EVENTS_BPF_H
+
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -242,4 +249,4 @@ int BPF_PROG(fornax_exit_maps, struct task_struct *task)
 	return 0;
 }
 
-char LICENSE[] SEC("license") = "GPL";
+#endif /* FORNAX_PROC_EVENTS_BPF_H */
