@@ -21,6 +21,7 @@
 #define CORE_MOD 0
 #define MAX_CORE_RANGES 2
 #define NOTES_MAX_BYTES (1u << 20)
+#define READ_BLOCK (256u << 10)
 
 struct kallsyms {
 	size_t n;
@@ -171,7 +172,7 @@ static int builder__line(struct kallsyms_builder *b, char *line, size_t len)
 		if (err)
 			return err;
 		b->has_mods = true;
-	} else {
+	} else if (name[0] == '_') {
 		for (int i = 0; i < 4; i++) {
 			if (strlen(core_marks[i]) == name_len && memcmp(core_marks[i], name, name_len) == 0)
 				b->marks[i] = addr;
@@ -232,6 +233,20 @@ static size_t upper_bound(const __u64 *addrs, size_t n, __u64 addr)
 	return lo;
 }
 
+/*
+ * upper_bound() from a hint: the padding symbols come in address order, each
+ * a few entries past the last, so a short walk usually finds it.
+ */
+static size_t upper_bound_from(const __u64 *addrs, size_t n, __u64 addr, size_t hint)
+{
+	if (hint <= n && (!hint || addrs[hint - 1] <= addr)) {
+		for (int step = 0; step < 8 && hint < n; step++, hint++)
+			if (addrs[hint] > addr)
+				return hint;
+	}
+	return upper_bound(addrs, n, addr);
+}
+
 static void parse_modules(struct kallsyms *ks, FILE *f)
 {
 	char *line = NULL;
@@ -279,17 +294,43 @@ static void builder__free(struct kallsyms_builder *b)
 	free(b->modules);
 }
 
+/*
+ * /proc/kallsyms lists text in address order, but for what came later (BPF
+ * programs, modules loaded at some addresses): sorting all of it again costs
+ * ~10 ms. The sorted head stays; the rest is sorted and merged in, after the
+ * head's symbols at an equal address (they were listed first).
+ */
+static void sort_syms(struct kallsyms_builder *b)
+{
+	size_t head = 1, n_tail, i, j, out;
+	struct ksym_tmp *tail;
+
+	while (head < b->n && b->syms[head - 1].addr <= b->syms[head].addr)
+		head++;
+	if (head >= b->n)
+		return;
+	n_tail = b->n - head;
+	tail = malloc(n_tail * sizeof(*tail));
+	if (!tail) {
+		qsort(b->syms, b->n, sizeof(*b->syms), tmp_cmp);
+		return;
+	}
+	memcpy(tail, b->syms + head, n_tail * sizeof(*tail));
+	qsort(tail, n_tail, sizeof(*tail), tmp_cmp);
+	for (i = head, j = n_tail, out = b->n; j > 0;) {
+		if (i > 0 && b->syms[i - 1].addr > tail[j - 1].addr)
+			b->syms[--out] = b->syms[--i];
+		else
+			b->syms[--out] = tail[--j];
+	}
+	free(tail);
+}
+
 static int kallsyms__build(struct kallsyms *ks, struct kallsyms_builder *b)
 {
 	size_t n = 0;
 
-	/* /proc/kallsyms normally lists text in address order: sorting it again costs ~10 ms. */
-	for (size_t i = 1; i < b->n; i++) {
-		if (b->syms[i - 1].addr > b->syms[i].addr) {
-			qsort(b->syms, b->n, sizeof(*b->syms), tmp_cmp);
-			break;
-		}
-	}
+	sort_syms(b);
 	/* Aliases at one address: keep the preferred name, the first listed among equals. */
 	for (size_t i = 0; i < b->n; i++) {
 		if (n && b->syms[n - 1].addr == b->syms[i].addr) {
@@ -331,12 +372,12 @@ static int kallsyms__build(struct kallsyms *ks, struct kallsyms_builder *b)
 	}
 
 	/* fold "__pfx_X" into a bit on X, the next symbol up */
-	for (size_t i = 0; i < b->n_pfx; i++) {
+	for (size_t i = 0, j = 0; i < b->n_pfx; i++) {
 		const struct ksym_tmp *p = &b->pfxs[i];
-		size_t j = upper_bound(ks->addrs, n, p->addr);
 		const char *name;
 		__u64 pad;
 
+		j = upper_bound_from(ks->addrs, n, p->addr, j);
 		if (j >= n)
 			continue;
 		pad = ks->addrs[j] - p->addr;
@@ -391,13 +432,51 @@ static int kallsyms__build(struct kallsyms *ks, struct kallsyms_builder *b)
 	return 0;
 }
 
+/*
+ * Hands each line of f to builder__line(), read in large blocks and split in
+ * place: a megabyte-sized file is not copied line by line.
+ */
+static int read_lines(struct kallsyms_builder *b, FILE *f)
+{
+	size_t cap = READ_BLOCK, have = 0, got;
+	char *buf = malloc(cap), *p, *end, *nl;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		/* a line longer than the block: a larger block (one byte stays for a '\0') */
+		if (have == cap - 1 && ARRAY_GROW(&buf, &cap, cap * 2)) {
+			err = -ENOMEM;
+			break;
+		}
+		got = fread(buf + have, 1, cap - 1 - have, f);
+		have += got;
+		p = buf;
+		end = buf + have;
+		while (!err && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+			*nl = '\0';
+			err = builder__line(b, p, (size_t)(nl - p));
+			p = nl + 1;
+		}
+		if (!err && !got && p < end) { /* the last line, without its newline */
+			*end = '\0';
+			err = builder__line(b, p, (size_t)(end - p));
+			p = end;
+		}
+		have = (size_t)(end - p);
+		memmove(buf, p, have);
+		if (err || !got)
+			break;
+	}
+	free(buf);
+	return err;
+}
+
 struct kallsyms *kallsyms__parse(FILE *kallsyms, FILE *modules)
 {
 	struct kallsyms_builder b = {};
 	struct kallsyms *ks = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
 	int err = 0;
 
 	if (!kallsyms) {
@@ -405,13 +484,9 @@ struct kallsyms *kallsyms__parse(FILE *kallsyms, FILE *modules)
 		return NULL;
 	}
 	errno = 0;
-	while ((len = getline(&line, &cap, kallsyms)) > 0) {
-		if (line[len - 1] == '\n')
-			line[--len] = '\0';
-		err = builder__line(&b, line, (size_t)len);
-		if (err)
-			goto cleanup;
-	}
+	err = read_lines(&b, kallsyms);
+	if (err)
+		goto cleanup;
 	if (ferror(kallsyms)) {
 		err = errno ? -errno : -EIO;
 		goto cleanup;
@@ -436,7 +511,6 @@ struct kallsyms *kallsyms__parse(FILE *kallsyms, FILE *modules)
 		parse_modules(ks, modules);
 
 cleanup:
-	free(line);
 	builder__free(&b);
 	if (err) {
 		kallsyms__free(ks);
@@ -459,6 +533,7 @@ struct kallsyms *kallsyms__load(const char *kallsyms_path, const char *modules_p
 	f = fopen(kallsyms_path, "re");
 	if (!f)
 		return NULL;
+
 	if (modules_path)
 		m = fopen(modules_path, "re"); /* absent: ranges from symbols */
 	ks = kallsyms__parse(f, m);

@@ -152,6 +152,42 @@ static struct kallsyms *parse_string(const char *s, int *err)
 	return ks;
 }
 
+/* Symbols listed after the sorted text (BPF programs, aliases) land where their address says. */
+TEST(late_symbols_are_merged_in_order)
+{
+	static const char text[] =
+		"ffffffff81000000 T _stext\n"
+		"ffffffff81000100 t alpha\n"
+		"ffffffff81000200 t beta\n"
+		"ffffffff81000300 T gamma\n"
+		"ffffffff81000400 T _etext\n"
+		"ffffffffc0002000 t bpf_prog_2\t[bpf]\n"
+		"ffffffffc0001000 t bpf_prog_1\t[bpf]\n"
+		"ffffffff81000200 T beta_global\n"
+		"ffffffff81000300 T gamma_alias\n"
+		"ffffffff81000100 t alpha_alias\n";
+	static const struct { __u64 addr; const char *name; } want[] = {
+		{ 0xffffffff81000110ULL, "alpha" },       /* equal rank: the first listed */
+		{ 0xffffffff81000210ULL, "beta_global" }, /* global over local, listed later */
+		{ 0xffffffff81000310ULL, "gamma" },
+		{ 0xffffffffc0001010ULL, "bpf_prog_1" },
+		{ 0xffffffffc0002010ULL, "bpf_prog_2" },
+	};
+	struct kallsyms_sym sym;
+	struct kallsyms *ks;
+	int err;
+
+	ks = parse_string(text, &err);
+	ASSERT_TRUE(ks);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ASSERT_EQ(kallsyms__lookup(ks, want[i].addr, &sym), 0);
+		ASSERT_STREQ(sym.name, want[i].name);
+	}
+	ASSERT_UEQ(kallsyms__count(ks), 7);
+	kallsyms__free(ks);
+	return 0;
+}
+
 TEST(restricted_and_empty)
 {
 	int err;
@@ -431,6 +467,7 @@ int main(void)
 	RUN(random_input);
 	RUN(build_id_notes);
 	RUN(random_notes);
+	RUN(late_symbols_are_merged_in_order);
 	RUN(live);
 	return test_summary();
 }
