@@ -564,10 +564,12 @@ const struct option_spec config_options[] = {
 	{ "unwind-memory", 0, OPT_VALUE, apply_unwind_memory, "SIZE",
 	  "kernel map memory the CFI tables may take, e.g. 64M (default 256M; used as needed)", 0 },
 	{ "unwind-cache", 0, OPT_VALUE, apply_unwind_cache, "DIR",
-	  "keep built CFI tables here, so a restart reads them instead of building them again; "
-	  "off: build at every start (default " DEFAULT_UNWIND_CACHE ")", 0 },
+	  "keep built CFI tables (and inflated copies of debug files) here, so a restart reads "
+	  "them instead of making them again; off: make them at every start (default "
+	  DEFAULT_UNWIND_CACHE ")", 0 },
 	{ "unwind-cache-size", 0, OPT_VALUE, apply_unwind_cache_size, "SIZE",
-	  "disk space the kept tables may take; the least recently used go first (default 256M)",
+	  "disk space the kept tables and copies may take; the least recently used go first "
+	  "(default 256M)",
 	  0 },
 	{ "perf-map-memory", 0, OPT_VALUE, apply_perf_map_memory, "SIZE",
 	  "JIT perf maps (/tmp/perf-PID.map) read, all processes together, each file counted once "
