@@ -31,7 +31,10 @@ and the top-10 leaf functions' shares over all rounds beside perf-dwarf's.
   sudo bench/real_programs.py [--fornax build/agent/fornax] [--rounds 3] [--seconds 8]
                               [--only python3,xz] [--frequency 99]
                               [--fornax-arg=--unwind-cache=off]
-                              [--profilers fornax,perf-fp]
+                              [--profilers fornax,perf-fp] [--keep DIR]
+
+--keep DIR copies each fornax round's profile and log (-v) into DIR, named by workload and
+time, so an odd round can be looked at afterwards.
 """
 import argparse
 import collections
@@ -185,12 +188,19 @@ def fornax_round(args, wl, pids, tmp, seconds):
     """One capture; its RSS without and with BPF maps goes to fornax_round.split."""
     out = os.path.join(tmp, f"fornax-{wl['name']}.pb.gz")
     argv = [args.fornax, "-d", f"{seconds}s", "-F", str(args.frequency), "--no-kernel",
-            "-o", out] + [f"--pid={p}" for p in pids] + args.fornax_arg
+            "-o", out] + [f"--pid={p}" for p in pids] + args.fornax_arg + \
+        (["-v"] if args.keep else [])
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORNAX_")}
     cpu, rss = run_measured(argv, env, split_bpf=True)
     fornax_round.split.append(run_measured.split)
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        stem = os.path.join(args.keep, f"{wl['name']}-{time.strftime('%H%M%S')}")
+        shutil.copyfile(out, stem + ".pb.gz")
+        with open(stem + ".log", "w") as f:
+            f.write(run_measured.stderr)
     for line in run_measured.stderr.splitlines():
-        if "warning" in line or "error" in line:
+        if line.startswith(("fornax: warning", "fornax: error")):
             print(f"fornax ({wl['name']}): {line}")
     prof = ft.read_pprof(out)
     py_maps = {i for i, m in prof.mappings.items() if "[python]" in m["flags"]}
@@ -345,6 +355,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--frequency", type=int, default=99)
     ap.add_argument("--only", default="")
+    ap.add_argument("--keep", default="", help="copy each fornax profile and -v log here")
     ap.add_argument("--profilers", default="",
                     help="comma-separated subset of fornax,perf-fp,perf-dwarf,bpftrace,bcc")
     args = ap.parse_args()

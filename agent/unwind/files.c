@@ -127,7 +127,14 @@ struct udevino *devino_for(struct unwinder *u, int dirfd, const struct procmaps_
 	/* map_files names the mapped file itself, even deleted or in another mount namespace. */
 	fd = procfs__open_mapped(dirfd, e->start, e->end, e->path, e->inode, NULL);
 	if (fd < 0) {
-		d->err = fd;
+		/*
+		 * Not the file's failure but this process's (gone, or its mapping
+		 * changed since its maps were read): remembered, it would leave the
+		 * file without a table for every later process mapping it.
+		 */
+		free(d);
+		STAT_ADD(u, open_failures, 1);
+		return NULL;
 	} else {
 		elf = elf_begin(fd, ELF_C_READ, NULL);
 		snprintf(fallback, sizeof(fallback), "d:%llx:%llx", (unsigned long long)key.dev,

@@ -326,7 +326,8 @@ void unwinder__log_summary(struct unwinder *u)
 		 "%.0f ms, %llu read from the cache in %.0f ms (%llu of them known by the file's "
 		 "identity; %llu stored, %llu bad entries or "
 		 "failed stores, %llu evicted, %.1f MiB on disk), %llu evicted, %llu files "
-		 "without usable CFI, %llu did not fit; "
+		 "without usable CFI (%llu opens of files whose process had gone, retried), %llu "
+		 "did not fit; "
 		 "%llu processes; %llu maps read, %llu new processes walked by the kernel's record "
 		 "of their mappings, read only if they lived %.0f s",
 		 (unsigned long long)us.tables, (unsigned long long)us.rows,
@@ -336,6 +337,7 @@ void unwinder__log_summary(struct unwinder *u)
 		 (unsigned long long)us.cache_by_identity, (unsigned long long)us.cache_stored, (unsigned long long)us.cache_bad,
 		 (unsigned long long)us.cache_evicted, (double)us.cache_bytes / (1 << 20),
 		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
+		 (unsigned long long)us.open_failures,
 		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes,
 		 (unsigned long long)us.maps_reads, (unsigned long long)us.requests_deferred,
 		 (double)DEFER_NS / NSEC_PER_SEC);

@@ -45,6 +45,7 @@ struct unwinder_stats {
 	__u64 tables;            /* loaded now */
 	__u64 tables_pending;    /* waiting to be built */
 	__u64 files_failed;      /* without usable CFI or unreadable (negative cache) */
+	__u64 open_failures;     /* files a process had gone from before they were opened (retried) */
 	__u64 rows;              /* loaded now */
 	__u64 row_bytes;         /* map memory of the row pages */
 	__u64 mapping_bytes;     /* map memory of the mapping pages */
