@@ -499,13 +499,14 @@ void deferred_free(struct unwinder *u)
 }
 
 /* Returns how many requests were read. */
-int handle_requests(struct unwinder *u)
+int handle_requests(struct unwinder *u, int *deferred)
 {
-	int handled = 0;
+	int acted = 0;
 
+	*deferred = 0;
 	handle_deferred(u);
 	/* Each request is deleted as it is read, so the first key is always the next one. */
-	for (int budget = 4096; budget > 0; budget--, handled++) {
+	for (int budget = 4096; budget > 0; budget--) {
 		struct fornax_unwind_request req;
 		__u32 key;
 
@@ -517,14 +518,17 @@ int handle_requests(struct unwinder *u)
 		}
 		STAT_ADD(u, requests, 1);
 		if (req.reason & FORNAX_REQ_NEW_PROCESS) {
-			if (!proc_find(u, key) && defer_request(u, key, &req))
+			if (!proc_find(u, key) && defer_request(u, key, &req)) {
+				(*deferred)++;
 				continue;
+			}
 			new_process(u, key, &req);
 		}
 		else if (req.reason & FORNAX_REQ_UNKNOWN_PC)
 			refresh_process(u, key);
+		acted++;
 	}
-	return handled;
+	return acted;
 }
 
 /* Processes whose exit the kernel reported: dropped now rather than at the sweep. */

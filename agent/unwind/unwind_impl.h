@@ -62,6 +62,13 @@
 #define POLL_NS (10 * NSEC_PER_MSEC)
 /* With no requests and no builds for a while, the poll slows down to this. */
 #define IDLE_POLL_NS (250 * NSEC_PER_MSEC)
+/*
+ * ... and to this while the only requests are of new processes the kernel
+ * walks whole by its record of their mappings (put off, DEFER_NS): nothing
+ * waits for the worker then, and under churn a poll every POLL_NS was a
+ * tenth of the agent's CPU in wake-ups.
+ */
+#define DEFERRED_POLL_NS (40 * NSEC_PER_MSEC)
 /* Polled at POLL_NS for this long once sampling starts. */
 #define STARTUP_POLL_NS (2 * NSEC_PER_SEC)
 #define SWEEP_NS (5 * NSEC_PER_SEC)
@@ -315,7 +322,7 @@ void release_mappings(struct unwinder *u, struct umapping *maps, size_t n);
 void rewrite_dirty(struct unwinder *u, const struct utable *t);
 void deferred_free(struct unwinder *u);
 void prescan_running(struct unwinder *u);
-int handle_requests(struct unwinder *u);
+int handle_requests(struct unwinder *u, int *deferred);
 void handle_exits(struct unwinder *u);
 void install_waiting(struct unwinder *u);
 void reprioritize(struct unwinder *u);

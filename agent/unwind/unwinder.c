@@ -38,6 +38,12 @@ static bool should_stop(struct unwinder *u)
 	return stop;
 }
 
+/* The next poll interval when nothing needed the worker: twice the last, up to max. */
+static __u64 slower(__u64 poll_ns, __u64 max)
+{
+	return poll_ns * 2 < max ? poll_ns * 2 : max;
+}
+
 static void *worker(void *arg)
 {
 	struct unwinder *u = arg;
@@ -53,6 +59,7 @@ static void *worker(void *arg)
 	prescan(u);
 	while (!should_stop(u)) {
 		struct timespec until;
+		int deferred;
 		bool busy;
 		__u64 now;
 
@@ -60,7 +67,7 @@ static void *worker(void *arg)
 			prescan_running(u);
 			scanned = true;
 		}
-		busy = handle_requests(u) > 0;
+		busy = handle_requests(u, &deferred) > 0;
 		handle_exits(u);
 		collect_built(u);
 		install_waiting(u);
@@ -93,7 +100,7 @@ static void *worker(void *arg)
 		if (u->sampling_since && now < u->sampling_since + STARTUP_POLL_NS)
 			busy = true;
 		busy = busy || u->n_pending || now < fast_until;
-		poll_ns = busy ? POLL_NS : poll_ns * 2 < IDLE_POLL_NS ? poll_ns * 2 : IDLE_POLL_NS;
+		poll_ns = busy ? POLL_NS : slower(poll_ns, deferred ? DEFERRED_POLL_NS : IDLE_POLL_NS);
 		/* Until the next poll of the requests, or until the builder hands something back. */
 		if (!u->stop && !u->done) {
 			until = timespec_after_ns(CLOCK_MONOTONIC, poll_ns);
