@@ -558,6 +558,9 @@ static int configure_proc_events(struct sampler *s, const struct sampler_proc_ma
 		err = bpf_map__reuse_fd(s->skel->maps.events, maps->events);
 		if (!err)
 			err = bpf_map__reuse_fd(s->skel->maps.event_stats, maps->stats);
+	} else {
+		/* created all the same, never written: the smallest ring there is */
+		err = bpf_map__set_max_entries(s->skel->maps.events, (__u32)s->skel->rodata->page_size);
 	}
 	return err;
 }

@@ -329,7 +329,7 @@ static int read_entry(struct table_cache *c, int fd, __u64 size, const void *inp
 	uLong crc;
 	int err;
 
-	if (size < sizeof(h))
+	if (size < sizeof(h) + sizeof(stats))
 		return -EINVAL;
 	err = pread_all(fd, &h, sizeof(h), 0);
 	if (err)
