@@ -233,10 +233,20 @@ static int add_stubs(struct elf_file *ef, const struct plt_scan *s, Elf_Scn *scn
 	return 0;
 }
 
-static bool is_stub_section(const char *name)
+/* The next of .plt, .plt.sec and .plt.got after scn (NULL: from the start), its header and name. */
+static Elf_Scn *next_stub_section(Elf *elf, size_t shstrndx, Elf_Scn *scn, GElf_Shdr *sh,
+				  const char **name)
 {
-	return name && (!strcmp(name, ".plt") || !strcmp(name, ".plt.sec") ||
-			!strcmp(name, ".plt.got"));
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, sh) || sh->sh_type != SHT_PROGBITS ||
+		    !(sh->sh_flags & SHF_EXECINSTR))
+			continue;
+		*name = elf_strptr(elf, shstrndx, sh->sh_name);
+		if (*name && (!strcmp(*name, ".plt") || !strcmp(*name, ".plt.sec") ||
+			      !strcmp(*name, ".plt.got")))
+			return scn;
+	}
+	return NULL;
 }
 
 /* Adds the slots one stub section's entries jump through to s->wanted. */
@@ -258,62 +268,15 @@ static int want_slots(struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh)
 	return 0;
 }
 
-/* Runs fn over the stub sections (stubs) or the SHT_RELA sections. */
-static int each_section(struct elf_file *ef, struct plt_scan *s, size_t shstrndx, bool stubs,
-			int (*fn)(struct elf_file *, struct plt_scan *, Elf_Scn *,
-				  const GElf_Shdr *, const char *))
-{
-	Elf_Scn *scn = NULL;
-	int err = 0;
-
-	while (!err && (scn = elf_nextscn(s->elf, scn))) {
-		const char *name;
-		GElf_Shdr sh;
-
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (!stubs) {
-			if (sh.sh_type == SHT_RELA)
-				err = fn(ef, s, scn, &sh, NULL);
-			continue;
-		}
-		if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR))
-			continue;
-		name = elf_strptr(s->elf, shstrndx, sh.sh_name);
-		if (is_stub_section(name))
-			err = fn(ef, s, scn, &sh, name);
-	}
-	return err;
-}
-
-static int pass_want(struct elf_file *ef, struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh,
-		     const char *name)
-{
-	(void)ef;
-	(void)name;
-	return want_slots(s, scn, sh);
-}
-
-static int pass_slots(struct elf_file *ef, struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh,
-		      const char *name)
-{
-	(void)ef;
-	(void)name;
-	return add_slots(s, scn, sh);
-}
-
-static int pass_stubs(struct elf_file *ef, struct plt_scan *s, Elf_Scn *scn, const GElf_Shdr *sh,
-		      const char *name)
-{
-	return add_stubs(ef, s, scn, sh, name);
-}
-
 int elf_plt__load(struct elf_file *ef)
 {
 	struct plt_scan s = { .fd = -1 };
 	Elf *own = ef->plt_fd >= 0 ? elf_begin(ef->plt_fd, ELF_C_READ, NULL) : NULL;
+	const char *name = NULL;
+	Elf_Scn *scn = NULL;
 	Dwarf_Addr bias;
 	struct stat st;
+	GElf_Shdr sh;
 	size_t shstrndx, n = 0;
 	int err = 0;
 
@@ -324,7 +287,8 @@ int elf_plt__load(struct elf_file *ef)
 		s.fd = ef->plt_fd;
 		s.file_size = (__u64)st.st_size;
 	}
-	err = each_section(ef, &s, shstrndx, true, pass_want);
+	while (!err && (scn = next_stub_section(s.elf, shstrndx, scn, &sh, &name)))
+		err = want_slots(&s, scn, &sh);
 	if (err || !s.n_wanted)
 		goto cleanup;
 	qsort(s.wanted, s.n_wanted, sizeof(*s.wanted), u64_cmp);
@@ -332,17 +296,17 @@ int elf_plt__load(struct elf_file *ef)
 		if (!n || s.wanted[n - 1] != s.wanted[i])
 			s.wanted[n++] = s.wanted[i];
 	s.n_wanted = n;
-	err = each_section(ef, &s, shstrndx, false, pass_slots);
+	while (!err && (scn = elf_nextscn(s.elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_RELA)
+			err = add_slots(&s, scn, &sh);
 	if (err)
 		goto cleanup;
 	if (s.n_slots > 1)
 		qsort(s.slots, s.n_slots, sizeof(s.slots[0]), slot_cmp);
-	if (s.dynsym) {
-		GElf_Shdr sh;
-
+	if (s.dynsym)
 		s.dynstr = gelf_getshdr(s.dynsym, &sh) ? sh.sh_link : 0;
-	}
-	err = each_section(ef, &s, shstrndx, true, pass_stubs);
+	while (!err && (scn = next_stub_section(s.elf, shstrndx, scn, &sh, &name)))
+		err = add_stubs(ef, &s, scn, &sh, name);
 	if (err)
 		goto cleanup;
 	if (ef->n_plt > 1)
