@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "fileio.h"
+#include "hashmap.h"
 
 #define MAGIC "FXCFI\0\2\n"
 #define ALIAS_MAGIC "FXCFID\1\n"
@@ -57,7 +58,7 @@ struct file_identity {
 struct alias {
 	char magic[8];
 	__u64 builder;
-	__u64 entry; /* the entry's name: fnv1a of the inputs */
+	__u64 entry; /* the entry's name: the inputs' hash */
 	struct file_identity id;
 };
 _Static_assert(sizeof(struct alias) == 80, "the alias is part of the format");
@@ -71,20 +72,9 @@ struct table_cache {
 	__u64 tmp_seq;
 };
 
-static __u64 fnv1a(__u64 h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-#define FNV_BASIS 0xcbf29ce484222325ULL
-
 static __u64 inputs_hash(const void *inputs, size_t len)
 {
-	return fnv1a(FNV_BASIS, inputs, len);
+	return hash_bytes(inputs, len);
 }
 
 static void entry_name(__u64 hash, char *name, size_t size)
@@ -107,7 +97,7 @@ static void identity_of(const struct stat *st, struct file_identity *id)
 static void alias_name(const struct table_cache *c, const struct file_identity *id, char *name,
 		       size_t size)
 {
-	__u64 h = fnv1a(fnv1a(FNV_BASIS, &c->builder, sizeof(c->builder)), id, sizeof(*id));
+	__u64 h = hash_pair(c->builder, hash_bytes(id, sizeof(*id)));
 
 	snprintf(name, size, "%016llx" ALIAS_SUFFIX, (unsigned long long)h);
 }
@@ -129,9 +119,11 @@ static int mix_build_id(struct dl_phdr_info *info, size_t size, void *ctx)
 
 			if (name + desc > ph->p_memsz - off - sizeof(*n))
 				break;
-			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4)
-				*(__u64 *)ctx = fnv1a(*(__u64 *)ctx, p + off + sizeof(*n) + name,
-						      n->n_descsz);
+			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4) {
+				__u64 id = hash_bytes(p + off + sizeof(*n) + name, n->n_descsz);
+
+				*(__u64 *)ctx = hash_pair(*(__u64 *)ctx, id);
+			}
 			off += sizeof(*n) + name + desc;
 		}
 	}
@@ -145,7 +137,7 @@ static int mix_build_id(struct dl_phdr_info *info, size_t size, void *ctx)
  */
 static __u64 builder_identity(void)
 {
-	__u64 h = fnv1a(FNV_BASIS, MAGIC, sizeof(MAGIC) - 1);
+	__u64 h = hash_bytes(MAGIC, sizeof(MAGIC) - 1);
 
 	dl_iterate_phdr(mix_build_id, &h);
 	return h;

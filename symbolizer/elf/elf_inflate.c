@@ -39,6 +39,7 @@
 #include <zlib.h>
 
 #include "fileio.h"
+#include "hashmap.h"
 
 #define CHUNK (64u << 10)
 /* Alignments a section may ask of its inflated data (ch_addralign). */
@@ -184,15 +185,6 @@ bool elf_inflate__useful_dir(int dir_fd)
 	       fs.f_type != RAMFS_MAGIC && check_private_dir(dir_fd) == 0;
 }
 
-static __u64 fnv1a(__u64 h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 /* The kept copy's name for the source fstat() described as src. */
 static void kept_name(const struct stat *src, char *name, size_t size)
 {
@@ -203,7 +195,7 @@ static void kept_name(const struct stat *src, char *name, size_t size)
 	};
 
 	snprintf(name, size, "%016llx" KEPT_SUFFIX,
-		 (unsigned long long)fnv1a(0xcbf29ce484222325ULL, id, sizeof(id)));
+		 (unsigned long long)hash_bytes(id, sizeof(id)));
 }
 
 /*
