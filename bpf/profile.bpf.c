@@ -96,12 +96,22 @@ struct {
 #include "python.bpf.h"
 #include "proc_events.bpf.h"
 
-/* 64-bit mix of the frames (splitmix64 finalizer per word); 0 is reserved for "no stack". */
-static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
+/*
+ * 64-bit mix of the frames in scratch slot `slot` (splitmix64 finalizer per
+ * word); never 0, which means "no stack". A global function: the verifier
+ * checks its 127-step loop once, on its own. Inlined, the loop was walked
+ * again for every path that reached it, nine tenths of the sampling
+ * program's verification.
+ */
+__noinline __u64 fornax_hash_scratch(__u32 slot)
 {
-	/* The flags too: a stack cut short must not merge with a whole one. */
-	__u64 h = 0x9e3779b97f4a7c15ULL ^ stack->len ^ ((__u64)stack->flags << 32);
+	struct fornax_stack *stack = bpf_map_lookup_elem(&scratch, &slot);
+	__u64 h;
 
+	if (!stack)
+		return 1;
+	/* The flags too: a stack cut short must not merge with a whole one. */
+	h = 0x9e3779b97f4a7c15ULL ^ stack->len ^ ((__u64)stack->flags << 32);
 	for (int i = 0; i < FORNAX_MAX_STACK_DEPTH; i++) {
 		__u64 x;
 
@@ -116,14 +126,14 @@ static __always_inline __u64 hash_stack(const struct fornax_stack *stack)
 }
 
 /*
- * Inserts a filled stack; returns its id, or 0 with *err set: -ENOSPC when
- * the stacks map is full, else the map's error.
+ * Inserts the stack filled in scratch slot `slot`; returns its id, or 0 with
+ * *err set: -ENOSPC when the stacks map is full, else the map's error.
  */
-static __always_inline __u64 insert_stack(void *stacks, struct fornax_stack *stack,
+static __always_inline __u64 insert_stack(void *stacks, __u32 slot, struct fornax_stack *stack,
 					  struct fornax_set_stats *st, __s32 *err, bool *fresh,
 					  __u64 salt)
 {
-	__u64 id = (hash_stack(stack) ^ salt) ?: 1;
+	__u64 id = (fornax_hash_scratch(slot) ^ salt) ?: 1;
 	/*
 	 * int, not long: before Linux 6.4 ("bpf: return long from bpf_map_ops
 	 * funcs") the verifier calls the map's int-returning op directly, so the
@@ -182,7 +192,7 @@ static __always_inline __u64 store_stack(struct bpf_perf_event_data *ctx, void *
 	if (user && stack->len >= FORNAX_MAX_STACK_DEPTH)
 		st->user_stack_truncated++;
 
-	return insert_stack(stacks, stack, st, err, &fresh, 0);
+	return insert_stack(stacks, zero, stack, st, err, &fresh, 0);
 }
 
 /* The thread's Python frames as a stack of their own; 0 when there are none. */
@@ -208,7 +218,7 @@ static __always_inline __u64 store_python_stack(void *stacks, struct fornax_set_
 	 * addresses (3.11's deep-frozen modules), and a stack new to one of them
 	 * must still have its code objects sent for it.
 	 */
-	id = insert_stack(stacks, stack, st, &err, &fresh, tgid * 0x9e3779b97f4a7c15ULL);
+	id = insert_stack(stacks, one, stack, st, &err, &fresh, tgid * 0x9e3779b97f4a7c15ULL);
 	/* a stack already in the set had its code objects sent when it came */
 	if (id && fresh)
 		fornax_python_mark_fresh();
