@@ -152,22 +152,24 @@ int page_pool__get(struct page_pool *p, __u32 n, __u32 *start)
 	return 0;
 }
 
+void *page_pool__span(struct page_pool *p, __u32 at, __u32 n, __u32 *span)
+{
+	__u32 page = at >> p->page_shift;
+	__u32 slot = at & ((1u << p->page_shift) - 1);
+	__u32 left = (1u << p->page_shift) - slot;
+
+	*span = n < left ? n : left;
+	return (char *)p->pages[page].mem + (size_t)slot * p->elem_size;
+}
+
 void page_pool__write(struct page_pool *p, __u32 start, const void *src, __u32 n)
 {
 	const char *from = src;
-	__u64 end = (__u64)start + n;
 
-	for (__u64 at = start; at < end;) {
-		__u32 page = at >> p->page_shift;
-		__u32 slot = at & ((1u << p->page_shift) - 1);
-		__u32 span = (1u << p->page_shift) - slot;
+	for (__u32 done = 0, span; done < n; done += span) {
+		void *to = page_pool__span(p, start + done, n - done, &span);
 
-		if (span > end - at)
-			span = end - at;
-		memcpy((char *)p->pages[page].mem + (size_t)slot * p->elem_size, from,
-		       (size_t)span * p->elem_size);
-		from += (size_t)span * p->elem_size;
-		at += span;
+		memcpy(to, from + (size_t)done * p->elem_size, (size_t)span * p->elem_size);
 	}
 }
 

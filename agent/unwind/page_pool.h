@@ -52,6 +52,11 @@ void page_pool__destroy(struct page_pool *p);
 int page_pool__get(struct page_pool *p, __u32 n, __u32 *start);
 /* Writes n entries from src at start (a range from page_pool__get()). */
 void page_pool__write(struct page_pool *p, __u32 start, const void *src, __u32 n);
+/*
+ * The memory of entry at (in a range from page_pool__get()), and in *span
+ * how many of the n entries from there lie in it, on one page.
+ */
+void *page_pool__span(struct page_pool *p, __u32 at, __u32 n, __u32 *span);
 /* Returns a range at once; a page left empty is deleted. */
 void page_pool__put(struct page_pool *p, __u32 start, __u32 n);
 /* Map memory of the live pages. */

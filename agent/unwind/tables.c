@@ -150,7 +150,6 @@ struct utable *table_for_elf(struct unwinder *u, Elf *elf, const char *key_fallb
 static int load_rows(struct unwinder *u, struct utable *t, const struct cfi_table *ct)
 {
 	struct unwind_rows_layout layout;
-	struct fornax_unwind_row *image;
 	size_t n;
 	int err;
 
@@ -158,10 +157,6 @@ static int load_rows(struct unwinder *u, struct utable *t, const struct cfi_tabl
 	err = unwind_rows__layout(ct, &layout);
 	if (err)
 		return err;
-	image = malloc((size_t)layout.slots * sizeof(*image));
-	if (!image)
-		return -ENOMEM;
-	unwind_rows__serialize(ct, &layout, image);
 	err = page_pool__get(&u->rows, layout.slots, &t->first_slot);
 	if (err == -ENOSPC) {
 		/* Make room from files no process maps any more, then try once more. */
@@ -175,11 +170,18 @@ static int load_rows(struct unwinder *u, struct utable *t, const struct cfi_tabl
 		page_retire__flush(&u->retired);
 		err = page_pool__get(&u->rows, layout.slots, &t->first_slot);
 	}
-	if (!err)
-		page_pool__write(&u->rows, t->first_slot, image, layout.slots);
-	free(image);
 	if (err)
 		return err;
+	/*
+	 * Straight into the mapped pages: an image of a big file's table in
+	 * between was megabytes of fresh memory to fault in, copy and give back.
+	 */
+	for (__u32 done = 0, span; done < layout.slots; done += span) {
+		void *to = page_pool__span(&u->rows, t->first_slot + done, layout.slots - done,
+					   &span);
+
+		unwind_rows__serialize_range(ct, &layout, done, span, to);
+	}
 	t->slots = layout.slots;
 	t->n_rows = n;
 	t->n_buckets = layout.n_buckets;

@@ -40,28 +40,61 @@ int unwind_rows__layout(const struct cfi_table *t, struct unwind_rows_layout *ou
 	return 0;
 }
 
+/* The last row at or below pc: rows[0].pc is 0, so there is one. */
+static size_t row_at(const struct cfi_row *rows, size_t n_rows, __u64 pc)
+{
+	size_t lo = 1, hi = n_rows;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rows[mid].pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo - 1;
+}
+
+void unwind_rows__serialize_range(const struct cfi_table *t,
+				  const struct unwind_rows_layout *layout, __u32 first, __u32 n,
+				  struct fornax_unwind_row *out)
+{
+	size_t n_rows;
+	const struct cfi_row *rows = cfi_table__rows(t, &n_rows);
+	__u64 end = (__u64)first + n, slot = first;
+
+	if (slot < layout->index_slots) {
+		struct fornax_unwind_index_slot *index = (struct fornax_unwind_index_slot *)out;
+		__u64 index_end = end < layout->index_slots ? end : layout->index_slots;
+		/* start(k): the last row at or below the bucket's first address */
+		size_t row = row_at(rows, n_rows, (__u64)(2 * slot) << layout->shift);
+
+		memset(index, 0, (size_t)(index_end - slot) * sizeof(*index));
+		for (__u64 k = 2 * slot; k < 2 * index_end && k <= layout->n_buckets; k++) {
+			__u64 at = k << layout->shift;
+
+			while (row + 1 < n_rows && rows[row + 1].pc <= at)
+				row++;
+			index[k / 2 - slot].start[k % 2] = row;
+		}
+		out += index_end - slot;
+		slot = index_end;
+	}
+	for (; slot < end; slot++) {
+		const struct cfi_row *r = &rows[slot - layout->index_slots];
+
+		*out++ = (struct fornax_unwind_row){
+			.pc = r->pc,
+			.type = row_types[r->type],
+			.fp_off = r->fp_off,
+			.cfa_off = r->cfa_off,
+		};
+	}
+}
+
 void unwind_rows__serialize(const struct cfi_table *t, const struct unwind_rows_layout *layout,
 			    struct fornax_unwind_row *out)
 {
-	struct fornax_unwind_index_slot *index = (struct fornax_unwind_index_slot *)out;
-	struct fornax_unwind_row *dst = out + layout->index_slots;
-	size_t n_rows, row = 0;
-	const struct cfi_row *rows = cfi_table__rows(t, &n_rows);
-
-	memset(index, 0, (size_t)layout->index_slots * sizeof(*index));
-	/* start(k): the last row at or below the bucket's first address */
-	for (__u64 k = 0; k <= layout->n_buckets; k++) {
-		__u64 at = k << layout->shift;
-
-		while (row + 1 < n_rows && rows[row + 1].pc <= at)
-			row++;
-		index[k / 2].start[k % 2] = row;
-	}
-	for (size_t i = 0; i < n_rows; i++)
-		dst[i] = (struct fornax_unwind_row){
-			.pc = rows[i].pc,
-			.type = row_types[rows[i].type],
-			.fp_off = rows[i].fp_off,
-			.cfa_off = rows[i].cfa_off,
-		};
+	unwind_rows__serialize_range(t, layout, 0, layout->slots, out);
 }

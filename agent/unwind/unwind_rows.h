@@ -28,5 +28,13 @@ int unwind_rows__layout(const struct cfi_table *t, struct unwind_rows_layout *ou
 /* Writes the index, then the rows, into out (layout->slots entries). */
 void unwind_rows__serialize(const struct cfi_table *t, const struct unwind_rows_layout *layout,
 			    struct fornax_unwind_row *out);
+/*
+ * Writes slots [first, first + n) of the same, within layout->slots: a
+ * table goes straight into the row space's pages, one page's run at a
+ * time, with no image of it all in between.
+ */
+void unwind_rows__serialize_range(const struct cfi_table *t,
+				  const struct unwind_rows_layout *layout, __u32 first, __u32 n,
+				  struct fornax_unwind_row *out);
 
 #endif /* FORNAX_UNWIND_ROWS_H */

@@ -92,6 +92,18 @@ static int check_index(const char *path)
 		if (span > max_bucket_rows)
 			max_bucket_rows = span;
 	}
+	/* In runs of any length, as a table goes into the row space's pages: the same slots. */
+	for (__u32 run = 1; run <= 4099; run = run * 3 + 2) {
+		struct fornax_unwind_row *parts = calloc(l.slots, sizeof(*parts));
+
+		ASSERT_TRUE(parts);
+		for (__u32 at = 0; at < l.slots; at += run)
+			unwind_rows__serialize_range(t, &l, at, l.slots - at < run ? l.slots - at : run,
+						     parts + at);
+		if (memcmp(parts, image, l.slots * sizeof(*image)))
+			TEST_FAIL("%s: written in runs of %u, the slots differ", path, run);
+		free(parts);
+	}
 	fprintf(stderr, "  %s: %zu rows, %u buckets of %u bytes, at most %llu rows in one\n", path,
 		n, l.n_buckets, 1u << l.shift, (unsigned long long)max_bucket_rows);
 	free(image);
