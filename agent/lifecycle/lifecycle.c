@@ -126,6 +126,10 @@ int lifecycle__on_event(const struct proc_event *ev, void *ctx)
 		(void)mappings_from_records(lc, ev->parent_pid, ev->parent_start_ns, false);
 		err = symbolizer__process_fork(lc->symbolizer, ev->parent_pid, ev->parent_start_ns,
 					       ev->pid, ev->process_start_ns);
+		if (lc->python)
+			python_tracker__process_fork(lc->python, ev->parent_pid,
+						     ev->parent_start_ns, ev->pid,
+						     ev->process_start_ns);
 		break;
 	case FORNAX_PROC_EXEC:
 	case FORNAX_PROC_FIRST_SAMPLE:

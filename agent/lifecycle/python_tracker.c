@@ -30,6 +30,7 @@ struct tracked {
 	unsigned exit_grace; /* cycles left after its exit; 0: alive */
 	__u64 next_check_ns; /* not Python: when to look again */
 	__u64 backoff_ns;
+	bool named_otherwise; /* runs a program not named like CPython: no interpreter yet */
 	__u64 last_seen_ns;
 	struct py_process proc;
 	/* its samples since it was found to be Python, and how their walks ended */
@@ -289,6 +290,24 @@ static bool exe_may_be_python(const struct python_tracker *t, __u32 pid, const c
 	return py_detect__candidate_name(path);
 }
 
+static struct tracked *add(struct python_tracker *t, __u32 pid, __u64 start_ns)
+{
+	struct tracked *p;
+
+	if (hmap__len(&t->procs) >= t->max_processes)
+		return NULL; /* full until the next cycle's sweep */
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->start_ns = start_ns;
+	if (hmap__insert(&t->procs, proc_hash(pid, start_ns), p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec,
 			    const char *exe_name, bool exe_name_cut)
 {
@@ -299,23 +318,15 @@ static struct tracked *seen(struct python_tracker *t, __u32 pid, __u64 start_ns,
 		drop(t, p);
 		p = NULL;
 	}
-	if (!p) {
-		if (hmap__len(&t->procs) >= t->max_processes)
-			return NULL; /* full until the next cycle's sweep */
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			return NULL;
-		p->pid = pid;
-		p->start_ns = start_ns;
-		if (hmap__insert(&t->procs, proc_hash(pid, start_ns), p)) {
-			free(p);
-			return NULL;
-		}
-	}
+	if (!p)
+		p = add(t, pid, start_ns);
+	if (!p)
+		return NULL;
 	p->last_seen_ns = now;
 	if (exec && !exe_may_be_python(t, pid, exe_name, exe_name_cut)) {
 		/* as a detection that found nothing would: look again after the first backoff */
 		t->stats.exec_skipped++;
+		p->named_otherwise = true;
 		p->backoff_ns = RECHECK_FIRST_NS;
 		p->next_check_ns = now + RECHECK_FIRST_NS;
 		return p;
@@ -329,6 +340,35 @@ void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 sta
 				  const char *exe_name, bool exe_name_cut)
 {
 	seen(t, pid, start_ns, exec, exe_name, exe_name_cut);
+}
+
+/*
+ * A fork runs its parent's program. The child of a process whose program
+ * is not named like CPython is no interpreter either: if it execs, its
+ * exec event says what it runs; if it loads libpython, the recheck finds
+ * it, one backoff of its parent's after it was born. Without this, each
+ * child was looked at on its first sample, a read of its maps: chromium's
+ * many forks among them. A parent whose detection merely failed passes
+ * nothing on: it may be CPython caught at a bad moment.
+ */
+void python_tracker__process_fork(struct python_tracker *t, __u32 parent_pid,
+				  __u64 parent_start_ns, __u32 pid, __u64 start_ns)
+{
+	struct tracked *parent = find(t, parent_pid, parent_start_ns), *p;
+	__u64 now;
+
+	if (!parent || !parent->named_otherwise || parent->python || parent->exit_grace ||
+	    find(t, pid, start_ns))
+		return;
+	p = add(t, pid, start_ns);
+	if (!p)
+		return;
+	now = clock_ns(CLOCK_MONOTONIC);
+	p->last_seen_ns = now;
+	p->named_otherwise = true;
+	p->backoff_ns = parent->backoff_ns;
+	p->next_check_ns = now + parent->backoff_ns;
+	t->stats.fork_skipped++;
 }
 
 void python_tracker__sample(struct python_tracker *t, __u32 pid, __u64 start_ns, __u64 count,
@@ -474,7 +514,8 @@ void python_tracker__log_summary(const struct python_tracker *t)
 	log_processes(t);
 	py_code_cache__stats(t->code, &c);
 	log_info("python: %llu processes found (%llu of unsupported versions) in %llu checks "
-		 "(%llu execs of programs named otherwise not checked; interpreter files: %llu "
+		 "(%llu execs of programs named otherwise and %llu forks of processes that are "
+		 "not Python not checked; interpreter files: %llu "
 		 "read, %llu times known from before); "
 		 "%llu samples of them: %llu walks complete, %llu at the depth limit, %llu cut "
 		 "by a read fault, %llu frames (%llu thread states found in the thread list); "
@@ -482,7 +523,8 @@ void python_tracker__log_summary(const struct python_tracker *t)
 		 "sub-interpreter",
 		 (unsigned long long)t->stats.detected, (unsigned long long)t->stats.unsupported,
 		 (unsigned long long)t->stats.checks, (unsigned long long)t->stats.exec_skipped,
-		 (unsigned long long)d.files_scanned, (unsigned long long)d.file_hits,
+		 (unsigned long long)t->stats.fork_skipped, (unsigned long long)d.files_scanned,
+		 (unsigned long long)d.file_hits,
 		 (unsigned long long)t->k_samples,
 		 (unsigned long long)t->k_end[FORNAX_PY_END_COMPLETE],
 		 (unsigned long long)t->k_end[FORNAX_PY_END_DEPTH],

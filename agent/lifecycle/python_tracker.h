@@ -37,6 +37,7 @@ struct python_tracker_stats {
 	__u64 unsupported;   /* CPython of a version without a layout */
 	__u64 checks;        /* detections run */
 	__u64 exec_skipped;  /* execs of a program not named like CPython: no detection */
+	__u64 fork_skipped;  /* forks of a process found not to be CPython: no detection */
 	__u64 map_errors;    /* python_procs updates that failed */
 	__u64 frames;        /* Python frames resolved */
 	__u64 unreadable;    /* frames whose code object could not be read */
@@ -70,6 +71,9 @@ void python_tracker__consume(struct python_tracker *t);
 void python_tracker__process_seen(struct python_tracker *t, __u32 pid, __u64 start_ns, bool exec,
 				  const char *exe_name, bool exe_name_cut);
 void python_tracker__process_exit(struct python_tracker *t, __u32 pid, __u64 start_ns);
+/* pid forked from parent_pid: it inherits what is known of its parent not being CPython. */
+void python_tracker__process_fork(struct python_tracker *t, __u32 parent_pid,
+				  __u64 parent_start_ns, __u32 pid, __u64 start_ns);
 
 /*
  * count samples of (pid, start_ns), with n_python Python frames whose walk
