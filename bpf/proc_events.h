@@ -16,7 +16,7 @@
  * ring is a quarter full, see ringbuf_wakeup.bpf.h); the agent, having
  * found records, looks again after it. The latency of a record under churn.
  */
-#define FORNAX_RINGBUF_WAKEUP_GAP_NS 10000000ULL
+#define FORNAX_RINGBUF_WAKEUP_GAP_NS 20000000ULL
 
 /* Executable mappings per FORNAX_PROC_EXIT_MAPS record; a process may send many. */
 /* Bytes of an EXEC record's file name, its NUL included. */

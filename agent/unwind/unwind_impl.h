@@ -59,7 +59,13 @@
 
 #define DEFAULT_PROC_ROOT "/proc"
 #define DEFAULT_MAX_TABLE_BYTES (256ULL << 20)
-#define POLL_NS (10 * NSEC_PER_MSEC)
+/*
+ * While there is work: every wake-up is a context switch, and under churn
+ * there is always work; every 10 ms was a tenth of the agent's CPU.
+ */
+#define POLL_NS (20 * NSEC_PER_MSEC)
+/* For the first STARTUP_POLL_NS of sampling: the processes already running wait for tables. */
+#define STARTUP_POLL_INTERVAL_NS (10 * NSEC_PER_MSEC)
 /* With no requests and no builds for a while, the poll slows down to this. */
 #define IDLE_POLL_NS (250 * NSEC_PER_MSEC)
 /*
@@ -69,7 +75,7 @@
  * tenth of the agent's CPU in wake-ups.
  */
 #define DEFERRED_POLL_NS (40 * NSEC_PER_MSEC)
-/* Polled at POLL_NS for this long once sampling starts. */
+/* Polled at STARTUP_POLL_INTERVAL_NS for this long once sampling starts. */
 #define STARTUP_POLL_NS (2 * NSEC_PER_SEC)
 #define SWEEP_NS (5 * NSEC_PER_SEC)
 #define LINGER_NS (60 * NSEC_PER_SEC)

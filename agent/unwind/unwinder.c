@@ -60,7 +60,7 @@ static void *worker(void *arg)
 	while (!should_stop(u)) {
 		struct timespec until;
 		int deferred;
-		bool busy;
+		bool busy, starting;
 		__u64 now;
 
 		if (!scanned && u->ready) {
@@ -97,10 +97,14 @@ static void *worker(void *arg)
 		 * program takes seconds on a slow machine): the fast polls count
 		 * from whichever came later.
 		 */
-		if (u->sampling_since && now < u->sampling_since + STARTUP_POLL_NS)
-			busy = true;
-		busy = busy || u->n_pending || now < fast_until;
-		poll_ns = busy ? POLL_NS : slower(poll_ns, deferred ? DEFERRED_POLL_NS : IDLE_POLL_NS);
+		starting = now < fast_until ||
+			   (u->sampling_since && now < u->sampling_since + STARTUP_POLL_NS);
+		busy = busy || u->n_pending;
+		if (starting)
+			poll_ns = STARTUP_POLL_INTERVAL_NS;
+		else
+			poll_ns = busy ? POLL_NS
+				       : slower(poll_ns, deferred ? DEFERRED_POLL_NS : IDLE_POLL_NS);
 		/* Until the next poll of the requests, or until the builder hands something back. */
 		if (!u->stop && !u->done) {
 			until = timespec_after_ns(CLOCK_MONOTONIC, poll_ns);
