@@ -143,8 +143,10 @@ class PythonExitsTest(fornaxtest.TempDirTestCase):
         self.assertEqual(len(kids), 3)
         forks = re.search(r"(\d+) forks of processes that are not Python not checked", err)
         self.assertTrue(forks, err)
-        # a child sampled before its fork's record is read is looked at: rarely
-        self.assertGreaterEqual(int(forks.group(1)), subshells * 3 // 4, err)
+        # A child sampled before its fork's record is read is looked at: the two rings
+        # are not ordered, and a slow agent (sanitizers) reads them further apart. 17 of
+        # 24 at worst so far; without the inheritance, none.
+        self.assertGreaterEqual(int(forks.group(1)), subshells // 2, err)
         p = fornaxtest.read_pprof(out)
         total = named = 0
         for s in p.by_pids(kids):
