@@ -95,6 +95,14 @@ struct {
 	__type(value, struct fornax_unwind_request);
 } unwind_requests SEC(".maps");
 
+/* The agent creates it (one page) and sleeps on it; records only say "look". */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} unwind_doorbell SEC(".maps");
+
+__u64 unwind_doorbell_rung_ns;
+
 /* Bumped by the agent before it retires rows or mappings: cached copies are stale then. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -198,9 +206,24 @@ static __always_inline void unwind_request(__u32 tgid, __u64 start_ns, __u64 exe
 	 * store_stack()).
 	 */
 	int uerr = bpf_map_update_elem(&unwind_requests, &tgid, &req, BPF_NOEXIST);
+	__u64 now;
 
-	if (uerr && uerr != -EEXIST)
-		st->unwind_requests_lost++;
+	if (uerr) {
+		if (uerr != -EEXIST)
+			st->unwind_requests_lost++;
+		return;
+	}
+	/*
+	 * Always written, so an agent about to sleep sees it pending; a full
+	 * ring only means the agent has not looked yet, and will.
+	 */
+	now = bpf_ktime_get_ns();
+	if (now - unwind_doorbell_rung_ns < FORNAX_UNWIND_DOORBELL_GAP_NS) {
+		bpf_ringbuf_output(&unwind_doorbell, &tgid, sizeof(tgid), BPF_RB_NO_WAKEUP);
+		return;
+	}
+	unwind_doorbell_rung_ns = now;
+	bpf_ringbuf_output(&unwind_doorbell, &tgid, sizeof(tgid), BPF_RB_FORCE_WAKEUP);
 }
 
 static __always_inline struct fornax_unwind_row *unwind_row_at(__u32 idx)

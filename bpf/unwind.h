@@ -16,6 +16,8 @@
  *   unwind_files       hash: (dev, inode) → the file's table
  *   unwind_vmas        hash: tgid → its executable file mappings, as the
  *                      kernel-side programs saw them mapped
+ *   unwind_doorbell    ring buffer: a record (the tgid) for each new request,
+ *                      so an idle agent sleeps until there is one
  * Pages are created by the agent as the space fills, so memory follows use;
  * the number of pages is set at run time.
  */
@@ -40,6 +42,13 @@ enum fornax_unwind_mode {
 /* Rows of one table, and rows one index bucket may hold (the walker's search bound). */
 #define FORNAX_UNWIND_MAX_ROWS (1u << 28)
 #define FORNAX_UNWIND_MAX_MAPPINGS (1u << 16)
+/*
+ * A doorbell record wakes the agent only if none did for this long: under
+ * churn every new process asks, and each wake-up is an irq_work in the
+ * sampled process's context. The agent, once woken, looks again within
+ * this gap for as long as there are requests, so none waits much longer.
+ */
+#define FORNAX_UNWIND_DOORBELL_GAP_NS 20000000ULL
 
 /*
  * How to get from one frame to its caller at a range of program counters

@@ -609,21 +609,20 @@ static int configure(struct sampler *s, const struct sampler_opts *opts)
 		err = configure_proc_events(s, opts->proc_maps);
 	if (!err && opts->unwind_maps) {
 		/* The unwinder made these before the program existed, and fills them. */
-		err = bpf_map__reuse_fd(s->skel->maps.unwind_row_pages, opts->unwind_maps->row_pages);
-		if (!err)
-			err = bpf_map__reuse_fd(s->skel->maps.unwind_map_pages,
-						opts->unwind_maps->map_pages);
-		if (!err)
-			err = bpf_map__reuse_fd(s->skel->maps.unwind_procs, opts->unwind_maps->procs);
-		if (!err)
-			err = bpf_map__reuse_fd(s->skel->maps.unwind_requests,
-						opts->unwind_maps->requests);
-		if (!err)
-			err = bpf_map__reuse_fd(s->skel->maps.unwind_gen, opts->unwind_maps->gen);
-		if (!err)
-			err = bpf_map__reuse_fd(s->skel->maps.unwind_files, opts->unwind_maps->files);
-		if (!err)
-			err = bpf_map__reuse_fd(s->skel->maps.unwind_vmas, opts->unwind_maps->vmas);
+		const struct unwinder_maps *um = opts->unwind_maps;
+		struct { struct bpf_map *map; int fd; } reuse[] = {
+			{ s->skel->maps.unwind_row_pages, um->row_pages },
+			{ s->skel->maps.unwind_map_pages, um->map_pages },
+			{ s->skel->maps.unwind_procs, um->procs },
+			{ s->skel->maps.unwind_requests, um->requests },
+			{ s->skel->maps.unwind_gen, um->gen },
+			{ s->skel->maps.unwind_files, um->files },
+			{ s->skel->maps.unwind_vmas, um->vmas },
+			{ s->skel->maps.unwind_doorbell, um->doorbell },
+		};
+
+		for (size_t i = 0; !err && i < sizeof(reuse) / sizeof(*reuse); i++)
+			err = bpf_map__reuse_fd(reuse[i].map, reuse[i].fd);
 	}
 	if (!err && opts->python_maps) {
 		const struct sampler_python_maps *pm = opts->python_maps;

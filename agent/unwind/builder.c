@@ -171,7 +171,7 @@ static void *build_loop(struct unwinder *u, __u64 max_cost)
 		}
 		job->next = u->done;
 		u->done = job;
-		pthread_cond_broadcast(&u->cond);
+		wake_worker(u);
 	}
 	pthread_mutex_unlock(&u->lock);
 	return NULL;

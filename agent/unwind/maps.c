@@ -81,6 +81,11 @@ int create_maps(struct unwinder *u, size_t max_table_bytes)
 				      &no_prealloc);
 	if (u->maps.vmas < 0)
 		return -errno;
+	/* The smallest ring: its records are only read to empty it. */
+	u->maps.doorbell = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "fornax_doorbell", 0, 0,
+					  (__u32)sysconf(_SC_PAGESIZE), NULL);
+	if (u->maps.doorbell < 0)
+		return -errno;
 	u->maps.gen = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fornax_gen", sizeof(__u32), sizeof(__u64),
 				     1, &mmapable);
 	if (u->maps.gen < 0)
@@ -106,6 +111,8 @@ void destroy_maps(struct unwinder *u)
 		close(u->maps.files);
 	if (u->maps.vmas >= 0)
 		close(u->maps.vmas);
+	if (u->maps.doorbell >= 0)
+		close(u->maps.doorbell);
 	if (u->gen)
 		munmap(u->gen, sysconf(_SC_PAGESIZE));
 	if (u->maps.gen >= 0)

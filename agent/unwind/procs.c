@@ -491,6 +491,13 @@ static void handle_deferred(struct unwinder *u)
 	}
 }
 
+__u64 deferred_next_due(struct unwinder *u)
+{
+	struct deferred_request *d = TAILQ_FIRST(&u->deferred_list);
+
+	return d ? d->due : UINT64_MAX;
+}
+
 void deferred_free(struct unwinder *u)
 {
 	while (!TAILQ_EMPTY(&u->deferred_list))

@@ -11,8 +11,9 @@
  * a process waits for first, smallest first; one of them takes only files
  * with less than FAST_LANE_CFI_BYTES of CFI, so a giant library never
  * holds up small programs. The worker owns every object below and never
- * waits for a build; its loop, every POLL_NS or when a builder hands back
- * a table:
+ * waits for a build; its loop, every POLL_NS while there is work, and
+ * otherwise when the program rings the doorbell for a request or a builder
+ * hands back a table:
  *
  *   1. reads the kernel's requests: a new (or exec'd) process gets its
  *      executable mappings described once its tables are in (or after
@@ -66,8 +67,12 @@
 #define POLL_NS (20 * NSEC_PER_MSEC)
 /* For the first STARTUP_POLL_NS of sampling: the processes already running wait for tables. */
 #define STARTUP_POLL_INTERVAL_NS (10 * NSEC_PER_MSEC)
-/* With no requests and no builds for a while, the poll slows down to this. */
-#define IDLE_POLL_NS (250 * NSEC_PER_MSEC)
+/*
+ * With no requests and no builds for a while, the wait grows to this: a
+ * request rings the doorbell (bpf/unwind.h), so an idle agent need not
+ * look, and each wake-up of a thread costs about 80 us here.
+ */
+#define IDLE_POLL_NS (4 * NSEC_PER_SEC)
 /*
  * ... and to this while the only requests are of new processes the kernel
  * walks whole by its record of their mappings (put off, DEFER_NS): nothing
@@ -253,7 +258,9 @@ struct unwinder {
 	pthread_t builders[N_BUILDERS];
 	int n_builders;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;       /* wakes the worker (and unwinder__wait_ready) */
+	pthread_cond_t cond;       /* wakes unwinder__wait_ready */
+	int wake_fd;               /* eventfd: wakes the worker (wake_worker()) */
+	struct ring_buffer *doorbell; /* maps.doorbell, emptied by the worker */
 	pthread_cond_t build_cond; /* wakes the builder */
 	/* Guarded by lock. */
 	bool stop;
@@ -281,6 +288,9 @@ static inline void stats_add(struct unwinder *u, __u64 *field, __s64 delta)
 }
 
 #define STAT_ADD(u, field, delta) stats_add((u), &(u)->stats.field, (delta))
+
+/* Tells the worker there is something for it (the builder's tables, stop). Under lock. */
+void wake_worker(struct unwinder *u);
 
 /* Retires a range of pool (page_retire__add), counting a leak as an error. */
 void unwinder_retire(struct unwinder *u, struct page_pool *pool, __u32 start, __u32 n);
@@ -326,6 +336,8 @@ struct utable *mapping_table(const struct umapping *m);
 void release_mappings(struct unwinder *u, struct umapping *maps, size_t n);
 /* After a table loads, the processes mapping it get entries that point at it. */
 void rewrite_dirty(struct unwinder *u, const struct utable *t);
+/* When the first put-off request is due; UINT64_MAX without any. */
+__u64 deferred_next_due(struct unwinder *u);
 void deferred_free(struct unwinder *u);
 void prescan_running(struct unwinder *u);
 int handle_requests(struct unwinder *u, int *deferred);

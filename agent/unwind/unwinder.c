@@ -5,10 +5,14 @@
  */
 #include "unwind_impl.h"
 
+#include <bpf/libbpf.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "array.h"
 #include "log.h"
@@ -44,29 +48,77 @@ static __u64 slower(__u64 poll_ns, __u64 max)
 	return poll_ns * 2 < max ? poll_ns * 2 : max;
 }
 
+_Static_assert(POLL_NS >= FORNAX_UNWIND_DOORBELL_GAP_NS &&
+		       DEFERRED_POLL_NS >= FORNAX_UNWIND_DOORBELL_GAP_NS &&
+		       STARTUP_POLL_INTERVAL_NS <= FORNAX_UNWIND_DOORBELL_GAP_NS,
+	       "a request the doorbell did not wake the worker for waits for its next look");
+
+void wake_worker(struct unwinder *u)
+{
+	__u64 one = 1;
+
+	/* Fails only with the counter at its limit, when the worker wakes anyway. */
+	if (write(u->wake_fd, &one, sizeof(one)) != sizeof(one))
+		return;
+}
+
+static int discard_record(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	(void)data;
+	(void)len;
+	return 0;
+}
+
+/*
+ * Until the builder or the doorbell says there is something, or poll_ns.
+ * Called and returns under u->lock. The doorbell's records are pending
+ * until read, so one written since the worker last emptied it ends the
+ * wait at once, whether or not it asked for a wake-up.
+ */
+static void wait_for_work(struct unwinder *u, __u64 poll_ns)
+{
+	struct pollfd fds[2] = {
+		{ .fd = u->wake_fd, .events = POLLIN },
+		{ .fd = u->maps.doorbell, .events = POLLIN },
+	};
+	__u64 count;
+	int ready;
+
+	pthread_mutex_unlock(&u->lock);
+	ready = poll(fds, 2, (int)((poll_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC));
+	/* Reset by the read; a wake-up after it is seen at the next wait. */
+	if (ready > 0 && (fds[0].revents & POLLIN) && read(u->wake_fd, &count, sizeof(count)) < 0)
+		count = 0; /* nothing to reset */
+	pthread_mutex_lock(&u->lock);
+}
+
 static void *worker(void *arg)
 {
 	struct unwinder *u = arg;
 
 	/*
-	 * Requests sit in a map the program writes, so they are polled: every
-	 * POLL_NS while there is work, slowing to IDLE_POLL_NS when there is
-	 * none, so an idle agent does not wake a hundred times a second.
+	 * Requests sit in a map the program writes: looked at every POLL_NS
+	 * while there is work, and otherwise when the program rings the
+	 * doorbell, so an idle agent sleeps. The doorbell wakes the worker at
+	 * most once per FORNAX_UNWIND_DOORBELL_GAP_NS; the requests in between
+	 * are read at the next look, POLL_NS later.
 	 */
 	__u64 poll_ns = POLL_NS, fast_until = 0;
 	bool scanned = false;
 
 	prescan(u);
 	while (!should_stop(u)) {
-		struct timespec until;
 		int deferred;
 		bool busy, starting;
-		__u64 now;
+		__u64 now, until;
 
 		if (!scanned && u->ready) {
 			prescan_running(u);
 			scanned = true;
 		}
+		/* Emptied first: a request written after this rings again. */
+		ring_buffer__consume(u->doorbell);
 		busy = handle_requests(u, &deferred) > 0;
 		handle_exits(u);
 		collect_built(u);
@@ -105,11 +157,14 @@ static void *worker(void *arg)
 		else
 			poll_ns = busy ? POLL_NS
 				       : slower(poll_ns, deferred ? DEFERRED_POLL_NS : IDLE_POLL_NS);
-		/* Until the next poll of the requests, or until the builder hands something back. */
-		if (!u->stop && !u->done) {
-			until = timespec_after_ns(CLOCK_MONOTONIC, poll_ns);
-			pthread_cond_timedwait(&u->cond, &u->lock, &until);
-		}
+		/* the doorbell rings for new requests only: the put-off ones and the sweep are timed */
+		until = deferred_next_due(u);
+		if (u->next_sweep < until)
+			until = u->next_sweep;
+		if (poll_ns > until - now)
+			poll_ns = until > now ? until - now : NSEC_PER_MSEC;
+		if (!u->stop && !u->done)
+			wait_for_work(u, poll_ns);
 		pthread_mutex_unlock(&u->lock);
 	}
 	return NULL;
@@ -135,7 +190,8 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
-	u->maps = (struct unwinder_maps){ -1, -1, -1, -1, -1, -1, -1 };
+	u->maps = (struct unwinder_maps){ -1, -1, -1, -1, -1, -1, -1, -1 };
+	u->wake_fd = -1;
 	TAILQ_INIT(&u->table_list);
 	TAILQ_INIT(&u->devino_list);
 	TAILQ_INIT(&u->proc_list);
@@ -181,6 +237,14 @@ struct unwinder *unwinder__new(const struct unwinder_opts *opts)
 						   : DEFAULT_MAX_TABLE_BYTES);
 	if (err) {
 		log_error("creating the unwinder's maps: %s", strerror(-err));
+		goto cleanup;
+	}
+	u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	u->doorbell = u->wake_fd >= 0 ? ring_buffer__new(u->maps.doorbell, discard_record, NULL, NULL)
+				      : NULL;
+	if (!u->doorbell) {
+		err = -errno;
+		log_error("the unwinder's doorbell: %s", strerror(errno));
 		goto cleanup;
 	}
 	grace_period__init(&u->retired.grace);
@@ -235,6 +299,8 @@ void unwinder__free(struct unwinder *u)
 	u->stop = true;
 	pthread_cond_broadcast(&u->cond);
 	pthread_cond_broadcast(&u->build_cond);
+	if (u->wake_fd >= 0)
+		wake_worker(u);
 	pthread_mutex_unlock(&u->lock);
 	if (u->thread_started)
 		joined &= join_by(u->thread, &until, "process walker");
@@ -257,7 +323,10 @@ void unwinder__free(struct unwinder *u)
 		job_free(job);
 	}
 	/* Nothing runs the program any more once the agent frees this: no grace period. */
+	ring_buffer__free(u->doorbell);
 	destroy_maps(u);
+	if (u->wake_fd >= 0)
+		close(u->wake_fd);
 	page_retire__free(&u->retired);
 	free(u->exits);
 	free(u->jobs);
@@ -283,7 +352,7 @@ void unwinder__sampling_started(struct unwinder *u)
 		return;
 	pthread_mutex_lock(&u->lock);
 	u->sampling_since = now_ns();
-	pthread_cond_broadcast(&u->cond);
+	wake_worker(u);
 	pthread_mutex_unlock(&u->lock);
 }
 

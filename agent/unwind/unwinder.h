@@ -27,6 +27,7 @@ struct unwinder_maps {
 	int gen;
 	int files; /* (dev, inode) → table, for unwind_vmas */
 	int vmas;  /* filled by the program's own exec and mmap hooks */
+	int doorbell; /* ring buffer: a record per new request (bpf/unwind.h) */
 };
 
 struct unwinder_opts {
