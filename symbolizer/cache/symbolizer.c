@@ -282,8 +282,12 @@ static void evict_idle(struct symbolizer *sym)
 
 void symbolizer__end_cycle(struct symbolizer *sym)
 {
+	struct sym_file *f;
+
 	if (!sym)
 		return;
+	TAILQ_FOREACH(f, &sym->open_files, open_link)
+		elf_file__release_pages(f->elf);
 	free_dead(sym);
 	end_graces(sym);
 	evict_idle(sym);

@@ -387,6 +387,8 @@ bool elf_file__has_dwarf(struct elf_file *ef)
 		dw = ef->dwarf_too_big ? NULL : dwfl_module_getdwarf(ef->mod, &bias);
 		/* without the dwz file it needs, DWARF is not used (elf_debug_load_alt()) */
 		ef->has_dwarf = dw && elf_debug_load_alt(ef, dw) == 0 && !ef->dwarf_too_big;
+		if (ef->has_dwarf)
+			elf_debug_intern_units(ef, dw);
 	}
 	return ef->has_dwarf;
 }
@@ -394,6 +396,12 @@ bool elf_file__has_dwarf(struct elf_file *ef)
 bool elf_file__dwarf_skipped(const struct elf_file *ef)
 {
 	return ef->dwarf_too_big;
+}
+
+void elf_file__release_pages(struct elf_file *ef)
+{
+	if (ef)
+		elf_debug_release_pages(ef);
 }
 
 size_t elf_file__memory(const struct elf_file *ef)
@@ -443,6 +451,7 @@ int elf_file__symbolize(struct elf_file *ef, __u64 vaddr, const struct elf_frame
 
 	*n = 0;
 	*frames = NULL;
+	ef->debug_pages_used = true;
 	err = elf_file__load_symbols(ef);
 	if (err)
 		return err;

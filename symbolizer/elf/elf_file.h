@@ -100,6 +100,11 @@ bool elf_file__has_dwarf(struct elf_file *ef);
 /* DWARF exists but was left unloaded because of opts.max_dwarf_bytes. */
 bool elf_file__dwarf_skipped(const struct elf_file *ef);
 /*
+ * Gives the pages of the mapped separate debug file that lookups read
+ * since the last call back to the page cache: they were the agent's RSS.
+ */
+void elf_file__release_pages(struct elf_file *ef);
+/*
  * Estimated heap held: the symbol index, decompressed debug sections and
  * per-CU state (line tables, function ranges) of the CUs used so far.
  */

@@ -10,6 +10,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
+#include <sys/types.h>
 
 #include "elf_file.h"
 #include "hashmap.h"
@@ -93,6 +94,14 @@ struct elf_file {
 	bool dwarf_too_big;   /* never load DWARF */
 	bool debug_found;     /* the separate debug file was found */
 	char *debug_name;     /* its name, as found */
+	/* The copy of it libdwfl maps (elf_debug_release_pages()). */
+	dev_t debug_dev;
+	ino_t debug_ino;
+	bool debug_copy_known; /* debug_dev and debug_ino are set */
+	bool debug_map_looked; /* debug_map was looked for in /proc/self/maps */
+	bool debug_pages_used; /* lookups read it since the last release */
+	void *debug_map;
+	size_t debug_map_len;
 	/* dwz's alternate file of the DWARF (elf_debug_load_alt()), the session's libdw uses it */
 	Dwarf *alt_dwarf;
 	Elf *alt_elf;
@@ -136,6 +145,10 @@ int elf_debug_find(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf
  * the DWARF must not be used then, or libdw would look for the file itself.
  */
 int elf_debug_load_alt(struct elf_file *ef, Dwarf *dw);
+/* libdw's list of units, built once in steps with the pages read given back in between. */
+void elf_debug_intern_units(struct elf_file *ef, Dwarf *dw);
+/* Gives back the pages of the mapped debug file read since the last call. */
+void elf_debug_release_pages(struct elf_file *ef);
 
 /* elf_inline.c */
 

@@ -8,8 +8,10 @@
 #include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <gelf.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -309,6 +311,118 @@ TEST(memory_filesystems_are_not_used)
 	return 0;
 }
 
+/* A field of /proc/self/status, in KiB; -1 if missing. */
+static long status_kib(const char *field)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, field, strlen(field)) == 0)
+			v = strtol(line + strlen(field) + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Resident KiB of this process's mappings of files in the scratch directory. */
+static long scratch_rss_kib(void)
+{
+	char line[512];
+	bool ours = false;
+	long total = 0;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, ' ') && line[0] != ' ' &&
+		    !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ", line[0]))
+			ours = strstr(line, scratch) != NULL;
+		else if (ours && strncmp(line, "Rss:", 4) == 0)
+			total += strtol(line + 4, NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return total;
+}
+
+/* The defined function with the highest address in path's .dynsym: its DWARF comes late. */
+static int last_function(const char *path, unsigned long long *addr)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = -1;
+	Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	*addr = 0;
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sizeof(Elf64_Sym); i++) {
+			GElf_Sym sym;
+
+			if (gelf_getsym(d, (int)i, &sym) && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+			    sym.st_shndx != SHN_UNDEF && sym.st_value > *addr)
+				*addr = sym.st_value;
+		}
+		ret = 0;
+	}
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return *addr ? ret : -1;
+}
+
+/*
+ * libdw reads a page of every unit before the one it looks up: for libc's
+ * separate debug file (libc6-dbg), nearly all of its 5.8 MB .debug_info.
+ * Interned in steps with the pages given back, the mapped copy adds little
+ * to the peak RSS, and nothing once the lookups' pages are released.
+ */
+TEST(debug_file_pages_are_given_back)
+{
+	const char *libc = "/lib/x86_64-linux-gnu/libc.so.6";
+	struct elf_file_opts opts = { .scratch_dir = scratch };
+	const struct elf_frame *fr;
+	struct elf_file *ef;
+	unsigned long long addr;
+	long before, peak, mapped;
+	size_t n;
+	int fd;
+
+	fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+	ASSERT_TRUE(fd >= 0);
+	ef = elf_file__open(open(libc, O_RDONLY | O_CLOEXEC), libc, &opts);
+	ASSERT_TRUE(ef);
+	ASSERT_EQ(last_function(libc, &addr), 0);
+	before = status_kib("VmRSS");
+	/* the peak from here on */
+	ASSERT_EQ(write(fd, "5", 1), 1);
+	close(fd);
+	if (!elf_file__has_dwarf(ef)) {
+		elf_file__free(ef);
+		TEST_SKIP("no DWARF for %s (libc6-dbg is not installed)", libc);
+	}
+	ASSERT_EQ(elf_file__symbolize(ef, addr, &fr, &n), 0);
+	ASSERT_TRUE(n > 0 && fr[n - 1].name);
+	peak = status_kib("VmHWM");
+	mapped = scratch_rss_kib();
+	elf_file__release_pages(ef);
+	fprintf(stderr, "  libc: %s at %#llx; peak RSS +%ld KiB; debug copy %ld KiB resident, %ld "
+		"after the release\n", fr[n - 1].name, addr, peak - before, mapped, scratch_rss_kib());
+	/* measured: +3.5 MiB this way, +8.9 MiB with libdw reading the whole copy in one go */
+	ASSERT_TRUE(peak - before < 5 * 1024);
+	ASSERT_TRUE(scratch_rss_kib() < 128);
+	/* and read again from the page cache */
+	ASSERT_EQ(elf_file__symbolize(ef, addr, &fr, &n), 0);
+	ASSERT_TRUE(n > 0 && fr[n - 1].name);
+	elf_file__free(ef);
+	return 0;
+}
+
 int main(void)
 {
 	char tmpl[] = "/var/tmp/fornax-inflate-test-XXXXXX", cmd[128];
@@ -323,6 +437,7 @@ int main(void)
 	RUN(damaged_streams_are_refused);
 	RUN(copy_is_kept_for_that_file_only);
 	RUN(memory_filesystems_are_not_used);
+	RUN(debug_file_pages_are_given_back);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", scratch);
