@@ -513,9 +513,9 @@ static int setup_symbolizer(struct agent *a)
 }
 
 /*
- * After the sideband opened, which reports every BPF program loaded (or
- * unloaded) from then on, fornax's own included; before the sampler, whose
- * samples count from its start: reading kallsyms takes tens of ms.
+ * After the sideband opened, which reports every BPF program loaded from
+ * then on, and after the sampler's load: the symbols' index beside
+ * libbpf's two copies of the kernel's BTF (11 MB) was the agent's peak RSS.
  */
 static void load_kernel_symbols(struct agent *a)
 {
@@ -671,14 +671,13 @@ static int setup(struct agent *a)
 		err = setup_symbolizer(a);
 	if (!err)
 		err = setup_lifecycle(a);
-	if (!err) {
-		load_kernel_symbols(a);
+	if (!err)
 		err = setup_unwinder(a);
-	}
 	if (!err)
 		err = setup_sampler(a, max_keys, max_stacks);
 	if (err)
 		return err;
+	load_kernel_symbols(a);
 	unwinder__sampling_started(a->unwinder);
 	err = setup_signals(a);
 	if (err) {
@@ -763,6 +762,8 @@ int main(int argc, char **argv, char **envp)
 	 * windows) are mapped and unmapped instead of pinned in an arena.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+	/* Not the 128 KiB it fixed too: the heap shrank and grew back at every drain (rotate_window() trims). */
+	mallopt(M_TRIM_THRESHOLD, 4 << 20);
 	log_set_level(a.cfg.verbosity < 0 ? LOG_WARN : LOG_INFO + a.cfg.verbosity);
 	log_setup_libbpf();
 
