@@ -244,7 +244,8 @@ int BPF_PROG(fornax_unwind_exec, struct task_struct *task)
 	unwind_vmas_note(v, start_code, st);
 	if (entry && (entry < v->vmas[0].start || entry >= v->vmas[0].end))
 		unwind_vmas_note(v, entry, st);
-	bpf_map_update_elem(&unwind_vmas, &tgid, v, BPF_ANY);
+	if (bpf_map_update_elem(&unwind_vmas, &tgid, v, BPF_ANY) && st)
+		st->unwind_vmas_unstored++;
 	return 0;
 }
 
@@ -258,8 +259,15 @@ int BPF_PROG(fornax_unwind_fork, struct task_struct *parent, struct task_struct 
 	if (BPF_CORE_READ(child, pid) != tgid)
 		return 0;
 	v = unwind_vmas_current(BPF_CORE_READ(parent, tgid));
-	if (!v || bpf_map_update_elem(&unwind_vmas, &tgid, v, BPF_ANY))
+	if (!v)
 		return 0;
+	if (bpf_map_update_elem(&unwind_vmas, &tgid, v, BPF_ANY)) {
+		struct fornax_set_stats *st = unwind_vmas_stats();
+
+		if (st)
+			st->unwind_vmas_unstored++;
+		return 0;
+	}
 	/* Until the child's times are in, the entry is not the child's: unused. */
 	v = bpf_map_lookup_elem(&unwind_vmas, &tgid);
 	if (v) {

@@ -29,6 +29,7 @@ struct sampler_totals {
 	__u64 vmas_added;
 	__u64 vmas_overflow;
 	__u64 vmas_missed;
+	__u64 vmas_unstored;
 };
 
 /*
