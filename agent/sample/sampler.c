@@ -750,6 +750,8 @@ struct sampler *sampler__new(const struct sampler_opts *opts)
 		log_warn("membarrier(MEMBARRIER_CMD_GLOBAL) unavailable (nohz_full?): drains wait "
 			 "a fixed 20 ms for running samples instead of an RCU grace period");
 
+	if (opts->before_start)
+		opts->before_start(opts->before_start_ctx);
 	if (opts->proc_maps)
 		attach_proc_events(s, opts->proc_maps);
 	if (opts->unwind_mode != FORNAX_UNWIND_FP)

@@ -71,6 +71,9 @@ struct sampler_opts {
 	const struct sampler_python_maps *python_maps;
 	/* Load and attach the lifecycle programs, writing these maps; NULL: none. */
 	const struct sampler_proc_maps *proc_maps;
+	/* Called once the programs are loaded, before anything is attached; NULL: nothing. */
+	void (*before_start)(void *ctx);
+	void *before_start_ctx;
 };
 
 struct sampler_sample {
