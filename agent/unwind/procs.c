@@ -289,6 +289,18 @@ static void new_process(struct unwinder *u, __u32 tgid, const struct fornax_unwi
 		p->fp_only = !p->maps;
 	}
 	close(dirfd);
+	if (!p->fp_only && !p->n_maps) {
+		/*
+		 * A running image has its program (and [vdso]) mapped executable:
+		 * nothing means an exec was still mapping it. An entry without
+		 * mappings would have the process walked by frame pointers for
+		 * its whole life; without one the walker asks again next sample.
+		 */
+		free(p->maps);
+		free(p);
+		STAT_ADD(u, maps_mid_exec, 1);
+		return;
+	}
 	if (proc_link(u, p)) {
 		release_mappings(u, p->maps, p->n_maps);
 		free(p);
@@ -386,6 +398,12 @@ static void refresh_process(struct unwinder *u, __u32 tgid)
 		return;
 	maps = read_mappings(u, dirfd, &n);
 	close(dirfd);
+	if (maps && !n) {
+		/* read mid-exec (see new_process()): the exec brings a new request */
+		free(maps);
+		STAT_ADD(u, maps_mid_exec, 1);
+		return;
+	}
 	if (!maps)
 		return;
 	if (same_mappings(maps, n, p->maps, p->n_maps)) {

@@ -414,7 +414,8 @@ void unwinder__log_summary(struct unwinder *u)
 		 "failed stores, %llu evicted, %.1f MiB on disk), %llu evicted, %llu files "
 		 "without usable CFI (%llu opens of files whose process had gone, retried), %llu "
 		 "did not fit; "
-		 "%llu processes; %llu maps read, %llu new processes walked by the kernel's record "
+		 "%llu processes; %llu maps read (%llu while an exec was mapping the image, "
+		 "read again), %llu new processes walked by the kernel's record "
 		 "of their mappings, read only if they lived %.0f s",
 		 (unsigned long long)us.tables, (unsigned long long)us.rows,
 		 (double)(us.row_bytes + us.mapping_bytes) / (1 << 20),
@@ -425,6 +426,7 @@ void unwinder__log_summary(struct unwinder *u)
 		 (unsigned long long)us.tables_evicted, (unsigned long long)us.files_failed,
 		 (unsigned long long)us.open_failures,
 		 (unsigned long long)us.tables_no_space, (unsigned long long)us.processes,
-		 (unsigned long long)us.maps_reads, (unsigned long long)us.requests_deferred,
+		 (unsigned long long)us.maps_reads, (unsigned long long)us.maps_mid_exec,
+		 (unsigned long long)us.requests_deferred,
 		 (double)DEFER_NS / NSEC_PER_SEC);
 }

@@ -65,6 +65,7 @@ struct unwinder_stats {
 	__u64 requests;          /* read from the kernel */
 	__u64 requests_deferred; /* new processes the kernel walked whole: read only if they lived */
 	__u64 maps_reads;
+	__u64 maps_mid_exec;     /* of which: no executable mapping yet, read again later */
 	__u64 process_exits;
 	__u64 errors;            /* failed map updates and other surprises */
 };

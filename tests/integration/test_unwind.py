@@ -313,13 +313,22 @@ class FromTheFirstSample(ft.TempDirTestCase):
         self.assertGreaterEqual(len({s.labels["pid"] for s in samples}), self.RUNS * 3 // 4,
                                 "most short processes were sampled in their own code")
         self.assertGreater(sum(s.count for s in samples), 100)
-        complete = share(samples, lambda s: s.labels.get("unwind") == "complete" and
-                         DeepChain.exact(s))
-        # Under qemu's TCG about one run in three has 4-5 of its ~80 samples walked by
-        # frame pointers or with a table missing (so at 716a55a too): 0.93, not 0.97, until
-        # that is found. A broken registration at exec leaves most samples incomplete.
-        self.assertGreaterEqual(complete, 0.93, collections.Counter(
+        def whole(s):
+            return s.labels.get("unwind") == "complete" and DeepChain.exact(s)
+
+        complete = share(samples, whole)
+        self.assertGreaterEqual(complete, 0.97, collections.Counter(
             s.labels.get("unwind") for s in samples if not DeepChain.exact(s)))
+        # One process walked by frame pointers from its first sample to its last costs
+        # only 2-3 % of the share: an entry the agent installed from maps read while the
+        # exec was still mapping the image did that, under qemu's TCG in every other run.
+        by_pid = collections.defaultdict(list)
+        for s in samples:
+            by_pid[s.labels["pid"]].append(s)
+        lost = {pid: collections.Counter(s.labels.get("unwind") for s in own)
+                for pid, own in by_pid.items()
+                if sum(s.count for s in own) >= 5 and share(own, whole) < 0.5}
+        self.assertEqual(lost, {}, "processes walked whole for less than half their samples")
         self.assertNotIn("attaching fornax_unwind", err, "every hook attached")
         walks = re.search(r"(\d+) walks of processes before the agent described them", err)
         self.assertTrue(walks and int(walks.group(1)) > 0, err)
