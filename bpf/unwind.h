@@ -194,7 +194,7 @@ struct fornax_unwind_vmas {
 	__u64 start_ns; /* the group leader's, as in fornax_unwind_proc */
 	__u64 exec_id;
 	__u32 n;
-	__u32 overflow; /* mappings that found no free entry */
+	__u32 overflow; /* mappings not recorded: no free entry, or not found */
 	struct fornax_unwind_vma vmas[FORNAX_UNWIND_VMAS];
 };
 _Static_assert(sizeof(struct fornax_unwind_vmas) == 24 + 40 * FORNAX_UNWIND_VMAS,

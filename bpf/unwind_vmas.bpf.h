@@ -169,6 +169,8 @@ static __always_inline void unwind_vmas_note(struct fornax_unwind_vmas *v, __u64
 	__u32 slot, n;
 
 	if (bpf_find_vma(task, addr, unwind_vma_cb, &f, 0) || !f.found) {
+		/* the agent reads such a process at once: see kernel_walks() */
+		v->overflow++;
 		if (st)
 			st->unwind_vmas_missed++;
 		return;
@@ -189,6 +191,7 @@ static __always_inline void unwind_vmas_note(struct fornax_unwind_vmas *v, __u64
 		}
 	}
 	if (slot >= FORNAX_UNWIND_VMAS) {
+		v->overflow++;
 		if (st)
 			st->unwind_vmas_overflow++;
 		return;
