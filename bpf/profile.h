@@ -103,6 +103,8 @@ struct fornax_set_stats {
 	__u64 unwind_vmas_overflow;
 	__u64 unwind_vmas_missed;
 	__u64 unwind_vmas_unstored; /* a process's entry the map refused (no memory) */
+	/* walks by them of processes younger than FORNAX_UNWIND_QUIET_NS: no request */
+	__u64 unwind_requests_spared;
 	/* Only with unwind_timing (bench/unwind_cost): the user-stack walk's cost. */
 	__u64 user_walks;
 	__u64 user_walk_frames;
@@ -125,7 +127,7 @@ struct fornax_set_stats {
 	__u64 py_codes_lost;
 	__u64 py_code_faults;
 };
-_Static_assert(sizeof(struct fornax_set_stats) == 80 + 25 * 8 + 8 * (7 + FORNAX_PY_END_NR +
+_Static_assert(sizeof(struct fornax_set_stats) == 80 + 26 * 8 + 8 * (7 + FORNAX_PY_END_NR +
 								      FORNAX_PY_MISS_NR),
 	       "set stats ABI");
 

@@ -691,16 +691,17 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx,
 			proc = NULL;
 	}
 	if (!proc) {
-		unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_NEW_PROCESS, st);
-		w->requested = 1;
 		/* Not described yet: walk it by the mappings the kernel registered, if any. */
 		w->first_mapping = 0;
 		w->n_mappings = 0;
 		w->no_proc = 1;
+		w->requested = 1; /* below, once the walk says whether the agent is needed */
 	}
 	if (w->no_proc && fornax_unwind_find_vma(w, w->pc, st)) {
 		st->unwind_vma_walks++;
 	} else if (!proc || !w->n_mappings) {
+		if (!proc)
+			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_NEW_PROCESS, st);
 		if (unwind_mode == FORNAX_UNWIND_AUTO)
 			return unwind_by_fp(ctx, stack, st);
 		/* DWARF only: the leaf, marked as cut short. */
@@ -718,6 +719,18 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx,
 	if (end == FORNAX_END_NONE || end >= FORNAX_END_NR)
 		end = FORNAX_END_DEPTH;
 	st->unwind_end[end]++;
+	/*
+	 * A young process the kernel's record walked whole needs nothing from
+	 * the agent: under churn most never ask, and the agent is not woken.
+	 */
+	if (w->no_proc) {
+		if (end != FORNAX_END_COMPLETE && end != FORNAX_END_DEPTH)
+			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_NEW_PROCESS, st);
+		else if (bpf_ktime_get_boot_ns() - w->start_ns >= FORNAX_UNWIND_QUIET_NS)
+			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_NEW_PROCESS, st);
+		else
+			st->unwind_requests_spared++;
+	}
 	stack->flags = FORNAX_STACK_DWARF | w->flags | (end << FORNAX_STACK_END_SHIFT);
 	return (long)w->n * sizeof(__u64);
 #else

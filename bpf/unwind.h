@@ -49,6 +49,13 @@ enum fornax_unwind_mode {
  * this gap for as long as there are requests, so none waits much longer.
  */
 #define FORNAX_UNWIND_DOORBELL_GAP_NS 20000000ULL
+/*
+ * A process the kernel walks whole by its record of its mappings
+ * (unwind_vmas) asks the agent for nothing until it has lived this long;
+ * then the agent reads its maps and holds its files. Under churn most
+ * processes never do.
+ */
+#define FORNAX_UNWIND_QUIET_NS 1000000000ULL
 
 /*
  * How to get from one frame to its caller at a range of program counters

@@ -81,6 +81,7 @@ void sampler_totals__add(struct sampler_totals *t, const struct sampler_drain_st
 	t->vmas_overflow += st->set.unwind_vmas_overflow;
 	t->vmas_missed += st->set.unwind_vmas_missed;
 	t->vmas_unstored += st->set.unwind_vmas_unstored;
+	t->requests_spared += st->set.unwind_requests_spared;
 	if (cfi)
 		log_unwind(&st->set);
 	t->samples += st->drained_samples;
@@ -118,9 +119,9 @@ void sampler_totals__log_unwind(const struct sampler_totals *t)
 	log_info("user stacks: %llu walked by CFI (%s), %llu by frame pointers; %llu walks of "
 		 "processes before the agent described them, by the %llu mappings registered at "
 		 "exec and mmap (%llu found no room, %llu could not be looked up; %llu processes' "
-		 "entries not stored)",
+		 "entries not stored; %llu walks whole of processes too young to ask the agent)",
 		 (unsigned long long)walks, ends, (unsigned long long)t->unwind_fp,
 		 (unsigned long long)t->vma_walks, (unsigned long long)t->vmas_added,
 		 (unsigned long long)t->vmas_overflow, (unsigned long long)t->vmas_missed,
-		 (unsigned long long)t->vmas_unstored);
+		 (unsigned long long)t->vmas_unstored, (unsigned long long)t->requests_spared);
 }

@@ -30,6 +30,7 @@ struct sampler_totals {
 	__u64 vmas_overflow;
 	__u64 vmas_missed;
 	__u64 vmas_unstored;
+	__u64 requests_spared; /* of vma_walks: young processes walked whole, the agent not asked */
 };
 
 /*

@@ -476,6 +476,9 @@ static bool defer_request(struct unwinder *u, __u32 tgid, const struct fornax_un
 		return true;
 	if (d)
 		deferred_drop(u, d); /* another image by now */
+	/* one that already lived DEFER_NS asks because it did (bpf/unwind.bpf.h): read now */
+	if (clock_ns(CLOCK_BOOTTIME) - req->start_ns >= DEFER_NS)
+		return false;
 	if (hmap__len(&u->deferred) >= u->max_processes || !kernel_walks(u, tgid, req))
 		return false;
 	d = calloc(1, sizeof(*d));

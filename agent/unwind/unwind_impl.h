@@ -92,9 +92,9 @@
 /*
  * A new process whose every file has a table is walked by the kernel's own
  * record of its mappings: the agent reads its maps (and holds its files)
- * only if it lives this long.
+ * only if it lives this long. The walker asks for it only then.
  */
-#define DEFER_NS (1 * NSEC_PER_SEC)
+#define DEFER_NS FORNAX_UNWIND_QUIET_NS
 /* Processes on a CPU at start whose files are read before sampling begins, per CPU. */
 #define PRESCAN_PER_CPU 8
 /* PF_KTHREAD in /proc/PID/stat's flags: a kernel thread has no files to read. */

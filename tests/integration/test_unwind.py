@@ -332,6 +332,9 @@ class FromTheFirstSample(ft.TempDirTestCase):
         self.assertNotIn("attaching fornax_unwind", err, "every hook attached")
         walks = re.search(r"(\d+) walks of processes before the agent described them", err)
         self.assertTrue(walks and int(walks.group(1)) > 0, err)
+        # walked whole, they did not wake the agent for their maps
+        spared = re.search(r"(\d+) walks whole of processes too young to ask the agent", err)
+        self.assertTrue(spared and int(spared.group(1)) > 0, err)
 
 
 class KernelAndJit(ft.TempDirTestCase):
