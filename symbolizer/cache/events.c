@@ -79,9 +79,17 @@ int symbolizer__process_read(struct symbolizer *sym, __u32 pid, __u64 start_ns, 
 	if (!sym)
 		return -EINVAL;
 	want = start_ns / sym->ns_per_tick;
+	p = start_ns ? proc_find(sym, pid, want) : NULL;
+	if (p && p->exited) {
+		/*
+		 * Its exit report came first (a process shorter than the records'
+		 * gap): what it said stands. A zombie's maps, read now, are empty.
+		 */
+		sym->stats.exec_gone++;
+		return -ESRCH;
+	}
 	/* an exec happened even if the process is gone now: the old image is kept aside */
-	p = new_image && start_ns ? proc_find(sym, pid, want) : NULL;
-	if (p)
+	if (p && new_image)
 		proc_keep_prev_image(sym, p);
 	dirfd = procfs__open(sym->proc_root, pid);
 	if (dirfd == -ENOMEM)

@@ -5,6 +5,8 @@
  * and a forked child running its parent's image.
  */
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "procmaps.h"
 #include "symbolizer.h"
@@ -239,6 +241,62 @@ TEST(read_of_a_gone_process)
 	return 0;
 }
 
+/* Waits until pid has exited and not been reaped: its /proc entry stays, its maps are empty. */
+static bool wait_zombie(pid_t pid)
+{
+	char path[64], buf[512], *state;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(path, "re");
+		size_t len = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[len] = 0;
+		state = strrchr(buf, ')');
+		if (state && state[1] == ' ' && state[2] == 'Z')
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * A short process's first-sample record can be read after its exit report
+ * (the records come every 20 ms, the process lived less): its maps, read
+ * now, are a zombie's, empty. They must not replace what the exit said.
+ */
+TEST(read_after_the_exit_report_keeps_its_mappings)
+{
+	struct symbolizer *sym = symbolizer__new(&(struct symbolizer_opts){ .debug_dirs = "/nonexistent" });
+	struct symbolizer_vma vmas[64];
+	struct fx_proc fx, other;
+	__u64 start, leaf;
+	size_t n;
+
+	ASSERT_TRUE(sym);
+	/* the file is known from a live process, as from the perf records in the agent */
+	ASSERT_EQ(fx_spawn("fx_pie", &other), 0);
+	ASSERT_EQ(symbolizer__process_read(sym, other.pid, proc_start_ns(other.pid), false), 0);
+	ASSERT_EQ(fx_spawn("fx_pie", &fx), 0);
+	start = proc_start_ns(fx.pid);
+	leaf = fx_addr(&fx, "fx_leaf");
+	n = exit_vmas(fx.pid, vmas, 64);
+	ASSERT_TRUE(n > 0 && leaf);
+	close(fx.in_fd); /* the fixture exits at end of input */
+	fx.in_fd = -1;
+	ASSERT_TRUE(wait_zombie(fx.pid));
+	ASSERT_EQ(symbolizer__process_exit(sym, fx.pid, start, &(struct symbolizer_exit){
+		.vmas = vmas, .n_vmas = n, .complete = true }), 0);
+	ASSERT_EQ(symbolizer__process_read(sym, fx.pid, start, false), -ESRCH);
+	ASSERT_STREQ(leaf_name(sym, fx.pid, start, leaf), "fx_leaf");
+	fx_stop(&fx);
+	fx_stop(&other);
+	symbolizer__free(sym);
+	return 0;
+}
+
 /* Two copies of one binary (two containers' layers, say): one file record, by build-id. */
 TEST(same_build_id_in_two_places_is_one_file)
 {
@@ -295,6 +353,7 @@ int main(void)
 	RUN(fork_record_after_the_childs_first_read);
 	RUN(mappings_from_records_stand_for_a_maps_read);
 	RUN(read_of_a_gone_process);
+	RUN(read_after_the_exit_report_keeps_its_mappings);
 	RUN(same_build_id_in_two_places_is_one_file);
 	return test_summary();
 }
