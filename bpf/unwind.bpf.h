@@ -724,12 +724,11 @@ static __always_inline long unwind_user(struct bpf_perf_event_data *ctx,
 	 * the agent: under churn most never ask, and the agent is not woken.
 	 */
 	if (w->no_proc) {
-		if (end != FORNAX_END_COMPLETE && end != FORNAX_END_DEPTH)
-			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_NEW_PROCESS, st);
-		else if (bpf_ktime_get_boot_ns() - w->start_ns >= FORNAX_UNWIND_QUIET_NS)
-			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_NEW_PROCESS, st);
-		else
+		if ((end == FORNAX_END_COMPLETE || end == FORNAX_END_DEPTH) &&
+		    bpf_ktime_get_boot_ns() - w->start_ns < FORNAX_UNWIND_QUIET_NS)
 			st->unwind_requests_spared++;
+		else
+			unwind_request(w->tgid, w->start_ns, w->exec_id, FORNAX_REQ_NEW_PROCESS, st);
 	}
 	stack->flags = FORNAX_STACK_DWARF | w->flags | (end << FORNAX_STACK_END_SHIFT);
 	return (long)w->n * sizeof(__u64);
